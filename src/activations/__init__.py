@@ -1,0 +1,64 @@
+"""activations: fast, exact neural-network activation functions for NumPy arrays.
+
+Every activation has a forward ``activations.NAME(x, *, params, out=None)`` and a
+backward ``activations.NAME_backward(grad, x=None, *, y=None, params, out=None)``
+for float32 and float64 arrays of any shape, in place where asked.  The kernels are
+Cython/OpenMP, compiled for several SIMD levels, the widest one the CPU runs chosen
+at import.  See README.md and the docstrings; ``python -m activations`` self-checks.
+"""
+
+from __future__ import annotations
+
+from . import _dispatch, _functions, _registry, _spec
+from ._registry import Activation, get, names
+from ._version import __version__
+
+_functions.bind_kernels(_dispatch.load(_dispatch.choose_level()))
+
+_ALL = _functions.make_all()
+for _spec_row in _spec.SPECS:
+    _fwd, _bwd = _ALL[_spec_row.name]
+    _registry.register(_spec_row, _fwd, _bwd)
+    globals()[_spec_row.name] = _fwd
+    globals()[f"{_spec_row.name}_backward"] = _bwd
+    for _alias in _spec_row.aliases:
+        globals()[_alias] = _fwd
+        globals()[f"{_alias}_backward"] = _bwd
+del _ALL, _spec_row, _fwd, _bwd
+
+
+def get_num_threads() -> int:
+    """The number of threads kernels may use (OpenMP's ``omp_get_max_threads()``).
+
+    Defaults to OpenMP's own default, so ``OMP_NUM_THREADS`` applies, and
+    ``threadpoolctl.threadpool_limits`` lowers it.  Arrays below a size threshold run
+    on one thread regardless.
+    """
+    return _functions._K.get_num_threads()
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads kernels may use (OpenMP's ``omp_set_num_threads``).
+
+    As in OpenMP, the setting belongs to the calling thread (and threads it starts).
+    """
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _functions._K.set_num_threads(n)
+
+
+def simd_level() -> str:
+    """The SIMD level of the kernels in use: "avx512", "avx2" or "baseline"."""
+    return _functions._K.SIMD_LEVEL
+
+
+def _set_simd_level(level: str) -> None:
+    """Switch the kernels to another compiled SIMD level (tests and benchmarks)."""
+    _functions.bind_kernels(_dispatch.load(level))
+
+
+__all__ = ["Activation", "get", "names", "get_num_threads", "set_num_threads", "simd_level",
+           "__version__"] + [n for s in _spec.SPECS for n in (s.name, f"{s.name}_backward",
+                                                               *s.aliases,
+                                                               *(f"{a}_backward" for a in s.aliases))]

@@ -1,0 +1,249 @@
+# The scalar mathematics of every elementwise activation, written once for float32
+# and float64 (fused `floating`).  Nothing here loops: the loops are generated from
+# _elementwise.pxi.tp and call these per element, so every function is
+# `inline noexcept nogil` and branch-free (`a if c else b` compiles to a blend).
+#
+# Conventions, for each activation NAME:
+#   NAME_forward(x, a, b)                   y = f(x)
+#   NAME_backward(g, x, a, b)               g * f'(x)
+#   NAME_backward_from_output(g, y, a, b)   g * f'(x) computed from y = f(x)
+# `a` and `b` are the activation's scalar parameters already rounded to the dtype
+# (see _spec.py for which is which); unused ones are ignored.
+#
+# Semantics (API.md): PyTorch's one-sided derivative at every kink; a NaN input gives
+# NaN in the forward and the backward; at +-inf the limits; exact values where
+# PyTorch's formula overflows or cancels.  Literals are cast to `floating` so that
+# float32 code never widens to double.
+
+from cython cimport floating
+from activations._vmath cimport vexp, vexpm1, vlog1p, vfabs, vcopysign, vinf
+
+# SELU constants (Klambauer et al. 2017), as in API.md; scale*alpha is formed in
+# double and rounded once to the dtype.
+cdef extern from *:
+    """
+    #define ACT_SELU_SCALE 1.0507009873554804934193349852946
+    #define ACT_SELU_ALPHA 1.6732632423543772848170429916717
+    #define ACT_SELU_SCALE_ALPHA (ACT_SELU_SCALE * ACT_SELU_ALPHA)
+    """
+    double ACT_SELU_SCALE
+    double ACT_SELU_SCALE_ALPHA
+
+
+# ----------------------------------------------------------------- shared pieces
+
+cdef inline floating sigmoid_of(floating z) noexcept nogil:
+    """sigmoid(z) without overflow: t = exp(-|z|) <= 1, y = (1 or t) / (1 + t)."""
+    cdef floating one = 1
+    cdef floating t = vexp(-vfabs(z))
+    return (one if z >= 0 else t) / (one + t)
+
+
+cdef inline floating sigmoid_complement_of(floating z) noexcept nogil:
+    """1 - sigmoid(z) = sigmoid(-z), accurate where sigmoid(z) is close to 1."""
+    cdef floating one = 1
+    cdef floating t = vexp(-vfabs(z))
+    return (t if z >= 0 else one) / (one + t)
+
+
+cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
+    """`value`, or `x` (a NaN) when x is NaN: piecewise derivatives propagate NaN."""
+    return value if x == x else x
+
+
+# ----------------------------------------------------------------- sigmoid
+
+cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
+    return sigmoid_of(x)
+
+
+cdef inline floating sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # sigmoid'(x) = t / (1 + t)^2 with t = exp(-|x|): exact for both signs, unlike
+    # y * (1 - y), which cancels for large x.
+    cdef floating one = 1
+    cdef floating t = vexp(-vfabs(x))
+    cdef floating u = one + t
+    return g * (t / (u * u))
+
+
+cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return g * (y * (one - y))
+
+
+# ----------------------------------------------------------------- tanh
+
+cdef inline floating tanh_forward(floating x, floating a, floating b) noexcept nogil:
+    # tanh|x| = -e / (2 + e) with e = expm1(-2|x|) in [-1, 0]: no overflow, full
+    # relative accuracy near 0 (expm1 is accurate there), sign restored last.
+    cdef floating two = 2
+    cdef floating e = vexpm1(-two * vfabs(x))
+    return vcopysign(-e / (two + e), x)
+
+
+cdef inline floating tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # 1 - tanh(x)^2 = 4t / (1 + t)^2 with t = exp(-2|x|): no cancellation.
+    cdef floating one = 1, two = 2, four = 4
+    cdef floating t = vexp(-two * vfabs(x))
+    cdef floating u = one + t
+    return g * ((four * t) / (u * u))
+
+
+cdef inline floating tanh_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return g * ((one - y) * (one + y))
+
+
+# ----------------------------------------------------------------- relu
+
+cdef inline floating relu_forward(floating x, floating a, floating b) noexcept nogil:
+    # `x < 0` is false for NaN and -0: relu(NaN) = NaN, relu(-0) = -0, as PyTorch.
+    cdef floating zero = 0
+    return zero if x < 0 else x
+
+
+cdef inline floating relu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(x, g if x > 0 else zero)  # relu'(0) = 0
+
+
+cdef inline floating relu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(y, g if y > 0 else zero)
+
+
+# ----------------------------------------------------------------- leaky_relu (a = negative_slope)
+
+cdef inline floating leaky_relu_forward(floating x, floating a, floating b) noexcept nogil:
+    return x if x > 0 else x * a
+
+
+cdef inline floating leaky_relu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    return nan_if_nan(x, g if x > 0 else g * a)
+
+
+cdef inline floating leaky_relu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    # valid for a > 0 only (checked by the Python layer): then sign(y) = sign(x)
+    return nan_if_nan(y, g if y > 0 else g * a)
+
+
+# ----------------------------------------------------------------- elu (a = alpha)
+
+cdef inline floating elu_forward(floating x, floating a, floating b) noexcept nogil:
+    return x if x > 0 else a * vexpm1(x)
+
+
+cdef inline floating elu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # PyTorch's kink: elu'(0) = alpha (the x <= 0 side); NaN takes that side too.
+    return g if x > 0 else g * (a * vexp(x))
+
+
+cdef inline floating elu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    return g if y > 0 else g * (y + a)
+
+
+# ----------------------------------------------------------------- selu
+
+cdef inline floating selu_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating scale = <floating>ACT_SELU_SCALE
+    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
+    return scale * x if x > 0 else scale_alpha * vexpm1(x)
+
+
+cdef inline floating selu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating scale = <floating>ACT_SELU_SCALE
+    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
+    return g * scale if x > 0 else g * (scale_alpha * vexp(x))
+
+
+cdef inline floating selu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating scale = <floating>ACT_SELU_SCALE
+    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
+    return g * scale if y > 0 else g * (y + scale_alpha)
+
+
+# ----------------------------------------------------------------- softsign
+
+cdef inline floating softsign_forward(floating x, floating a, floating b) noexcept nogil:
+    # x / (1 + |x|) is inf/inf at +-inf; the limit there is +-1.
+    cdef floating one = 1
+    cdef floating ax = vfabs(x)
+    return vcopysign(one, x) if ax == vinf(x) else x / (one + ax)
+
+
+cdef inline floating softsign_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # (1 / (1 + |x|))^2 rather than 1 / (1 + |x|)^2: the square of the reciprocal
+    # underflows gracefully where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32).
+    cdef floating one = 1
+    cdef floating r = one / (one + vfabs(x))
+    return g * (r * r)
+
+
+cdef inline floating softsign_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    cdef floating r = one - vfabs(y)
+    return g * (r * r)
+
+
+# ----------------------------------------------------------------- softplus (a = beta, b = threshold)
+
+cdef inline floating softplus_forward(floating x, floating a, floating b) noexcept nogil:
+    # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): the exp never overflows
+    # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
+    cdef floating zero = 0
+    cdef floating z = x * a
+    cdef floating sp = (z if z > 0 else zero) + vlog1p(vexp(-vfabs(z)))
+    return x if z > b else sp / a
+
+
+cdef inline floating softplus_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return g if z > b else g * sigmoid_of(z)
+
+
+cdef inline floating softplus_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    # sigmoid(z) = 1 - exp(-beta * y) = -expm1(-beta * y)
+    cdef floating z = y * a
+    return g if z > b else g * (-vexpm1(-z))
+
+
+# ----------------------------------------------------------------- swish / silu (a = beta)
+
+cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
+    # x * s with s = sigmoid(beta * x); where s underflows to 0 the result is a
+    # signed zero (also at x = -inf, where x * s would be NaN).
+    cdef floating zero = 0
+    cdef floating s = sigmoid_of(x * a)
+    return vcopysign(zero, x) if s == 0 else x * s
+
+
+cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # d/dx x*s(bx) = s * (1 + bx * (1 - s)), with 1 - s computed directly; at the
+    # ends (s or 1 - s underflow, x = +-inf) the limits 0 and s are selected.
+    cdef floating zero = 0, one = 1
+    cdef floating z = x * a
+    cdef floating s = sigmoid_of(z)
+    cdef floating sc = sigmoid_complement_of(z)
+    cdef floating d = s * (one + z * sc)
+    d = s if sc == 0 else d
+    d = zero if s == 0 else d
+    return g * d
+
+
+# ----------------------------------------------------------------- hard_swish
+
+cdef inline floating hard_swish_forward(floating x, floating a, floating b) noexcept nogil:
+    # Exact by pieces: x for x >= 3 (PyTorch's x * 6 / 6 overflows for float32
+    # x > 5.7e37), a signed zero for x <= -3 (the limit, also at -inf), else
+    # x * (x + 3) / 6.
+    cdef floating zero = 0, three = 3, six = 6
+    cdef floating mid = (x * (x + three)) / six
+    return x if x >= three else (vcopysign(zero, x) if x <= -three else mid)
+
+
+cdef inline floating hard_swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # PyTorch 2.13: 0 at x <= -3, 1 at x >= 3, else x/3 + 1/2, computed here as
+    # (2x + 3) / 6, which is exact before the division near its root x = -1.5.
+    cdef floating zero = 0, two = 2, three = 3, six = 6
+    cdef floating mid = g * ((two * x + three) / six)
+    return g if x >= three else (zero if x <= -three else mid)

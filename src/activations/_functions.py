@@ -1,0 +1,215 @@
+"""The public functions, made from the rows of ``_spec.SPECS``.
+
+Each function is generated from a short source template (as ``dataclasses`` does), so
+that it has a real signature, a docstring written from its row, and no per-call
+work beyond the two steps every call takes:
+
+  1. the compiled entry point of the selected SIMD level, which handles the plain
+     case (ndarrays already float32/float64, C-contiguous, with a matching ``out``);
+  2. only if that returns NotImplemented: ``_validation`` (errors, copies), then the
+     entry point again.
+
+``_K`` is the kernel module of the SIMD level in use; ``__init__`` binds it at import
+and ``activations._set_simd_level`` rebinds it.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Callable, Dict, Tuple
+
+import numpy as np
+
+from . import _spec, _validation
+
+_K: ModuleType  # bound by bind_kernels()
+
+#: kernel op number of each elementwise op name (same order as the generated .pxi)
+OP_ID: Dict[str, int] = {name: i for i, (name, _) in enumerate(_spec.kernel_ops())}
+
+FORWARD, BACKWARD, BACKWARD_FROM_OUTPUT = 0, 1, 2
+
+
+def bind_kernels(module: ModuleType) -> None:
+    global _K
+    if tuple(module.ELEMENTWISE_OPS) != tuple(OP_ID):
+        raise ImportError(
+            f"{module.__name__} was built from another op table ({module.ELEMENTWISE_OPS}) than "
+            f"_spec.py ({tuple(OP_ID)}); rebuild the package")
+    _K = module
+
+
+# ------------------------------------------------------------------ slow paths
+
+def _elementwise_slow(fname: str, direction: int, op: int, in1, in2, out, a: float, b: float,
+                      in2_name: str = "x"):
+    """Validate and normalize, then run the kernel; returns the caller's ``out`` if given."""
+    if direction == FORWARD:
+        x = _validation.as_input(fname, "x", in1)
+        inputs = [("x", x)]
+        shape, dtype, args = x.shape, x.dtype, (x, None)
+    else:
+        second = _validation.as_input(fname, in2_name, in2)
+        grad = _validation.as_input(fname, "grad", in1)
+        _validation.match(fname, "grad", grad, in2_name, second)
+        inputs = [("grad", grad), (in2_name, second)]
+        shape, dtype, args = second.shape, second.dtype, (grad, second)
+    out_arr = _validation.as_output(fname, out, shape, dtype, inputs)
+    res = _K.elementwise(direction, op, args[0], args[1], out_arr, a, b)
+    if res is NotImplemented:  # pragma: no cover - validation admits only what the kernel takes
+        raise RuntimeError(f"{fname}: internal error: validated arguments were refused")
+    return res if out is None else out
+
+
+def _op_args(spec: _spec.Spec) -> Callable[..., Tuple[int, float, float]]:
+    """Wrap spec.kernel_args so that it returns the op number instead of its name."""
+    mapper = spec.kernel_args
+
+    def args(**params):
+        op_name, a, b = mapper(**params)
+        return OP_ID[op_name], a, b
+    return args
+
+
+# ------------------------------------------------------------------ templates
+
+_FORWARD_TEMPLATE = '''
+def {name}(x, *, {params_sig}out=None):
+    {args_line}
+    res = _K.elementwise(0, op, x, None, out, a, b)
+    if res is NotImplemented:
+        res = _elementwise_slow("{name}", 0, op, x, None, out, a, b)
+    return res
+'''
+
+_BACKWARD_TEMPLATE = '''
+def {name}_backward(grad, x=None, *, y=None, {params_sig}out=None):
+    {args_line}
+    if y is None and x is not None:
+        res = _K.elementwise(1, op, grad, x, out, a, b)
+        if res is NotImplemented:
+            res = _elementwise_slow("{name}_backward", 1, op, grad, x, out, a, b)
+        return res
+    name, value = _validation.exactly_one("{name}_backward", x, y, {takes_y})
+    {from_output_check}
+    res = _K.elementwise(2, op, grad, value, out, a, b)
+    if res is NotImplemented:
+        res = _elementwise_slow("{name}_backward", 2, op, grad, value, out, a, b, "y")
+    return res
+'''
+
+
+def _docstrings(spec: _spec.Spec) -> Tuple[str, str]:
+    params = "".join(f"    {k}: float, default {v!r}\n" for k, v in spec.params.items())
+    params_doc = f"Parameters (keyword-only)\n    ---------\n{params}" if params else ""
+    takes = " or ".join(spec.backward_takes)
+    forward = (
+        f"{spec.summary}\n\n    y = {spec.formula}\n\n"
+        "    x: array-like of float32 or float64, any shape (other dtypes raise TypeError).\n"
+        "    out: None (a new array) or a C-contiguous, writeable ndarray of x's shape and\n"
+        "        dtype; it may be x itself (in place).  Returns the array written.\n"
+        + (f"    {params_doc}" if params else "")
+        + f"\n    Backward: activations.{spec.name}_backward.\n"
+    )
+    backward = (
+        f"Gradient of {spec.name}: grad * f'(x), with f'(x) = {spec.derivative}.\n\n"
+        f"    Takes exactly one of x (the forward input) or y (its output): accepts {takes}.\n"
+        "    grad: dL/dy, same shape and dtype as x / y.  out: None or a C-contiguous,\n"
+        "    writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.\n"
+        + (f"    {params_doc}" if params else "")
+    )
+    return forward, backward
+
+
+def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
+    namespace: Dict[str, object] = {}
+    params_sig = "".join(f"{k}={v!r}, " for k, v in spec.params.items())
+    if spec.params:
+        call = ", ".join(f"{k}={k}" for k in spec.params)
+        args_line = f"op, a, b = _args_{spec.name}({call})"
+        namespace[f"_args_{spec.name}"] = _op_args(spec)
+    else:
+        op_name, a, b = spec.kernel_args()
+        args_line = f"op, a, b = {OP_ID[op_name]}, {a!r}, {b!r}"
+    takes_y = "y" in spec.backward_takes
+    if spec.check_from_output is not None:
+        call = ", ".join(f"{k}={k}" for k in spec.params)
+        check = f"_from_output_{spec.name}({call})"
+        namespace[f"_from_output_{spec.name}"] = spec.check_from_output
+    else:
+        check = "pass"
+    source = (_FORWARD_TEMPLATE + _BACKWARD_TEMPLATE).format(
+        name=spec.name, params_sig=params_sig, args_line=args_line, takes_y=takes_y,
+        from_output_check=check)
+    # Executed in this module's namespace, so that the functions see _K rebound.
+    globals().update(namespace)
+    exec(compile(source, f"<activations.{spec.name}>", "exec"), globals())
+    forward = globals().pop(spec.name)
+    backward = globals().pop(f"{spec.name}_backward")
+    forward.__doc__, backward.__doc__ = _docstrings(spec)
+    for fn in (forward, backward):
+        fn.__module__ = "activations"
+        fn.__qualname__ = fn.__name__
+    return forward, backward
+
+
+# ------------------------------------------------------------------ rrelu
+
+def _make_rrelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
+    eval_args = _op_args(spec)
+    bounds = _spec._rrelu_bounds
+
+    def rrelu(x, *, lower=1 / 8, upper=1 / 3, training=False, seed=0, out=None):
+        if not training:
+            op, a, b = eval_args(lower=lower, upper=upper)
+            res = _K.elementwise(0, op, x, None, out, a, b)
+            if res is NotImplemented:
+                res = _elementwise_slow("rrelu", 0, op, x, None, out, a, b)
+            return res
+        lo, hi = bounds(lower, upper)
+        xa = _validation.as_input("rrelu", "x", x)
+        out_arr = _validation.as_output("rrelu", out, xa.shape, xa.dtype, [("x", xa)])
+        res = _K.rrelu_training(0, xa, None, out_arr, lo, hi, _seed("rrelu", seed))
+        return res if out is None else out
+
+    def rrelu_backward(grad, x=None, *, y=None, lower=1 / 8, upper=1 / 3, training=False,
+                       seed=0, out=None):
+        _validation.exactly_one("rrelu_backward", x, y, False)
+        if not training:
+            op, a, b = eval_args(lower=lower, upper=upper)
+            res = _K.elementwise(1, op, grad, x, out, a, b)
+            if res is NotImplemented:
+                res = _elementwise_slow("rrelu_backward", 1, op, grad, x, out, a, b)
+            return res
+        lo, hi = bounds(lower, upper)
+        xa = _validation.as_input("rrelu_backward", "x", x)
+        ga = _validation.as_input("rrelu_backward", "grad", grad)
+        _validation.match("rrelu_backward", "grad", ga, "x", xa)
+        out_arr = _validation.as_output("rrelu_backward", out, xa.shape, xa.dtype,
+                                        [("grad", ga), ("x", xa)])
+        res = _K.rrelu_training(1, ga, xa, out_arr, lo, hi, _seed("rrelu_backward", seed))
+        return res if out is None else out
+
+    rrelu.__doc__, rrelu_backward.__doc__ = _docstrings(spec)
+    rrelu.__doc__ += (
+        "\n    training=True draws each element's slope a_i ~ U(lower, upper) from a\n"
+        "    counter-based generator keyed by (seed, flat C-order index i): the result\n"
+        "    depends on seed only (not on threads), and rrelu_backward with the same\n"
+        "    arguments regenerates the same slopes.\n")
+    for fn in (rrelu, rrelu_backward):
+        fn.__module__ = "activations"
+    return rrelu, rrelu_backward
+
+
+def _seed(fname: str, seed) -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{fname}: seed must be an integer, got {type(seed).__name__}")
+    return int(seed) & 0xFFFFFFFFFFFFFFFF  # any Python int, reduced to 64 bits
+
+
+MAKERS = {"elementwise": _make_elementwise, "rrelu": _make_rrelu}
+
+
+def make_all() -> Dict[str, Tuple[Callable, Callable]]:
+    """name -> (forward, backward) for every row of the table."""
+    return {spec.name: MAKERS[spec.kind](spec) for spec in _spec.SPECS}

@@ -1,0 +1,185 @@
+"""The table of activations: one row per public function.
+
+This module is plain data plus small argument mappers and uses the standard library
+only, because ``setup.py`` reads it at build time to generate the kernel dispatch
+(``_elementwise.pxi`` from ``_elementwise.pxi.tp``): the kernel op list below is
+derived from these rows, so the Python layer and the compiled kernels cannot
+disagree about which op number is which.
+
+Adding an elementwise activation means:
+  1. its formulas in ``_formulas.pxd`` (``NAME_forward``, ``NAME_backward`` and,
+     if the output determines the derivative, ``NAME_backward_from_output``);
+  2. one ``Spec`` row here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional, Tuple
+
+#: λ and α of SELU (Klambauer et al. 2017), to the digits API.md gives.
+SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = 1.6732632423543772848170429916717
+
+REQUIRED = None  # marks a parameter without a default in Spec.params
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One public activation.
+
+    ``kernel_args(**params) -> (op_name, a, b)`` validates the parameters (raising
+    ``ValueError``) and maps them to the kernel op and its two scalar arguments.
+    ``check_from_output(**params)`` raises ``ValueError`` when the output no longer
+    determines the input (backward from ``y`` impossible for these parameters).
+    """
+
+    name: str
+    kind: str  # "elementwise", "prelu", "softmax", "gated" (see _functions.py)
+    summary: str
+    formula: str
+    derivative: str
+    params: Dict[str, Optional[float]] = field(default_factory=dict)
+    backward_takes: Tuple[str, ...] = ("x",)
+    aliases: Tuple[str, ...] = ()
+    ops: Tuple[str, ...] = ()  # elementwise kernel ops this function may use
+    kernel_args: Optional[Callable[..., Tuple[str, float, float]]] = None
+    check_from_output: Optional[Callable[..., None]] = None
+
+
+# ---------------------------------------------------------------- parameter mappers
+
+def _no_params(name: str) -> Callable[[], Tuple[str, float, float]]:
+    def args() -> Tuple[str, float, float]:
+        return name, 0.0, 0.0
+    return args
+
+
+def _finite(fname: str, pname: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{fname}: {pname} must be finite, got {value!r}")
+    return value
+
+
+def _leaky_relu_args(negative_slope: float = 0.01):
+    return "leaky_relu", _finite("leaky_relu", "negative_slope", negative_slope), 0.0
+
+
+def _leaky_relu_from_output(negative_slope: float = 0.01) -> None:
+    if not float(negative_slope) > 0:
+        raise ValueError(
+            "leaky_relu_backward: backward from y needs negative_slope > 0 (else y no "
+            f"longer determines x); got negative_slope={negative_slope!r}; pass x instead"
+        )
+
+
+def _rrelu_bounds(lower: float, upper: float) -> Tuple[float, float]:
+    lower, upper = float(lower), float(upper)
+    if not (0.0 <= lower <= 1.0 and 0.0 <= upper <= 1.0):
+        raise ValueError(
+            f"rrelu: slopes must lie in [0, 1], got lower={lower!r}, upper={upper!r}")
+    if lower > upper:
+        raise ValueError(f"rrelu: lower must be <= upper, got lower={lower!r} > upper={upper!r}")
+    return lower, upper
+
+
+def _rrelu_eval_args(lower: float = 1 / 8, upper: float = 1 / 3):
+    lower, upper = _rrelu_bounds(lower, upper)
+    # training=False: the fixed slope (lower + upper) / 2, as torch.nn.functional.rrelu
+    return "leaky_relu", (lower + upper) / 2.0, 0.0
+
+
+def _alpha_args(op: str):
+    def args(alpha: float = 1.0):
+        return op, _finite(op, "alpha", alpha), 0.0
+    return args
+
+
+def _alpha_from_output(fname: str):
+    def check(alpha: float = 1.0) -> None:
+        if not float(alpha) > 0:
+            raise ValueError(
+                f"{fname}_backward: backward from y needs alpha > 0 (else y no longer "
+                f"determines x); got alpha={alpha!r}; pass x instead")
+    return check
+
+
+def _softplus_args(beta: float = 1.0, threshold: float = 20.0):
+    beta = _finite("softplus", "beta", beta)
+    if beta == 0.0:
+        raise ValueError("softplus: beta must be non-zero, got 0.0")
+    return "softplus", beta, _finite("softplus", "threshold", threshold)
+
+
+def _swish_args(beta: float = 1.0):
+    return "swish", _finite("swish", "beta", beta), 0.0
+
+
+# ---------------------------------------------------------------------------- table
+
+SPECS: Tuple[Spec, ...] = (
+    Spec("sigmoid", "elementwise", "Logistic sigmoid.",
+         "1 / (1 + exp(-x))", "y * (1 - y)",
+         backward_takes=("x", "y"), ops=("sigmoid",), kernel_args=_no_params("sigmoid")),
+    Spec("tanh", "elementwise", "Hyperbolic tangent.",
+         "tanh(x)", "1 - y**2",
+         backward_takes=("x", "y"), ops=("tanh",), kernel_args=_no_params("tanh")),
+    Spec("relu", "elementwise", "Rectified linear unit.",
+         "max(x, 0)", "1 if x > 0 else 0",
+         backward_takes=("x", "y"), ops=("relu",), kernel_args=_no_params("relu")),
+    Spec("leaky_relu", "elementwise", "Leaky ReLU.",
+         "x if x > 0 else negative_slope * x",
+         "1 if x > 0 else negative_slope",
+         params={"negative_slope": 0.01}, backward_takes=("x", "y"),
+         ops=("leaky_relu",), kernel_args=_leaky_relu_args,
+         check_from_output=_leaky_relu_from_output),
+    Spec("rrelu", "rrelu", "Randomized leaky ReLU (Xu et al. 2015).",
+         "x if x >= 0 else a * x, a ~ U(lower, upper) per element when training, "
+         "else a = (lower + upper) / 2",
+         "1 if x > 0 else a",
+         params={"lower": 1 / 8, "upper": 1 / 3, "training": False, "seed": 0},
+         ops=("leaky_relu",), kernel_args=_rrelu_eval_args),
+    Spec("elu", "elementwise", "Exponential linear unit (Clevert et al. 2015).",
+         "x if x > 0 else alpha * (exp(x) - 1)",
+         "1 if x > 0 else alpha * exp(x)  (= y + alpha)",
+         params={"alpha": 1.0}, backward_takes=("x", "y"),
+         ops=("elu",), kernel_args=_alpha_args("elu"),
+         check_from_output=_alpha_from_output("elu")),
+    Spec("selu", "elementwise", "Scaled ELU (Klambauer et al. 2017).",
+         "scale * (x if x > 0 else alpha * (exp(x) - 1)), "
+         "scale = 1.0507009873554804934, alpha = 1.6732632423543772848",
+         "scale if x > 0 else scale * alpha * exp(x)  (= y + scale * alpha)",
+         backward_takes=("x", "y"), ops=("selu",), kernel_args=_no_params("selu")),
+    Spec("softsign", "elementwise", "Softsign.",
+         "x / (1 + |x|)", "1 / (1 + |x|)**2  (= (1 - |y|)**2)",
+         backward_takes=("x", "y"), ops=("softsign",), kernel_args=_no_params("softsign")),
+    Spec("softplus", "elementwise", "Softplus, a smooth ReLU.",
+         "log(1 + exp(beta * x)) / beta, or x where beta * x > threshold",
+         "sigmoid(beta * x), or 1 where beta * x > threshold  (= 1 - exp(-beta * y))",
+         params={"beta": 1.0, "threshold": 20.0}, backward_takes=("x", "y"),
+         ops=("softplus",), kernel_args=_softplus_args),
+    Spec("swish", "elementwise", "Swish / SiLU (Ramachandran et al. 2017).",
+         "x * sigmoid(beta * x)",
+         "s + beta * x * s * (1 - s), s = sigmoid(beta * x)",
+         params={"beta": 1.0}, aliases=("silu",),
+         ops=("swish",), kernel_args=_swish_args),
+    Spec("hard_swish", "elementwise", "Hard swish (Howard et al. 2019, MobileNetV3).",
+         "x * relu6(x + 3) / 6",
+         "0 if x <= -3, 1 if x >= 3, else (2x + 3) / 6",
+         aliases=("hswish",), ops=("hard_swish",), kernel_args=_no_params("hard_swish")),
+)
+
+
+def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
+    """The elementwise kernel ops, in op-number order: ``(name, has_backward_from_output)``.
+
+    An op has a from-output backward when any function using it lists ``"y"`` in
+    ``backward_takes``.
+    """
+    order: Dict[str, bool] = {}
+    for spec in SPECS:
+        for op in spec.ops:
+            order[op] = order.get(op, False) or ("y" in spec.backward_takes)
+    return tuple(order.items())

@@ -1,0 +1,229 @@
+/*
+ * _vmath.h -- branch-free elementary functions for the activation kernels.
+ *
+ * Design:
+ *  1. Every function here is `static inline`, free of branches, table look-ups and
+ *     libm calls, so that GCC/Clang auto-vectorize the loops that call them (the
+ *     kernels are plain `for` loops over contiguous memory).  Special cases are
+ *     handled by computing the ordinary result for every lane and blending the
+ *     special values in with `cond ? a : b` selects, which compile to blends.
+ *     This needs `-fno-trapping-math` (else GCC refuses to if-convert) and works
+ *     with `-ffp-contract=off`, which we use so that every SIMD level (SSE2, AVX2,
+ *     AVX-512) and the scalar tail compute bit-identical results.
+ *  2. One implementation per function and dtype: `act_*_f` (float32) and `act_*_d`
+ *     (float64); each dtype is computed in its own precision.
+ *  3. Algorithms: Cody-Waite range reduction x = n*ln2 + r with |r| <= ln2/2 and a
+ *     Taylor polynomial for expm1(r) (Taylor coefficients are exact rationals, so
+ *     no magic constants; degree 7 for float32, 13 for float64, both leaving a
+ *     truncation error below 0.25 ulp).  The log1p is fdlibm's/musl's (reduction of
+ *     1+x to [sqrt(2)/2, sqrt(2)) with a correction term, then a minimax series in
+ *     s = f/(2+f)), made branch-free.
+ *  4. Special values (checked by tests/test_vmath.py against mpmath):
+ *       exp:   NaN -> NaN, +inf -> +inf, -inf -> +0, overflow -> +inf, results in
+ *              the denormal range are rounded once (two-factor scaling).
+ *       expm1: NaN -> NaN, +inf -> +inf, -inf -> -1, |x| < 2^-25 (2^-54) -> x.
+ *       log1p: NaN -> NaN, +inf -> +inf, -1 -> -inf, x < -1 -> NaN, +-0 -> +-0.
+ */
+#ifndef ACTIVATIONS_VMATH_H
+#define ACTIVATIONS_VMATH_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* ---- bit casts (memcpy is the portable, vectorizable form) ------------------ */
+static inline uint32_t act_asuint_f(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline float act_asfloat_u(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+static inline uint64_t act_asuint_d(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline double act_asdouble_u(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
+
+#define ACT_INF_F (act_asfloat_u(0x7f800000u))
+#define ACT_NAN_F (act_asfloat_u(0x7fc00000u))
+#define ACT_INF_D (act_asdouble_u(0x7ff0000000000000ull))
+#define ACT_NAN_D (act_asdouble_u(0x7ff8000000000000ull))
+
+static inline float act_fabs_f(float x) { return act_asfloat_u(act_asuint_f(x) & 0x7fffffffu); }
+static inline double act_fabs_d(double x) { return act_asdouble_u(act_asuint_d(x) & 0x7fffffffffffffffull); }
+/* copysign(mag, sgn) for a non-negative `mag` */
+static inline float act_copysign_f(float mag, float sgn)
+{ return act_asfloat_u(act_asuint_f(mag) | (act_asuint_f(sgn) & 0x80000000u)); }
+static inline double act_copysign_d(double mag, double sgn)
+{ return act_asdouble_u(act_asuint_d(mag) | (act_asuint_d(sgn) & 0x8000000000000000ull)); }
+
+/* ---- range reduction shared by exp and expm1 ---------------------------------
+ * n = round(x / ln2) with the "shifter" trick (adding 1.5 * 2^(p-1) rounds to an
+ * integer and leaves it in the low mantissa bits, no float->int conversion), and
+ * r = x - n*ln2 in two steps.  ln2_hi has enough trailing zero bits that n*ln2_hi
+ * is exact for every n reached here; ln2_lo is positive so that x = -0 gives
+ * r = -0 (fdlibm's split). */
+#define ACT_SHIFTER_F 0x1.8p23f
+#define ACT_LOG2E_F 0x1.715476p+0f
+#define ACT_LN2_HI_F 6.9314575195e-01f /* 0x3f317200 */
+#define ACT_LN2_LO_F 1.4286067653e-06f /* 0x35bfbe8e */
+
+#define ACT_SHIFTER_D 0x1.8p52
+#define ACT_LOG2E_D 0x1.71547652b82fep+0
+#define ACT_LN2_HI_D 6.93147180369123816490e-01 /* 0x3fe62e42fee00000 */
+#define ACT_LN2_LO_D 1.90821492927058770002e-10 /* 0x3dea39ef35793c76 */
+
+/* expm1(r) for |r| <= ln2/2 + tiny: Taylor to r^7 (truncation < 2e-9 relative) */
+static inline float act_expm1_poly_f(float r)
+{
+    float p = 1.0f / 5040.0f;
+    p = p * r + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    return r + (r * r) * p;
+}
+
+/* expm1(r) for |r| <= ln2/2 + tiny: Taylor to r^13 (truncation < 1.5e-17 relative) */
+static inline double act_expm1_poly_d(double r)
+{
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    return r + (r * r) * p;
+}
+
+/* ---- exp ---------------------------------------------------------------------
+ * exp(x) = 2^n * (1 + expm1(r)).  The scale 2^n is applied as two factors
+ * 2^(n>>1) * 2^(n - (n>>1)), each a normal number, so that results that
+ * overflow become +inf and results in the denormal range are rounded once, by
+ * the last multiplication.  The input is clamped to [-104, 89] (float32) /
+ * [-746, 710] (float64), outside of which the result is 0 or +inf anyway; the
+ * clamps are written as compares so that NaN passes through them. */
+static inline float act_exp_f(float x)
+{
+    x = x < -104.0f ? -104.0f : x;
+    x = x > 89.0f ? 89.0f : x;
+    float kd = x * ACT_LOG2E_F + ACT_SHIFTER_F;
+    float n = kd - ACT_SHIFTER_F;
+    float r = (x - n * ACT_LN2_HI_F) - n * ACT_LN2_LO_F;
+    float q = act_expm1_poly_f(r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    int32_t n1 = ni >> 1;
+    int32_t n2 = ni - n1;
+    float s1 = act_asfloat_u((uint32_t)(n1 + 127) << 23);
+    float s2 = act_asfloat_u((uint32_t)(n2 + 127) << 23);
+    return ((1.0f + q) * s1) * s2;
+}
+
+static inline double act_exp_d(double x)
+{
+    x = x < -746.0 ? -746.0 : x;
+    x = x > 710.0 ? 710.0 : x;
+    double kd = x * ACT_LOG2E_D + ACT_SHIFTER_D;
+    double n = kd - ACT_SHIFTER_D;
+    double r = (x - n * ACT_LN2_HI_D) - n * ACT_LN2_LO_D;
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    int64_t n1 = ni >> 1;
+    int64_t n2 = ni - n1;
+    double s1 = act_asdouble_u((uint64_t)(n1 + 1023) << 52);
+    double s2 = act_asdouble_u((uint64_t)(n2 + 1023) << 52);
+    return ((1.0 + q) * s1) * s2;
+}
+
+/* ---- expm1 ---------------------------------------------------------------------
+ * expm1(x) = 2^n * expm1(r) + (2^n - 1), evaluated as
+ * 2 * (t*q + (t - 1/2)) with t = 2^(n-1): every step but two roundings is exact,
+ * n = 0 gives q itself (full relative accuracy near 0), and t stays a normal
+ * number up to the float overflow threshold.  Inputs are clamped to [-30, 89]
+ * (float32) / [-50, 710] (float64): below, expm1 rounds to -1 in that precision. */
+static inline float act_expm1_f(float x)
+{
+    float xc = x < -30.0f ? -30.0f : x;
+    xc = xc > 89.0f ? 89.0f : xc;
+    float kd = xc * ACT_LOG2E_F + ACT_SHIFTER_F;
+    float n = kd - ACT_SHIFTER_F;
+    float r = (xc - n * ACT_LN2_HI_F) - n * ACT_LN2_LO_F;
+    float q = act_expm1_poly_f(r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    float t = act_asfloat_u((uint32_t)(ni + 126) << 23);
+    float y = 2.0f * (t * q + (t - 0.5f));
+    /* |x| < 2^-25: expm1(x) rounds to x (keeps -0 and denormals exact) */
+    return act_fabs_f(x) < 0x1p-25f ? x : y;
+}
+
+static inline double act_expm1_d(double x)
+{
+    double xc = x < -50.0 ? -50.0 : x;
+    xc = xc > 710.0 ? 710.0 : xc;
+    double kd = xc * ACT_LOG2E_D + ACT_SHIFTER_D;
+    double n = kd - ACT_SHIFTER_D;
+    double r = (xc - n * ACT_LN2_HI_D) - n * ACT_LN2_LO_D;
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    double t = act_asdouble_u((uint64_t)(ni + 1022) << 52);
+    double y = 2.0 * (t * q + (t - 0.5));
+    return act_fabs_d(x) < 0x1p-54 ? x : y;
+}
+
+/* ---- log1p -------------------------------------------------------------------
+ * musl/fdlibm log1p, branch-free: u = 1 + x = 2^k * m with m in [sqrt(2)/2,
+ * sqrt(2)), c = the rounding error of 1 + x divided by u, f = m - 1,
+ * s = f / (2 + f), log(m) = f - f^2/2 + s*(f^2/2 + R(s^2)) with fdlibm's minimax
+ * R; result = k*ln2_hi + (log(m) + (k*ln2_lo + c)).  For |x| < 2^-24 this gives
+ * c/u = x exactly. */
+static inline float act_log1p_f(float x)
+{
+    const float Lg1 = 0xaaaaaa.0p-24f, Lg2 = 0xccce13.0p-25f,
+                Lg3 = 0x91e9ee.0p-25f, Lg4 = 0xf89e26.0p-26f;
+    float u = 1.0f + x;
+    uint32_t iu = act_asuint_f(u) + (0x3f800000u - 0x3f3504f3u);
+    int32_t k = (int32_t)(iu >> 23) - 0x7f;
+    float c = k >= 2 ? 1.0f - (u - x) : x - (u - 1.0f);
+    c = k < 25 ? c / u : 0.0f;
+    float f = act_asfloat_u((iu & 0x007fffffu) + 0x3f3504f3u) - 1.0f;
+    float s = f / (2.0f + f);
+    float z = s * s;
+    float w = z * z;
+    float R = z * (Lg1 + w * Lg3) + w * (Lg2 + w * Lg4);
+    float hfsq = 0.5f * f * f;
+    float dk = (float)k;
+    float y = s * (hfsq + R) + (dk * ACT_LN2_LO_F + c) - hfsq + f + dk * ACT_LN2_HI_F;
+    /* special values, in order of precedence (NaN last so it wins) */
+    y = x == ACT_INF_F ? x : y;
+    y = x == -1.0f ? -ACT_INF_F : y;
+    y = x < -1.0f ? ACT_NAN_F : y;
+    y = x == 0.0f ? x : y;
+    return x != x ? x : y;
+}
+
+static inline double act_log1p_d(double x)
+{
+    const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
+                 Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
+                 Lg5 = 1.818357216161805012e-01, Lg6 = 1.531383769920937332e-01,
+                 Lg7 = 1.479819860511658591e-01;
+    double u = 1.0 + x;
+    uint64_t iu = act_asuint_d(u) + ((uint64_t)(0x3ff00000u - 0x3fe6a09eu) << 32);
+    int64_t k = (int64_t)(iu >> 52) - 0x3ff;
+    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
+    c = k < 54 ? c / u : 0.0;
+    double f = act_asdouble_u((iu & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull) - 1.0;
+    double s = f / (2.0 + f);
+    double z = s * s;
+    double w = z * z;
+    double R = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7))) + w * (Lg2 + w * (Lg4 + w * Lg6));
+    double hfsq = 0.5 * f * f;
+    double dk = (double)k;
+    double y = s * (hfsq + R) + (dk * ACT_LN2_LO_D + c) - hfsq + f + dk * ACT_LN2_HI_D;
+    y = x == ACT_INF_D ? x : y;
+    y = x == -1.0 ? -ACT_INF_D : y;
+    y = x < -1.0 ? ACT_NAN_D : y;
+    y = x == 0.0 ? x : y;
+    return x != x ? x : y;
+}
+
+#endif /* ACTIVATIONS_VMATH_H */
