@@ -45,6 +45,11 @@ TOLERANCE_ULP = 4.0
 CHECK_ALL_LEVELS = True
 
 
+#: Exit status when the self-check finds a failure (1 is Python's own status for an
+#: uncaught error and 2 argparse's, so a caller can tell a crash from a FAIL).
+EXIT_CHECK_FAILED = 3
+
+
 def say(*args, **kwargs) -> None:
     print(*args, **kwargs, flush=True)
 
@@ -608,7 +613,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         prog="python -m activations",
         description="Self-check every activation against long-double NumPy references "
                     "(max ULP error per dtype and direction), then benchmark each one "
-                    "against the plain NumPy expression.  Exit status 1 if a check fails.")
+                    "against the plain NumPy expression.  Exit status 3 if a check fails "
+                    "(1 on a crash).")
     parser.add_argument("--quick", action="store_true",
                         help="fewer check inputs and a tiny benchmark (2**16 float32 only)")
     parser.add_argument("--check-only", action="store_true", help="skip the benchmark")
@@ -627,7 +633,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         benchmark(args.quick)
     say(f"== done in {time.perf_counter() - t0:.1f} s: self-check "
         + ("skipped" if args.bench_only else ("ok" if ok else "FAILED")))
-    return 0 if ok else 1
+    return 0 if ok else EXIT_CHECK_FAILED
 
 
 if __name__ == "__main__":
