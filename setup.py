@@ -87,7 +87,8 @@ def generate_elementwise_pxi():
     with open(template_path) as fh:
         template = Template(fh.read(), name=template_path)
     ops = [(op_id, name, has_y) for op_id, (name, has_y) in enumerate(spec["kernel_ops"]())]
-    text = template.substitute(OPS=ops)
+    gates = list(enumerate(spec["gate_ops"]()))
+    text = template.substitute(OPS=ops, GATES=gates)
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

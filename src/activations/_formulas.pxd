@@ -234,16 +234,25 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 # Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
 # scaled down last, so it is rounded once (a denormal t times x would lose bits).
 
-cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
+    """a * sigmoid(z + zlo), rounded once also where the result is denormal.
+
+    Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for infinite a).
+    """
     cdef floating zero = 0, one = 1
-    cdef floating z = x * a
-    cdef floating zlo = exact_error(two_prod_err(x, a, z))
     cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
-    cdef floating t = t_up * scale_down(x)
-    cdef floating pos = x / (one + t)
-    cdef floating neg = ((x * t_up) / (one + t)) * scale_down(x)
-    neg = vcopysign(zero, x) if t_up == 0 else neg   # x = -inf (x * 0 would be NaN)
+    cdef floating t = t_up * scale_down(a)
+    cdef floating pos = a / (one + t)
+    cdef floating neg = ((a * t_up) / (one + t)) * scale_down(a)
+    neg = a * zero if t_up == 0 else neg
     return pos if z >= 0 else neg
+
+
+cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating z = x * a
+    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)))
+    return vcopysign(zero, x) if (y != y and x == x) else y   # x = -inf: the limit 0
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -488,3 +497,42 @@ cdef inline floating threshold_forward(floating x, floating a, floating b) noexc
 cdef inline floating threshold_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return nan_if_nan(x, zero if x <= a else g)
+
+
+# ================================================================= gates (glu family)
+# Gated activations split x along an axis into halves a (first) and b (second):
+#   NAME_gate(a, b)             the output
+#   NAME_gate_grad_a(g, a, b)   g * d out / d a
+#   NAME_gate_grad_b(g, a, b)   g * d out / d b
+
+# ----------------------------------------------------------------- glu: a * sigmoid(b)
+
+cdef inline floating glu_gate(floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_sigmoid(a, b, zero)
+
+
+cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_sigmoid(g, b, zero)
+
+
+cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    return (g * a) * logistic_density(vexp(-vfabs(b)))
+
+
+# ----------------------------------------------------------------- swiglu: silu(a) * b
+
+cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return swish_forward(a, one, one) * b
+
+
+cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return swish_backward(g * b, a, one, one)
+
+
+cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return g * swish_forward(a, one, one)

@@ -249,11 +249,27 @@ SPECS = SPECS + (
     Spec("hardshrink", "elementwise", "Hard shrinkage.",
          "x if |x| > lambd else 0", "1 if |x| > lambd else 0",
          params={"lambd": 0.5}, ops=("hardshrink",), kernel_args=_lambd_args("hardshrink")),
+    Spec("glu", "gated", "Gated linear unit (Dauphin et al. 2017): x split into halves a, b.",
+         "a * sigmoid(b)", "d/da = sigmoid(b), d/db = a * sigmoid(b) * (1 - sigmoid(b))",
+         params={"axis": -1}, ops=("glu",)),
+    Spec("swiglu", "gated", "SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).",
+         "silu(a) * b", "d/da = b * silu'(a), d/db = silu(a)",
+         params={"axis": -1}, ops=("swiglu",)),
     Spec("threshold", "elementwise", "Threshold: replace x <= threshold by value.",
          "x if x > threshold else value", "1 if x > threshold else 0",
          params={"threshold": REQUIRED, "value": REQUIRED}, ops=("threshold",),
          kernel_args=_threshold_args),
 )
+
+
+def gate_ops() -> Tuple[str, ...]:
+    """The gated kernel ops (glu family), in op-number order."""
+    order: Dict[str, None] = {}
+    for spec in SPECS:
+        if spec.kind == "gated":
+            for op in spec.ops:
+                order[op] = None
+    return tuple(order)
 
 
 def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
@@ -264,6 +280,8 @@ def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
     """
     order: Dict[str, bool] = {}
     for spec in SPECS:
+        if spec.kind == "gated":
+            continue
         for op in spec.ops:
             order[op] = order.get(op, False) or ("y" in spec.backward_takes)
     return tuple(order.items())
