@@ -10,6 +10,9 @@
 # `a` and `b` are the activation's scalar parameters already rounded to the dtype
 # (see _spec.py for which is which); unused ones are ignored.
 #
+# Compound conditions use `&` and `|`, not `and`/`or`: Cython compiles those to
+# short-circuit jumps, which GCC does not if-convert, so the loop would not vectorize.
+#
 # Semantics (API.md): PyTorch's one-sided derivative at every kink; a NaN input gives
 # NaN in the forward and the backward; at +-inf the limits; exact values where
 # PyTorch's formula overflows or cancels.  Literals are cast to `floating` so that
@@ -126,8 +129,14 @@ cdef inline floating relu_backward_from_output(floating g, floating y, floating 
 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
 
+cdef inline floating slope_times(floating x, floating a) noexcept nogil:
+    """a * x, with the limit (a signed zero) rather than NaN for a = 0, x = -inf."""
+    cdef floating zero = 0
+    return vcopysign(zero, x) if (a == 0) & (x == x) else x * a
+
+
 cdef inline floating leaky_relu_forward(floating x, floating a, floating b) noexcept nogil:
-    return x if x > 0 else x * a
+    return x if x > 0 else slope_times(x, a)
 
 
 cdef inline floating leaky_relu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -207,10 +216,14 @@ cdef inline floating softsign_backward_from_output(floating g, floating y, float
 
 cdef inline floating softplus_forward(floating x, floating a, floating b) noexcept nogil:
     # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): the exp never overflows
-    # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
+    # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").  z = beta*x is
+    # rounded; its exact error zlo (two_prod) goes into the exp and the sum, so a beta
+    # other than 1 costs no accuracy.
     cdef floating zero = 0
     cdef floating z = x * a
-    cdef floating sp = (z if z > 0 else zero) + vlog1p(vexp(-vfabs(z)))
+    cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    cdef floating e = vexp_hilo(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating sp = (z + (zlo + vlog1p(e)) if z > 0 else vlog1p(e))
     return x if z > b else sp / a
 
 
@@ -301,7 +314,7 @@ cdef inline floating relu6_forward(floating x, floating a, floating b) noexcept 
 
 cdef inline floating relu6_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0, six = 6
-    return nan_if_nan(x, zero if (x <= 0 or x >= six) else g)   # 0 at both kinks
+    return nan_if_nan(x, zero if ((x <= 0) | (x >= six)) else g)   # 0 at both kinks
 
 
 cdef inline floating relu6_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -318,12 +331,12 @@ cdef inline floating hard_sigmoid_forward(floating x, floating a, floating b) no
 
 cdef inline floating hard_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0, three = 3, six = 6
-    return nan_if_nan(x, g / six if (x > -three and x < three) else zero)
+    return nan_if_nan(x, g / six if ((x > -three) & (x < three)) else zero)
 
 
 cdef inline floating hard_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
     cdef floating zero = 0, one = 1, six = 6
-    return nan_if_nan(y, g / six if (y > 0 and y < one) else zero)
+    return nan_if_nan(y, g / six if ((y > 0) & (y < one)) else zero)
 
 
 # ----------------------------------------------------------------- hard_tanh (a = min_val, b = max_val)
@@ -334,7 +347,7 @@ cdef inline floating hard_tanh_forward(floating x, floating a, floating b) noexc
 
 cdef inline floating hard_tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return nan_if_nan(x, zero if (x <= a or x >= b) else g)   # 0 at both ends
+    return nan_if_nan(x, zero if ((x <= a) | (x >= b)) else g)   # 0 at both ends
 
 
 cdef inline floating hard_tanh_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -473,19 +486,19 @@ cdef inline floating softshrink_forward(floating x, floating a, floating b) noex
 
 cdef inline floating softshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return nan_if_nan(x, zero if (x >= -a and x <= a) else g)
+    return nan_if_nan(x, zero if ((x >= -a) & (x <= a)) else g)
 
 
 # ----------------------------------------------------------------- hardshrink (a = lambd)
 
 cdef inline floating hardshrink_forward(floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return zero if (x >= -a and x <= a) else x
+    return zero if ((x >= -a) & (x <= a)) else x
 
 
 cdef inline floating hardshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return nan_if_nan(x, zero if (x >= -a and x <= a) else g)
+    return nan_if_nan(x, zero if ((x >= -a) & (x <= a)) else g)
 
 
 # ----------------------------------------------------------------- threshold (a = threshold, b = value)
