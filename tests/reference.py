@@ -90,6 +90,9 @@ class Reference:
     from_y_mp: Optional[Callable] = None
     from_y_np: Optional[Callable] = None
     from_y_slope_np: Optional[Callable] = None
+    #: magnitude of the terms of from_y (selu's y + scale*alpha near y = -scale*alpha
+    #: is a difference of O(1) terms, one of them a constant rounded to the dtype)
+    from_y_scale_np: Optional[Callable] = None
     #: user parameter dicts to test (the first, {}, means the defaults)
     param_sets: Tuple[Dict[str, float], ...] = ({},)
     defaults: Dict[str, float] = field(default_factory=dict)
@@ -257,6 +260,7 @@ _add(Reference(
     from_y_mp=lambda y, p: SELU_SCALE if y > 0 else y + SELU_SCALE * SELU_ALPHA,
     from_y_np=lambda y, p: np.where(y > 0, SELU_SCALE_64, y + _SA64),
     from_y_slope_np=lambda y, p: np.where(y > 0, 0.0, 1.0),
+    from_y_scale_np=lambda y, p: np.where(y > 0, SELU_SCALE_64, np.abs(y) + _SA64),
     effective=_eff({}), takes_y=True, kinks=lambda p: (0.0,),
 ))
 
