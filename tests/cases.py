@@ -163,3 +163,14 @@ def case(name, params, dtype, direction):
 
 def rounded_params(name, params, dtype):
     return {k: rounded(v, dtype) for k, v in params.items()}
+
+
+def same_bits(a, b):
+    """Bitwise equal (so -0.0 != 0.0), except that any NaN equals any NaN: the sign
+    and payload of a NaN are not part of the contract (and do differ between the
+    vector body and the scalar tail, e.g. swish_backward at x = NaN)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    na, nb = np.isnan(a), np.isnan(b)
+    return bool(np.array_equal(na, nb)) and a[~na].tobytes() == b[~nb].tobytes()

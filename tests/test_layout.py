@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import activations as act
-from cases import NAMES, dtype_params, function_defaults
+from cases import NAMES, dtype_params, function_defaults, same_bits
 
 # (mode, call(name, arrays...)): forward, backward from x, backward from y
 MODES = ["forward", "backward_x", "backward_y"]
@@ -56,17 +56,6 @@ def _y_like(name, x):
 
 def _expected(name, mode, x, g):
     return _call(name, mode, np.ascontiguousarray(x).copy(), np.ascontiguousarray(g).copy())
-
-
-def same_bits(a, b):
-    """Bitwise equal (so -0.0 != 0.0), except that any NaN equals any NaN: the sign
-    and payload of a NaN are not part of the contract (and do differ between the
-    vector body and the scalar tail, e.g. swish_backward at x = NaN)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.dtype != b.dtype:
-        return False
-    na, nb = np.isnan(a), np.isnan(b)
-    return bool(np.array_equal(na, nb)) and a[~na].tobytes() == b[~nb].tobytes()
 
 
 def _assert_bitwise(a, b):
