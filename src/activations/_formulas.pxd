@@ -16,7 +16,8 @@
 # float32 code never widens to double.
 
 from cython cimport floating
-from activations._vmath cimport vexp, vexpm1, vlog1p, vfabs, vcopysign, vinf
+from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, vexpm1, vlog1p,
+                                 vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error)
 
 # SELU constants (Klambauer et al. 2017), as in API.md; scale*alpha is formed in
 # double and rounded once to the dtype.
@@ -46,6 +47,22 @@ cdef inline floating sigmoid_complement_of(floating z) noexcept nogil:
     return (t if z >= 0 else one) / (one + t)
 
 
+cdef inline floating logistic_density(floating t) noexcept nogil:
+    """t / (1 + t)^2 for 0 <= t <= 1 (t = exp(-|z|): sigmoid'(z)), to ~2 ulp.
+
+    The roundings of u = 1 + t and of u*u are recovered exactly (Fast2Sum, two_prod)
+    and applied as a first-order correction, so only exp's error and two roundings
+    remain.
+    """
+    cdef floating one = 1, two = 2
+    cdef floating u = one + t
+    cdef floating eu = t - (u - one)              # exact: u + eu = 1 + t
+    cdef floating u2 = u * u
+    cdef floating e2 = two_prod_err(u, u, u2)     # exact: u*u = u2 + e2
+    cdef floating q = t / u2
+    return q - q * ((e2 + two * u * eu) / u2)
+
+
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
     """`value`, or `x` (a NaN) when x is NaN: piecewise derivatives propagate NaN."""
     return value if x == x else x
@@ -58,12 +75,9 @@ cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcep
 
 
 cdef inline floating sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    # sigmoid'(x) = t / (1 + t)^2 with t = exp(-|x|): exact for both signs, unlike
-    # y * (1 - y), which cancels for large x.
-    cdef floating one = 1
-    cdef floating t = vexp(-vfabs(x))
-    cdef floating u = one + t
-    return g * (t / (u * u))
+    # sigmoid'(x) = t / (1 + t)^2 with t = exp(-|x|): accurate for both signs,
+    # unlike y * (1 - y), which cancels for large x.
+    return g * logistic_density(vexp(-vfabs(x)))
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -83,10 +97,8 @@ cdef inline floating tanh_forward(floating x, floating a, floating b) noexcept n
 
 cdef inline floating tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     # 1 - tanh(x)^2 = 4t / (1 + t)^2 with t = exp(-2|x|): no cancellation.
-    cdef floating one = 1, two = 2, four = 4
-    cdef floating t = vexp(-two * vfabs(x))
-    cdef floating u = one + t
-    return g * ((four * t) / (u * u))
+    cdef floating two = 2, four = 4
+    return g * (four * logistic_density(vexp(-two * vfabs(x))))
 
 
 cdef inline floating tanh_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -139,7 +151,11 @@ cdef inline floating elu_backward(floating g, floating x, floating a, floating b
 
 
 cdef inline floating elu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
-    return g if y > 0 else g * (y + a)
+    # y + alpha >= 0 in exact arithmetic; a y rounded just past -alpha must not give a
+    # negative slope
+    cdef floating zero = 0
+    cdef floating d = y + a
+    return g if y > 0 else g * (zero if d < 0 else d)
 
 
 # ----------------------------------------------------------------- selu
@@ -159,7 +175,9 @@ cdef inline floating selu_backward(floating g, floating x, floating a, floating 
 cdef inline floating selu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
     cdef floating scale = <floating>ACT_SELU_SCALE
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
-    return g * scale if y > 0 else g * (y + scale_alpha)
+    cdef floating zero = 0
+    cdef floating d = y + scale_alpha
+    return g * scale if y > 0 else g * (zero if d < 0 else d)
 
 
 # ----------------------------------------------------------------- softsign
@@ -208,26 +226,42 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 
 
 # ----------------------------------------------------------------- swish / silu (a = beta)
+#
+# With z = beta*x (its rounding error zlo recovered exactly by two_prod, so that
+# beta != 1 loses nothing) and t = exp(-|z|):
+#   z >= 0:  s = 1 / (1 + t)          y = x / (1 + t)
+#   z <  0:  s = t / (1 + t)          y = x * t / (1 + t)
+# Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
+# scaled down last, so it is rounded once (a denormal t times x would lose bits).
 
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
-    # x * s with s = sigmoid(beta * x); where s underflows to 0 the result is a
-    # signed zero (also at x = -inf, where x * s would be NaN).
-    cdef floating zero = 0
-    cdef floating s = sigmoid_of(x * a)
-    return vcopysign(zero, x) if s == 0 else x * s
+    cdef floating zero = 0, one = 1
+    cdef floating z = x * a
+    cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating t = t_up * scale_down(x)
+    cdef floating pos = x / (one + t)
+    cdef floating neg = ((x * t_up) / (one + t)) * scale_down(x)
+    neg = vcopysign(zero, x) if t_up == 0 else neg   # x = -inf (x * 0 would be NaN)
+    return pos if z >= 0 else neg
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    # d/dx x*s(bx) = s * (1 + bx * (1 - s)), with 1 - s computed directly; at the
-    # ends (s or 1 - s underflow, x = +-inf) the limits 0 and s are selected.
+    # d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2 with
+    #   z >= 0: num = (1 + t) + z*t;   z < 0: num = t * ((1 + t) + z)
+    # (the root near z = -1.2785 cancels in (1 + t) + z for any evaluation order).
     cdef floating zero = 0, one = 1
     cdef floating z = x * a
-    cdef floating s = sigmoid_of(z)
-    cdef floating sc = sigmoid_complement_of(z)
-    cdef floating d = s * (one + z * sc)
-    d = s if sc == 0 else d
-    d = zero if s == 0 else d
-    return g * d
+    cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating t = t_up * scale_down(x)
+    cdef floating u = one + t
+    cdef floating u2 = u * u
+    cdef floating pos = (u + z * t) / u2
+    cdef floating neg = ((t_up * (u + z)) / u2) * scale_down(x)
+    pos = one if t == 0 else pos          # z = +inf: s = 1
+    neg = zero if t_up == 0 else neg      # z = -inf: 0
+    return g * (pos if z >= 0 else neg)
 
 
 # ----------------------------------------------------------------- hard_swish

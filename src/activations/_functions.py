@@ -207,7 +207,104 @@ def _seed(fname: str, seed) -> int:
     return int(seed) & 0xFFFFFFFFFFFFFFFF  # any Python int, reduced to 64 bits
 
 
-MAKERS = {"elementwise": _make_elementwise, "rrelu": _make_rrelu}
+# ------------------------------------------------------------------ softmax family
+
+def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
+    name = spec.name
+    base, flip = ("softmax", -1.0) if name == "softmin" else (name, 1.0)
+
+    def forward(x, *, axis=-1, out=None):
+        xa = _validation.as_input(name, "x", x)
+        outer, length, inner = _validation.axis_split(name, xa.shape, axis)
+        out_arr = _validation.as_output(name, out, xa.shape, xa.dtype, [("x", xa)])
+        res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
+        _K.softmax(_K.SOFTMAX_MODES[base, "forward"], xa, None, res, outer, length, inner, flip)
+        return res if out is None else out
+
+    def backward(grad, x=None, *, y=None, axis=-1, out=None):
+        fname = f"{name}_backward"
+        which, value = _validation.exactly_one(fname, x, y, True)
+        second = _validation.as_input(fname, which, value)
+        ga = _validation.as_input(fname, "grad", grad)
+        _validation.match(fname, "grad", ga, which, second)
+        outer, length, inner = _validation.axis_split(fname, second.shape, axis)
+        out_arr = _validation.as_output(fname, out, second.shape, second.dtype,
+                                        [("grad", ga), (which, second)])
+        res = np.empty(second.shape, second.dtype) if out_arr is None else out_arr
+        _K.softmax(_K.SOFTMAX_MODES[base, which], ga, second, res, outer, length, inner, flip)
+        return res if out is None else out
+
+    forward.__name__ = forward.__qualname__ = name
+    backward.__name__ = backward.__qualname__ = f"{name}_backward"
+    forward.__doc__, backward.__doc__ = _docstrings(spec)
+    forward.__doc__ += (
+        "\n    axis: the axis to normalize along (any, negative counts from the end).\n"
+        "    Edge cases as PyTorch: a row of all -inf gives NaN; -inf entries give 0\n"
+        "    (log: -inf); NaN or +inf in a row gives a NaN row.\n")
+    for fn in (forward, backward):
+        fn.__module__ = "activations"
+    return forward, backward
+
+
+# ------------------------------------------------------------------ prelu
+
+def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
+
+    def layout(fname, xa, weight, axis):
+        w = _validation.as_parameter_array(fname, "weight", weight, xa.dtype)
+        if w.ndim != 1:
+            raise ValueError(f"{fname}: weight must be 1-D, got shape {w.shape}")
+        if xa.ndim == 0:
+            if w.size != 1:
+                raise ValueError(f"{fname}: a 0-d x takes a weight of length 1, got {w.size}")
+            return w, (1, 1, 1)
+        if xa.ndim == 1 and axis == 1:
+            axis = 0  # API.md: the default axis=1 means axis 0 for 1-D x
+        outer, channels, inner = _validation.axis_split(fname, xa.shape, axis)
+        if w.size == 1:
+            return w, (1, 1, xa.size)
+        if w.size != channels:
+            raise ValueError(
+                f"{fname}: weight has length {w.size}; expected 1 or x.shape[{axis}] = {channels}")
+        return w, (outer, channels, inner)
+
+    def prelu(x, weight, *, axis=1, out=None):
+        xa = _validation.as_input("prelu", "x", x)
+        w, (outer, channels, inner) = layout("prelu", xa, weight, axis)
+        out_arr = _validation.as_output("prelu", out, xa.shape, xa.dtype, [("x", xa)])
+        res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
+        _K.prelu(False, None, xa, w, res, None, outer, channels, inner)
+        return res if out is None else out
+
+    def prelu_backward(grad, x, weight, *, axis=1, out=None):
+        fname = "prelu_backward"
+        xa = _validation.as_input(fname, "x", x)
+        ga = _validation.as_input(fname, "grad", grad)
+        _validation.match(fname, "grad", ga, "x", xa)
+        w, (outer, channels, inner) = layout(fname, xa, weight, axis)
+        out_arr = _validation.as_output(fname, out, xa.shape, xa.dtype,
+                                        [("grad", ga), ("x", xa), ("weight", w)])
+        res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
+        grad_weight = np.empty(w.shape, xa.dtype)
+        _K.prelu(True, ga, xa, w, res, grad_weight, outer, channels, inner)
+        return (res if out is None else out), grad_weight
+
+    prelu.__doc__ = (
+        f"{spec.summary}\n\n    y = {spec.formula}\n\n"
+        "    weight: 1-D, length 1 (one shared slope) or x.shape[axis] (converted to x's dtype).\n"
+        "    axis: the channel axis, default 1 (for 1-D x, 0).  out: as for every function.\n")
+    prelu_backward.__doc__ = (
+        f"Gradients of prelu: returns (grad_x, grad_weight).\n\n    {spec.derivative}\n"
+        "    grad_weight sums over every axis but `axis` (one value for a length-1 weight),\n"
+        "    accumulated in float64 and bit-identical for any thread count.  out (for\n"
+        "    grad_x) may be grad itself.\n")
+    for fn in (prelu, prelu_backward):
+        fn.__module__ = "activations"
+    return prelu, prelu_backward
+
+
+MAKERS = {"elementwise": _make_elementwise, "rrelu": _make_rrelu, "softmax": _make_softmax,
+          "prelu": _make_prelu}
 
 
 def make_all() -> Dict[str, Tuple[Callable, Callable]]:

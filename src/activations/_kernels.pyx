@@ -27,8 +27,11 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 cimport numpy as cnp
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport calloc, free
 
 from activations._formulas cimport *
+from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
 
 cnp.import_array()
 
@@ -74,8 +77,6 @@ cdef enum Direction:
     BACKWARD = 1
     BACKWARD_FROM_OUTPUT = 2
 
-include "_elementwise.pxi"
-
 #: Smallest element count for which a parallel region is entered.  2 threads start
 #: to pay off between 2**12 and 2**15 elements for the cheapest kernels
 #: (shared/PERF-NOTES.md); confirmed by `python benchmarks/bench.py --threads-scan`.
@@ -83,6 +84,14 @@ cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
 
 #: Block sizes are rounded to this many elements (one or more cache lines).
 cdef Py_ssize_t BLOCK_ALIGN = 64
+
+#: The `op` of an ElementwiseTask that runs rrelu in training mode (not a table op).
+cdef int OP_RRELU_TRAINING = -1
+
+include "_elementwise.pxi"
+include "_rrelu.pxi"
+include "_softmax.pxi"
+include "_prelu.pxi"
 
 SIMD_LEVEL = ACT_SIMD_LEVEL.decode()
 OPENMP = bool(ACT_HAVE_OPENMP)
@@ -114,25 +123,39 @@ cdef inline Py_ssize_t block_size(Py_ssize_t n, int nblocks) noexcept nogil:
     return (block + BLOCK_ALIGN - 1) // BLOCK_ALIGN * BLOCK_ALIGN
 
 
-cdef bint run_elementwise(int direction, int op, const floating* in1, const floating* in2,
-                          floating* out, Py_ssize_t n, double a_, double b_) noexcept nogil:
-    """Run one elementwise kernel over n elements, threaded above the threshold."""
-    cdef floating a = <floating>a_   # parameters rounded to the dtype (API.md)
-    cdef floating b = <floating>b_
+cdef struct ElementwiseTask:
+    int direction
+    int op              # a table op (_elementwise.pxi) or OP_RRELU_TRAINING
+    double a, b         # the op's parameters (rrelu training: lower, upper)
+    uint64_t seed       # rrelu training only
+
+
+cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const floating* in2,
+                            floating* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
+    """Elements start..stop of an elementwise-shaped task."""
+    if t.op == OP_RRELU_TRAINING:
+        rrelu_training_range(t.direction, in1, in2, out, start, stop, t.a, t.b, t.seed)
+        return True
+    # parameters rounded to the dtype (API.md)
+    return elementwise_chunk(t.direction, t.op, in1 + start,
+                             in2 + start if in2 != NULL else NULL,
+                             out + start, stop - start, <floating>t.a, <floating>t.b)
+
+
+cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const floating* in2,
+                          floating* out, Py_ssize_t n) noexcept nogil:
+    """Run an elementwise-shaped task over n elements, threaded above the threshold."""
     cdef int nthreads = omp_get_max_threads()
-    cdef Py_ssize_t block, k, start, stop
-    if not elementwise_chunk(direction, op, in1, in2, out, 0, a, b):
+    cdef Py_ssize_t block, k, start
+    if not task_range(t, in1, in2, out, 0, 0):
         return False  # unknown (op, direction): nothing written
     if nthreads <= 1 or n < PARALLEL_MIN_ELEMENTS:
-        return elementwise_chunk(direction, op, in1, in2, out, n, a, b)
+        return task_range(t, in1, in2, out, 0, n)
     block = block_size(n, nthreads)
     for k in prange(nthreads, schedule='static', num_threads=nthreads):
         start = k * block
-        stop = min(n, start + block)
-        if start < stop:
-            elementwise_chunk(direction, op, in1 + start,
-                              in2 + start if in2 != NULL else NULL,
-                              out + start, stop - start, a, b)
+        if start < n:
+            task_range(t, in1, in2, out, start, min(n, start + block))
     return True
 
 
@@ -159,6 +182,62 @@ cdef inline bint same_or_disjoint(cnp.ndarray a, cnp.ndarray b):
     return pa == pb or nbytes == 0 or pa + nbytes <= pb or pb + nbytes <= pa
 
 
+cdef object prepare(int direction, object in1, object in2, object out, int* typenum):
+    """The output array for (in1[, in2]) -> out if all are plain and compatible, else None.
+
+    Plain: see `is_plain`; shapes and dtypes equal; `out` None (a new array is made),
+    or writeable and the same buffer as each input or disjoint from it.
+    """
+    if not cnp.PyArray_CheckExact(in1):
+        return None
+    cdef cnp.ndarray arr1 = <cnp.ndarray>in1
+    cdef cnp.ndarray arr2 = None
+    cdef cnp.ndarray res
+    typenum[0] = cnp.PyArray_TYPE(arr1)
+    if typenum[0] != cnp.NPY_FLOAT and typenum[0] != cnp.NPY_DOUBLE:
+        return None
+    if not is_plain(arr1, typenum[0]):
+        return None
+    if direction != FORWARD:
+        if not is_plain(in2, typenum[0]):
+            return None
+        arr2 = <cnp.ndarray>in2
+        if not same_shape(arr1, arr2):
+            return None
+    if out is None:
+        return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(arr1), cnp.PyArray_DIMS(arr1), typenum[0], 0)
+    if not is_plain(out, typenum[0]):
+        return None
+    res = <cnp.ndarray>out
+    if not (cnp.PyArray_ISWRITEABLE(res) and same_shape(res, arr1)
+            and same_or_disjoint(res, arr1)
+            and (arr2 is None or same_or_disjoint(res, arr2))):
+        return None
+    return res
+
+
+cdef object run_task(ElementwiseTask* task, object in1, object in2, object out):
+    cdef int typenum = 0
+    cdef object prepared = prepare(task.direction, in1, in2, out, &typenum)
+    if prepared is None:
+        return NotImplemented
+    cdef cnp.ndarray res = <cnp.ndarray>prepared
+    cdef cnp.ndarray arr1 = <cnp.ndarray>in1
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr1)
+    cdef const void* p1 = cnp.PyArray_DATA(arr1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if task.direction != FORWARD else NULL
+    cdef void* po = cnp.PyArray_DATA(res)
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_elementwise(task, <const float*>p1, <const float*>p2, <float*>po, n)
+        else:
+            ok = run_elementwise(task, <const double*>p1, <const double*>p2, <double*>po, n)
+    if not ok:
+        raise ValueError(f"no elementwise kernel for op {task.op} in direction {task.direction}")
+    return res
+
+
 def elementwise(int direction, int op, object in1, object in2, object out,
                 double a, double b):
     """Run elementwise kernel `op` in `direction` (0 forward, 1 backward from x,
@@ -166,46 +245,102 @@ def elementwise(int direction, int op, object in1, object in2, object out,
 
     forward: in1 = x, in2 = None; backward: in1 = grad, in2 = x or y.  Returns
     NotImplemented, having written nothing, unless every array is plain (see
-    `is_plain`), shapes and dtypes match, and `out` is None, or writeable and the
-    same buffer as an input or disjoint from them.
+    `prepare`).
     """
-    if not cnp.PyArray_CheckExact(in1):
-        return NotImplemented
-    cdef cnp.ndarray arr1 = <cnp.ndarray>in1
-    cdef cnp.ndarray arr2 = None
-    cdef cnp.ndarray res
-    cdef int typenum = cnp.PyArray_TYPE(arr1)
-    if typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE:
-        return NotImplemented
-    if not is_plain(arr1, typenum):
-        return NotImplemented
-    if direction != FORWARD:
-        if not is_plain(in2, typenum):
-            return NotImplemented
-        arr2 = <cnp.ndarray>in2
-        if not same_shape(arr1, arr2):
-            return NotImplemented
-    if out is None:
-        res = <cnp.ndarray>cnp.PyArray_EMPTY(cnp.PyArray_NDIM(arr1), cnp.PyArray_DIMS(arr1),
-                                             typenum, 0)
-    else:
-        if not is_plain(out, typenum):
-            return NotImplemented
-        res = <cnp.ndarray>out
-        if not (cnp.PyArray_ISWRITEABLE(res) and same_shape(res, arr1)
-                and same_or_disjoint(res, arr1)
-                and (arr2 is None or same_or_disjoint(res, arr2))):
-            return NotImplemented
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr1)
-    cdef bint ok
-    cdef const void* p2 = cnp.PyArray_DATA(arr2) if arr2 is not None else NULL
+    cdef ElementwiseTask task
+    task.direction = direction
+    task.op = op
+    task.a = a
+    task.b = b
+    task.seed = 0
+    return run_task(&task, in1, in2, out)
+
+
+def rrelu_training(int direction, object in1, object in2, object out, double lower,
+                   double upper, uint64_t seed):
+    """rrelu with training=True: forward (in1 = x) or backward (in1 = grad, in2 = x).
+
+    Returns NotImplemented when the arrays are not plain (see `prepare`).
+    """
+    cdef ElementwiseTask task
+    task.direction = direction
+    task.op = OP_RRELU_TRAINING
+    task.a = lower
+    task.b = upper
+    task.seed = seed
+    return run_task(&task, in1, in2, out)
+
+
+cdef int checked_typenum(tuple arrays) except -1:
+    """The common typenum of validated arrays (the Python layer checked them)."""
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>arrays[0])
+    for arr in arrays:
+        if not is_plain(arr, typenum) or (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE):
+            raise ValueError("internal error: kernel arrays must be plain float32/float64 "
+                             "of one dtype")
+    return typenum
+
+
+def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t outer,
+            Py_ssize_t length, Py_ssize_t inner, double flip):
+    """Softmax-family kernel (see _softmax.pxi) over arrays validated by the Python layer:
+    forward in1 = x; backward in1 = grad, in2 = x or y; all of outer*length*inner."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != outer * length * inner:
+            raise ValueError("internal error: softmax kernel shape mismatch")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
     with nogil:
         if typenum == cnp.NPY_FLOAT:
-            ok = run_elementwise(direction, op, <const float*>cnp.PyArray_DATA(arr1),
-                                 <const float*>p2, <float*>cnp.PyArray_DATA(res), n, a, b)
+            run_softmax(mode, <const float*>p1, <const float*>p2, <float*>po, outer, length,
+                        inner, <float>flip)
         else:
-            ok = run_elementwise(direction, op, <const double*>cnp.PyArray_DATA(arr1),
-                                 <const double*>p2, <double*>cnp.PyArray_DATA(res), n, a, b)
+            run_softmax(mode, <const double*>p1, <const double*>p2, <double*>po, outer, length,
+                        inner, flip)
+    return out
+
+
+def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
+          object grad_weight, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner):
+    """PReLU (see _prelu.pxi) over arrays validated by the Python layer.
+
+    forward: grad and grad_weight are None; backward: grad_weight (channels values)
+    receives the weight gradient.  Returns out.
+    """
+    cdef tuple arrays = (x, weight, out) + ((grad, grad_weight) if backward else ())
+    cdef int typenum = checked_typenum(arrays)
+    if (cnp.PyArray_SIZE(x) != outer * channels * inner or cnp.PyArray_SIZE(out) != cnp.PyArray_SIZE(x)
+            or cnp.PyArray_SIZE(weight) != channels
+            or (backward and (cnp.PyArray_SIZE(<cnp.ndarray>grad) != cnp.PyArray_SIZE(x)
+                              or cnp.PyArray_SIZE(<cnp.ndarray>grad_weight) != channels))):
+        raise ValueError("internal error: prelu kernel shape mismatch")
+    cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if backward else NULL
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef const void* pw = cnp.PyArray_DATA(weight)
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef void* pgw = cnp.PyArray_DATA(<cnp.ndarray>grad_weight) if backward else NULL
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
+                           <float*>po, <float*>pgw, outer, channels, inner)
+        else:
+            ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
+                           <double*>po, <double*>pgw, outer, channels, inner)
     if not ok:
-        raise ValueError(f"no elementwise kernel for op {op} in direction {direction}")
-    return res
+        raise MemoryError("prelu_backward: cannot allocate the weight-gradient partial sums")
+    return out
+
+
+#: Modes of the softmax kernel, by (function, direction) -- see _softmax.pxi.
+SOFTMAX_MODES = {
+    ("softmax", "forward"): SOFTMAX_FORWARD,
+    ("softmax", "x"): SOFTMAX_BACKWARD_X,
+    ("softmax", "y"): SOFTMAX_BACKWARD_Y,
+    ("log_softmax", "forward"): LOG_SOFTMAX_FORWARD,
+    ("log_softmax", "x"): LOG_SOFTMAX_BACKWARD_X,
+    ("log_softmax", "y"): LOG_SOFTMAX_BACKWARD_Y,
+}

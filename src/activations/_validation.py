@@ -15,6 +15,11 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+try:
+    from numpy.exceptions import AxisError
+except ImportError:  # numpy < 1.25
+    from numpy import AxisError  # type: ignore[attr-defined,no-redef]
+
 SUPPORTED = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -75,6 +80,32 @@ def as_output(fname: str, out, shape: Tuple[int, ...], dtype: np.dtype,
                     f"{fname}: out partially overlaps {name}; pass the same array for in-place "
                     "operation, or a separate buffer")
     return out.view(np.ndarray) if type(out) is not np.ndarray else out
+
+
+def axis_split(fname: str, shape: Tuple[int, ...], axis) -> Tuple[int, int, int]:
+    """(outer, length, inner) of ``shape`` around ``axis``; a 0-d shape counts as (1,).
+
+    Raises numpy.exceptions.AxisError for an axis out of range, TypeError for a
+    non-integer axis.
+    """
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{fname}: axis must be an integer, got {type(axis).__name__}")
+    dims = tuple(shape) or (1,)
+    ndim = len(dims)
+    if not -ndim <= axis < ndim:
+        raise AxisError(int(axis), ndim, f"{fname}: axis")
+    axis = int(axis) % ndim
+    return (int(np.prod(dims[:axis], dtype=np.int64)), int(dims[axis]),
+            int(np.prod(dims[axis + 1:], dtype=np.int64)))
+
+
+def as_parameter_array(fname: str, name: str, value, dtype: np.dtype) -> np.ndarray:
+    """A parameter array (prelu's weight) converted to the data's dtype, as NumPy and
+    PyTorch convert Python scalars; non-real values raise TypeError."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise TypeError(f"{fname}: {name} must hold real numbers, got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=dtype)
 
 
 def exactly_one(fname: str, x, y, takes_y: bool):

@@ -27,6 +27,7 @@
 #ifndef ACTIVATIONS_VMATH_H
 #define ACTIVATIONS_VMATH_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -99,18 +100,26 @@ static inline double act_expm1_poly_d(double r)
  * exp(x) = 2^n * (1 + expm1(r)).  The scale 2^n is applied as two factors
  * 2^(n>>1) * 2^(n - (n>>1)), each a normal number, so that results that
  * overflow become +inf and results in the denormal range are rounded once, by
- * the last multiplication.  The input is clamped to [-104, 89] (float32) /
+ * the last multiplication.  act_exp_hilo(x, lo) is exp(x + lo) for a tiny
+ * correction lo (|lo| <= ulp(x)), e.g. the rounding error of x = a - b or x = a*b:
+ * lo joins the reduced argument, so the error of forming x costs no accuracy.
+ * act_exp_scaled(x, lo, k) is exp(x + lo) * 2^k, exact in the scaling, for
+ * 0 <= k <= 64 (float32) / 512 (float64): a result that would be denormal stays
+ * normal, so a caller can multiply it further and round into the denormal range
+ * once, at the end (see swish).
+ * The input is clamped to [-104, 89] (float32) /
  * [-746, 710] (float64), outside of which the result is 0 or +inf anyway; the
  * clamps are written as compares so that NaN passes through them. */
-static inline float act_exp_f(float x)
+static inline float act_exp_scaled_f(float x, float lo, int32_t k)
 {
-    x = x < -104.0f ? -104.0f : x;
+    const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
+    x = x < lowest ? lowest : x;
     x = x > 89.0f ? 89.0f : x;
     float kd = x * ACT_LOG2E_F + ACT_SHIFTER_F;
     float n = kd - ACT_SHIFTER_F;
-    float r = (x - n * ACT_LN2_HI_F) - n * ACT_LN2_LO_F;
+    float r = ((x - n * ACT_LN2_HI_F) - n * ACT_LN2_LO_F) + lo;
     float q = act_expm1_poly_f(r);
-    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + k;
     int32_t n1 = ni >> 1;
     int32_t n2 = ni - n1;
     float s1 = act_asfloat_u((uint32_t)(n1 + 127) << 23);
@@ -118,21 +127,28 @@ static inline float act_exp_f(float x)
     return ((1.0f + q) * s1) * s2;
 }
 
-static inline double act_exp_d(double x)
+static inline float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
+static inline float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
+
+static inline double act_exp_scaled_d(double x, double lo, int64_t k)
 {
-    x = x < -746.0 ? -746.0 : x;
+    const double lowest = -746.0 - 0.6931471805599453 * (double)k;
+    x = x < lowest ? lowest : x;
     x = x > 710.0 ? 710.0 : x;
     double kd = x * ACT_LOG2E_D + ACT_SHIFTER_D;
     double n = kd - ACT_SHIFTER_D;
-    double r = (x - n * ACT_LN2_HI_D) - n * ACT_LN2_LO_D;
+    double r = ((x - n * ACT_LN2_HI_D) - n * ACT_LN2_LO_D) + lo;
     double q = act_expm1_poly_d(r);
-    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + k;
     int64_t n1 = ni >> 1;
     int64_t n2 = ni - n1;
     double s1 = act_asdouble_u((uint64_t)(n1 + 1023) << 52);
     double s2 = act_asdouble_u((uint64_t)(n2 + 1023) << 52);
     return ((1.0 + q) * s1) * s2;
 }
+
+static inline double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
+static inline double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
 /* ---- expm1 ---------------------------------------------------------------------
  * expm1(x) = 2^n * expm1(r) + (2^n - 1), evaluated as
@@ -225,5 +241,81 @@ static inline double act_log1p_d(double x)
     y = x == 0.0 ? x : y;
     return x != x ? x : y;
 }
+
+/* ---- error-free transformations ------------------------------------------------
+ * two_sum: a + b = s + err exactly (Knuth's TwoSum, 6 flops, no branch, any order
+ * of magnitude).  two_prod: a * b = p + err exactly, by Veltkamp/Dekker splitting
+ * (no FMA needed, so it is exact on the SSE2 baseline too; valid while the
+ * product neither overflows nor underflows). */
+static inline float act_two_sum_err_f(float a, float b, float s)
+{ float bb = s - a; return (a - (s - bb)) + (b - bb); }
+static inline double act_two_sum_err_d(double a, double b, double s)
+{ double bb = s - a; return (a - (s - bb)) + (b - bb); }
+
+static inline float act_two_prod_err_f(float a, float b, float p)
+{
+    const float split = 4097.0f; /* 2^12 + 1 */
+    float ca = split * a, cb = split * b;
+    float ahi = ca - (ca - a), alo = a - ahi;
+    float bhi = cb - (cb - b), blo = b - bhi;
+    return ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo;
+}
+static inline double act_two_prod_err_d(double a, double b, double p)
+{
+    const double split = 134217729.0; /* 2^27 + 1 */
+    double ca = split * a, cb = split * b;
+    double ahi = ca - (ca - a), alo = a - ahi;
+    double bhi = cb - (cb - b), blo = b - bhi;
+    return ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo;
+}
+
+/* ---- max of a contiguous run ------------------------------------------------------
+ * max_i(flip * x[i]) for flip = +-1 (exact), with GCC/Clang vector extensions of
+ * the compiled level's native width: the loop vectorizer does not vectorize a
+ * float max reduction without -ffinite-math-only, and max is exact in any order,
+ * so lane-wise maxima are safe.  NaNs may be dropped here: the softmax sums see
+ * them (any NaN or +inf in a row makes the row NaN there). */
+#if defined(__AVX512F__)
+#define ACT_VEC_BYTES 64
+#elif defined(__AVX__)
+#define ACT_VEC_BYTES 32
+#else
+#define ACT_VEC_BYTES 16
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef float act_vf __attribute__((vector_size(ACT_VEC_BYTES)));
+typedef int32_t act_vfi __attribute__((vector_size(ACT_VEC_BYTES)));
+typedef double act_vd __attribute__((vector_size(ACT_VEC_BYTES)));
+typedef int64_t act_vdi __attribute__((vector_size(ACT_VEC_BYTES)));
+#define ACT_DEFINE_MAX(NAME, T, VT, VI)                                              \
+static inline T NAME(const T *x, ptrdiff_t n, T flip)                                \
+{                                                                                    \
+    const ptrdiff_t L = (ptrdiff_t)(sizeof(VT) / sizeof(T));                         \
+    T m = -(T)__builtin_inf();                                                       \
+    ptrdiff_t i = 0, k;                                                              \
+    if (n >= L) {                                                                    \
+        VT acc, v;                                                                   \
+        memcpy(&acc, x, sizeof acc);                                                 \
+        acc = acc * flip;                                                            \
+        for (i = L; i + L <= n; i += L) {                                            \
+            memcpy(&v, x + i, sizeof v);                                             \
+            v = v * flip;                                                            \
+            VI gt = v > acc;                                                         \
+            acc = (VT)((gt & (VI)v) | (~gt & (VI)acc));                              \
+        }                                                                            \
+        for (k = 0; k < L; k++) m = acc[k] > m ? acc[k] : m;                         \
+    }                                                                                \
+    for (; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m;                        \
+    return m;                                                                        \
+}
+ACT_DEFINE_MAX(act_max_f, float, act_vf, act_vfi)
+ACT_DEFINE_MAX(act_max_d, double, act_vd, act_vdi)
+#else
+static inline float act_max_f(const float *x, ptrdiff_t n, float flip)
+{ float m = -ACT_INF_F; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
+static inline double act_max_d(const double *x, ptrdiff_t n, double flip)
+{ double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
+#endif
 
 #endif /* ACTIVATIONS_VMATH_H */

@@ -7,6 +7,16 @@ from cython cimport floating
 cdef extern from "_vmath.h" nogil:
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
+    float act_exp_scaled_f(float x, float lo, int k) noexcept
+    double act_exp_scaled_d(double x, double lo, long long k) noexcept
+    float act_exp_hilo_f(float x, float lo) noexcept
+    double act_exp_hilo_d(double x, double lo) noexcept
+    float act_two_sum_err_f(float a, float b, float s) noexcept
+    double act_two_sum_err_d(double a, double b, double s) noexcept
+    float act_two_prod_err_f(float a, float b, float p) noexcept
+    double act_two_prod_err_d(double a, double b, double p) noexcept
+    float act_max_f(const float* x, Py_ssize_t n, float flip) noexcept
+    double act_max_d(const double* x, Py_ssize_t n, double flip) noexcept
     float act_expm1_f(float x) noexcept
     double act_expm1_d(double x) noexcept
     float act_log1p_f(float x) noexcept
@@ -26,6 +36,53 @@ cdef inline floating vexp(floating x) noexcept nogil:
         return act_exp_f(x)
     else:
         return act_exp_d(x)
+
+
+cdef inline floating vexp_hilo(floating x, floating lo) noexcept nogil:
+    """exp(x + lo) for a tiny correction lo, e.g. the rounding error of forming x."""
+    if floating is float:
+        return act_exp_hilo_f(x, lo)
+    else:
+        return act_exp_hilo_d(x, lo)
+
+
+cdef inline floating vexp_scaled_up(floating x, floating lo) noexcept nogil:
+    """exp(x + lo) * SCALE_UP with SCALE_UP = 2**64 (float32) / 2**512 (float64): keeps
+    results that would be denormal normal; multiply by scale_down() last."""
+    if floating is float:
+        return act_exp_scaled_f(x, lo, 64)
+    else:
+        return act_exp_scaled_d(x, lo, 512)
+
+
+cdef inline floating scale_down(floating like) noexcept nogil:
+    """1 / SCALE_UP of vexp_scaled_up (exact power of two)."""
+    if floating is float:
+        return <float>5.421010862427522e-20       # 2**-64
+    else:
+        return <double>7.458340731200207e-155     # 2**-512
+
+
+cdef inline floating two_sum_err(floating a, floating b, floating s) noexcept nogil:
+    """The exact error of s = a + b (s as rounded): a + b = s + err."""
+    if floating is float:
+        return act_two_sum_err_f(a, b, s)
+    else:
+        return act_two_sum_err_d(a, b, s)
+
+
+cdef inline floating two_prod_err(floating a, floating b, floating p) noexcept nogil:
+    """The exact error of p = a * b (p as rounded), barring over/underflow."""
+    if floating is float:
+        return act_two_prod_err_f(a, b, p)
+    else:
+        return act_two_prod_err_d(a, b, p)
+
+
+cdef inline floating exact_error(floating lo) noexcept nogil:
+    """A two_sum/two_prod error term, or 0 where the operands were inf/NaN."""
+    cdef floating zero = 0
+    return lo if lo - lo == 0 else zero
 
 
 cdef inline floating vexpm1(floating x) noexcept nogil:
@@ -62,3 +119,11 @@ cdef inline floating vinf(floating like) noexcept nogil:
         return ACT_INF_F
     else:
         return ACT_INF_D
+
+
+cdef inline floating vmax_run(const floating* x, Py_ssize_t n, floating flip) noexcept nogil:
+    """max(flip * x[i]) over a contiguous run (flip = +-1; -inf when n == 0)."""
+    if floating is float:
+        return act_max_f(x, n, flip)
+    else:
+        return act_max_d(x, n, flip)

@@ -1,0 +1,152 @@
+# PReLU forward and backward (with the weight gradient).  Included by _kernels.pyx.
+#
+# Design:
+#  1. x is viewed as (outer, C, inner), C = len(weight) along `axis` (C = 1, inner =
+#     x.size for a single shared weight).  inner == 1 (channels last): rows of C
+#     values, vectorized over the channels with w[c] loaded per element; inner > 1:
+#     runs of `inner` values sharing one slope.
+#  2. grad_weight[c] sums x*g over the x <= 0 entries of channel c, in double.  The
+#     sum is split into fixed work units that depend on the shape only (inner > 1: a
+#     run of at most PRELU_BLOCK values of one (outer, channel) row; inner == 1: at
+#     most PRELU_BLOCK // C consecutive rows), each unit's partial sum computed in a
+#     fixed order, and the partials combined in unit order: the threads decide who
+#     computes a unit, never the order of the additions, so grad_weight is
+#     bit-identical for any thread count.
+#  3. PyTorch's conventions: y = x if x > 0 else w*x; dy/dx = 1 if x > 0 else w (so
+#     w at 0); dy/dw = 0 if x > 0 else x.  NaN x gives NaN in y, grad_x and the
+#     grad_weight of its channel.
+
+cdef enum:
+    PRELU_BLOCK = 16384   # elements per work unit (fixed: see Design 2)
+
+
+cdef inline floating prelu_value(floating x, floating w) noexcept nogil:
+    return x if x > 0 else w * x
+
+
+cdef inline floating prelu_grad_x(floating g, floating x, floating w) noexcept nogil:
+    return nan_if_nan(x, g if x > 0 else w * g)
+
+
+cdef inline double prelu_grad_w_term(floating g, floating x) noexcept nogil:
+    return 0.0 if x > 0 else <double>x * <double>g
+
+
+cdef double prelu_run(bint backward, const floating* g, const floating* x, floating* out,
+                      Py_ssize_t n, floating w) noexcept nogil:
+    """One run sharing slope w: forward (g unused) or backward; returns the run's
+    grad_weight partial (fixed LANES split) when backward."""
+    cdef double acc[LANES]
+    cdef double total = 0
+    cdef Py_ssize_t i, k, n8 = n - n % LANES
+    if not backward:
+        for i in range(n):
+            out[i] = prelu_value(x[i], w)
+        return 0.0
+    for k in range(LANES):
+        acc[k] = 0
+    for i in range(0, n8, 8):
+        for k in range(LANES):
+            acc[k] += prelu_grad_w_term(g[i + k], x[i + k])
+    for i in range(n8, n):
+        acc[0] += prelu_grad_w_term(g[i], x[i])
+    for i in range(n):
+        out[i] = prelu_grad_x(g[i], x[i], w)
+    for k in range(LANES):
+        total += acc[k]
+    return total
+
+
+cdef void prelu_rows_channels_last(bint backward, const floating* g, const floating* x,
+                                   const floating* w, floating* out, double* partial,
+                                   Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C) noexcept nogil:
+    """Rows r0..r1 of a (rows, C) array; backward adds the unit's sums into partial[C]."""
+    cdef Py_ssize_t r, c
+    cdef const floating* xr
+    cdef const floating* gr
+    cdef floating* orow
+    for r in range(r0, r1):
+        xr = x + r * C
+        orow = out + r * C
+        if not backward:
+            for c in range(C):
+                orow[c] = prelu_value(xr[c], w[c])
+        else:
+            gr = g + r * C
+            for c in range(C):
+                partial[c] += prelu_grad_w_term(gr[c], xr[c])
+            for c in range(C):
+                orow[c] = prelu_grad_x(gr[c], xr[c], w[c])
+
+
+cdef bint run_prelu(bint backward, const floating* g, const floating* x, const floating* w,
+                    floating* out, floating* grad_w, Py_ssize_t outer, Py_ssize_t C,
+                    Py_ssize_t inner) noexcept nogil:
+    """PReLU over an (outer, C, inner) array; False if scratch memory ran out."""
+    cdef int nthreads = omp_get_max_threads()
+    cdef Py_ssize_t total = outer * C * inner
+    cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS
+    cdef Py_ssize_t nblk, nunits, u, r, j, start, len_, c, o, rows_per_unit, r0
+    cdef double* partial = NULL
+    cdef double acc
+    if inner == 1:
+        rows_per_unit = max(<Py_ssize_t>1, PRELU_BLOCK // max(C, <Py_ssize_t>1))
+        nunits = (outer + rows_per_unit - 1) // rows_per_unit
+        if backward:
+            partial = <double*>calloc(max(nunits * C, <Py_ssize_t>1), sizeof(double))
+            if partial == NULL:
+                return False
+        if threaded:
+            for u in prange(nunits, schedule='static', num_threads=nthreads):
+                r0 = u * rows_per_unit
+                prelu_rows_channels_last(backward, g, x, w, out,
+                                         partial + u * C if backward else NULL,
+                                         r0, min(outer, r0 + rows_per_unit), C)
+        else:
+            for u in range(nunits):
+                r0 = u * rows_per_unit
+                prelu_rows_channels_last(backward, g, x, w, out,
+                                         partial + u * C if backward else NULL,
+                                         r0, min(outer, r0 + rows_per_unit), C)
+        if backward:
+            for c in range(C):
+                acc = 0
+                for u in range(nunits):
+                    acc += partial[u * C + c]
+                grad_w[c] = <floating>acc
+            free(partial)
+        return True
+    # inner > 1: units are (row, block) with row = o*C + c
+    nblk = (inner + PRELU_BLOCK - 1) // PRELU_BLOCK
+    nunits = outer * C * nblk
+    if backward:
+        partial = <double*>calloc(max(nunits, <Py_ssize_t>1), sizeof(double))
+        if partial == NULL:
+            return False
+    if threaded:
+        for u in prange(nunits, schedule='static', num_threads=nthreads):
+            r = u // nblk
+            start = r * inner + (u % nblk) * PRELU_BLOCK
+            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
+            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
+                            len_, w[r % C])
+            if backward:
+                partial[u] = acc
+    else:
+        for u in range(nunits):
+            r = u // nblk
+            start = r * inner + (u % nblk) * PRELU_BLOCK
+            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
+            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
+                            len_, w[r % C])
+            if backward:
+                partial[u] = acc
+    if backward:
+        for c in range(C):
+            acc = 0
+            for o in range(outer):
+                for j in range(nblk):
+                    acc += partial[(o * C + c) * nblk + j]
+            grad_w[c] = <floating>acc
+        free(partial)
+    return True

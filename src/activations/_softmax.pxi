@@ -1,0 +1,402 @@
+# Softmax family: softmax, log_softmax, and softmin (softmax with flip = -1), forward
+# and backward, along any axis.  Included by _kernels.pyx.
+#
+# Design:
+#  1. The array is viewed as (outer, L, inner) with L the softmax axis.  inner == 1
+#     (the last axis, or trailing size-1 axes) takes the row path: contiguous rows.
+#     inner > 1 takes the column path: L rows of `inner` contiguous values, where the
+#     per-row statistics become per-column vectors, computed across a tile of
+#     columns at once (vectorized over the tile, no transposed copy).
+#  2. Determinism: every reduction is split into fixed blocks (ROW_BLOCK elements of
+#     a row; 8 fixed lanes inside a block), combined in block order.  The split
+#     depends on the shape only, so the threads only decide who computes a block,
+#     never the order of the additions: results are bit-identical for any thread
+#     count.  Columns are reduced sequentially over L.
+#  3. Accuracy: the row maximum m is subtracted with its exact rounding error
+#     (two_sum) folded into the exp (vexp_hilo), sums accumulate in double, and the
+#     sum is kept as (count of e == 1) + (sum of e < 1), so log(sum) = log1p(...)
+#     stays accurate when one probability is close to 1.
+#  4. Edge cases (as PyTorch): a row of all -inf gives NaN (m = -inf, -inf - m =
+#     NaN); NaN or +inf anywhere makes the row NaN (the sum is NaN); -inf entries get
+#     probability 0, log-probability -inf and (softmax) a zero gradient.
+#  5. Passes over a row: forward softmax reads x twice (max; exp stored to out and
+#     summed) and rescales out; log_softmax reads x three times but writes once.
+
+from libc.math cimport log1p as libm_log1p
+from libc.stdlib cimport malloc, free
+
+cdef enum SoftmaxMode:
+    SOFTMAX_FORWARD = 0
+    LOG_SOFTMAX_FORWARD = 1
+    SOFTMAX_BACKWARD_X = 2
+    SOFTMAX_BACKWARD_Y = 3
+    LOG_SOFTMAX_BACKWARD_X = 4
+    LOG_SOFTMAX_BACKWARD_Y = 5
+
+cdef enum:
+    ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
+    SUB_BLOCK = 256     # exp values are staged through a buffer of this many
+    LANES = 8           # independent partial sums inside a block (vectorizable, fixed order);
+                        # the stepped loops spell 8 and 256 as literals (Cython emits a C
+                        # loop only for a literal step)
+    COL_TILE = 128      # columns processed together on the column path
+    STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
+
+
+cdef struct RowStats:
+    double ones     # number of entries with e == 1 (the maximum)
+    double small    # sum of the entries with e < 1
+    double dot      # backward: sum of g*y (softmax) or of g (log_softmax)
+
+
+cdef inline bint mode_reads_x(int mode) noexcept nogil:
+    return mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD or \
+        mode == SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_X
+
+
+cdef inline floating shifted_exp(floating x, floating m, floating flip) noexcept nogil:
+    """exp(flip*x - m) with the rounding error of the subtraction folded in."""
+    cdef floating fx = flip * x
+    cdef floating d = fx - m
+    return vexp_hilo(d, exact_error(two_sum_err(fx, -m, d)))
+
+
+# ---------------------------------------------------------------- block statistics
+
+cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
+                   floating flip, RowStats* st) noexcept nogil:
+    """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1).
+
+    `store`: where to keep the e values (softmax forward), or NULL.
+    """
+    cdef floating buf[SUB_BLOCK]
+    cdef floating* e
+    cdef double ones[LANES]
+    cdef double small[LANES]
+    cdef floating one = 1
+    cdef Py_ssize_t s0, len_, i, k, n8
+    for k in range(LANES):
+        ones[k] = 0
+        small[k] = 0
+    for s0 in range(0, n, 256):
+        len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
+        e = store + s0 if store != NULL else buf
+        for i in range(len_):
+            e[i] = shifted_exp(x[s0 + i], m, flip)
+        n8 = len_ - len_ % LANES
+        # `not (e >= 1)` rather than `e < 1`: a NaN goes into the sum
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                small[k] += <double>e[i + k] if not (e[i + k] >= one) else 0.0
+                ones[k] += 1.0 if e[i + k] >= one else 0.0
+        for i in range(n8, len_):
+            small[0] += <double>e[i] if not (e[i] >= one) else 0.0
+            ones[0] += 1.0 if e[i] >= one else 0.0
+    st.ones = 0
+    st.small = 0
+    for k in range(LANES):
+        st.ones += ones[k]
+        st.small += small[k]
+
+
+cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,
+                    floating flip) noexcept nogil:
+    """sum of g * exp(flip*x - m) over a run (double, fixed lanes)."""
+    cdef double buf[SUB_BLOCK]
+    cdef double acc[LANES]
+    cdef double total = 0
+    cdef Py_ssize_t s0, len_, i, k, n8
+    for k in range(LANES):
+        acc[k] = 0
+    for s0 in range(0, n, 256):
+        len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
+        for i in range(len_):
+            buf[i] = <double>g[s0 + i] * <double>shifted_exp(x[s0 + i], m, flip)
+        n8 = len_ - len_ % LANES
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += buf[i + k]
+        for i in range(n8, len_):
+            acc[0] += buf[i]
+    for k in range(LANES):
+        total += acc[k]
+    return total
+
+
+cdef double dot_plain(const floating* g, const floating* y, Py_ssize_t n) noexcept nogil:
+    """sum of g * y (or of g when y is NULL) over a run (double, fixed lanes)."""
+    cdef double acc[LANES]
+    cdef double total = 0
+    cdef Py_ssize_t i, k, n8 = n - n % LANES
+    for k in range(LANES):
+        acc[k] = 0
+    if y == NULL:
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += <double>g[i + k]
+        for i in range(n8, n):
+            acc[0] += <double>g[i]
+    else:
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += <double>g[i + k] * <double>y[i + k]
+        for i in range(n8, n):
+            acc[0] += <double>g[i] * <double>y[i]
+    for k in range(LANES):
+        total += acc[k]
+    return total
+
+
+# ---------------------------------------------------------------- the write pass
+
+cdef void write_run(int mode, const floating* in1, const floating* in2, floating* out,
+                    Py_ssize_t n, floating m, double s, double log_s, double dot,
+                    floating flip) noexcept nogil:
+    """Write one run of the result from the row's statistics.
+
+    forward: in1 = x (softmax: out already holds exp(x - m)).  backward: in1 = grad,
+    in2 = x or y.
+    """
+    cdef Py_ssize_t i
+    cdef floating e, y
+    cdef floating sf = <floating>s
+    cdef floating dotf = <floating>dot
+    if mode == SOFTMAX_FORWARD:
+        for i in range(n):
+            out[i] = out[i] / sf
+    elif mode == LOG_SOFTMAX_FORWARD:
+        if floating is float:
+            # x - m is exact in double: one rounding in all
+            for i in range(n):
+                out[i] = <float>((<double>in1[i] - <double>m) - log_s)
+        else:
+            for i in range(n):
+                e = in1[i] - m
+                out[i] = (e - log_s) + exact_error(two_sum_err(in1[i], -m, e))
+    elif mode == SOFTMAX_BACKWARD_Y:
+        for i in range(n):
+            out[i] = flip * (in2[i] * (in1[i] - dotf))
+    elif mode == SOFTMAX_BACKWARD_X:
+        for i in range(n):
+            y = shifted_exp(in2[i], m, flip) / sf
+            out[i] = flip * (y * (in1[i] - dotf))
+    elif mode == LOG_SOFTMAX_BACKWARD_Y:
+        for i in range(n):
+            out[i] = in1[i] - vexp(in2[i]) * dotf
+    elif mode == LOG_SOFTMAX_BACKWARD_X:
+        for i in range(n):
+            out[i] = in1[i] - (shifted_exp(in2[i], m, flip) / sf) * dotf
+
+
+# ---------------------------------------------------------------- one row
+
+cdef void softmax_row(int mode, const floating* in1, const floating* in2, floating* out,
+                      Py_ssize_t n, floating flip, int nthreads) noexcept nogil:
+    """One contiguous row, its blocks split over `nthreads` threads if > 1."""
+    cdef Py_ssize_t nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t b, start, len_
+    cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
+    cdef floating m = -vinf(flip), bm
+    cdef floating stack_max[STACK_BLOCKS]
+    cdef RowStats stack_stats[STACK_BLOCKS]
+    cdef double stack_dots[STACK_BLOCKS]
+    cdef floating* bmax = stack_max
+    cdef RowStats* bstats = stack_stats
+    cdef double* bdots = stack_dots
+    cdef double ones = 0, small = 0, s = 1, log_s = 0, dot = 0
+    cdef bint parallel = nthreads > 1 and nblocks > 1
+    if n == 0:
+        return
+    if nblocks > STACK_BLOCKS:
+        bmax = <floating*>malloc(nblocks * sizeof(floating))
+        bstats = <RowStats*>malloc(nblocks * sizeof(RowStats))
+        bdots = <double*>malloc(nblocks * sizeof(double))
+        if bmax == NULL or bstats == NULL or bdots == NULL:  # pragma: no cover
+            free(bmax); free(bstats); free(bdots)
+            for b in range(n):
+                out[b] = vinf(flip) - vinf(flip)  # NaN: cannot allocate 3 small arrays
+            return
+    if mode_reads_x(mode):
+        if parallel:
+            for b in prange(nblocks, schedule='static', num_threads=nthreads):
+                bmax[b] = vmax_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip)
+        else:
+            for b in range(nblocks):
+                bmax[b] = vmax_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip)
+        for b in range(nblocks):
+            bm = bmax[b]
+            m = bm if bm > m else m
+        if parallel:
+            for b in prange(nblocks, schedule='static', num_threads=nthreads):
+                start = b * ROW_BLOCK
+                exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
+                         min(<Py_ssize_t>ROW_BLOCK, n - start), m, flip, &bstats[b])
+        else:
+            for b in range(nblocks):
+                start = b * ROW_BLOCK
+                exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
+                         min(<Py_ssize_t>ROW_BLOCK, n - start), m, flip, &bstats[b])
+        for b in range(nblocks):
+            ones += bstats[b].ones
+            small += bstats[b].small
+        s = ones + small
+        log_s = libm_log1p((ones - 1.0) + small)
+    if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \
+            mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y:
+        if parallel:
+            for b in prange(nblocks, schedule='static', num_threads=nthreads):
+                bdots[b] = row_dot(mode, in1, in2, b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), m, flip)
+        else:
+            for b in range(nblocks):
+                bdots[b] = row_dot(mode, in1, in2, b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), m, flip)
+        for b in range(nblocks):
+            dot += bdots[b]
+        if mode == SOFTMAX_BACKWARD_X:
+            dot = dot / s
+    if parallel:
+        for b in prange(nblocks, schedule='static', num_threads=nthreads):
+            start = b * ROW_BLOCK
+            len_ = min(<Py_ssize_t>ROW_BLOCK, n - start)
+            write_run(mode, in1 + start, in2 + start if in2 != NULL else NULL, out + start,
+                      len_, m, s, log_s, dot, flip)
+    else:
+        write_run(mode, in1, in2, out, n, m, s, log_s, dot, flip)
+    if nblocks > STACK_BLOCKS:
+        free(bmax); free(bstats); free(bdots)
+
+
+cdef inline double row_dot(int mode, const floating* g, const floating* xy, Py_ssize_t start,
+                           Py_ssize_t n, floating m, floating flip) noexcept nogil:
+    if mode == SOFTMAX_BACKWARD_X:
+        return dot_exp(g + start, xy + start, n, m, flip)
+    elif mode == SOFTMAX_BACKWARD_Y:
+        return dot_plain(g + start, xy + start, n)
+    else:  # log_softmax: sum of g
+        return dot_plain(g + start, <const floating*>NULL, n)
+
+
+# ---------------------------------------------------------------- column tiles
+
+cdef void softmax_columns(int mode, const floating* in1, const floating* in2, floating* out,
+                          Py_ssize_t L, Py_ssize_t inner, Py_ssize_t c0, Py_ssize_t w,
+                          floating flip) noexcept nogil:
+    """Columns c0 .. c0+w of one (L, inner) slab: the statistics are per column."""
+    cdef floating mcol[COL_TILE]
+    cdef double ones[COL_TILE]
+    cdef double small[COL_TILE]
+    cdef double dot[COL_TILE]
+    cdef double log_s[COL_TILE]
+    cdef floating sf[COL_TILE]
+    cdef floating dotf[COL_TILE]
+    cdef floating one = 1, v, e, y
+    cdef Py_ssize_t l, j
+    cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
+    cdef const floating* row
+    cdef const floating* grow
+    cdef floating* orow
+    for j in range(w):
+        mcol[j] = -vinf(flip)
+        ones[j] = 0
+        small[j] = 0
+        dot[j] = 0
+    if mode_reads_x(mode):
+        for l in range(L):
+            row = x + l * inner + c0
+            for j in range(w):
+                v = flip * row[j]
+                mcol[j] = v if v > mcol[j] else mcol[j]
+        for l in range(L):
+            row = x + l * inner + c0
+            orow = out + l * inner + c0
+            for j in range(w):
+                e = shifted_exp(row[j], mcol[j], flip)
+                if mode == SOFTMAX_FORWARD:
+                    orow[j] = e
+                small[j] += <double>e if not (e >= one) else 0.0
+                ones[j] += 1.0 if e >= one else 0.0
+        for j in range(w):
+            log_s[j] = libm_log1p((ones[j] - 1.0) + small[j])
+            small[j] = ones[j] + small[j]       # now the sum
+            sf[j] = <floating>small[j]
+    if not (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD):
+        for l in range(L):
+            grow = in1 + l * inner + c0
+            row = in2 + l * inner + c0
+            for j in range(w):
+                if mode == SOFTMAX_BACKWARD_X:
+                    dot[j] += <double>grow[j] * <double>shifted_exp(row[j], mcol[j], flip)
+                elif mode == SOFTMAX_BACKWARD_Y:
+                    dot[j] += <double>grow[j] * <double>row[j]
+                else:
+                    dot[j] += <double>grow[j]
+        for j in range(w):
+            if mode == SOFTMAX_BACKWARD_X:
+                dot[j] = dot[j] / small[j]
+            dotf[j] = <floating>dot[j]
+    for l in range(L):
+        grow = in1 + l * inner + c0
+        row = (in2 if in2 != NULL else in1) + l * inner + c0
+        orow = out + l * inner + c0
+        if mode == SOFTMAX_FORWARD:
+            for j in range(w):
+                orow[j] = orow[j] / sf[j]
+        elif mode == LOG_SOFTMAX_FORWARD:
+            for j in range(w):
+                if floating is float:
+                    orow[j] = <float>((<double>grow[j] - <double>mcol[j]) - log_s[j])
+                else:
+                    e = grow[j] - mcol[j]
+                    orow[j] = (e - log_s[j]) + exact_error(two_sum_err(grow[j], -mcol[j], e))
+        elif mode == SOFTMAX_BACKWARD_Y:
+            for j in range(w):
+                orow[j] = flip * (row[j] * (grow[j] - dotf[j]))
+        elif mode == SOFTMAX_BACKWARD_X:
+            for j in range(w):
+                y = shifted_exp(row[j], mcol[j], flip) / sf[j]
+                orow[j] = flip * (y * (grow[j] - dotf[j]))
+        elif mode == LOG_SOFTMAX_BACKWARD_Y:
+            for j in range(w):
+                orow[j] = grow[j] - vexp(row[j]) * dotf[j]
+        else:
+            for j in range(w):
+                orow[j] = grow[j] - (shifted_exp(row[j], mcol[j], flip) / sf[j]) * dotf[j]
+
+
+# ---------------------------------------------------------------- the driver
+
+cdef void run_softmax(int mode, const floating* in1, const floating* in2, floating* out,
+                      Py_ssize_t outer, Py_ssize_t L, Py_ssize_t inner, floating flip) noexcept nogil:
+    """Softmax-family kernel over an (outer, L, inner) C-contiguous array."""
+    cdef int nthreads = omp_get_max_threads()
+    cdef Py_ssize_t total = outer * L * inner
+    cdef Py_ssize_t r, u, o, t, ntiles, c0
+    cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS
+    if total == 0:
+        return
+    if inner == 1:
+        if not threaded:
+            for r in range(outer):
+                softmax_row(mode, in1 + r * L, in2 + r * L if in2 != NULL else NULL,
+                            out + r * L, L, flip, 1)
+        elif outer >= nthreads:
+            for r in prange(outer, schedule='static', num_threads=nthreads):
+                softmax_row(mode, in1 + r * L, in2 + r * L if in2 != NULL else NULL,
+                            out + r * L, L, flip, 1)
+        else:  # few long rows: threads inside each row
+            for r in range(outer):
+                softmax_row(mode, in1 + r * L, in2 + r * L if in2 != NULL else NULL,
+                            out + r * L, L, flip, nthreads)
+        return
+    ntiles = (inner + COL_TILE - 1) // COL_TILE
+    if threaded:
+        for u in prange(outer * ntiles, schedule='static', num_threads=nthreads):
+            o = u // ntiles
+            c0 = (u % ntiles) * COL_TILE
+            softmax_columns(mode, in1 + o * L * inner, in2 + o * L * inner if in2 != NULL else NULL,
+                            out + o * L * inner, L, inner, c0, min(<Py_ssize_t>COL_TILE, inner - c0), flip)
+    else:
+        for u in range(outer * ntiles):
+            o = u // ntiles
+            c0 = (u % ntiles) * COL_TILE
+            softmax_columns(mode, in1 + o * L * inner, in2 + o * L * inner if in2 != NULL else NULL,
+                            out + o * L * inner, L, inner, c0, min(<Py_ssize_t>COL_TILE, inner - c0), flip)
