@@ -27,11 +27,11 @@ def _product_inexact(x: np.ndarray, beta: float, dtype) -> np.ndarray:
 
 
 def scaled_argument_region(name, p, x):
-    """Bug 1: softplus and swish round ``z = beta * x`` to the dtype before exp, so where
+    """Bug 1: softplus rounds ``z = beta * x`` to the dtype before exp, so where
     the product is inexact the result carries a relative error up to |z| * eps / 2,
     i.e. ~|z| / 2 ulp (the exact value is the contract, API.md).  Region: product
     inexact and |z| > 2 (below that the extra error is < 1 ulp)."""
-    if name not in ("softplus", "swish"):
+    if name != "softplus":  # swish had the same bug, fixed on main (fbde3ba)
         return np.zeros(x.shape, bool)
     beta = p["beta"]
     z = np.abs(x.astype(np.float64) * beta)
@@ -42,21 +42,24 @@ def scaled_argument_region(name, p, x):
     return mask
 
 
-def swish_subnormal_sigmoid_region(name, p, x):
-    """Bug 2: swish forms s = sigmoid(beta * x) first; where s is subnormal it keeps
-    only a few bits, and x * s (and the derivative s * (1 + z * (1 - s))) multiplies
-    that absolute error by |x| (up to ~104 in float32, ~745 in float64): tens to
-    hundreds of ulps, where the contract asks for a few ulps also for subnormal
-    results.  Region: s below the smallest normal of the dtype, |beta x| > 8 (the
-    amplification exceeds the bound only there)."""
+def swish_huge_argument_region(name, p, x):
+    """Bug 3 (main, fbde3ba): swish with a beta for which beta * x is inexact
+    (e.g. 1.702) gives NaN or wrong values for huge |x|: float32
+    swish(-1e22, beta=1.702) = NaN and swish_backward at x = +-1e22 NaN; float64
+    swish(-1e30, beta=1.702) = -3.1e-275 (exact: -0), NaN from ~|x| > 2.6e40.
+    Region: product inexact and |beta x| > 1e6 (float32) / 1e15 (float64)."""
     if name != "swish":
         return np.zeros(x.shape, bool)
-    tiny = float(np.finfo(p["dtype"]).tiny)
-    z = x.astype(np.float64) * p["beta"]
-    return (z < np.log(tiny)) & (np.abs(x.astype(np.float64)) > 8.0)
+    big_at = 1e6 if np.dtype(p["dtype"]) == F32 else 1e15
+    z = np.abs(x.astype(np.float64) * p["beta"])
+    big = z > big_at
+    mask = np.zeros(x.shape, bool)
+    if big.any():
+        mask[big] = _product_inexact(x[big], p["beta"], p["dtype"])
+    return mask
 
 
-REGIONS = (scaled_argument_region, swish_subnormal_sigmoid_region)
+REGIONS = (scaled_argument_region, swish_huge_argument_region)
 
 
 def known_issue_mask(name, p, x):

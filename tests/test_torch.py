@@ -70,7 +70,11 @@ def test_matches_torch(name, params, dtype):
     ty, tg = _torch_values(name, params, x, g)
     y = act.get(name).forward(x, **params)
     gx = act.get(name).backward(g, x, **params)
-    assert ulp_error(y, ty.astype(np.float64)).max() <= 8.0
+    fwd_bound = 8.0
+    if name == "swish" and params.get("beta", 1.0) != 1.0:
+        # PyTorch's t * sigmoid(b * t) rounds b * t: ~|b x| / 2 ulp of its own
+        fwd_bound += 0.5 * 8.0 * abs(params["beta"])
+    assert ulp_error(y, ty.astype(np.float64)).max() <= fwd_bound
     # PyTorch's autograd takes several derivatives from the output (tanh: 1 - y**2,
     # sigmoid: y * (1 - y)), which cancel; and swish', hard_swish' have roots.  So
     # agreement is asked to a few eps of the terms (|grad| * max(1, terms)), not in
