@@ -512,6 +512,49 @@ cdef inline floating threshold_backward(floating g, floating x, floating a, floa
     return nan_if_nan(x, zero if x <= a else g)
 
 
+# ----------------------------------------------------------------- gelu (exact and tanh form)
+# The numerics live in _gelu.h (normal tail via a fitted erfcx-type polynomial,
+# exact exp argument, denormal-safe; see its header for the measured bounds).
+
+cdef extern from "_gelu.h" nogil:
+    float act_gelu_f(float x) noexcept
+    double act_gelu_d(double x) noexcept
+    float act_gelu_grad_f(float x) noexcept
+    double act_gelu_grad_d(double x) noexcept
+    float act_gelu_tanh_f(float x) noexcept
+    double act_gelu_tanh_d(double x) noexcept
+    float act_gelu_tanh_grad_f(float x) noexcept
+    double act_gelu_tanh_grad_d(double x) noexcept
+
+
+cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return act_gelu_f(x)
+    else:
+        return act_gelu_d(x)
+
+
+cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return g * act_gelu_grad_f(x)
+    else:
+        return g * act_gelu_grad_d(x)
+
+
+cdef inline floating gelu_tanh_forward(floating x, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return act_gelu_tanh_f(x)
+    else:
+        return act_gelu_tanh_d(x)
+
+
+cdef inline floating gelu_tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return g * act_gelu_tanh_grad_f(x)
+    else:
+        return g * act_gelu_tanh_grad_d(x)
+
+
 # ================================================================= gates (glu family)
 # Gated activations split x along an axis into halves a (first) and b (second):
 #   NAME_gate(a, b)             the output
@@ -549,3 +592,29 @@ cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noex
 cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
     cdef floating one = 1
     return g * swish_forward(a, one, one)
+
+
+# ----------------------------------------------------------------- geglu: gelu(a) * b
+
+cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
+    return gelu_forward(a, a, a) * b
+
+
+cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    return gelu_backward(g * b, a, a, a)
+
+
+cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    return g * gelu_forward(a, a, a)
+
+
+cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
+    return gelu_tanh_forward(a, a, a) * b
+
+
+cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    return gelu_tanh_backward(g * b, a, a, a)
+
+
+cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    return g * gelu_tanh_forward(a, a, a)

@@ -97,7 +97,7 @@
 #define ACT_GELU_P8_F -0x1.6c91a6251d90dp-14 /* -8.692000899821282e-05 */
 #define ACT_GELU_P9_F -0x1.075cf2c96c4c3p-17 /* -7.84883140423005e-06 */
 #define ACT_GELU_P10_F 0x1.27a095bb08874p-17 /* 8.810379645455615e-06 */
-static inline double act_gelu_poly_f(double t)
+ACT_INLINE double act_gelu_poly_f(double t)
 {
     double p = ACT_GELU_P10_F;
     p = p * t + ACT_GELU_P9_F;
@@ -138,7 +138,7 @@ static inline double act_gelu_poly_f(double t)
 #define ACT_GELU_P20_D 0x1.f4dca14b36aa7p-30 /* 1.8221247451878854e-09 */
 #define ACT_GELU_P21_D -0x1.2eec8a46f74f3p-32 /* -2.755077593454161e-10 */
 #define ACT_GELU_P22_D -0x1.31518fb57df6bp-33 /* -1.3884282410554298e-10 */
-static inline double act_gelu_poly_d(double t)
+ACT_INLINE double act_gelu_poly_d(double t)
 {
     double p = ACT_GELU_P22_D;
     p = p * t + ACT_GELU_P21_D;
@@ -174,14 +174,14 @@ static inline double act_gelu_poly_d(double t)
  * range).  Valid for 0 <= a <= AMAX (callers clamp; NaN passes the clamps). */
 
 
-static inline double act_gelu_tail_ratio_d(double a)
+ACT_INLINE double act_gelu_tail_ratio_d(double a)
 {
     double r = 1.0 / (ACT_GELU_K_D + a);
     double t = (ACT_GELU_K_D + ACT_GELU_B_D * a) * r;
     return act_gelu_poly_d(t) * r;
 }
 
-static inline double act_gelu_gauss_up_d(double a)
+ACT_INLINE double act_gelu_gauss_up_d(double a)
 {
     double a2 = a * a;
     double lo = act_two_prod_err_d(a, a, a2);
@@ -192,7 +192,7 @@ static inline double act_gelu_gauss_up_d(double a)
  * x < 0: Q(|x|), relative accuracy down to the smallest denormal;  x >= 0: 1 - Q(x).
  * Phi(-inf) = 0, Phi(+inf) = 1, NaN -> NaN. */
 
-static inline double act_ndtr_d(double x)
+ACT_INLINE double act_ndtr_d(double x)
 {
     double a = act_fabs_d(x);
     a = a > ACT_GELU_AMAX_D ? ACT_GELU_AMAX_D : a;
@@ -206,7 +206,7 @@ static inline double act_ndtr_d(double x)
  * it underflows;  x >= 0: x * (1 - Q) (1 - Q >= 1/2: no cancellation).
  * gelu(+-0) = +-0, gelu(+inf) = +inf, gelu(-inf) = -0 (the limit), NaN -> NaN. */
 
-static inline double act_gelu_d(double x)
+ACT_INLINE double act_gelu_d(double x)
 {
     double a = act_fabs_d(x);
     a = a > ACT_GELU_AMAX_D ? ACT_GELU_AMAX_D : a;
@@ -224,7 +224,7 @@ static inline double act_gelu_d(double x)
  * a few ulp of R ~ 0.3 (absolute), not of the result.  Limits: 0 at -inf (-0), 1 at
  * +inf; NaN -> NaN; gelu'(+-0) = 1/2. */
 
-static inline double act_gelu_grad_d(double x)
+ACT_INLINE double act_gelu_grad_d(double x)
 {
     double a = act_fabs_d(x);
     a = a > ACT_GELU_AMAX_D ? ACT_GELU_AMAX_D : a;
@@ -247,7 +247,7 @@ static inline double act_gelu_grad_d(double x)
 
 
 /* w = 2u as w + we (double-word), for |x| <= 30 */
-static inline double act_gelu_tanh_w_d(double x, double *we_out)
+ACT_INLINE double act_gelu_tanh_w_d(double x, double *we_out)
 {
     double xc = x > 30.0 ? 30.0 : x;
     xc = xc < -30.0 ? -30.0 : xc;
@@ -266,7 +266,7 @@ static inline double act_gelu_tanh_w_d(double x, double *we_out)
     return w;
 }
 
-static inline double act_gelu_tanh_d(double x)
+ACT_INLINE double act_gelu_tanh_d(double x)
 {
     double we;
     double w = act_gelu_tanh_w_d(x, &we);
@@ -285,7 +285,7 @@ static inline double act_gelu_tanh_d(double x)
  * u + v cancels near the root x = -0.7522 (absolute error there a few ulp of u).
  * Limits: 1 at +inf, -0 at -inf; NaN -> NaN. */
 
-static inline double act_gelu_tanh_grad_d(double x)
+ACT_INLINE double act_gelu_tanh_grad_d(double x)
 {
     double we;
     double w = act_gelu_tanh_w_d(x, &we);
@@ -309,7 +309,7 @@ static inline double act_gelu_tanh_grad_d(double x)
  * to 5 ulp measured); in double the float32 result is within 0.52 ulp (see above),
  * i.e. correctly rounded except near ties.  The polynomial for float32 is the lower-
  * degree one (ACT_GELU_*_F: 1e-9 relative, which is all float32 needs). */
-static inline double act_gelu_tail_ratio_f(double a)      /* R(a) = Q(a) exp(a^2/2) */
+ACT_INLINE double act_gelu_tail_ratio_f(double a)      /* R(a) = Q(a) exp(a^2/2) */
 {
     double r = 1.0 / (ACT_GELU_K_F + a);
     double t = (ACT_GELU_K_F + ACT_GELU_B_F * a) * r;
@@ -317,9 +317,9 @@ static inline double act_gelu_tail_ratio_f(double a)      /* R(a) = Q(a) exp(a^2
 }
 
 /* exp(-a^2/2) for a = |x| of a float32 x (a^2 exact in double), clamped a <= AMAX */
-static inline double act_gelu_gauss_f(double a) { return act_exp_d(-0.5 * (a * a)); }
+ACT_INLINE double act_gelu_gauss_f(double a) { return act_exp_d(-0.5 * (a * a)); }
 
-static inline float act_ndtr_f(float x)
+ACT_INLINE float act_ndtr_f(float x)
 {
     double a = act_fabs_d((double)x);
     a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
@@ -327,7 +327,7 @@ static inline float act_ndtr_f(float x)
     return (float)(x < 0.0f ? q : 1.0 - q);
 }
 
-static inline float act_gelu_f(float x)
+ACT_INLINE float act_gelu_f(float x)
 {
     double xd = (double)x;
     double a = act_fabs_d(xd);
@@ -338,7 +338,7 @@ static inline float act_gelu_f(float x)
     return (float)(x < 0.0f ? neg : pos);
 }
 
-static inline float act_gelu_grad_f(float x)
+ACT_INLINE float act_gelu_grad_f(float x)
 {
     double a = act_fabs_d((double)x);
     a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
@@ -350,7 +350,7 @@ static inline float act_gelu_grad_f(float x)
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.
  * |w| is clamped to 300 and x to [-50, 50] where it multiplies t: beyond, the float32
  * result is x (x > 0) or a signed zero (x < 0) anyway. */
-static inline float act_gelu_tanh_f(float x)
+ACT_INLINE float act_gelu_tanh_f(float x)
 {
     double xd = (double)x;
     double w = xd * (ACT_GELU_TANH_C2_D + ACT_GELU_TANH_C2A_D * (xd * xd));
@@ -363,7 +363,7 @@ static inline float act_gelu_tanh_f(float x)
     return (float)(x >= 0.0f ? pos : neg);
 }
 
-static inline float act_gelu_tanh_grad_f(float x)
+ACT_INLINE float act_gelu_tanh_grad_f(float x)
 {
     double xd = (double)x;
     double w = xd * (ACT_GELU_TANH_C2_D + ACT_GELU_TANH_C2A_D * (xd * xd));

@@ -205,6 +205,22 @@ def _threshold_args(threshold: float, value: float):
     return "threshold", _finite("threshold", "threshold", threshold), float(value)
 
 
+def _approximate(fname: str, approximate: str, exact: str, tanh: str) -> str:
+    if approximate == "none":
+        return exact
+    if approximate == "tanh":
+        return tanh
+    raise ValueError(f"{fname}: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def _gelu_args(approximate: str = "none"):
+    return _approximate("gelu", approximate, "gelu", "gelu_tanh"), 0.0, 0.0
+
+
+def _geglu_args(approximate: str = "none"):
+    return _approximate("geglu", approximate, "geglu", "geglu_tanh"), 0.0, 0.0
+
+
 def _celu_args(alpha: float = 1.0):
     alpha = _finite("celu", "alpha", alpha)
     if alpha == 0.0:
@@ -223,6 +239,11 @@ SPECS = SPECS + (
          "clip(x, min_val, max_val)", "1 if min_val < x < max_val else 0",
          params={"min_val": -1.0, "max_val": 1.0}, backward_takes=("x", "y"),
          ops=("hard_tanh",), kernel_args=_hard_tanh_args),
+    Spec("gelu", "elementwise", "Gaussian error linear unit (Hendrycks & Gimpel 2016).",
+         "x * Phi(x), Phi the standard normal CDF; approximate='tanh': "
+         "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))",
+         "Phi(x) + x * phi(x)  (tanh form: its own derivative)",
+         params={"approximate": "none"}, ops=("gelu", "gelu_tanh"), kernel_args=_gelu_args),
     Spec("mish", "elementwise", "Mish (Misra 2019).",
          "x * tanh(softplus(x))",
          "tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2), sp = softplus(x)",
@@ -255,6 +276,10 @@ SPECS = SPECS + (
     Spec("swiglu", "gated", "SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).",
          "silu(a) * b", "d/da = b * silu'(a), d/db = silu(a)",
          params={"axis": -1}, ops=("swiglu",)),
+    Spec("geglu", "gated", "GeGLU (Shazeer 2020): x split into halves a, b.",
+         "gelu(a) * b  (approximate as for gelu)", "d/da = b * gelu'(a), d/db = gelu(a)",
+         params={"axis": -1, "approximate": "none"}, ops=("geglu", "geglu_tanh"),
+         kernel_args=_geglu_args),
     Spec("threshold", "elementwise", "Threshold: replace x <= threshold by value.",
          "x if x > threshold else value", "1 if x > threshold else 0",
          params={"threshold": REQUIRED, "value": REQUIRED}, ops=("threshold",),

@@ -121,7 +121,8 @@ ACT_INLINE double act_expm1_poly_d(double r)
 ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 {
     const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
-    lo = (x < lowest) | (x > 89.0f) ? 0.0f : lo;  /* clamped: the correction is moot */
+    lo = x < lowest ? 0.0f : lo;  /* clamped: the correction is moot (and may be huge) */
+    lo = x > 89.0f ? 0.0f : lo;
     x = x < lowest ? lowest : x;
     x = x > 89.0f ? 89.0f : x;
     float kd = x * ACT_LOG2E_F + ACT_SHIFTER_F;
@@ -142,7 +143,8 @@ ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
 ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 {
     const double lowest = -746.0 - 0.6931471805599453 * (double)k;
-    lo = (x < lowest) | (x > 710.0) ? 0.0 : lo;
+    lo = x < lowest ? 0.0 : lo;
+    lo = x > 710.0 ? 0.0 : lo;
     x = x < lowest ? lowest : x;
     x = x > 710.0 ? 710.0 : x;
     double kd = x * ACT_LOG2E_D + ACT_SHIFTER_D;
