@@ -968,7 +968,118 @@ NUMPY_BACKWARD: Dict[str, Callable] = {
 }
 
 
-def time_call(fn: Callable, repeats: int, min_seconds: float = 2e-3) -> float:
+# Peers for the other kinds, on a 2-d array (rows of ROW, the function's axis or the
+# prelu channel axis last), and for parameter sets other than the defaults, keyed by
+# the row label.  A function without a natural NumPy peer (exact gelu: NumPy has no
+# erf) is timed alone.
+
+ROW = 256
+
+
+def _np_softmax_fwd(x, o, axis=-1):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return np.divide(e, np.sum(e, axis=axis, keepdims=True), out=o)
+
+
+def _np_log_softmax_fwd(x, o, axis=-1):
+    d = x - np.max(x, axis=axis, keepdims=True)
+    return np.subtract(d, np.log(np.sum(np.exp(d), axis=axis, keepdims=True)), out=o)
+
+
+def _np_softmax_bwd(g, x, o):
+    y = _np_softmax_fwd(x, None)
+    return np.multiply(y, g - np.sum(g * y, axis=-1, keepdims=True), out=o)
+
+
+def _np_log_softmax_bwd(g, x, o):
+    p = np.exp(_np_log_softmax_fwd(x, None))
+    return np.subtract(g, p * np.sum(g, axis=-1, keepdims=True), out=o)
+
+
+def _np_softmin_bwd(g, x, o):
+    y = _np_softmax_fwd(-x, None)
+    return np.multiply(y, np.sum(g * y, axis=-1, keepdims=True) - g, out=o)
+
+
+def _np_halves(x):
+    return np.split(x, 2, axis=-1)
+
+
+def _np_glu_bwd(g, x, o):
+    a, b = _np_halves(x)
+    s = 1 / (1 + np.exp(-b))
+    return np.concatenate([g * s, g * a * s * (1 - s)], axis=-1, out=o)
+
+
+def _np_swiglu_bwd(g, x, o):
+    a, b = _np_halves(x)
+    s = 1 / (1 + np.exp(-a))
+    return np.concatenate([g * b * s * (1 + a * (1 - s)), g * a * s], axis=-1, out=o)
+
+
+def _np_gelu_tanh(x):
+    return 0.5 * x * (1 + np.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+
+def _np_gelu_tanh_bwd(g, x, o):
+    u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
+    t = np.tanh(u)
+    du = 0.7978845608028654 * (1 + 3 * 0.044715 * x * x)
+    return np.multiply(g, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du, out=o)
+
+
+def _np_mish_bwd(g, x, o):
+    t = np.tanh(np.logaddexp(0, x))
+    s = 1 / (1 + np.exp(-x))
+    return np.multiply(g, t + x * s * (1 - t * t), out=o)
+
+
+_PRELU_W: Dict[np.dtype, np.ndarray] = {}
+
+
+def _prelu_weight(dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if dtype not in _PRELU_W:
+        _PRELU_W[dtype] = np.linspace(0.01, 0.3, ROW).astype(dtype)
+    return _PRELU_W[dtype]
+
+
+def _np_prelu_bwd(g, x, o):
+    w = _prelu_weight(x.dtype)
+    neg = x <= 0
+    np.copyto(o, np.where(neg, g * w, g))
+    return o, np.sum(np.where(neg, x * g, 0), axis=0)
+
+
+NUMPY_FORWARD.update({
+    "softmax": _np_softmax_fwd,
+    "log_softmax": _np_log_softmax_fwd,
+    "softmin": lambda x, o: _np_softmax_fwd(-x, o),
+    "prelu": lambda x, o: np.copyto(o, np.where(x > 0, x, _prelu_weight(x.dtype) * x)),
+    "threshold": lambda x, o: np.copyto(o, np.where(x > 0.5, x, -2.0)),
+    "glu": lambda x, o: np.divide(_np_halves(x)[0], 1 + np.exp(-_np_halves(x)[1]), out=o),
+    "swiglu": lambda x, o: np.multiply(_np_halves(x)[0] / (1 + np.exp(-_np_halves(x)[0])),
+                                       _np_halves(x)[1], out=o),
+    "gelu approximate='tanh'": lambda x, o: np.copyto(o, _np_gelu_tanh(x)),
+    "geglu approximate='tanh'": lambda x, o: np.multiply(_np_gelu_tanh(_np_halves(x)[0]),
+                                                         _np_halves(x)[1], out=o),
+})
+NUMPY_BACKWARD.update({
+    "softmax": _np_softmax_bwd,
+    "log_softmax": _np_log_softmax_bwd,
+    "softmin": _np_softmin_bwd,
+    "prelu": _np_prelu_bwd,
+    "threshold": lambda g, x, o: np.multiply(g, x > 0.5, out=o),
+    "glu": _np_glu_bwd,
+    "swiglu": _np_swiglu_bwd,
+    "mish": _np_mish_bwd,
+    "celu": lambda g, x, o: np.copyto(o, np.where(x > 0, g, g * np.exp(x))),
+    "log_sigmoid": lambda g, x, o: np.divide(g, 1 + np.exp(x), out=o),
+    "gelu approximate='tanh'": _np_gelu_tanh_bwd,
+})
+
+
+def time_call(fn: Callable, repeats: int, min_seconds: float = 1e-3) -> float:
     """Median seconds per call over `repeats` timings of enough calls to last min_seconds."""
     fn()  # warm up (page faults, first-touch)
     t0 = time.perf_counter()
@@ -995,41 +1106,86 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
+def bench_rows() -> List[Tuple[str, str, dict]]:
+    """(label, name, keyword parameters) of every benchmark row: each function with its
+    defaults (a required parameter takes its check value) and each further parameter
+    set the check uses (gelu's tanh form)."""
+    rows = []
+    for name in act.names():
+        entry = act.get(name)
+        ref = REFERENCES.get(name, Ref(None, None))
+        psets = ref.param_sets
+        if _spec_kind(name) == "gated" and "approximate" in entry.params:
+            psets = ({"approximate": "none"}, {"approximate": "tanh"})
+        for pset in psets:
+            params = {k: v for k, v in entry.params.items() if v is not None}
+            params.update({k: v for k, v in ref.params.items() if k in entry.params})
+            params.update(pset)
+            params.pop("weight", None)
+            label = name if pset == {k: entry.params.get(k) for k in pset} or len(psets) == 1 \
+                else name + " " + " ".join(f"{k}={v!r}" for k, v in pset.items())
+            rows.append((label, name, params))
+    return rows
+
+
+def bench_case(name: str, params: dict, dtype, n: int, rng):
+    """(our forward, our backward, input for the peers: x, g, forward out, backward out)."""
+    entry = act.get(name)
+    kind = _spec_kind(name)
+    if kind == "elementwise" or kind == "rrelu":
+        x = (rng.standard_normal(n) * 3).astype(dtype)
+        g = rng.standard_normal(n).astype(dtype)
+        o, ob = np.empty_like(x), np.empty_like(x)
+        return (lambda: entry.forward(x, **params, out=o),
+                lambda: entry.backward(g, x, **params, out=ob), x, g, o, ob)
+    x = (rng.standard_normal((n // ROW, ROW)) * 3).astype(dtype)
+    if kind == "gated":
+        g = rng.standard_normal((n // ROW, ROW // 2)).astype(dtype)
+        o, ob = np.empty_like(g), np.empty_like(x)
+        return (lambda: entry.forward(x, **params, out=o),
+                lambda: entry.backward(g, x, **params, out=ob), x, g, o, ob)
+    g = rng.standard_normal(x.shape).astype(dtype)
+    o, ob = np.empty_like(x), np.empty_like(x)
+    if kind == "prelu":
+        w = _prelu_weight(dtype)
+        return (lambda: entry.forward(x, w, **params, out=o),
+                lambda: entry.backward(g, x, w, **params, out=ob), x, g, o, ob)
+    return (lambda: entry.forward(x, **params, out=o),
+            lambda: entry.backward(g, x, **params, out=ob), x, g, o, ob)
+
+
 def benchmark(quick: bool) -> None:
     n_all = act.get_num_threads()
     sizes = (2 ** 16,) if quick else (2 ** 16, 2 ** 20)
     dtypes = (np.float32,) if quick else (np.float32, np.float64)
-    repeats = 3 if quick else 7
+    repeats = 3 if quick else 5
     say(f"== benchmark: ns/element, median of {repeats}; 'x np' = NumPy time / activations "
-        "time (> 1: faster than NumPy)")
+        "time (> 1: faster than NumPy); numpy '-': no NumPy peer (exact gelu: NumPy has no erf)")
     say(f"   CPU: {cpu_model()}; SIMD: {act.simd_level()}; threads: {n_all} "
         f"(1T = set_num_threads(1), {n_all}T = all); activations {act.__version__}, "
-        f"NumPy {np.__version__}")
-    head = (f"{'function':<14}{'dir':>4}{'dtype':>8}{'n':>9}{'numpy':>9}{'1T':>9}"
+        f"NumPy {np.__version__}; softmax, prelu and gated: rows of {ROW}")
+    rows = bench_rows()
+    width = max(14, max(len(label) for label, _, _ in rows) + 1)
+    head = (f"{'function':<{width}}{'dir':>4}{'dtype':>8}{'n':>9}{'numpy':>9}{'1T':>9}"
             f"{'x np':>7}{f'{n_all}T':>9}{'x np':>7}")
     say(head)
     rng = np.random.default_rng(0)
+    t_start = time.perf_counter()
     try:
-        for name in act.names():
-            entry = act.get(name)
-            params = dict(entry.params)
-            if any(v is None for v in params.values()):
-                params.update(REFERENCES.get(name, Ref(None, None)).params)
+        for label, name, params in rows:
             for direction in ("fwd", "bwd"):
                 for dtype in dtypes:
                     for n in sizes:
-                        x = (rng.standard_normal(n) * 3).astype(dtype)
-                        g = rng.standard_normal(n).astype(dtype)
-                        o = np.empty_like(x)
-                        if direction == "fwd":
-                            ours = lambda: entry.forward(x, **params, out=o)
-                            ref = NUMPY_FORWARD.get(name)
-                            theirs = (lambda: ref(x, o)) if ref else None
-                        else:
-                            ours = lambda: entry.backward(g, x, **params, out=o)
-                            ref = NUMPY_BACKWARD.get(name)
-                            theirs = (lambda: ref(g, x, o)) if ref else None
                         try:
+                            fwd, bwd, x, g, o, ob = bench_case(name, params, dtype, n, rng)
+                            if direction == "fwd":
+                                ours = fwd
+                                ref = NUMPY_FORWARD.get(label)
+                                theirs = (lambda: ref(x, o)) if ref else None
+                            else:
+                                ours = bwd
+                                ref = NUMPY_BACKWARD.get(label)
+                                theirs = (lambda: ref(g, x, ob)) if ref else None
                             with np.errstate(all="ignore"):
                                 t_np = time_call(theirs, repeats) if theirs else None
                             act.set_num_threads(1)
@@ -1038,14 +1194,15 @@ def benchmark(quick: bool) -> None:
                             t_n = time_call(ours, repeats)
                         except Exception as exc:
                             act.set_num_threads(n_all)
-                            say(f"{name:<14}{direction:>4}  skipped: {type(exc).__name__}: {exc}")
+                            say(f"{label:<{width}}{direction:>4}  skipped: {type(exc).__name__}: {exc}")
                             break
                         ns = lambda t: f"{t / n * 1e9:9.3f}"
                         ratio = lambda t: f"{t_np / t:7.2f}" if t_np else f"{'-':>7}"
-                        say(f"{name:<14}{direction:>4}{np.dtype(dtype).name:>8}{n:>9}"
+                        say(f"{label:<{width}}{direction:>4}{np.dtype(dtype).name:>8}{n:>9}"
                             f"{ns(t_np) if t_np else '-':>9}{ns(t_1)}{ratio(t_1)}{ns(t_n)}{ratio(t_n)}")
     finally:
         act.set_num_threads(n_all)
+    say(f"== benchmark: {len(rows)} rows in {time.perf_counter() - t_start:.1f} s")
 
 
 # ============================================================ config
