@@ -1176,6 +1176,8 @@ def benchmark(quick: bool) -> None:
             for direction in ("fwd", "bwd"):
                 for dtype in dtypes:
                     for n in sizes:
+                        if n > 2 ** 16 and dtype != np.float32:
+                            continue  # float64 at 2**16 only: keeps the main job short
                         try:
                             fwd, bwd, x, g, o, ob = bench_case(name, params, dtype, n, rng)
                             if direction == "fwd":
