@@ -97,6 +97,11 @@ def generate_elementwise_pxi():
 class BuildExt(build_ext):
     """build_ext with an OpenMP probe and a build-info module."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # compile the SIMD-level modules side by side
+            self.parallel = os.cpu_count() or 1
+
     def openmp_flags(self):
         if os.environ.get("ACTIVATIONS_NO_OPENMP", "") not in ("", "0"):
             print("activations: ACTIVATIONS_NO_OPENMP set: building WITHOUT OpenMP "

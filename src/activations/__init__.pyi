@@ -25,6 +25,7 @@ def get(name: str) -> Activation: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def simd_level() -> str: ...
+def show_config(file: Any = None) -> None: ...
 
 # sigmoid: Logistic sigmoid.
 def sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -41,6 +42,10 @@ def relu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike |
 # leaky_relu: Leaky ReLU.
 def leaky_relu(x: ArrayLike, *, negative_slope: float = 0.01, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 def leaky_relu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, negative_slope: float = 0.01, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# prelu: Parametric ReLU (He et al. 2015), one slope per channel.
+def prelu(x: ArrayLike, weight: ArrayLike, *, axis: int = 1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def prelu_backward(grad: ArrayLike, x: ArrayLike | None, weight: ArrayLike, *, axis: int = 1, out: NDArray[np.floating[Any]] | None = None) -> Tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
 
 # rrelu: Randomized leaky ReLU (Xu et al. 2015).
 def rrelu(x: ArrayLike, *, lower: float = 0.125, upper: float = 0.3333333333333333, training: bool = False, seed: int = 0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -61,6 +66,14 @@ def softsign_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLi
 # softplus: Softplus, a smooth ReLU.
 def softplus(x: ArrayLike, *, beta: float = 1.0, threshold: float = 20.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 def softplus_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, beta: float = 1.0, threshold: float = 20.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# softmax: Softmax along an axis.
+def softmax(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softmax_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# log_softmax: Log-softmax along an axis.
+def log_softmax(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def log_softmax_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 
 # swish: Swish / SiLU (Ramachandran et al. 2017).
 def swish(x: ArrayLike, *, beta: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -87,7 +100,11 @@ __all__ = [
     'hswish_backward',
     'leaky_relu',
     'leaky_relu_backward',
+    'log_softmax',
+    'log_softmax_backward',
     'names',
+    'prelu',
+    'prelu_backward',
     'relu',
     'relu_backward',
     'rrelu',
@@ -95,11 +112,14 @@ __all__ = [
     'selu',
     'selu_backward',
     'set_num_threads',
+    'show_config',
     'sigmoid',
     'sigmoid_backward',
     'silu',
     'silu_backward',
     'simd_level',
+    'softmax',
+    'softmax_backward',
     'softplus',
     'softplus_backward',
     'softsign',
