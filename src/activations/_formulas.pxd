@@ -10,6 +10,9 @@
 # `a` and `b` are the activation's scalar parameters already rounded to the dtype
 # (see _spec.py for which is which); unused ones are ignored.
 #
+# Compound conditions use `&` and `|`, not `and`/`or`: Cython compiles those to
+# short-circuit jumps, which GCC does not if-convert, so the loop would not vectorize.
+#
 # Semantics (API.md): PyTorch's one-sided derivative at every kink; a NaN input gives
 # NaN in the forward and the backward; at +-inf the limits; exact values where
 # PyTorch's formula overflows or cancels.  Literals are cast to `floating` so that
@@ -126,8 +129,14 @@ cdef inline floating relu_backward_from_output(floating g, floating y, floating 
 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
 
+cdef inline floating slope_times(floating x, floating a) noexcept nogil:
+    """a * x, with the limit (a signed zero) rather than NaN for a = 0, x = -inf."""
+    cdef floating zero = 0
+    return vcopysign(zero, x) if (a == 0) & (x == x) else x * a
+
+
 cdef inline floating leaky_relu_forward(floating x, floating a, floating b) noexcept nogil:
-    return x if x > 0 else x * a
+    return x if x > 0 else slope_times(x, a)
 
 
 cdef inline floating leaky_relu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -207,10 +216,14 @@ cdef inline floating softsign_backward_from_output(floating g, floating y, float
 
 cdef inline floating softplus_forward(floating x, floating a, floating b) noexcept nogil:
     # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): the exp never overflows
-    # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").
+    # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").  z = beta*x is
+    # rounded; its exact error zlo (two_prod) goes into the exp and the sum, so a beta
+    # other than 1 costs no accuracy.
     cdef floating zero = 0
     cdef floating z = x * a
-    cdef floating sp = (z if z > 0 else zero) + vlog1p(vexp(-vfabs(z)))
+    cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    cdef floating e = vexp_hilo(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating sp = (z + (zlo + vlog1p(e)) if z > 0 else vlog1p(e))
     return x if z > b else sp / a
 
 
@@ -234,16 +247,25 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 # Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
 # scaled down last, so it is rounded once (a denormal t times x would lose bits).
 
-cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
+    """a * sigmoid(z + zlo), rounded once also where the result is denormal.
+
+    Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for infinite a).
+    """
     cdef floating zero = 0, one = 1
-    cdef floating z = x * a
-    cdef floating zlo = exact_error(two_prod_err(x, a, z))
     cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
-    cdef floating t = t_up * scale_down(x)
-    cdef floating pos = x / (one + t)
-    cdef floating neg = ((x * t_up) / (one + t)) * scale_down(x)
-    neg = vcopysign(zero, x) if t_up == 0 else neg   # x = -inf (x * 0 would be NaN)
+    cdef floating t = t_up * scale_down(a)
+    cdef floating pos = a / (one + t)
+    cdef floating neg = ((a * t_up) / (one + t)) * scale_down(a)
+    neg = a * zero if t_up == 0 else neg
     return pos if z >= 0 else neg
+
+
+cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating z = x * a
+    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)))
+    return vcopysign(zero, x) if (y != y and x == x) else y   # x = -inf: the limit 0
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -281,3 +303,249 @@ cdef inline floating hard_swish_backward(floating g, floating x, floating a, flo
     cdef floating zero = 0, two = 2, three = 3, six = 6
     cdef floating mid = g * ((two * x + three) / six)
     return g if x >= three else (zero if x <= -three else mid)
+
+
+# ----------------------------------------------------------------- relu6
+
+cdef inline floating relu6_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, six = 6
+    return zero if x < 0 else (six if x > six else x)
+
+
+cdef inline floating relu6_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, six = 6
+    return nan_if_nan(x, zero if ((x <= 0) | (x >= six)) else g)   # 0 at both kinks
+
+
+cdef inline floating relu6_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    return relu6_backward(g, y, a, b)   # y <= 0 iff x <= 0, y >= 6 iff x >= 6
+
+
+# ----------------------------------------------------------------- hard_sigmoid
+
+cdef inline floating hard_sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
+    # (x + 3) is exact near -3 (Sterbenz), so the division is the only rounding there
+    cdef floating zero = 0, one = 1, three = 3, six = 6
+    return zero if x <= -three else (one if x >= three else (x + three) / six)
+
+
+cdef inline floating hard_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, three = 3, six = 6
+    return nan_if_nan(x, g / six if ((x > -three) & (x < three)) else zero)
+
+
+cdef inline floating hard_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, one = 1, six = 6
+    return nan_if_nan(y, g / six if ((y > 0) & (y < one)) else zero)
+
+
+# ----------------------------------------------------------------- hard_tanh (a = min_val, b = max_val)
+
+cdef inline floating hard_tanh_forward(floating x, floating a, floating b) noexcept nogil:
+    return a if x < a else (b if x > b else x)
+
+
+cdef inline floating hard_tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(x, zero if ((x <= a) | (x >= b)) else g)   # 0 at both ends
+
+
+cdef inline floating hard_tanh_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    return hard_tanh_backward(g, y, a, b)
+
+
+# ----------------------------------------------------------------- mish
+#
+# tanh(softplus(x)) = n / (n + 2) with n = t (t + 2), t = exp(x), for x <= 0, and
+# = (1 + 2u) / (1 + 2u + 2u^2) with u = exp(-x) for x > 0: no overflow, no
+# cancellation.  For x <= 0 the exp is scaled up (see swish) so that results in the
+# denormal range are rounded once.
+
+cdef inline floating mish_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, one = 1, two = 2
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)     # exp(-|x|) * SCALE_UP
+    cdef floating t = t_up * scale_down(x)
+    cdef floating neg = ((x * (t_up * (t + two))) / (t * (t + two) + two)) * scale_down(x)
+    cdef floating pos = x * ((one + two * t) / (one + two * t + two * t * t))
+    neg = vcopysign(zero, x) if t_up == 0 else neg            # x = -inf: the limit -0
+    return pos if x > 0 else neg
+
+
+cdef inline floating mish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # x <= 0: (t [(t + 2)(n + 2) + 4x(1 + t)]) / (n + 2)^2, t = exp(x), n = t(t + 2)
+    # x >  0: ((1 + 2u) D + 4x u^2 (1 + u)) / D^2, u = exp(-x), D = 1 + 2u + 2u^2
+    cdef floating zero = 0, one = 1, two = 2, four = 4
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating t = t_up * scale_down(x)
+    cdef floating n2 = t * (t + two) + two
+    cdef floating neg = ((t_up * ((t + two) * n2 + four * x * (one + t))) / (n2 * n2)) * scale_down(x)
+    cdef floating d = one + two * t + two * t * t
+    cdef floating pos = ((one + two * t) * d + four * x * (t * t) * (one + t)) / (d * d)
+    neg = zero if t_up == 0 else neg      # x = -inf
+    pos = one if t == 0 else pos          # x = +inf
+    return g * (pos if x > 0 else neg)
+
+
+# ----------------------------------------------------------------- celu (a = alpha)
+
+cdef inline floating celu_forward(floating x, floating a, floating b) noexcept nogil:
+    return x if x > 0 else a * vexpm1(x / a)
+
+
+cdef inline floating celu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    return g if x > 0 else g * vexp(x / a)    # celu'(0) = 1 (the x <= 0 side, as PyTorch)
+
+
+cdef inline floating celu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating d = (y + a) / a
+    return g if y > 0 else g * (zero if d < 0 else d)
+
+
+# ----------------------------------------------------------------- log_sigmoid
+
+cdef inline floating log_sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
+    # -softplus(-x) = min(x, 0) - log1p(exp(-|x|)): no overflow for large |x|
+    cdef floating zero = 0
+    return (x if x < 0 else zero) - vlog1p(vexp(-vfabs(x)))
+
+
+cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    return g * sigmoid_complement_of(x)       # sigmoid(-x)
+
+
+cdef inline floating log_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    return g * (-vexpm1(y))                   # 1 - sigmoid(x) = 1 - exp(y)
+
+
+# ----------------------------------------------------------------- tanhshrink
+#
+# x - tanh(x) cancels to x^3/3 near 0: for |x| <= 1 it is x^3 P(x^2) with P from
+# tools/fit_tanhshrink.py (Chebyshev interpolant, < 0.6 ulp); above 1 the direct
+# difference loses at most a factor 1/(1 - tanh(1)) = 4.2.
+
+cdef extern from *:
+    """
+    static inline float act_tanhshrink_poly_f(float u) {
+        float p = 4.846711195865875e-05f;
+        p = p * u + -0.00033768981029704557f;
+        p = p * u + 0.001242157496259036f;
+        p = p * u + -0.003478386489588535f;
+        p = p * u + 0.00882625034385819f;
+        p = p * u + -0.02186257538161619f;
+        p = p * u + 0.05396759669145474f;
+        p = p * u + -0.13333330899461984f;
+        return p * u + 0.3333333331834693f;
+    }
+    static inline double act_tanhshrink_poly_d(double u) {
+        double p = -2.5155023659382105e-08;
+        p = p * u + 2.6330772232959337e-07;
+        p = p * u + -1.3791814499083342e-06;
+        p = p * u + 4.987760317520347e-06;
+        p = p * u + -1.4606131676715378e-05;
+        p = p * u + 3.8389607893147334e-05;
+        p = p * u + -9.646277743313181e-05;
+        p = p * u + 0.00023895705228738225;
+        p = p * u + -0.0005899792946300052;
+        p = p * u + 0.0014558246920964941;
+        p = p * u + -0.003592126679366341;
+        p = p * u + 0.008863235404578283;
+        p = p * u + -0.02186948852912909;
+        p = p * u + 0.05396825396804637;
+        p = p * u + -0.1333333333333309;
+        return p * u + 0.3333333333333333;
+    }
+    """
+    float act_tanhshrink_poly_f(float u) noexcept nogil
+    double act_tanhshrink_poly_d(double u) noexcept nogil
+
+
+cdef inline floating tanhshrink_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    cdef floating u = x * x
+    cdef floating small
+    if floating is float:
+        small = x * (u * act_tanhshrink_poly_f(u))
+    else:
+        small = x * (u * act_tanhshrink_poly_d(u))
+    return small if vfabs(x) <= one else x - tanh_forward(x, a, b)
+
+
+cdef inline floating tanhshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating th = tanh_forward(x, a, b)
+    return g * (th * th)                      # 1 - (1 - tanh^2)
+
+
+# ----------------------------------------------------------------- softshrink (a = lambd)
+
+cdef inline floating softshrink_forward(floating x, floating a, floating b) noexcept nogil:
+    # inside the dead zone x * 0: a zero with x's sign (as PyTorch), NaN stays NaN
+    cdef floating zero = 0
+    return x - a if x > a else (x + a if x < -a else x * zero)
+
+
+cdef inline floating softshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(x, zero if ((x >= -a) & (x <= a)) else g)
+
+
+# ----------------------------------------------------------------- hardshrink (a = lambd)
+
+cdef inline floating hardshrink_forward(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return zero if ((x >= -a) & (x <= a)) else x
+
+
+cdef inline floating hardshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(x, zero if ((x >= -a) & (x <= a)) else g)
+
+
+# ----------------------------------------------------------------- threshold (a = threshold, b = value)
+
+cdef inline floating threshold_forward(floating x, floating a, floating b) noexcept nogil:
+    return b if x <= a else x
+
+
+cdef inline floating threshold_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return nan_if_nan(x, zero if x <= a else g)
+
+
+# ================================================================= gates (glu family)
+# Gated activations split x along an axis into halves a (first) and b (second):
+#   NAME_gate(a, b)             the output
+#   NAME_gate_grad_a(g, a, b)   g * d out / d a
+#   NAME_gate_grad_b(g, a, b)   g * d out / d b
+
+# ----------------------------------------------------------------- glu: a * sigmoid(b)
+
+cdef inline floating glu_gate(floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_sigmoid(a, b, zero)
+
+
+cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_sigmoid(g, b, zero)
+
+
+cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    return (g * a) * logistic_density(vexp(-vfabs(b)))
+
+
+# ----------------------------------------------------------------- swiglu: silu(a) * b
+
+cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return swish_forward(a, one, one) * b
+
+
+cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return swish_backward(g * b, a, one, one)
+
+
+cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return g * swish_forward(a, one, one)

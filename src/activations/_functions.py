@@ -303,7 +303,87 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     return prelu, prelu_backward
 
 
-MAKERS = {"elementwise": _make_elementwise, "rrelu": _make_rrelu, "softmax": _make_softmax,
+# ------------------------------------------------------------------ gated (glu family)
+
+GATE_ID: Dict[str, int] = {name: i for i, name in enumerate(_spec.gate_ops())}
+
+
+def _make_gated(spec: _spec.Spec) -> Tuple[Callable, Callable]:
+    name = spec.name
+    extra = [k for k in spec.params if k != "axis"]   # geglu: approximate
+
+    def op_of(params) -> int:
+        if not extra:
+            return GATE_ID[spec.ops[0]]
+        return GATE_ID[spec.kernel_args(**params)[0]]
+
+    def halves(fname, shape, axis):
+        outer, length, inner = _validation.axis_split(fname, shape, axis)
+        if length % 2:
+            raise ValueError(f"{fname}: x.shape[{axis}] = {length} must be even (split into halves)")
+        ax = int(axis) % max(len(shape), 1)
+        half_shape = tuple(shape[:ax]) + (length // 2,) + tuple(shape[ax + 1:])
+        return outer, length // 2, inner, half_shape
+
+    def forward(x, *, axis=-1, out=None, **params):
+        op = op_of(params)
+        xa = _validation.as_input(name, "x", x)
+        if xa.ndim == 0:
+            raise ValueError(f"{name}: x must have at least one axis to split, got a 0-d array")
+        outer, half, inner, half_shape = halves(name, xa.shape, axis)
+        out_arr = _validation.as_output(name, out, half_shape, xa.dtype, [("x", xa)])
+        res = np.empty(half_shape, xa.dtype) if out_arr is None else out_arr
+        _K.gated(FORWARD, op, xa, None, res, outer, half, inner)
+        return res if out is None else out
+
+    def backward(grad, x=None, *, y=None, axis=-1, out=None, **params):
+        fname = f"{name}_backward"
+        op = op_of(params)
+        _validation.exactly_one(fname, x, y, False)
+        xa = _validation.as_input(fname, "x", x)
+        if xa.ndim == 0:
+            raise ValueError(f"{fname}: x must have at least one axis to split, got a 0-d array")
+        ga = _validation.as_input(fname, "grad", grad)
+        outer, half, inner, half_shape = halves(fname, xa.shape, axis)
+        if ga.dtype != xa.dtype:
+            raise TypeError(f"{fname}: grad has dtype {ga.dtype} but x has dtype {xa.dtype}; "
+                            "they must match (no silent casts)")
+        if ga.shape != half_shape:
+            raise ValueError(f"{fname}: grad has shape {ga.shape}; expected {half_shape} "
+                             f"(x's shape {xa.shape} halved along axis {axis})")
+        out_arr = _validation.as_output(fname, out, xa.shape, xa.dtype, [("grad", ga), ("x", xa)])
+        res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
+        _K.gated(BACKWARD, op, xa, ga, res, outer, half, inner)
+        return res if out is None else out
+
+    forward, backward = _with_signature(spec, forward, backward, extra)
+    return forward, backward
+
+
+def _with_signature(spec, forward, backward, extra):
+    """Give the **params closures of _make_gated their real keyword signature."""
+    defaults = "".join(f"{k}={spec.params[k]!r}, " for k in extra)
+    passing = "".join(f", {k}={k}" for k in extra)
+    src = (f"def {spec.name}(x, *, axis=-1, {defaults}out=None):\n"
+           f"    return _impl(x, axis=axis, out=out{passing})\n"
+           f"def {spec.name}_backward(grad, x=None, *, y=None, axis=-1, {defaults}out=None):\n"
+           f"    return _impl_b(grad, x, y=y, axis=axis, out=out{passing})\n")
+    scope = {"_impl": forward, "_impl_b": backward}
+    exec(compile(src, f"<activations.{spec.name}>", "exec"), scope)
+    forward, backward = scope[spec.name], scope[f"{spec.name}_backward"]
+    forward.__qualname__, backward.__qualname__ = forward.__name__, backward.__name__
+    fdoc, bdoc = _docstrings(spec)
+    forward.__doc__ = fdoc + (
+        "\n    axis: the axis split into halves a = first, b = second (its length must be\n"
+        "    even); the output has half that length along axis.\n")
+    backward.__doc__ = bdoc + (
+        "\n    Returns the gradient for the whole x (twice grad's length along axis).\n")
+    for fn in (forward, backward):
+        fn.__module__ = "activations"
+    return forward, backward
+
+
+MAKERS = {"gated": _make_gated, "elementwise": _make_elementwise, "rrelu": _make_rrelu, "softmax": _make_softmax,
           "prelu": _make_prelu}
 
 

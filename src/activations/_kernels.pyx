@@ -92,6 +92,7 @@ include "_elementwise.pxi"
 include "_rrelu.pxi"
 include "_softmax.pxi"
 include "_prelu.pxi"
+include "_gated.pxi"
 
 SIMD_LEVEL = ACT_SIMD_LEVEL.decode()
 OPENMP = bool(ACT_HAVE_OPENMP)
@@ -344,3 +345,31 @@ SOFTMAX_MODES = {
     ("log_softmax", "x"): LOG_SOFTMAX_BACKWARD_X,
     ("log_softmax", "y"): LOG_SOFTMAX_BACKWARD_Y,
 }
+
+
+def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
+          Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
+    """Gated kernel (see _gated.pxi) over arrays validated by the Python layer: x and
+    (backward) out have outer*2*half*inner values, the forward out and grad
+    outer*half*inner.  Returns out."""
+    cdef tuple arrays = (x, out) if grad is None else (x, grad, out)
+    cdef int typenum = checked_typenum(arrays)
+    cdef Py_ssize_t full = outer * 2 * half * inner
+    if (cnp.PyArray_SIZE(x) != full
+            or cnp.PyArray_SIZE(out) != (full if direction != FORWARD else full // 2)
+            or (grad is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad) != full // 2)):
+        raise ValueError("internal error: gated kernel shape mismatch")
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if grad is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_gated(direction, op, <const float*>px, <const float*>pg, <float*>po,
+                           outer, half, inner)
+        else:
+            ok = run_gated(direction, op, <const double*>px, <const double*>pg, <double*>po,
+                           outer, half, inner)
+    if not ok:
+        raise ValueError(f"no gated kernel for op {op} in direction {direction}")
+    return out

@@ -21,7 +21,7 @@ cdef enum:
 
 
 cdef inline floating prelu_value(floating x, floating w) noexcept nogil:
-    return x if x > 0 else w * x
+    return x if x > 0 else slope_times(x, w)
 
 
 cdef inline floating prelu_grad_x(floating g, floating x, floating w) noexcept nogil:

@@ -184,6 +184,94 @@ SPECS: Tuple[Spec, ...] = (
 )
 
 
+def _hard_tanh_args(min_val: float = -1.0, max_val: float = 1.0):
+    lo = _finite("hard_tanh", "min_val", min_val)
+    hi = _finite("hard_tanh", "max_val", max_val)
+    if lo > hi:
+        raise ValueError(f"hard_tanh: min_val must be <= max_val, got min_val={lo!r} > max_val={hi!r}")
+    return "hard_tanh", lo, hi
+
+
+def _lambd_args(op: str):
+    def args(lambd: float = 0.5):
+        lambd = _finite(op, "lambd", lambd)
+        if lambd < 0:
+            raise ValueError(f"{op}: lambd must be >= 0, got {lambd!r}")
+        return op, lambd, 0.0
+    return args
+
+
+def _threshold_args(threshold: float, value: float):
+    return "threshold", _finite("threshold", "threshold", threshold), float(value)
+
+
+def _celu_args(alpha: float = 1.0):
+    alpha = _finite("celu", "alpha", alpha)
+    if alpha == 0.0:
+        raise ValueError("celu: alpha must be non-zero, got 0.0")
+    return "celu", alpha, 0.0
+
+
+SPECS = SPECS + (
+    Spec("relu6", "elementwise", "ReLU capped at 6.",
+         "min(max(x, 0), 6)", "1 if 0 < x < 6 else 0",
+         backward_takes=("x", "y"), ops=("relu6",), kernel_args=_no_params("relu6")),
+    Spec("hard_sigmoid", "elementwise", "Hard sigmoid (as PyTorch's hardsigmoid).",
+         "relu6(x + 3) / 6", "1/6 if -3 < x < 3 else 0",
+         backward_takes=("x", "y"), ops=("hard_sigmoid",), kernel_args=_no_params("hard_sigmoid")),
+    Spec("hard_tanh", "elementwise", "Hard tanh: clip to [min_val, max_val].",
+         "clip(x, min_val, max_val)", "1 if min_val < x < max_val else 0",
+         params={"min_val": -1.0, "max_val": 1.0}, backward_takes=("x", "y"),
+         ops=("hard_tanh",), kernel_args=_hard_tanh_args),
+    Spec("mish", "elementwise", "Mish (Misra 2019).",
+         "x * tanh(softplus(x))",
+         "tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2), sp = softplus(x)",
+         ops=("mish",), kernel_args=_no_params("mish")),
+    Spec("celu", "elementwise", "Continuously differentiable ELU (Barron 2017).",
+         "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
+         "1 if x > 0 else exp(x / alpha)  (= y / alpha + 1)",
+         params={"alpha": 1.0}, backward_takes=("x", "y"), ops=("celu",),
+         kernel_args=_celu_args, check_from_output=_alpha_from_output("celu")),
+    Spec("log_sigmoid", "elementwise", "Logarithm of the sigmoid.",
+         "-softplus(-x) = min(x, 0) - log1p(exp(-|x|))", "sigmoid(-x)  (= 1 - exp(y))",
+         backward_takes=("x", "y"), ops=("log_sigmoid",), kernel_args=_no_params("log_sigmoid")),
+    Spec("softmin", "softmax", "Softmin along an axis: softmax(-x).",
+         "exp(-x - max(-x)) / sum(exp(-x - max(-x)))",
+         "-y * (grad - sum(grad * y))  (Jacobian-vector product)",
+         params={"axis": -1}, backward_takes=("x", "y")),
+    Spec("tanhshrink", "elementwise", "Tanh shrink.",
+         "x - tanh(x)", "tanh(x)**2",
+         ops=("tanhshrink",), kernel_args=_no_params("tanhshrink")),
+    Spec("softshrink", "elementwise", "Soft shrinkage.",
+         "x - lambd if x > lambd, x + lambd if x < -lambd, else 0",
+         "1 if |x| > lambd else 0",
+         params={"lambd": 0.5}, ops=("softshrink",), kernel_args=_lambd_args("softshrink")),
+    Spec("hardshrink", "elementwise", "Hard shrinkage.",
+         "x if |x| > lambd else 0", "1 if |x| > lambd else 0",
+         params={"lambd": 0.5}, ops=("hardshrink",), kernel_args=_lambd_args("hardshrink")),
+    Spec("glu", "gated", "Gated linear unit (Dauphin et al. 2017): x split into halves a, b.",
+         "a * sigmoid(b)", "d/da = sigmoid(b), d/db = a * sigmoid(b) * (1 - sigmoid(b))",
+         params={"axis": -1}, ops=("glu",)),
+    Spec("swiglu", "gated", "SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).",
+         "silu(a) * b", "d/da = b * silu'(a), d/db = silu(a)",
+         params={"axis": -1}, ops=("swiglu",)),
+    Spec("threshold", "elementwise", "Threshold: replace x <= threshold by value.",
+         "x if x > threshold else value", "1 if x > threshold else 0",
+         params={"threshold": REQUIRED, "value": REQUIRED}, ops=("threshold",),
+         kernel_args=_threshold_args),
+)
+
+
+def gate_ops() -> Tuple[str, ...]:
+    """The gated kernel ops (glu family), in op-number order."""
+    order: Dict[str, None] = {}
+    for spec in SPECS:
+        if spec.kind == "gated":
+            for op in spec.ops:
+                order[op] = None
+    return tuple(order)
+
+
 def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
     """The elementwise kernel ops, in op-number order: ``(name, has_backward_from_output)``.
 
@@ -192,6 +280,8 @@ def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
     """
     order: Dict[str, bool] = {}
     for spec in SPECS:
+        if spec.kind == "gated":
+            continue
         for op in spec.ops:
             order[op] = order.get(op, False) or ("y" in spec.backward_takes)
     return tuple(order.items())

@@ -30,14 +30,14 @@ def _describe(arr: np.ndarray) -> str:
 def as_input(fname: str, argname: str, value) -> np.ndarray:
     """``value`` as a plain ndarray of float32/float64 (copied only if it must be)."""
     arr = np.asarray(value)
-    if arr.dtype not in SUPPORTED:
+    if arr.dtype.newbyteorder("=") not in SUPPORTED:
         raise TypeError(
             f"{fname}: {argname} has dtype {arr.dtype}; supported dtypes are float32 and "
             "float64 (convert explicitly, e.g. x.astype(np.float32))")
     if not arr.dtype.isnative:
         arr = arr.astype(arr.dtype.newbyteorder("="))  # same values, native order
     if not (arr.flags.c_contiguous and arr.flags.aligned):
-        arr = np.ascontiguousarray(arr)
+        arr = np.array(arr, order="C", copy=True)  # ascontiguousarray keeps unaligned data
     return arr
 
 

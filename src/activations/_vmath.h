@@ -31,23 +31,31 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Forced inlining: a helper left out of line is a call per element, and a loop with
+   a call in it does not vectorize (GCC's inliner gives up on large callers). */
+#if defined(__GNUC__) || defined(__clang__)
+#define ACT_INLINE static inline __attribute__((always_inline))
+#else
+#define ACT_INLINE static inline
+#endif
+
 /* ---- bit casts (memcpy is the portable, vectorizable form) ------------------ */
-static inline uint32_t act_asuint_f(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
-static inline float act_asfloat_u(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
-static inline uint64_t act_asuint_d(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
-static inline double act_asdouble_u(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
+ACT_INLINE uint32_t act_asuint_f(float x) { uint32_t u; memcpy(&u, &x, sizeof u); return u; }
+ACT_INLINE float act_asfloat_u(uint32_t u) { float x; memcpy(&x, &u, sizeof x); return x; }
+ACT_INLINE uint64_t act_asuint_d(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
+ACT_INLINE double act_asdouble_u(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
 
 #define ACT_INF_F (act_asfloat_u(0x7f800000u))
 #define ACT_NAN_F (act_asfloat_u(0x7fc00000u))
 #define ACT_INF_D (act_asdouble_u(0x7ff0000000000000ull))
 #define ACT_NAN_D (act_asdouble_u(0x7ff8000000000000ull))
 
-static inline float act_fabs_f(float x) { return act_asfloat_u(act_asuint_f(x) & 0x7fffffffu); }
-static inline double act_fabs_d(double x) { return act_asdouble_u(act_asuint_d(x) & 0x7fffffffffffffffull); }
+ACT_INLINE float act_fabs_f(float x) { return act_asfloat_u(act_asuint_f(x) & 0x7fffffffu); }
+ACT_INLINE double act_fabs_d(double x) { return act_asdouble_u(act_asuint_d(x) & 0x7fffffffffffffffull); }
 /* copysign(mag, sgn) for a non-negative `mag` */
-static inline float act_copysign_f(float mag, float sgn)
+ACT_INLINE float act_copysign_f(float mag, float sgn)
 { return act_asfloat_u(act_asuint_f(mag) | (act_asuint_f(sgn) & 0x80000000u)); }
-static inline double act_copysign_d(double mag, double sgn)
+ACT_INLINE double act_copysign_d(double mag, double sgn)
 { return act_asdouble_u(act_asuint_d(mag) | (act_asuint_d(sgn) & 0x8000000000000000ull)); }
 
 /* ---- range reduction shared by exp and expm1 ---------------------------------
@@ -67,7 +75,7 @@ static inline double act_copysign_d(double mag, double sgn)
 #define ACT_LN2_LO_D 1.90821492927058770002e-10 /* 0x3dea39ef35793c76 */
 
 /* expm1(r) for |r| <= ln2/2 + tiny: Taylor to r^7 (truncation < 2e-9 relative) */
-static inline float act_expm1_poly_f(float r)
+ACT_INLINE float act_expm1_poly_f(float r)
 {
     float p = 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
@@ -79,7 +87,7 @@ static inline float act_expm1_poly_f(float r)
 }
 
 /* expm1(r) for |r| <= ln2/2 + tiny: Taylor to r^13 (truncation < 1.5e-17 relative) */
-static inline double act_expm1_poly_d(double r)
+ACT_INLINE double act_expm1_poly_d(double r)
 {
     double p = 1.0 / 6227020800.0;
     p = p * r + 1.0 / 479001600.0;
@@ -110,9 +118,10 @@ static inline double act_expm1_poly_d(double r)
  * The input is clamped to [-104, 89] (float32) /
  * [-746, 710] (float64), outside of which the result is 0 or +inf anyway; the
  * clamps are written as compares so that NaN passes through them. */
-static inline float act_exp_scaled_f(float x, float lo, int32_t k)
+ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 {
     const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
+    lo = (x < lowest) | (x > 89.0f) ? 0.0f : lo;  /* clamped: the correction is moot */
     x = x < lowest ? lowest : x;
     x = x > 89.0f ? 89.0f : x;
     float kd = x * ACT_LOG2E_F + ACT_SHIFTER_F;
@@ -127,12 +136,13 @@ static inline float act_exp_scaled_f(float x, float lo, int32_t k)
     return ((1.0f + q) * s1) * s2;
 }
 
-static inline float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
-static inline float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
+ACT_INLINE float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
+ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
 
-static inline double act_exp_scaled_d(double x, double lo, int64_t k)
+ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 {
     const double lowest = -746.0 - 0.6931471805599453 * (double)k;
+    lo = (x < lowest) | (x > 710.0) ? 0.0 : lo;
     x = x < lowest ? lowest : x;
     x = x > 710.0 ? 710.0 : x;
     double kd = x * ACT_LOG2E_D + ACT_SHIFTER_D;
@@ -147,8 +157,8 @@ static inline double act_exp_scaled_d(double x, double lo, int64_t k)
     return ((1.0 + q) * s1) * s2;
 }
 
-static inline double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
-static inline double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
+ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
+ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
 /* ---- expm1 ---------------------------------------------------------------------
  * expm1(x) = 2^n * expm1(r) + (2^n - 1), evaluated as
@@ -156,7 +166,7 @@ static inline double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
  * n = 0 gives q itself (full relative accuracy near 0), and t stays a normal
  * number up to the float overflow threshold.  Inputs are clamped to [-30, 89]
  * (float32) / [-50, 710] (float64): below, expm1 rounds to -1 in that precision. */
-static inline float act_expm1_f(float x)
+ACT_INLINE float act_expm1_f(float x)
 {
     float xc = x < -30.0f ? -30.0f : x;
     xc = xc > 89.0f ? 89.0f : xc;
@@ -171,7 +181,7 @@ static inline float act_expm1_f(float x)
     return act_fabs_f(x) < 0x1p-25f ? x : y;
 }
 
-static inline double act_expm1_d(double x)
+ACT_INLINE double act_expm1_d(double x)
 {
     double xc = x < -50.0 ? -50.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
@@ -191,7 +201,7 @@ static inline double act_expm1_d(double x)
  * s = f / (2 + f), log(m) = f - f^2/2 + s*(f^2/2 + R(s^2)) with fdlibm's minimax
  * R; result = k*ln2_hi + (log(m) + (k*ln2_lo + c)).  For |x| < 2^-24 this gives
  * c/u = x exactly. */
-static inline float act_log1p_f(float x)
+ACT_INLINE float act_log1p_f(float x)
 {
     const float Lg1 = 0xaaaaaa.0p-24f, Lg2 = 0xccce13.0p-25f,
                 Lg3 = 0x91e9ee.0p-25f, Lg4 = 0xf89e26.0p-26f;
@@ -206,7 +216,7 @@ static inline float act_log1p_f(float x)
     float w = z * z;
     float R = z * (Lg1 + w * Lg3) + w * (Lg2 + w * Lg4);
     float hfsq = 0.5f * f * f;
-    float dk = (float)k;
+    float dk = (float)k; /* int32 -> float converts in SIMD at every level */
     float y = s * (hfsq + R) + (dk * ACT_LN2_LO_F + c) - hfsq + f + dk * ACT_LN2_HI_F;
     /* special values, in order of precedence (NaN last so it wins) */
     y = x == ACT_INF_F ? x : y;
@@ -216,7 +226,7 @@ static inline float act_log1p_f(float x)
     return x != x ? x : y;
 }
 
-static inline double act_log1p_d(double x)
+ACT_INLINE double act_log1p_d(double x)
 {
     const double Lg1 = 6.666666666666735130e-01, Lg2 = 3.999999999940941908e-01,
                  Lg3 = 2.857142874366239149e-01, Lg4 = 2.222219843214978396e-01,
@@ -225,15 +235,18 @@ static inline double act_log1p_d(double x)
     double u = 1.0 + x;
     uint64_t iu = act_asuint_d(u) + ((uint64_t)(0x3ff00000u - 0x3fe6a09eu) << 32);
     int64_t k = (int64_t)(iu >> 52) - 0x3ff;
-    double c = k >= 2 ? 1.0 - (u - x) : x - (u - 1.0);
-    c = k < 54 ? c / u : 0.0;
+    /* int64 -> double has no SIMD form before AVX-512DQ, nor has a 64-bit compare
+       before SSE4.2: convert by adding k to the bits of 2^52 + 2^51 (exact for
+       |k| < 2^51) and compare the double */
+    double dk = act_asdouble_u(0x4338000000000000ull + (uint64_t)k) - 0x1.8p52;
+    double c = dk >= 2.0 ? 1.0 - (u - x) : x - (u - 1.0);
+    c = dk < 54.0 ? c / u : 0.0;
     double f = act_asdouble_u((iu & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull) - 1.0;
     double s = f / (2.0 + f);
     double z = s * s;
     double w = z * z;
     double R = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7))) + w * (Lg2 + w * (Lg4 + w * Lg6));
     double hfsq = 0.5 * f * f;
-    double dk = (double)k;
     double y = s * (hfsq + R) + (dk * ACT_LN2_LO_D + c) - hfsq + f + dk * ACT_LN2_HI_D;
     y = x == ACT_INF_D ? x : y;
     y = x == -1.0 ? -ACT_INF_D : y;
@@ -247,12 +260,12 @@ static inline double act_log1p_d(double x)
  * of magnitude).  two_prod: a * b = p + err exactly, by Veltkamp/Dekker splitting
  * (no FMA needed, so it is exact on the SSE2 baseline too; valid while the
  * product neither overflows nor underflows). */
-static inline float act_two_sum_err_f(float a, float b, float s)
+ACT_INLINE float act_two_sum_err_f(float a, float b, float s)
 { float bb = s - a; return (a - (s - bb)) + (b - bb); }
-static inline double act_two_sum_err_d(double a, double b, double s)
+ACT_INLINE double act_two_sum_err_d(double a, double b, double s)
 { double bb = s - a; return (a - (s - bb)) + (b - bb); }
 
-static inline float act_two_prod_err_f(float a, float b, float p)
+ACT_INLINE float act_two_prod_err_f(float a, float b, float p)
 {
     const float split = 4097.0f; /* 2^12 + 1 */
     float ca = split * a, cb = split * b;
@@ -260,7 +273,7 @@ static inline float act_two_prod_err_f(float a, float b, float p)
     float bhi = cb - (cb - b), blo = b - bhi;
     return ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo;
 }
-static inline double act_two_prod_err_d(double a, double b, double p)
+ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 {
     const double split = 134217729.0; /* 2^27 + 1 */
     double ca = split * a, cb = split * b;
@@ -289,7 +302,7 @@ typedef int32_t act_vfi __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef double act_vd __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef int64_t act_vdi __attribute__((vector_size(ACT_VEC_BYTES)));
 #define ACT_DEFINE_MAX(NAME, T, VT, VI)                                              \
-static inline T NAME(const T *x, ptrdiff_t n, T flip)                                \
+ACT_INLINE T NAME(const T *x, ptrdiff_t n, T flip)                                \
 {                                                                                    \
     const ptrdiff_t L = (ptrdiff_t)(sizeof(VT) / sizeof(T));                         \
     T m = -(T)__builtin_inf();                                                       \
@@ -312,9 +325,9 @@ static inline T NAME(const T *x, ptrdiff_t n, T flip)                           
 ACT_DEFINE_MAX(act_max_f, float, act_vf, act_vfi)
 ACT_DEFINE_MAX(act_max_d, double, act_vd, act_vdi)
 #else
-static inline float act_max_f(const float *x, ptrdiff_t n, float flip)
+ACT_INLINE float act_max_f(const float *x, ptrdiff_t n, float flip)
 { float m = -ACT_INF_F; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
-static inline double act_max_d(const double *x, ptrdiff_t n, double flip)
+ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
 { double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
 #endif
 

@@ -1,0 +1,1175 @@
+#!/usr/bin/env python
+"""Benchmark `activations` against plain NumPy, PyTorch CPU and ONNX Runtime.
+
+Design:
+ 1. Data-driven.  The functions come from ``activations.names()`` and
+    ``activations.get(name)``; ``PEERS`` below holds one row per function with its
+    peer expressions (NumPy, PyTorch, an ONNX operator) and a high-precision
+    reference.  A function without a row is still benchmarked (ours only, no
+    accuracy); adding a peer is editing one row.
+ 2. One timing helper (``measure``): warm-up, a loop count calibrated so that one
+    sample lasts ``sample_ms``, ``repeats`` samples timed with perf_counter_ns; the
+    median is reported with the min/max spread.  Tiny arrays loop many calls per sample.
+ 3. Every contestant writes into an output buffer allocated once per problem
+    (forwards out of place, ``out=``; no contestant works in place, so the input
+    values never drift between calls).  PyTorch uses the ``out=`` overloads of its
+    ATen ops, backwards through the ATen backward ops (no autograd); ONNX Runtime runs
+    a one-node model with IO binding onto the same NumPy buffers (no copies).
+    NumPy ufuncs are single-threaded: they are timed once and shown in every
+    thread column.
+ 4. One reporting path: every measurement is a ``Cell`` in ``RESULTS``; the grid
+    table, the target summary, the JSON and the PNG all read from it.  Targets are
+    information: this script never fails because something is slow.
+ 5. Grid cells and targets 1-3 report medians.  Targets 4-6 and the threads scan
+    compare two of our own timings, and use the fastest sample of each (a shared
+    machine's background load stalls parallel regions for milliseconds, which says
+    nothing about the kernel); the medians stay in the JSON.
+
+Run ``python benchmarks/bench.py --help``; see benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import datetime
+import functools
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from types import SimpleNamespace
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+import activations as act  # before torch: PERF-NOTES "one OpenMP runtime per process"
+
+try:
+    import torch
+    import torch.nn.functional as F  # noqa: F401  (kept for peer rows that want it)
+    ATEN = torch.ops.aten
+except ImportError:  # optional peer
+    torch = None
+try:
+    import onnx
+    import onnx.helper
+    import onnxruntime as ort
+except ImportError:  # optional peer
+    onnx = ort = None
+try:
+    import scipy.special as scipy_special  # only for the gelu reference (erf)
+except ImportError:
+    scipy_special = None
+
+np.seterr(all="ignore")  # peers overflow in exp() on purpose; the results are checked
+L = np.longdouble        # reference precision (80-bit extended on x86-64)
+DTYPES = {"f32": np.float32, "f64": np.float64}
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+# ============================================================== problems (inputs)
+
+#: value classes for the value-dependence target: name -> (low, high) magnitudes per dtype,
+#: or a generator.  "ordinary" is the distribution every speed cell uses.
+INPUT_KINDS = ("ordinary", "denormal_in", "underflow", "inf_nan", "huge")
+
+
+def make_x(kind: str, n: int, dtype, rng) -> np.ndarray:
+    fi = np.finfo(dtype)
+    if kind == "ordinary":        # N(0, 3): both branches of every kink, some saturation
+        return (rng.standard_normal(n) * 3).astype(dtype)
+    sign = np.where(rng.random(n) < 0.5, -1, 1)
+    if kind == "denormal_in":     # subnormal inputs
+        return (sign * fi.smallest_subnormal * rng.integers(1, 2**20, n)).astype(dtype)
+    if kind == "underflow":       # exp() of these is subnormal or 0: -104..-87 / -745..-708
+        lo, hi = (87.0, 104.0) if dtype == np.float32 else (708.0, 745.0)
+        return (-rng.uniform(lo, hi, n)).astype(dtype)
+    if kind == "inf_nan":
+        return rng.choice(np.array([np.inf, -np.inf, np.nan], dtype=dtype), n)
+    if kind == "huge":            # 1e30..max / 1e300..max, both signs
+        e_lo, e_hi = (30, 38.5) if dtype == np.float32 else (300, 308.2)
+        return (sign * 10.0 ** rng.uniform(e_lo, e_hi, n)).astype(dtype)
+    raise ValueError(kind)
+
+
+@dataclasses.dataclass
+class Problem:
+    """Inputs and output buffers of one (function, dtype, size, input kind)."""
+    name: str
+    dtype: type
+    n: int
+    kind: str
+    x: np.ndarray
+    g: np.ndarray                 # dL/dy, shaped like y
+    y: np.ndarray                 # forward output (ours), for backward-from-y
+    o_fwd: np.ndarray             # forward output buffer
+    o_bwd: np.ndarray             # backward output buffer (shaped like x)
+    args: tuple                   # extra positional arguments (prelu's weight)
+    params: dict                  # every keyword parameter, defaults filled in
+    overrides: dict               # keyword parameters passed explicitly (row.params)
+    _torch: Optional[SimpleNamespace] = None
+
+    @property
+    def t(self) -> SimpleNamespace:
+        """The same buffers as torch tensors (shared memory)."""
+        if self._torch is None:
+            conv = lambda a: torch.from_numpy(a) if isinstance(a, np.ndarray) else a  # noqa: E731
+            self._torch = SimpleNamespace(
+                x=conv(self.x), g=conv(self.g), y=conv(self.y), o_fwd=conv(self.o_fwd),
+                o_bwd=conv(self.o_bwd), args=tuple(conv(a) for a in self.args),
+                w=conv(self.args[0]) if self.args else None, params=self.params)
+        return self._torch
+
+    @property
+    def w(self):
+        return self.args[0] if self.args else None
+
+
+def shapes(layout: str, n: int) -> Tuple[tuple, tuple, Optional[tuple]]:
+    """(x shape, y shape, weight shape) of a problem of n input elements."""
+    if layout == "rows":              # softmax-like: rows of 1024 (PERF-NOTES)
+        r = min(n, 1024)
+        return (n // r, r), (n // r, r), None
+    if layout == "gated":             # glu-like: rows of 1024, output half as wide
+        r = min(n, 1024)
+        return (n // r, r), (n // r, r // 2), None
+    if layout == "channels":          # prelu: 64 channels on axis 1, one weight each
+        c = min(n, 64)
+        return (n // c, c), (n // c, c), (c,)
+    return (n,), (n,), None
+
+
+def build_problem(name: str, dtype, n: int, kind: str = "ordinary") -> Problem:
+    entry, row = act.get(name), PEERS.get(name, Row())
+    rng = np.random.default_rng(n + 7 * INPUT_KINDS.index(kind))
+    xs, ys, ws = shapes(row.layout or LAYOUTS.get(name, "flat"), n)
+    x = make_x(kind, n, dtype, rng).reshape(xs)
+    args = (np.full(ws, 0.25, dtype),) if ws else ()
+    params = {**entry.params, **row.params}
+    g = rng.standard_normal(int(np.prod(ys))).astype(dtype).reshape(ys)
+    try:
+        y = np.asarray(entry.forward(x, *args, **row.params))
+    except Exception:  # a broken forward still leaves the backward measurable from x
+        y = np.zeros(ys, dtype)
+    return Problem(name, dtype, n, kind, x, g, y, np.empty(ys, dtype), np.empty(xs, dtype),
+                   args, params, dict(row.params))
+
+
+#: layout of functions that have no PEERS row, from the package's own table if present
+LAYOUTS = {s.name: {"softmax": "rows", "gated": "gated", "prelu": "channels"}.get(s.kind, "flat")
+           for s in getattr(getattr(act, "_spec", None), "SPECS", ())}
+
+
+# ============================================================== contestants
+
+def backward_input(name: str) -> str:
+    """'y' when the row asks for backward from the output and the function allows it."""
+    row = PEERS.get(name, Row())
+    return "y" if row.from_y and "y" in act.get(name).backward_takes else "x"
+
+
+def ours(p: Problem, direction: str) -> Callable:
+    entry = act.get(p.name)
+    if direction == "fwd":
+        return functools.partial(entry.forward, p.x, *p.args, out=p.o_fwd, **p.overrides)
+    if backward_input(p.name) == "y":
+        return functools.partial(entry.backward, p.g, y=p.y, out=p.o_bwd, **p.overrides)
+    return functools.partial(entry.backward, p.g, p.x, *p.args, out=p.o_bwd, **p.overrides)
+
+
+def numpy_peer(p: Problem, direction: str) -> Optional[Callable]:
+    expr = getattr(PEERS.get(p.name, Row()), f"np_{direction}")
+    return None if expr is None else functools.partial(expr, p)
+
+
+def torch_peer(p: Problem, direction: str) -> Optional[Callable]:
+    expr = getattr(PEERS.get(p.name, Row()), f"torch_{direction}")
+    return None if expr is None or torch is None else functools.partial(expr, p.t)
+
+
+_ORT_SESSIONS: Dict[tuple, object] = {}
+
+
+def onnx_peer(p: Problem, direction: str, threads: int) -> Optional[Callable]:
+    """A one-node ONNX model run with IO binding onto p's buffers (forward only)."""
+    row = PEERS.get(p.name, Row())
+    if direction != "fwd" or row.onnx is None or ort is None:
+        return None
+    op, attrs, inits, domain = row.onnx(p)
+    key = (p.name, p.dtype, p.x.ndim, threads, tuple((k, v.shape) for k, v in inits.items()))
+    if key not in _ORT_SESSIONS:
+        _ORT_SESSIONS[key] = _onnx_session(op, attrs, inits, domain, p.dtype, p.x.ndim, threads)
+    sess = _ORT_SESSIONS[key]
+    if sess is None:  # the operator has no kernel for this dtype
+        return None
+    binding = sess.io_binding()
+    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(p.x))
+    binding.bind_ortvalue_output("y", ort.OrtValue.ortvalue_from_numpy(p.o_fwd))
+
+    def run():
+        sess.run_with_iobinding(binding)
+        return p.o_fwd
+    return run
+
+
+def _onnx_session(op, attrs, inits, domain, dtype, rank, threads):
+    h = onnx.helper
+    elem = onnx.TensorProto.FLOAT if dtype == np.float32 else onnx.TensorProto.DOUBLE
+    x = h.make_tensor_value_info("x", elem, [f"d{i}" for i in range(rank)])
+    y = h.make_tensor_value_info("y", elem, None)
+    initializers = [onnx.numpy_helper.from_array(np.asarray(v, dtype), k) for k, v in inits.items()]
+    node = h.make_node(op, ["x", *inits], ["y"], domain=domain, **attrs)
+    graph = h.make_graph([node], op, [x], [y], initializer=initializers)
+    opsets = [h.make_opsetid("", 20)] + ([h.make_opsetid(domain, 1)] if domain else [])
+    model = h.make_model(graph, opset_imports=opsets)
+    model.ir_version = 10
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # idle pool threads must not spin while the next contestant is timed
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.log_severity_level = 4
+    try:
+        return ort.InferenceSession(model.SerializeToString(), so,
+                                    providers=["CPUExecutionProvider"])
+    except Exception:  # e.g. NOT_IMPLEMENTED: no float64 kernel
+        return None
+
+
+def contestant(name: str, p: Problem, direction: str, threads: int) -> Optional[Callable]:
+    if name == "ours":
+        return ours(p, direction)
+    if name == "numpy":
+        return numpy_peer(p, direction)
+    if name == "torch":
+        return torch_peer(p, direction)
+    if name == "onnxrt":
+        return onnx_peer(p, direction, threads)
+    raise ValueError(name)
+
+
+CONTESTANTS = ("ours", "numpy", "torch", "onnxrt")
+PEER_NAMES = CONTESTANTS[1:]
+
+
+def set_threads(n: int) -> None:
+    act.set_num_threads(n)
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+# ============================================================== timing (the one helper)
+
+@dataclasses.dataclass
+class Budget:
+    sample_ms: float = 5.0
+    repeats: int = 5
+    long_repeats: int = 3  # samples when one call alone fills a sample (large arrays)
+
+
+@dataclasses.dataclass
+class Timing:
+    median: float  # ns per element
+    lo: float
+    hi: float
+    loops: int
+    repeats: int
+
+
+def measure(thunk: Callable, n: int, budget: Budget) -> Timing:
+    """Median/min/max ns per element of thunk() over budget.repeats samples."""
+    thunk()  # warm-up (page faults, lazy init)
+    loops = 1
+    while True:  # calibrate: double the loop count until a batch lasts >= 1/4 sample
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            thunk()
+        elapsed = time.perf_counter_ns() - t0
+        if elapsed * 4 >= budget.sample_ms * 1e6 or loops >= 1 << 20:
+            break
+        loops *= 2
+    samples, repeats = [], budget.repeats
+    if elapsed >= budget.sample_ms * 1e6:  # one call fills a sample: keep it as the first
+        samples.append(elapsed / loops / n)
+        repeats = min(repeats, budget.long_repeats)
+    else:
+        loops = max(1, int(loops * budget.sample_ms * 1e6 / max(elapsed, 1)))
+    while len(samples) < repeats:
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            thunk()
+        samples.append((time.perf_counter_ns() - t0) / loops / n)
+    return Timing(statistics.median(samples), min(samples), max(samples), loops, repeats)
+
+
+# ============================================================== results store
+
+@dataclasses.dataclass
+class Cell:
+    function: str
+    direction: str
+    dtype: str
+    n: int
+    threads: int
+    contestant: str
+    kind: str
+    ns_per_element: Optional[float]
+    ns_min: Optional[float] = None
+    ns_max: Optional[float] = None
+    loops: int = 0
+    repeats: int = 0
+    note: str = ""
+
+
+RESULTS: Dict[tuple, Cell] = {}
+_PROBLEMS: "collections.OrderedDict[tuple, Problem]" = collections.OrderedDict()
+
+
+def problem(name, dtype, n, kind="ordinary") -> Problem:
+    key = (name, dtype, n, kind)
+    if key not in _PROBLEMS:
+        if len(_PROBLEMS) >= 3:  # keep memory bounded (2**24 float64 is 128 MB an array)
+            _PROBLEMS.popitem(last=False)
+        _PROBLEMS[key] = build_problem(name, dtype, n, kind)
+    _PROBLEMS.move_to_end(key)
+    return _PROBLEMS[key]
+
+
+def cell(name, direction, dt, n, threads, who, budget, kind="ordinary") -> Cell:
+    """The measurement of one cell, taken on first request (memoized)."""
+    threads_key = 1 if who == "numpy" else threads  # NumPy ufuncs are single-threaded
+    key = (name, direction, dt, n, threads_key, who, kind)
+    if key in RESULTS:
+        return RESULTS[key]
+    p = problem(name, DTYPES[dt], n, kind)
+    set_threads(threads)
+    try:
+        thunk = contestant(who, p, direction, threads)
+        if thunk is None:
+            c = Cell(name, direction, dt, n, threads_key, who, kind, None, note="no peer")
+        else:
+            t = measure(thunk, n, budget)
+            c = Cell(name, direction, dt, n, threads_key, who, kind, t.median, t.lo, t.hi, t.loops,
+                     t.repeats)
+    except Exception as exc:  # report a broken call, keep going
+        c = Cell(name, direction, dt, n, threads_key, who, kind, None,
+                 note=f"error: {type(exc).__name__}: {exc}"[:200])
+    RESULTS[key] = c
+    return c
+
+
+def fastest_peer(name, direction, dt, n, threads, budget) -> Optional[Cell]:
+    cells = [cell(name, direction, dt, n, threads, who, budget) for who in PEER_NAMES]
+    cells = [c for c in cells if c.ns_per_element is not None]
+    return min(cells, key=lambda c: c.ns_per_element) if cells else None
+
+
+# ============================================================== accuracy (max ULP)
+
+def max_ulp(result, ref: np.ndarray, dtype) -> float:
+    """Max error in units of the last place of dtype, against a longdouble reference."""
+    if result is None:
+        return float("nan")
+    if isinstance(result, tuple):
+        result = result[0]
+    if torch is not None and isinstance(result, torch.Tensor):
+        result = result.numpy()
+    res = np.asarray(result).astype(L)
+    ref_rounded = ref.astype(dtype)
+    fi = np.finfo(dtype)
+    ulp = np.spacing(np.minimum(np.abs(ref_rounded), fi.max)).astype(L)
+    err = np.abs(res - ref) / ulp
+    exact = (res == ref_rounded) | (np.isnan(res) & np.isnan(ref))
+    err = np.where(exact, 0, np.where(np.isnan(err), np.inf, err))
+    return float(err.max()) if err.size else 0.0
+
+
+ACCURACY: Dict[tuple, float] = {}
+ACCURACY_N = 1 << 16
+
+
+def accuracy(name, direction, dt, who, threads=1) -> float:
+    """Max ULP error of a contestant on the ordinary inputs of size ACCURACY_N."""
+    key = (name, direction, dt, who)
+    if key in ACCURACY:
+        return ACCURACY[key]
+    row, dtype = PEERS.get(name, Row()), DTYPES[dt]
+    ref_fn = row.ref_fwd if direction == "fwd" else row.ref_bwd
+    value = float("nan")
+    if ref_fn is not None:
+        p = problem(name, dtype, ACCURACY_N)
+        set_threads(threads)
+        try:
+            thunk = contestant(who, p, direction, threads)
+            if thunk is not None:
+                result = thunk()
+                P = {k: L(dtype(v)) if isinstance(v, float) else v for k, v in p.params.items()}
+                P.update(_dtype=dtype, _raw=p.params)
+                x, g, y = (a.astype(L) for a in (p.x, p.g, p.y))
+                w = p.w.astype(L) if p.w is not None else None
+                if w is None:
+                    ref = ref_fn(x, P) if direction == "fwd" else ref_fn(g, x, y, P)
+                else:
+                    ref = ref_fn(x, w, P) if direction == "fwd" else ref_fn(g, x, w, P)
+                value = max_ulp(result, np.asarray(ref, dtype=L), dtype)
+        except Exception:
+            value = float("nan")
+    ACCURACY[key] = value
+    return value
+
+
+# ============================================================== the peer table
+
+def _aten_out(op: str, *args, out, **kw):
+    """An ATen op through its out= overload ('out' or 'grad_input'), writing into out."""
+    packet = getattr(ATEN, op)
+    for overload in ("out", "grad_input"):
+        if overload in packet.overloads():
+            fn = getattr(packet, overload)
+            name = next(a.name for a in fn._schema.arguments if a.is_out)
+            return fn(*args, **kw, **{name: out})
+    raise LookupError(f"aten.{op} has no out= overload")
+
+
+def _onnx(op, domain="", inits=None, **attrs):
+    return lambda p: (op, attrs, inits(p) if inits else {}, domain)
+
+
+@dataclasses.dataclass
+class Row:
+    """Peers and reference of one function.  Every field is optional.
+
+    np_fwd / np_bwd / torch_fwd / torch_bwd: f(p) running one call on problem p
+    (NumPy arrays p.x, p.g, p.y, p.o_fwd, p.o_bwd, p.w, p.params; for torch the same
+    names as tensors) and returning the result.  onnx: f(p) -> (op_type, attributes,
+    initializer inputs, domain).  ref_fwd(x, P) / ref_bwd(g, x, y, P): the exact
+    values in longdouble (P: the parameters rounded to the dtype, as longdouble);
+    with a weight, ref_fwd(x, w, P) / ref_bwd(g, x, w, P).
+    """
+    np_fwd: Optional[Callable] = None
+    np_bwd: Optional[Callable] = None
+    torch_fwd: Optional[Callable] = None
+    torch_bwd: Optional[Callable] = None
+    onnx: Optional[Callable] = None
+    ref_fwd: Optional[Callable] = None
+    ref_bwd: Optional[Callable] = None
+    from_y: bool = False          # backward (ours and peers) from the forward output y
+    layout: Optional[str] = None  # flat | rows | gated | channels (default: from kind)
+    params: dict = dataclasses.field(default_factory=dict)  # explicit parameters
+
+
+# ---- NumPy expressions: what a competent user writes, out= where natural
+
+def _np_sigmoid(x, o):
+    np.negative(x, out=o); np.exp(o, out=o); o += 1
+    return np.reciprocal(o, out=o)
+
+
+def _np_elu(x, o, alpha, scale=1.0):
+    np.minimum(x, 0, out=o); np.expm1(o, out=o); o *= alpha
+    np.copyto(o, x, where=x > 0)
+    if scale != 1.0:
+        o *= scale
+    return o
+
+
+def _np_elu_bwd(p, alpha, scale=1.0):
+    o, x = p.o_bwd, p.x
+    np.exp(x, out=o); o *= alpha * scale
+    np.copyto(o, x.dtype.type(scale), where=x > 0)
+    return np.multiply(o, p.g, out=o)
+
+
+def _np_swish_bwd(p):
+    x, o, beta = p.x, p.o_bwd, p.params["beta"]
+    s = _np_sigmoid(beta * x, np.empty_like(x))
+    np.subtract(1, s, out=o); o *= x; o *= beta; o += 1; o *= s
+    return np.multiply(o, p.g, out=o)
+
+
+def _np_hard_swish_bwd(p):
+    x, o = p.x, p.o_bwd
+    np.multiply(x, x.dtype.type(1 / 3), out=o); o += 0.5
+    np.copyto(o, 0, where=x <= -3); np.copyto(o, 1, where=x >= 3)
+    return np.multiply(o, p.g, out=o)
+
+
+def _np_softmax(x, o):
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=o); np.exp(o, out=o)
+    o /= o.sum(axis=-1, keepdims=True)
+    return o
+
+
+def _np_log_softmax(x, o):
+    np.subtract(x, x.max(axis=-1, keepdims=True), out=o)
+    o -= np.log(np.exp(o).sum(axis=-1, keepdims=True))
+    return o
+
+
+def _np_mish(x, o):
+    np.logaddexp(x, 0, out=o); np.tanh(o, out=o)
+    return np.multiply(o, x, out=o)
+
+
+def _np_mish_bwd(p):
+    x, o = p.x, p.o_bwd
+    t = np.tanh(np.logaddexp(x, 0))
+    s = _np_sigmoid(x, np.empty_like(x))
+    np.multiply(t, t, out=o); np.subtract(1, o, out=o); o *= s; o *= x; o += t
+    return np.multiply(o, p.g, out=o)
+
+
+def _np_gelu(x, o):
+    if scipy_special is None:  # NumPy has no erf
+        raise NotImplementedError("gelu needs scipy.special.erf")
+    np.multiply(x, x.dtype.type(1 / math.sqrt(2)), out=o); scipy_special.erf(o, out=o)
+    o += 1; o *= x; o *= 0.5
+    return o
+
+
+def _rrelu_slope(p) -> float:
+    return (p.params["lower"] + p.params["upper"]) / 2
+
+
+def _rrelu_slope_ref(x, P):  # the slope is computed in double, then rounded to the dtype
+    return L(P["_dtype"](_rrelu_slope(SimpleNamespace(params=P["_raw"]))))
+
+
+def _halves(a):
+    h = a.shape[-1] // 2
+    return a[..., :h], a[..., h:]
+
+
+# ---- references in longdouble (x, g, y are longdouble arrays; P the parameters)
+
+def _ref_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _phi_ld(x):  # normal CDF via float64 erfc (no cancellation for x << 0): float64-accurate
+    return scipy_special.erfc(-x.astype(np.float64) / math.sqrt(2)).astype(L) / 2
+
+
+def _ref_softplus(x, P):
+    b, th = P["beta"], P["threshold"]
+    return np.where(x * b > th, x, np.logaddexp(L(0), x * b) / b)
+
+
+def _ref_softmax(x):
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _ref_elu(x, alpha, scale=L(1)):
+    return scale * np.where(x > 0, x, alpha * np.expm1(x))
+
+
+_SELU = (L("1.0507009873554804934193349852946"), L("1.6732632423543772848170429916717"))
+
+PEERS: Dict[str, Row] = {
+    "sigmoid": Row(
+        from_y=True,
+        np_fwd=lambda p: _np_sigmoid(p.x, p.o_fwd),
+        np_bwd=lambda p: np.multiply(np.subtract(1, p.y, out=p.o_bwd), p.y * p.g, out=p.o_bwd),
+        torch_fwd=lambda t: torch.sigmoid(t.x, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("sigmoid_backward", t.g, t.y, out=t.o_bwd),
+        onnx=_onnx("Sigmoid"),
+        ref_fwd=lambda x, P: _ref_sigmoid(x),
+        ref_bwd=lambda g, x, y, P: g * y * (1 - y)),
+    "tanh": Row(
+        from_y=True,
+        np_fwd=lambda p: np.tanh(p.x, out=p.o_fwd),
+        np_bwd=lambda p: np.multiply(np.subtract(1, np.square(p.y, out=p.o_bwd), out=p.o_bwd),
+                                     p.g, out=p.o_bwd),
+        torch_fwd=lambda t: torch.tanh(t.x, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("tanh_backward", t.g, t.y, out=t.o_bwd),
+        onnx=_onnx("Tanh"),
+        ref_fwd=lambda x, P: np.tanh(x),
+        ref_bwd=lambda g, x, y, P: g * ((1 - y) * (1 + y))),  # exact factors near |y| = 1
+    "relu": Row(
+        np_fwd=lambda p: np.maximum(p.x, 0, out=p.o_fwd),
+        np_bwd=lambda p: np.multiply(p.g, p.x > 0, out=p.o_bwd),
+        torch_fwd=lambda t: torch.clamp_min(t.x, 0, out=t.o_fwd),  # = relu in ATen
+        torch_bwd=lambda t: _aten_out("threshold_backward", t.g, t.x, 0, out=t.o_bwd),
+        onnx=_onnx("Relu"),
+        ref_fwd=lambda x, P: np.maximum(x, 0),
+        ref_bwd=lambda g, x, y, P: np.where(x > 0, g, 0)),
+    "leaky_relu": Row(
+        np_fwd=lambda p: np.maximum(p.x, np.multiply(p.x, p.params["negative_slope"],
+                                                     out=p.o_fwd), out=p.o_fwd),
+        np_bwd=lambda p: np.multiply(p.g, np.where(p.x > 0, 1, p.x.dtype.type(
+            p.params["negative_slope"])), out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("leaky_relu", t.x, t.params["negative_slope"], out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("leaky_relu_backward", t.g, t.x,
+                                      t.params["negative_slope"], False, out=t.o_bwd),
+        onnx=lambda p: ("LeakyRelu", {"alpha": p.params["negative_slope"]}, {}, ""),
+        ref_fwd=lambda x, P: np.where(x > 0, x, P["negative_slope"] * x),
+        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, P["negative_slope"])),
+    "rrelu": Row(  # training=False: leaky ReLU with slope (lower + upper) / 2
+        np_fwd=lambda p: np.maximum(p.x, np.multiply(p.x, _rrelu_slope(p), out=p.o_fwd),
+                                    out=p.o_fwd),
+        np_bwd=lambda p: np.multiply(p.g, np.where(p.x > 0, 1, p.x.dtype.type(_rrelu_slope(p))),
+                                     out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("leaky_relu", t.x, _rrelu_slope(t), out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("leaky_relu_backward", t.g, t.x, _rrelu_slope(t), False,
+                                      out=t.o_bwd),
+        onnx=lambda p: ("LeakyRelu", {"alpha": _rrelu_slope(p)}, {}, ""),
+        ref_fwd=lambda x, P: np.where(x > 0, x, _rrelu_slope_ref(x, P) * x),
+        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, _rrelu_slope_ref(x, P))),
+    "elu": Row(
+        np_fwd=lambda p: _np_elu(p.x, p.o_fwd, p.params["alpha"]),
+        np_bwd=lambda p: _np_elu_bwd(p, p.params["alpha"]),
+        torch_fwd=lambda t: _aten_out("elu", t.x, t.params["alpha"], 1, 1, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("elu_backward", t.g, t.params["alpha"], 1, 1, False, t.x,
+                                      out=t.o_bwd),
+        onnx=lambda p: ("Elu", {"alpha": p.params["alpha"]}, {}, ""),
+        ref_fwd=lambda x, P: _ref_elu(x, P["alpha"]),
+        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, P["alpha"] * np.exp(x))),
+    "selu": Row(
+        np_fwd=lambda p: _np_elu(p.x, p.o_fwd, float(_SELU[1]), float(_SELU[0])),
+        np_bwd=lambda p: _np_elu_bwd(p, float(_SELU[1]), float(_SELU[0])),
+        torch_fwd=lambda t: _aten_out("elu", t.x, float(_SELU[1]), float(_SELU[0]), 1,
+                                      out=t.o_fwd),  # what torch.selu runs
+        torch_bwd=lambda t: _aten_out("elu_backward", t.g, float(_SELU[1]), float(_SELU[0]), 1,
+                                      False, t.x, out=t.o_bwd),
+        onnx=lambda p: ("Selu", {"alpha": float(_SELU[1]), "gamma": float(_SELU[0])}, {}, ""),
+        ref_fwd=lambda x, P: _ref_elu(x, _SELU[1], _SELU[0]),
+        ref_bwd=lambda g, x, y, P: g * _SELU[0] * np.where(x > 0, 1, _SELU[1] * np.exp(x))),
+    "softsign": Row(
+        np_fwd=lambda p: np.divide(p.x, np.add(np.abs(p.x, out=p.o_fwd), 1, out=p.o_fwd),
+                                   out=p.o_fwd),
+        np_bwd=lambda p: np.divide(p.g, np.square(np.add(np.abs(p.x, out=p.o_bwd), 1,
+                                                         out=p.o_bwd), out=p.o_bwd), out=p.o_bwd),
+        torch_fwd=lambda t: torch.div(t.x, torch.abs(t.x).add_(1), out=t.o_fwd),  # F.softsign
+        torch_bwd=lambda t: torch.div(t.g, torch.abs(t.x).add_(1).square_(), out=t.o_bwd),
+        onnx=_onnx("Softsign"),
+        ref_fwd=lambda x, P: x / (1 + np.abs(x)),
+        ref_bwd=lambda g, x, y, P: g / (1 + np.abs(x)) ** 2),
+    "softplus": Row(
+        np_fwd=lambda p: np.logaddexp(p.x, 0, out=p.o_fwd),  # beta=1; threshold: same values
+        np_bwd=lambda p: np.multiply(_np_sigmoid(p.x, p.o_bwd), p.g, out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("softplus", t.x, t.params["beta"], t.params["threshold"],
+                                      out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("softplus_backward", t.g, t.x, t.params["beta"],
+                                      t.params["threshold"], out=t.o_bwd),
+        onnx=_onnx("Softplus"),
+        ref_fwd=lambda x, P: _ref_softplus(x, P),
+        ref_bwd=lambda g, x, y, P: g * np.where(x * P["beta"] > P["threshold"], 1,
+                                                _ref_sigmoid(x * P["beta"]))),
+    "swish": Row(
+        np_fwd=lambda p: np.multiply(_np_sigmoid(p.x, p.o_fwd), p.x, out=p.o_fwd),
+        np_bwd=_np_swish_bwd,
+        torch_fwd=lambda t: _aten_out("silu", t.x, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("silu_backward", t.g, t.x, out=t.o_bwd),
+        # com.microsoft QuickGelu(alpha) is x * sigmoid(alpha * x): swish with beta = alpha
+        onnx=lambda p: ("QuickGelu", {"alpha": p.params["beta"]}, {}, "com.microsoft"),
+        ref_fwd=lambda x, P: x * _ref_sigmoid(P["beta"] * x),
+        ref_bwd=lambda g, x, y, P: g * (lambda s: s + P["beta"] * x * s * (1 - s))(
+            _ref_sigmoid(P["beta"] * x))),
+    "hard_swish": Row(
+        np_fwd=lambda p: np.divide(np.multiply(np.clip(np.add(p.x, 3, out=p.o_fwd), 0, 6,
+                                                       out=p.o_fwd), p.x, out=p.o_fwd), 6,
+                                   out=p.o_fwd),
+        np_bwd=_np_hard_swish_bwd,
+        torch_fwd=lambda t: _aten_out("hardswish", t.x, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("hardswish_backward", t.g, t.x, out=t.o_bwd),
+        onnx=_onnx("HardSwish"),
+        ref_fwd=lambda x, P: x * np.clip(x + 3, 0, 6) / 6,
+        ref_bwd=lambda g, x, y, P: g * np.where(x <= -3, 0, np.where(x >= 3, 1, (2 * x + 3) / 6))),
+    # ---- functions of the rest of the family (rows take effect once the package has them)
+    "softmax": Row(
+        from_y=True, layout="rows",
+        np_fwd=lambda p: _np_softmax(p.x, p.o_fwd),
+        np_bwd=lambda p: np.multiply(np.subtract(p.g, (p.g * p.y).sum(-1, keepdims=True),
+                                                 out=p.o_bwd), p.y, out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("_softmax", t.x, -1, False, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("_softmax_backward_data", t.g, t.y, -1, t.y.dtype,
+                                      out=t.o_bwd),
+        onnx=lambda p: ("Softmax", {"axis": -1}, {}, ""),
+        ref_fwd=lambda x, P: _ref_softmax(x),
+        ref_bwd=lambda g, x, y, P: y * (g - (g * y).sum(-1, keepdims=True))),
+    "log_softmax": Row(
+        from_y=True, layout="rows",
+        np_fwd=lambda p: _np_log_softmax(p.x, p.o_fwd),
+        np_bwd=lambda p: np.subtract(p.g, np.multiply(np.exp(p.y, out=p.o_bwd),
+                                                      p.g.sum(-1, keepdims=True), out=p.o_bwd),
+                                     out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("_log_softmax", t.x, -1, False, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("_log_softmax_backward_data", t.g, t.y, -1, t.y.dtype,
+                                      out=t.o_bwd),
+        onnx=lambda p: ("LogSoftmax", {"axis": -1}, {}, ""),
+        ref_fwd=lambda x, P: np.log(_ref_softmax(x)),
+        ref_bwd=lambda g, x, y, P: g - np.exp(y) * g.sum(-1, keepdims=True)),
+    "gelu": Row(
+        np_fwd=lambda p: _np_gelu(p.x, p.o_fwd),
+        torch_fwd=lambda t: _aten_out("gelu", t.x, approximate="none", out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("gelu_backward", t.g, t.x, approximate="none",
+                                      out=t.o_bwd),
+        onnx=lambda p: ("Gelu", {"approximate": "none"}, {}, ""),
+        ref_fwd=lambda x, P: x * _phi_ld(x),
+        ref_bwd=lambda g, x, y, P: g * (_phi_ld(x) + x * np.exp(-x * x / 2)
+                                        / np.sqrt(2 * L(np.pi)))),
+    "mish": Row(
+        np_fwd=lambda p: _np_mish(p.x, p.o_fwd),
+        np_bwd=_np_mish_bwd,
+        torch_fwd=lambda t: _aten_out("mish", t.x, out=t.o_fwd),
+        torch_bwd=lambda t: ATEN.mish_backward(t.g, t.x),  # no out= overload
+        onnx=_onnx("Mish"),
+        ref_fwd=lambda x, P: x * np.tanh(np.logaddexp(L(0), x)),
+        ref_bwd=lambda g, x, y, P: g * (lambda t: t + x * _ref_sigmoid(x) * (1 - t * t))(
+            np.tanh(np.logaddexp(L(0), x)))),
+    "prelu": Row(
+        layout="channels",
+        np_fwd=lambda p: np.copyto(np.multiply(p.x, p.w, out=p.o_fwd), p.x, where=p.x > 0)
+        or p.o_fwd,
+        torch_fwd=lambda t: ATEN._prelu_kernel(t.x, t.w),
+        torch_bwd=lambda t: ATEN._prelu_kernel_backward(t.g, t.x, t.w),
+        onnx=lambda p: ("PRelu", {}, {"slope": p.w}, ""),
+        ref_fwd=lambda x, w, P: np.where(x > 0, x, w * x),
+        ref_bwd=lambda g, x, w, P: g * np.where(x > 0, 1, w)),
+    "glu": Row(
+        layout="gated",
+        np_fwd=lambda p: np.multiply(_halves(p.x)[0], _np_sigmoid(_halves(p.x)[1], p.o_fwd),
+                                     out=p.o_fwd),
+        torch_fwd=lambda t: _aten_out("glu", t.x, -1, out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("glu_backward", t.g, t.x, -1, out=t.o_bwd),
+        ref_fwd=lambda x, P: _halves(x)[0] * _ref_sigmoid(_halves(x)[1])),
+}
+
+
+# ============================================================== sections
+
+def grid(fns, dts, sizes, thread_counts, budget, out=print):
+    """Measure every cell and print one line per (function, direction, dtype, size, threads)."""
+    out(f"\n== grid: ns/element (median), x = peer time / ours time (>1: ours faster)")
+    for name in fns:
+        for dt in dts:
+            for n in sizes:
+                for direction in ("fwd", "bwd"):
+                    for th in thread_counts:
+                        parts = []
+                        base = cell(name, direction, dt, n, th, "ours", budget)
+                        for who in CONTESTANTS:
+                            c = cell(name, direction, dt, n, th, who, budget)
+                            parts.append(_fmt_cell(c, base))
+                        out(f"{name:12s} {direction} {dt} 2^{int(math.log2(n)):<2d} T{th}  "
+                            + "  ".join(parts))
+
+
+def _fmt_cell(c: Cell, base: Cell) -> str:
+    if c.ns_per_element is None:
+        return f"{c.contestant} {'ERR' if c.note.startswith('error') else '-'}"
+    s = f"{c.contestant} {c.ns_per_element:.3g}"
+    if c.contestant != "ours" and base.ns_per_element:
+        s += f" ({c.ns_per_element / base.ns_per_element:.2f}x)"
+    return s
+
+
+def verdict(ok: Optional[bool]) -> str:
+    return "n/a " if ok is None else ("PASS" if ok else "fail")
+
+
+def target_vs_peers(fns, dts, budget, sizes=(1 << 16, 1 << 20, 1 << 24), out=print) -> dict:
+    """Targets (1) ours <= fastest peer per cell, with ULP; (2) geometric-mean speedup."""
+    out("\n== target 1: ours <= fastest peer, 1 thread (ns/el; max ULP on 2^16 ordinary inputs)")
+    rows, speedups = [], []
+    for name in fns:
+        for direction in ("fwd", "bwd"):
+            for dt in dts:
+                ulps = {who: accuracy(name, direction, dt, who) for who in CONTESTANTS}
+                for n in sizes:
+                    mine = cell(name, direction, dt, n, 1, "ours", budget)
+                    best = fastest_peer(name, direction, dt, n, 1, budget)
+                    ok = None
+                    if mine.ns_per_element is not None and best is not None:
+                        ok = mine.ns_per_element <= best.ns_per_element
+                        speedups.append(best.ns_per_element / mine.ns_per_element)
+                    peers = "  ".join(
+                        f"{who} {_ns(cell(name, direction, dt, n, 1, who, budget))}"
+                        f"[{_ulp(ulps[who])}]" for who in PEER_NAMES)
+                    out(f"{verdict(ok)} {name:12s} {direction} {dt} 2^{int(math.log2(n)):<2d} "
+                        f"ours {_ns(mine)}[{_ulp(ulps['ours'])}]  {peers}  "
+                        f"best={best.contestant if best else '-'}")
+                    rows.append(dict(function=name, direction=direction, dtype=dt, n=n,
+                                     ours=mine.ns_per_element,
+                                     fastest_peer=best.contestant if best else None,
+                                     fastest_peer_ns=best.ns_per_element if best else None,
+                                     ulp={k: v for k, v in ulps.items()}, passed=ok))
+    geo = math.exp(sum(map(math.log, speedups)) / len(speedups)) if speedups else None
+    n_pass = sum(1 for r in rows if r["passed"])
+    out(f"target 1: {n_pass}/{sum(1 for r in rows if r['passed'] is not None)} cells pass")
+    out(f"== target 2: geometric-mean speedup over the fastest peer = "
+        f"{geo if geo is None else round(geo, 3)} (target >= 1.5): "
+        f"{verdict(None if geo is None else geo >= 1.5)}")
+    return {"target1": rows, "target2": {"geomean_speedup": geo, "passed": geo is not None
+                                         and geo >= 1.5}}
+
+
+def _ns(c: Cell) -> str:
+    return "-" if c.ns_per_element is None else f"{c.ns_per_element:.3g}"
+
+
+def _spread(c: Cell) -> str:
+    return "-" if c.ns_min is None else f"{c.ns_min:.3g}..{c.ns_max:.3g}"
+
+
+def _ulp(u: float) -> str:
+    return "-" if u != u else (f"{u:.1f}" if u < 1e4 else f"{u:.1e}")
+
+
+def memory_passes(n: int, budget: Budget) -> Dict[str, dict]:
+    """The fastest simple memory pass of each shape (float32, 1 thread).
+
+    "inplace": read x, write x; "copy": read x, write another buffer (what an
+    out-of-place forward moves); "two_in_one_out": read a and b, write c (a backward).
+    """
+    set_threads(1)
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    shapes_ = {
+        "inplace": {"np.multiply(x, 1, out=x)": lambda: np.multiply(a, 1, out=a),
+                    "np.negative(x, out=x)": lambda: np.negative(a, out=a)},
+        "copy": {"np.copyto(o, x)": lambda: np.copyto(c, a),
+                 "np.negative(x, out=o)": lambda: np.negative(a, out=c)},
+        "two_in_one_out": {"np.add(a, b, out=c)": lambda: np.add(a, b, out=c)},
+    }
+    if torch is not None:
+        ta, tb, tc = map(torch.from_numpy, (a, b, c))
+        shapes_["inplace"]["torch x.mul_(1)"] = lambda: ta.mul_(1)
+        shapes_["copy"]["torch o.copy_(x)"] = lambda: tc.copy_(ta)
+        shapes_["two_in_one_out"]["torch.add(a, b, out=c)"] = lambda: torch.add(ta, tb, out=tc)
+    result = {}
+    for shape, passes in shapes_.items():
+        times = {k: measure(f, n, budget).median for k, f in passes.items()}
+        best = min(times, key=times.get)
+        result[shape] = {"all": times, "fastest": best, "ns_per_element": times[best]}
+    return result
+
+
+def _ours_in_place(name: str, n: int, budget: Budget) -> Optional[float]:
+    """ours forward with out=x at n float32 elements, 1 thread (input values drift; the
+    elementwise kernels are branch-free, and few calls are made at this size)."""
+    set_threads(1)
+    x = make_x("ordinary", n, np.float32, np.random.default_rng(1))
+    try:
+        return measure(functools.partial(act.get(name).forward, x, out=x,
+                                         **PEERS.get(name, Row()).params), n, budget).median
+    except Exception:
+        return None
+
+
+def target_memory(fns, budget, out=print) -> dict:
+    """(3) each elementwise function at 2**24 float32, 1 thread, vs a pure memory pass."""
+    n = 1 << 24
+    passes = memory_passes(n, budget)
+    out("\n== target 3: 2^24 f32 T1 vs the fastest memory pass of the same shape "
+        "(target <= 1.5x; verdict on the in-place forward and the backward)")
+    for shape, r in passes.items():
+        out(f"{shape:15s} reference: {r['fastest']} = {r['ns_per_element']:.3g} ns/el  (of "
+            + ", ".join(f"{k} {v:.3g}" for k, v in r["all"].items()) + ")")
+    rows = []
+    for name in fns:
+        if (PEERS.get(name, Row()).layout or LAYOUTS.get(name, "flat")) != "flat":
+            continue  # only elementwise functions
+        inplace = _ours_in_place(name, n, budget)
+        copy = cell(name, "fwd", "f32", n, 1, "ours", budget).ns_per_element
+        bwd = cell(name, "bwd", "f32", n, 1, "ours", budget).ns_per_element
+        ratio = lambda t, shape: None if t is None else t / passes[shape]["ns_per_element"]  # noqa
+        r_in, r_copy, r_bwd = ratio(inplace, "inplace"), ratio(copy, "copy"), ratio(bwd, "two_in_one_out")
+        fmt = lambda r: "-" if r is None else f"{r:.2f}x"  # noqa: E731
+        for direction, r, extra in (("fwd", r_in, f" (out of place {fmt(r_copy)} of copy)"),
+                                    ("bwd", r_bwd, "")):
+            ok = None if r is None else r <= 1.5
+            out(f"{verdict(ok)} {name:12s} {direction} {fmt(r)} of the memory pass{extra}")
+            rows.append(dict(function=name, direction=direction, ratio=r, passed=ok,
+                             **({"forward_in_place_ns": inplace, "forward_out_of_place_ns": copy,
+                                 "out_of_place_ratio": r_copy} if direction == "fwd" else
+                                {"backward_ns": bwd})))
+    return {"passes": passes, "cells": rows}
+
+
+THREAD_TARGET_FUNCTIONS = ("sigmoid", "tanh", "elu", "selu", "softplus", "swish", "softmax")
+
+
+def target_threads(fns, budget, out=print) -> dict:
+    """(4) 2 threads vs 1 at 2**22 float32 (target >= 1.7x)."""
+    n, rows = 1 << 22, []
+    out(f"\n== target 4: 2 threads vs 1 at 2^22 f32 (target >= 1.7x; {CPUS} CPUs available)")
+    if CPUS < 2:
+        out("n/a: one CPU")
+        return {"cells": rows}
+    for name in [f for f in THREAD_TARGET_FUNCTIONS if f in fns]:
+        for direction in ("fwd", "bwd"):
+            one = cell(name, direction, "f32", n, 1, "ours", budget)
+            two = cell(name, direction, "f32", n, 2, "ours", budget)
+            s = (one.ns_per_element / two.ns_per_element
+                 if one.ns_per_element and two.ns_per_element else None)
+            best = one.ns_min / two.ns_min if one.ns_min and two.ns_min else None
+            ok = None if s is None else s >= 1.7
+            out(f"{verdict(ok)} {name:12s} {direction} T1 {_ns(one)} T2 {_ns(two)} ns/el "
+                f"(T2 spread {_spread(two)}) speedup {'-' if s is None else f'{s:.2f}'}x "
+                f"(fastest samples: {'-' if best is None else f'{best:.2f}'}x)")
+            rows.append(dict(function=name, direction=direction, speedup=s,
+                             speedup_of_fastest_samples=best, passed=ok))
+    return {"cells": rows}
+
+
+def target_small(fns, budget, out=print) -> dict:
+    """(5) one call on 16 float32 elements vs np.tanh(x, out=x) (target <= 1.5x)."""
+    n = 16
+    set_threads(CPUS)  # small arrays must stay serial whatever the setting
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    base = measure(lambda: np.tanh(x, out=x), n, budget).lo * n
+    out(f"\n== target 5: one call on 16 f32 elements vs np.tanh(x, out=x) = {base:.0f} ns "
+        f"(target <= 1.5x; {CPUS} threads allowed; fastest samples)")
+    rows = []
+    for name in fns:
+        for direction in ("fwd", "bwd"):
+            c = cell(name, direction, "f32", n, CPUS, "ours", budget)
+            per_call = None if c.ns_min is None else c.ns_min * n
+            ratio = None if per_call is None else per_call / base
+            ok = None if ratio is None else ratio <= 1.5
+            out(f"{verdict(ok)} {name:12s} {direction} "
+                f"{'-' if per_call is None else f'{per_call:.0f}'} ns/call = "
+                f"{'-' if ratio is None else f'{ratio:.2f}'}x")
+            rows.append(dict(function=name, direction=direction, ns_per_call=per_call,
+                             ratio=ratio, passed=ok))
+    return {"np_tanh_ns_per_call": base, "cells": rows}
+
+
+def target_values(fns, dts, budget, n=1 << 16, out=print) -> dict:
+    """(6) special-value inputs vs ordinary ones, ours, 1 thread (target <= 1.25x)."""
+    out(f"\n== target 6: value-dependent slowdown, ours, 2^{int(math.log2(n))} T1 "
+        f"(fastest sample / fastest sample on ordinary inputs; target <= 1.25x)")
+    rows = []
+    specials = INPUT_KINDS[1:]
+    out("                          " + "  ".join(f"{k:>11s}" for k in specials))
+    for name in fns:
+        for dt in dts:
+            for direction in ("fwd", "bwd"):
+                base = cell(name, direction, dt, n, 1, "ours", budget)
+                ratios = {}
+                for kind in specials:
+                    c = cell(name, direction, dt, n, 1, "ours", budget, kind)
+                    ratios[kind] = c.ns_min / base.ns_min if c.ns_min and base.ns_min else None
+                known = [r for r in ratios.values() if r is not None]
+                ok = None if not known else max(known) <= 1.25
+                out(f"{verdict(ok)} {name:12s} {direction} {dt}  " + "  ".join(
+                    f"{'-' if r is None else f'{r:.2f}':>11s}" for r in ratios.values()))
+                rows.append(dict(function=name, direction=direction, dtype=dt, ratios=ratios,
+                                 passed=ok))
+    return {"n": n, "cells": rows}
+
+
+def threads_scan(budget, out=print) -> dict:
+    """Time relu (cheap) and sigmoid (expensive) forwards, f32, 2**10..2**18, 1 vs 2 threads.
+
+    The crossover is read from the fastest sample of each cell (min): on a shared
+    machine a parallel region can stall for milliseconds when another process holds a
+    core, which says nothing about the kernel; the medians are printed beside.
+    Below the package's compiled PARALLEL_MIN_ELEMENTS both settings run the same serial
+    loop, so the scan also estimates where threading *would* pay: the fixed cost c of a
+    parallel region is taken from the sizes that did go parallel (c = T2 - T1/2), and
+    threading pays once T1(n) / 2 > c.
+    """
+    out("\n== threads scan: ours, f32 forward, ns per call: min T1, min T2, min T1/T2 "
+        "(median T1/T2)")
+    report = {}
+    for name in ("relu", "sigmoid"):
+        if name not in act.names():
+            continue
+        rows = []
+        for e in range(10, 19):
+            n = 1 << e
+            c1 = cell(name, "fwd", "f32", n, 1, "ours", budget)
+            c2 = cell(name, "fwd", "f32", n, 2, "ours", budget)
+            t1, t2 = c1.ns_min * n, c2.ns_min * n
+            med = c1.ns_per_element / c2.ns_per_element
+            rows.append(dict(n=n, t1_ns=t1, t2_ns=t2, speedup=t1 / t2, median_speedup=med))
+            out(f"{name:8s} 2^{e:<2d} {t1:10.0f} {t2:10.0f}  {t1 / t2:5.2f}x  ({med:.2f}x)")
+        parallel = [r for r in rows if r["speedup"] > 1.15]  # sizes that visibly ran threaded
+        cost = statistics.median(r["t2_ns"] - r["t1_ns"] / 2 for r in parallel) if parallel else None
+        measured = next((r["n"] for i, r in enumerate(rows)
+                         if all(q["speedup"] > 1.05 for q in rows[i:])), None)
+        # model: T1/2 + cost < T1  <=>  T1 > 2 cost, T1 per element taken from the largest size
+        per_el = rows[-1]["t1_ns"] / rows[-1]["n"]
+        model = None if cost is None else max(2 * cost / per_el, 1.0)
+        out(f"{name}: measured crossover (T2 faster from here up) = "
+            f"{'-' if measured is None else f'2^{int(math.log2(measured))}'}; "
+            f"parallel-region cost ~ {'-' if cost is None else f'{cost:.0f} ns'}; "
+            f"model crossover ~ {'-' if model is None else f'{model:.0f} elements (2^{math.log2(model):.1f})'}")
+        report[name] = dict(rows=rows, measured_crossover=measured, region_cost_ns=cost,
+                            model_crossover=model)
+    return report
+
+
+# ============================================================== machine, JSON, PNG
+
+def machine() -> dict:
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
+                         model)
+    except OSError:
+        pass
+    info = dict(cpu_model=model, cpus_available=CPUS, simd_level=act.simd_level(),
+                activations=act.__version__, default_threads=act.get_num_threads(),
+                numpy=np.__version__, python=platform.python_version(),
+                platform=platform.platform(),
+                torch=getattr(torch, "__version__", None),
+                onnxruntime=getattr(ort, "__version__", None),
+                onnx=getattr(onnx, "__version__", None),
+                date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+    info["loadavg_start"] = os.getloadavg()
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "ACTIVATIONS_SIMD"):
+        info[var] = os.environ.get(var)
+    return info
+
+
+def draw_png(path: str, fns, sizes, dt="f32", threads=1) -> Optional[str]:
+    """Throughput (Gelem/s) against size, one panel per function, one line per contestant."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "matplotlib not installed: no PNG"
+    cols = min(4, len(fns))
+    rows = math.ceil(len(fns) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    colors = dict(zip(CONTESTANTS, ("black", "tab:blue", "tab:red", "tab:green")))
+    for ax, name in zip(axes.flat, fns):
+        for who in CONTESTANTS:
+            for direction, style in (("fwd", "-"), ("bwd", "--")):
+                pts = sorted((c.n, 1 / c.ns_per_element) for c in RESULTS.values()
+                             if c.function == name and c.dtype == dt and c.kind == "ordinary"
+                             and c.direction == direction and c.contestant == who
+                             and c.threads == (1 if who == "numpy" else threads)
+                             and c.n in sizes
+                             and c.ns_per_element)
+                if len(pts) > 1:
+                    ax.plot(*zip(*pts), style, color=colors[who], marker=".",
+                            label=f"{who} {direction}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"{name} ({dt}, {threads} thread{'s' if threads > 1 else ''})")
+        ax.set_xlabel("elements")
+        ax.set_ylabel("Gelem/s")
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(fns):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower right", ncol=2, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return None
+
+
+# ============================================================== main
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="sizes 2^4, 2^16, 2^20, 2^24, 1 thread, short samples (< 2 minutes)")
+    ap.add_argument("--threads-scan", action="store_true",
+                    help="only the 1-vs-2-thread scan of relu and sigmoid, 2^10..2^18")
+    ap.add_argument("--functions", help="comma-separated names (default: activations.names())")
+    ap.add_argument("--dtypes", default="f32,f64")
+    ap.add_argument("--sizes", help="exponents, e.g. 4:24 (every one) or 4,10,16 (default 4:24)")
+    ap.add_argument("--threads", help=f"thread counts, e.g. 1,{CPUS} (default: 1 and all)")
+    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--no-onnx", action="store_true")
+    ap.add_argument("--no-targets", action="store_true", help="grid only")
+    ap.add_argument("--simd", help="force a SIMD level of the package (avx512, avx2, baseline)")
+    ap.add_argument("--sample-ms", type=float, help="duration of one sample")
+    ap.add_argument("--repeats", type=int, help="samples per cell")
+    ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--png", help="draw the PNG here (needs matplotlib)")
+    return ap.parse_args(argv)
+
+
+def exponents(spec: str) -> List[int]:
+    if ":" in spec:
+        lo, hi = map(int, spec.split(":"))
+        return list(range(lo, hi + 1))
+    return [int(s) for s in spec.split(",")]
+
+
+def main(argv=None) -> int:
+    global torch, ort
+    args = parse_args(argv)
+    if args.no_torch:
+        torch = None
+    if args.no_onnx:
+        ort = None
+    if args.simd:
+        act._set_simd_level(args.simd)
+    fns = args.functions.split(",") if args.functions else list(act.names())
+    dts = args.dtypes.split(",")
+    quick = args.quick
+    budget = Budget(sample_ms=args.sample_ms or (1.0 if quick else 5.0),
+                    repeats=args.repeats or (5 if quick else 7),
+                    long_repeats=3 if quick else 5)
+    sizes = [1 << e for e in exponents(args.sizes or ("4,16,20,24" if quick else "4:24"))]
+    threads = ([int(t) for t in args.threads.split(",")] if args.threads
+               else ([1] if quick else sorted({1, CPUS})))
+    lines: List[str] = []
+
+    def out(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    info = machine()
+    out("activations benchmark  " + "  ".join(f"{k}={v}" for k, v in info.items() if v))
+    out(f"budget: {budget.sample_ms} ms/sample x {budget.repeats} repeats; "
+        f"contestants write to preallocated out buffers; numpy is single-threaded")
+    started = time.perf_counter()
+    report: dict = {"machine": info, "config": dict(quick=quick, functions=fns, dtypes=dts,
+                                                    sizes=sizes, threads=threads,
+                                                    sample_ms=budget.sample_ms,
+                                                    repeats=budget.repeats,
+                                                    long_repeats=budget.long_repeats,
+                                                    backward_from={f: backward_input(f)
+                                                                   for f in fns})}
+    if args.threads_scan:
+        report["threads_scan"] = threads_scan(budget, out)
+    else:
+        grid(fns, dts, sizes, threads, budget, out)
+        if not args.no_targets:
+            out("\n######## targets (information only: nothing here fails the run)")
+            targets = target_vs_peers(fns, dts, budget, out=out)
+            targets["target3"] = target_memory(fns, budget, out)
+            targets["target4"] = target_threads(fns, budget, out)
+            targets["target5"] = target_small(fns, budget, out)
+            targets["target6"] = target_values(fns, dts, budget, out=out)
+            report["targets"] = targets
+    report["cells"] = [dataclasses.asdict(c) for c in RESULTS.values()]
+    report["elapsed_s"] = round(time.perf_counter() - started, 1)
+    info["loadavg_end"] = os.getloadavg()
+    out(f"\nelapsed {report['elapsed_s']} s; load average at start {info['loadavg_start']}, "
+        f"at end {info['loadavg_end']} (other processes on the machine disturb the timings)")
+
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    results_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    os.makedirs(results_dir, exist_ok=True)
+    paths = [os.path.join(results_dir, f"{stamp}.json")] + ([args.json] if args.json else [])
+    for path in paths:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=1, default=str)
+        out(f"wrote {path}")
+    if args.png and not args.threads_scan:
+        problem_msg = draw_png(args.png, fns, sizes, threads=1)
+        out(problem_msg or f"wrote {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

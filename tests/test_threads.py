@@ -1,0 +1,127 @@
+"""Determinism across thread counts and SIMD levels, and concurrent calls.
+
+Arrays have 100003 elements (above the 2**15 parallel threshold, odd so that the last
+block has a vector tail) and mix ordinary values with zeros, infinities, NaNs,
+denormals and huge values.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import activations as act
+from activations import _dispatch
+from cases import NAMES, dtype_params, same_bits
+from conftest import DEFAULT_LEVEL
+
+N = 100_003
+
+
+def _modes():
+    return [pytest.param(n, m, id=f"{n}-{m}") for n in NAMES
+            for m in ("forward", "backward_x", "backward_y")
+            if m != "backward_y" or "y" in act.get(n).backward_takes]
+
+
+def _data(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-30, 30, N)
+    x[::97] = rng.choice([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, -1e-40, 3e38, -89.0,
+                          709.5], x[::97].size)
+    return x.astype(dtype), rng.uniform(-2, 2, N).astype(dtype)
+
+
+def _run(name, mode, x, g):
+    fn = act.get(name)
+    if mode == "forward":
+        return fn.forward(x)
+    if mode == "backward_x":
+        return fn.backward(g, x)
+    return fn.backward(g, y=fn.forward(x))
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, mode", _modes())
+def test_identical_for_1_2_3_threads(name, mode, dtype, restore_threads):
+    x, g = _data(dtype)
+    results = []
+    for n in (1, 2, 3):
+        act.set_num_threads(n)
+        assert act.get_num_threads() == n
+        results.append(_run(name, mode, x, g))
+    assert same_bits(results[0], results[1]), "1 vs 2 threads"
+    assert same_bits(results[0], results[2]), "1 vs 3 threads"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, mode", _modes())
+def test_identical_across_simd_levels(name, mode, dtype):
+    levels = _dispatch.supported_levels()
+    x, g = _data(dtype, seed=1)
+    x, g = x[:4099], g[:4099]
+    results = {}
+    try:
+        for level in levels:
+            act._set_simd_level(level)
+            assert act.simd_level() == level
+            results[level] = _run(name, mode, x, g)
+    finally:
+        act._set_simd_level(DEFAULT_LEVEL)
+    first = results[levels[0]]
+    for level in levels[1:]:
+        assert same_bits(first, results[level]), f"{levels[0]} vs {level}"
+
+
+def test_supported_levels_include_baseline():
+    levels = _dispatch.supported_levels()
+    assert "baseline" in levels and act.simd_level() in levels
+
+
+def test_set_num_threads_rejects_non_positive(restore_threads):
+    with pytest.raises(ValueError):
+        act.set_num_threads(0)
+    assert act.get_num_threads() == restore_threads
+
+
+def test_threadpoolctl_limits(restore_threads):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    act.set_num_threads(2)
+    with threadpoolctl.threadpool_limits(1):
+        assert act.get_num_threads() == 1
+    assert act.get_num_threads() == 2
+
+
+def test_concurrent_calls_from_python_threads():
+    """Several Python threads call different functions at once (the kernels release
+    the GIL); each checks its results against values computed beforehand."""
+    jobs = []
+    for i, name in enumerate(NAMES):
+        for dtype in (np.float32, np.float64):
+            x, g = _data(dtype, seed=10 + i)
+            size = N if i % 2 else 5000  # parallel regions and serial loops at once
+            x, g = x[:size], g[:size]
+            jobs.append((name, x, g, _run(name, "forward", x, g), _run(name, "backward_x", x, g)))
+    errors = []
+    barrier = threading.Barrier(len(jobs))
+
+    def work(job):
+        name, x, g, fwd, bwd = job
+        try:
+            barrier.wait()
+            for _ in range(5):
+                out = np.empty_like(x)
+                assert same_bits(act.get(name).forward(x, out=out), fwd), name
+                assert same_bits(act.get(name).backward(g, x), bwd), name
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=work, args=(j,)) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert not errors, errors

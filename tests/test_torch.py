@@ -1,0 +1,123 @@
+"""PyTorch as an extra reference (skipped when torch is not installed).
+
+Forward against ``torch.nn.functional`` and backward against autograd, float32 and
+float64, on ranges where PyTorch is itself accurate (API.md: where PyTorch is inexact
+or gives NaN at +-inf, the exact value wins, and tests/reference.py rules); plus the
+conventions PyTorch fixes: derivatives at kinks and the sign of zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import activations as act
+from cases import NAMES, dtype_params, function_params, reference
+from reference import ulp_error, ulp_of
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+
+def torch_fn(name, params):
+    p = dict(params)
+    if name == "sigmoid":
+        return torch.sigmoid
+    if name == "tanh":
+        return torch.tanh
+    if name == "relu":
+        return torch.relu
+    if name == "leaky_relu":
+        return lambda t: F.leaky_relu(t, p.get("negative_slope", 0.01))
+    if name == "rrelu":
+        return lambda t: F.rrelu(t, p.get("lower", 1 / 8), p.get("upper", 1 / 3), training=False)
+    if name == "elu":
+        return lambda t: F.elu(t, p.get("alpha", 1.0))
+    if name == "selu":
+        return F.selu
+    if name == "softsign":
+        return F.softsign
+    if name == "softplus":
+        return lambda t: F.softplus(t, p.get("beta", 1.0), p.get("threshold", 20.0))
+    if name == "swish":
+        b = p.get("beta", 1.0)
+        return F.silu if b == 1.0 else (lambda t: t * torch.sigmoid(b * t))
+    if name == "hard_swish":
+        return F.hardswish
+    return None
+
+
+def _torch_values(name, params, x, g):
+    t = torch.tensor(x, requires_grad=True)
+    y = torch_fn(name, params)(t)
+    y.backward(torch.tensor(g))
+    return y.detach().numpy(), t.grad.numpy()
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_torch_mapping_exists(name):
+    assert torch_fn(name, {}) is not None, f"add {name} to test_torch.torch_fn"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params", function_params())
+def test_matches_torch(name, params, dtype):
+    rng = np.random.default_rng(0)
+    # moderate range: PyTorch's forward formulas are accurate here (no x * beta
+    # rounding amplified by exp at large |beta x|, no subnormal intermediates)
+    x = np.concatenate([rng.uniform(-8, 8, 20000), np.linspace(-3.5, 3.5, 1001)]).astype(dtype)
+    g = rng.uniform(0.5, 2.0, x.size).astype(dtype)
+    ty, tg = _torch_values(name, params, x, g)
+    y = act.get(name).forward(x, **params)
+    gx = act.get(name).backward(g, x, **params)
+    fwd_bound = 8.0
+    if name == "swish" and params.get("beta", 1.0) != 1.0:
+        # PyTorch's t * sigmoid(b * t) rounds b * t: ~|b x| / 2 ulp of its own
+        fwd_bound += 0.5 * 8.0 * abs(params["beta"])
+    assert ulp_error(y, ty.astype(np.float64)).max() <= fwd_bound
+    # PyTorch's autograd takes several derivatives from the output (tanh: 1 - y**2,
+    # sigmoid: y * (1 - y)), which cancel; and swish', hard_swish' have roots.  So
+    # agreement is asked to a few eps of the terms (|grad| * max(1, terms)), not in
+    # ulps of the value: exactness is test_accuracy.py's job.
+    eps = float(np.finfo(dtype).eps)
+    ref = reference(name)
+    terms = np.ones(x.size)
+    if ref.derivative_scale_np is not None:
+        terms = np.maximum(1.0, ref.derivative_scale_np(x.astype(np.float64),
+                                                         ref.effective(params, dtype)))
+    # swish with beta != 1 goes through PyTorch's t * sigmoid(b * t), whose autograd
+    # forms 1 - s from s (cancelling where s ~ 1) and rounds b * t: looser there
+    k = 32 if (name == "swish" and params.get("beta", 1.0) != 1.0) else 8
+    tol = k * eps * np.abs(g.astype(np.float64)) * terms
+    if ref.from_y_slope_np is not None:
+        # plus the conditioning of a from-output derivative: |d f'/dy| * 2 ulp(y)
+        y64 = y.astype(np.float64)
+        p = ref.effective(params, dtype)
+        tol += (np.abs(g.astype(np.float64)) * np.abs(ref.from_y_slope_np(y64, p))
+                * 2 * ulp_of(y64, dtype))
+    diff = np.abs(gx.astype(np.float64) - tg.astype(np.float64))
+    assert (diff <= tol).all(), (x[np.argmax(diff / tol)], gx[np.argmax(diff / tol)],
+                                 tg[np.argmax(diff / tol)])
+
+
+# where PyTorch fixes a convention: the kinks (added per function) and zero of either sign
+KINK_POINTS = [0.0, -0.0, 1e-30, -1e-30]
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params", function_params())
+def test_kinks_and_signed_zeros_match_torch(name, params, dtype):
+    x = np.array(KINK_POINTS + [float(k) for k in reference(name).kinks(
+        reference(name).effective(params, dtype))], dtype)
+    g = np.ones_like(x)
+    ty, tg = _torch_values(name, params, x, g)
+    y = act.get(name).forward(x, **params)
+    gx = act.get(name).backward(g, x, **params)
+    assert ulp_error(y, ty.astype(np.float64)).max() <= 4.0, (x, y, ty)
+    assert ulp_error(gx, tg.astype(np.float64)).max() <= 4.0, (x, gx, tg)
+    if name == "elu" and params.get("alpha", 1.0) < 0:
+        # not compared: with a negative alpha, PyTorch 2.13 gives elu(+0) = +0 and
+        # elu(-0) = -0, we give alpha * expm1(+-0) = -+0 (API.md is silent there)
+        return
+    zeros = (ty == 0)
+    assert (np.signbit(y[zeros]) == np.signbit(ty[zeros])).all(), (x, y, ty)
