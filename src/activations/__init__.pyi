@@ -87,25 +87,93 @@ def hard_swish_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: Array
 hswish = hard_swish
 hswish_backward = hard_swish_backward
 
+# relu6: ReLU capped at 6.
+def relu6(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def relu6_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hard_sigmoid: Hard sigmoid (as PyTorch's hardsigmoid).
+def hard_sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hard_sigmoid_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hard_tanh: Hard tanh: clip to [min_val, max_val].
+def hard_tanh(x: ArrayLike, *, min_val: float = -1.0, max_val: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hard_tanh_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, min_val: float = -1.0, max_val: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# mish: Mish (Misra 2019).
+def mish(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def mish_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# celu: Continuously differentiable ELU (Barron 2017).
+def celu(x: ArrayLike, *, alpha: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def celu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, alpha: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# log_sigmoid: Logarithm of the sigmoid.
+def log_sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def log_sigmoid_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# softmin: Softmin along an axis: softmax(-x).
+def softmin(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softmin_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# tanhshrink: Tanh shrink.
+def tanhshrink(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def tanhshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# softshrink: Soft shrinkage.
+def softshrink(x: ArrayLike, *, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hardshrink: Hard shrinkage.
+def hardshrink(x: ArrayLike, *, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hardshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# glu: Gated linear unit (Dauphin et al. 2017): x split into halves a, b.
+def glu(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def glu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# swiglu: SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).
+def swiglu(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def swiglu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# threshold: Threshold: replace x <= threshold by value.
+def threshold(x: ArrayLike, *, threshold: float = None, value: float = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def threshold_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, threshold: float = None, value: float = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
 __all__ = [
     'Activation',
     '__version__',
+    'celu',
+    'celu_backward',
     'elu',
     'elu_backward',
     'get',
     'get_num_threads',
+    'glu',
+    'glu_backward',
+    'hard_sigmoid',
+    'hard_sigmoid_backward',
     'hard_swish',
     'hard_swish_backward',
+    'hard_tanh',
+    'hard_tanh_backward',
+    'hardshrink',
+    'hardshrink_backward',
     'hswish',
     'hswish_backward',
     'leaky_relu',
     'leaky_relu_backward',
+    'log_sigmoid',
+    'log_sigmoid_backward',
     'log_softmax',
     'log_softmax_backward',
+    'mish',
+    'mish_backward',
     'names',
     'prelu',
     'prelu_backward',
     'relu',
+    'relu6',
+    'relu6_backward',
     'relu_backward',
     'rrelu',
     'rrelu_backward',
@@ -120,12 +188,22 @@ __all__ = [
     'simd_level',
     'softmax',
     'softmax_backward',
+    'softmin',
+    'softmin_backward',
     'softplus',
     'softplus_backward',
+    'softshrink',
+    'softshrink_backward',
     'softsign',
     'softsign_backward',
+    'swiglu',
+    'swiglu_backward',
     'swish',
     'swish_backward',
     'tanh',
     'tanh_backward',
+    'tanhshrink',
+    'tanhshrink_backward',
+    'threshold',
+    'threshold_backward',
 ]
