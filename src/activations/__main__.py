@@ -1210,26 +1210,8 @@ def benchmark(quick: bool) -> None:
 # ============================================================ config
 
 def show_config() -> None:
-    say(f"activations {act.__version__}  ({os.path.dirname(act.__file__)})")
-    say(f"Python {platform.python_version()}, NumPy {np.__version__}, {platform.platform()}")
-    say(f"CPU: {cpu_model()}")
-    say(f"SIMD level in use: {act.simd_level()}"
-        f"  (${_dispatch.ENV_VAR}={os.environ.get(_dispatch.ENV_VAR, '')!r})")
-    say(f"SIMD levels built: {', '.join(_dispatch.compiled_levels())}")
-    say(f"SIMD levels usable here: {', '.join(_dispatch.supported_levels())}")
-    kernels = _dispatch.load(act.simd_level())
-    say(f"OpenMP: {'on' if getattr(kernels, 'OPENMP', False) else 'off'}")
-    say(f"threads: {act.get_num_threads()}  (OMP_NUM_THREADS="
-        f"{os.environ.get('OMP_NUM_THREADS', '')!r}, CPUs: {os.cpu_count()})")
-    say(f"functions ({len(act.names())}): {', '.join(act.names())}")
-    try:
-        from activations import _build_info
-    except ImportError:
-        say("build info: none (activations/_build_info.py missing)")
-        return
-    say("build info:")
-    for key, value in _build_info.BUILD_INFO.items():
-        say(f"  {key}: {value}")
+    """Same as ``activations.show_config()``."""
+    act.show_config()
 
 
 # ============================================================ main
