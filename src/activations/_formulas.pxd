@@ -51,6 +51,14 @@ cdef inline floating sigmoid_complement_of(floating z) noexcept nogil:
     return (t if z >= 0 else one) / (one + t)
 
 
+cdef inline floating tiny_threshold(floating like) noexcept nogil:
+    """Below this magnitude a product is (near) denormal: 2**-100 / 2**-960."""
+    if floating is float:
+        return <float>7.888609052210118e-31
+    else:
+        return <double>1.0261342003245941e-289
+
+
 cdef inline floating logistic_density(floating t) noexcept nogil:
     """t / (1 + t)^2 for 0 <= t <= 1 (t = exp(-|z|): sigmoid'(z)), to ~2 ulp.
 
@@ -327,9 +335,15 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept 
     cdef floating one = 1
     cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
     cdef floating t = t_up * scale_down(a)
-    # one division for both signs: z >= 0: a / (1 + t);  z < 0: (a t_up / (1 + t)) / UP
-    cdef floating y = (a if z >= 0 else a * t_up) / (one + t)
-    return y if z >= 0 else y * scale_down(a)
+    # The scaled product a * t_up is needed only where a * t is tiny (the result is
+    # denormal or near it); elsewhere it could overflow, so a * t is used there.
+    # (Selects on one comparison each: a stored bint mixes mask widths, which SSE2
+    # code for double cannot vectorize.)
+    cdef floating at = vfabs(a * t)
+    cdef floating num = a if z >= 0 else (a * t_up if at < tiny_threshold(a) else a * t)
+    # one division for both signs: z >= 0: a / (1 + t);  z < 0: a t / (1 + t)
+    cdef floating y = num / (one + t)
+    return y if z >= 0 else (y * scale_down(a) if at < tiny_threshold(a) else y)
 
 
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
@@ -351,8 +365,7 @@ cdef inline floating swish_backward(floating g, floating x, floating a, floating
     cdef floating u = one + t
     cdef floating d = (u + z * t if z >= 0 else t_up * (u + z)) / (u * u)
     d = d if z >= 0 else d * scale_down(x)
-    d = one if (t == 0) & (z >= 0) else d     # z -> +inf: s = 1
-    d = zero if (t_up == 0) & (z < 0) else d  # z -> -inf: 0
+    d = (one if t == 0 else d) if z >= 0 else (zero if t_up == 0 else d)   # z -> +-inf
     return g * d
 
 
@@ -435,12 +448,11 @@ cdef inline floating mish_forward(floating x, floating a, floating b) noexcept n
     cdef floating zero = 0, one = 1, two = 2
     cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)     # exp(-|x|) * SCALE_UP
     cdef floating t = t_up * scale_down(x)
-    cdef bint pos = x > 0
-    cdef floating num = x * (one + two * t) if pos else x * (t_up * (t + two))
-    cdef floating den = (one + two * t + two * t * t) if pos else (t * (t + two) + two)
+    cdef floating num = x * (one + two * t) if x > 0 else x * (t_up * (t + two))
+    cdef floating den = (one + two * t + two * t * t) if x > 0 else (t * (t + two) + two)
     cdef floating y = num / den
-    y = y if pos else y * scale_down(x)
-    return vcopysign(zero, x) if (t_up == 0) & (x < 0) else y   # x = -inf: the limit -0
+    y = y if x > 0 else (vcopysign(zero, x) if t_up == 0 else y * scale_down(x))  # -inf: -0
+    return y
 
 
 cdef inline floating mish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -449,16 +461,13 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
     cdef floating zero = 0, one = 1, two = 2, four = 4
     cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
     cdef floating t = t_up * scale_down(x)
-    cdef bint pos = x > 0
     cdef floating n2 = t * (t + two) + two
     cdef floating dd = one + two * t + two * t * t
-    cdef floating num = (((one + two * t) * dd + four * x * (t * t) * (one + t)) if pos
+    cdef floating num = (((one + two * t) * dd + four * x * (t * t) * (one + t)) if x > 0
                          else t_up * ((t + two) * n2 + four * x * (one + t)))
-    cdef floating den = dd * dd if pos else n2 * n2
+    cdef floating den = dd * dd if x > 0 else n2 * n2
     cdef floating d = num / den
-    d = d if pos else d * scale_down(x)
-    d = zero if (t_up == 0) & (x < 0) else d     # x = -inf
-    d = one if (t == 0) & pos else d             # x = +inf
+    d = (one if t == 0 else d) if x > 0 else (zero if t_up == 0 else d * scale_down(x))  # +-inf
     return g * d
 
 
@@ -566,6 +575,11 @@ cdef inline floating threshold_backward(floating g, floating x, floating a, floa
 # exact exp argument, denormal-safe; see its header for the measured bounds).
 
 cdef extern from "_gelu.h" nogil:
+    double act_gelu_fd(float x) noexcept
+    double act_gelu_grad_fd(float x) noexcept
+    double act_gelu_tanh_fd(float x) noexcept
+    double act_gelu_tanh_grad_fd(float x) noexcept
+    double act_ndtr_d(double x) noexcept
     float act_gelu_f(float x) noexcept
     double act_gelu_d(double x) noexcept
     float act_gelu_grad_f(float x) noexcept
@@ -576,18 +590,49 @@ cdef extern from "_gelu.h" nogil:
     double act_gelu_tanh_grad_d(double x) noexcept
 
 
+cdef extern from *:
+    """
+    /* tools/fit_ndtr_small.py: Phi(x) = 1/2 + x S(x^2) for |x| <= 1 (float64) */
+    static inline double act_ndtr_small_s_d(double u) {
+        double p = 4.0743269774266276e-12;
+        p = act_fma_d(p, u, -1.106432828275589e-10);
+        p = act_fma_d(p, u, 2.2704137585676e-09);
+        p = act_fma_d(p, u, -4.1224107514160815e-08);
+        p = act_fma_d(p, u, 6.659679879655231e-07);
+        p = act_fma_d(p, u, -9.444655793103845e-06);
+        p = act_fma_d(p, u, 0.00011543468751655941);
+        p = act_fma_d(p, u, -0.0011873282154680343);
+        p = act_fma_d(p, u, 0.009973557010035022);
+        p = act_fma_d(p, u, -0.06649038006690543);
+        return act_fma_d(p, u, 0.3989422804014327);
+    }
+    """
+    double act_ndtr_small_s_d(double u) noexcept nogil
+
+
+cdef inline double ndtr_small(double x) noexcept nogil:
+    """Phi(x) for |x| <= 1 (float64), within ~1 ulp."""
+    return vfma(x, act_ndtr_small_s_d(x * x), 0.5)
+
+
 cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept nogil:
+    # float64, |x| < 1: x * (1/2 + x S(x^2)) -- the tail-ratio form of _gelu.h gathers
+    # ~5 ulp of rounding here, this ~1.5
     if floating is float:
         return act_gelu_f(x)
     else:
-        return act_gelu_d(x)
+        return x * ndtr_small(x) if vfabs(x) < 1.0 else act_gelu_d(x)
 
 
 cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # float64, |x| < 1: Phi + x phi = 1/2 + x (S(x^2) + phi(x))
+    cdef double phi
     if floating is float:
         return g * act_gelu_grad_f(x)
     else:
-        return g * act_gelu_grad_d(x)
+        phi = vexp(-0.5 * (x * x)) * 0.3989422804014327   # 1/sqrt(2 pi)
+        return g * (vfma(x, act_ndtr_small_s_d(x * x) + phi, 0.5) if vfabs(x) < 1.0
+                    else act_gelu_grad_d(x))
 
 
 cdef inline floating gelu_tanh_forward(floating x, floating a, floating b) noexcept nogil:
@@ -623,14 +668,19 @@ cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcep
 
 
 cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return (g * a) * logistic_density(vexp(-vfabs(b)))
+    # a * sigmoid'(b) first: sigmoid' <= 1/4 keeps a finite a finite
+    return g * (a * logistic_density(vexp(-vfabs(b))))
 
 
 # ----------------------------------------------------------------- swiglu: silu(a) * b
 
 cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
-    cdef floating one = 1
-    return swish_forward(a, one, one) * b
+    # (a*b) * sigmoid(a) rounds once, also where silu(a) alone would be denormal;
+    # where a*b overflows, silu(a) * b
+    cdef floating zero = 0, one = 1
+    cdef floating ab = a * b
+    cdef floating fused = mul_sigmoid(ab, a, zero)
+    return fused if ab - ab == 0 else swish_forward(a, one, one) * b
 
 
 cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
@@ -644,26 +694,75 @@ cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noex
 
 
 # ----------------------------------------------------------------- geglu: gelu(a) * b
+# float32: gelu and gelu' are taken unrounded in double (_gelu.h evaluates them in
+# double anyway) and multiplied by b and g there, so the product is rounded once,
+# also where gelu(a) alone would be denormal.  float64: for |a| < 1 the gate is
+# Phi(a) * (a*b) (Phi ~ 1/2 there), which keeps a tiny a*b exact; elsewhere
+# gelu(a) * b.  (float64 gate gradients that are denormal are rounded twice.)
+
+cdef inline bint finite(floating v) noexcept nogil:
+    return v - v == 0
+
 
 cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
-    return gelu_forward(a, a, a) * b
+    # (float32: at a = -inf the double path's clamped tail is tiny, not the limit -0)
+    cdef floating one = 1
+    cdef floating ab
+    if floating is float:
+        return <float>(act_gelu_fd(a) * <double>b) if finite(a) else act_gelu_f(a) * b
+    else:
+        ab = a * b
+        return ndtr_small(a) * ab if (vfabs(a) < one) & finite(ab) else act_gelu_d(a) * b
 
 
 cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_backward(g * b, a, a, a)
+    if floating is float:
+        return (<float>(act_gelu_grad_fd(a) * (<double>g * <double>b)) if finite(a)
+                else act_gelu_grad_f(a) * (g * b))
+    else:
+        return gelu_backward(g * b, a, a, a)
 
 
 cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return g * gelu_forward(a, a, a)
+    cdef floating one = 1
+    cdef floating ga
+    if floating is float:
+        return <float>(act_gelu_fd(a) * <double>g) if finite(a) else g * act_gelu_f(a)
+    else:
+        ga = g * a
+        return ndtr_small(a) * ga if (vfabs(a) < one) & finite(ga) else g * act_gelu_d(a)
+
+
+cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
+    """sigmoid(2 sqrt(2/pi) (a + 0.044715 a^3)) for |a| < 1 (the tanh form's 'Phi')."""
+    cdef floating c2 = <floating>1.5957691216057308       # 2 sqrt(2/pi)
+    cdef floating c2a = <floating>0.07135481627260025     # 2 sqrt(2/pi) 0.044715
+    return sigmoid_of(a * (c2 + c2a * (a * a)))
 
 
 cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
-    return gelu_tanh_forward(a, a, a) * b
+    cdef floating one = 1
+    cdef floating ab
+    if floating is float:
+        return <float>(act_gelu_tanh_fd(a) * <double>b) if finite(a) else act_gelu_tanh_f(a) * b
+    else:
+        ab = a * b
+        return gelu_tanh_cdf(a) * ab if (vfabs(a) < one) & finite(ab) else act_gelu_tanh_d(a) * b
 
 
 cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_tanh_backward(g * b, a, a, a)
+    if floating is float:
+        return (<float>(act_gelu_tanh_grad_fd(a) * (<double>g * <double>b)) if finite(a)
+                else act_gelu_tanh_grad_f(a) * (g * b))
+    else:
+        return gelu_tanh_backward(g * b, a, a, a)
 
 
 cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return g * gelu_tanh_forward(a, a, a)
+    cdef floating one = 1
+    cdef floating ga
+    if floating is float:
+        return <float>(act_gelu_tanh_fd(a) * <double>g) if finite(a) else g * act_gelu_tanh_f(a)
+    else:
+        ga = g * a
+        return gelu_tanh_cdf(a) * ga if (vfabs(a) < one) & finite(ga) else g * act_gelu_tanh_d(a)

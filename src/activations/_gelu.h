@@ -26,7 +26,8 @@
  *     double (float32) or double-word arithmetic (float64) so that exp(-|w|) sees no
  *     rounding of w.
  *
- * Functions (float32 `_f` and float64 `_d` each):
+ * Functions (float32 `_f` and float64 `_d` each; float32 also as `_fd`, the
+ * unrounded double result, for callers that multiply it further, e.g. geglu):
  *   act_gelu(x)            x Phi(x)                   (torch gelu, approximate="none")
  *   act_gelu_grad(x)       Phi(x) + x phi(x)          (its autograd derivative)
  *   act_gelu_tanh(x)       x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
@@ -327,7 +328,7 @@ ACT_INLINE float act_ndtr_f(float x)
     return (float)(x < 0.0f ? q : 1.0 - q);
 }
 
-ACT_INLINE float act_gelu_f(float x)
+ACT_INLINE double act_gelu_fd(float x)
 {
     double xd = (double)x;
     double a = act_fabs_d(xd);
@@ -335,22 +336,24 @@ ACT_INLINE float act_gelu_f(float x)
     double q = act_gelu_gauss_f(a) * act_gelu_tail_ratio_f(a);
     double neg = -(a * q);                  /* a clamped: -0 at -inf */
     double pos = xd * (1.0 - q);
-    return (float)(x < 0.0f ? neg : pos);
+    return x < 0.0f ? neg : pos;
 }
+ACT_INLINE float act_gelu_f(float x) { return (float)act_gelu_fd(x); }
 
-ACT_INLINE float act_gelu_grad_f(float x)
+ACT_INLINE double act_gelu_grad_fd(float x)
 {
     double a = act_fabs_d((double)x);
     a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
     double m = act_gelu_gauss_f(a) * (act_gelu_tail_ratio_f(a) - a * ACT_GELU_INV_SQRT_2PI_D);
-    return (float)(x < 0.0f ? m : 1.0 - m);
+    return x < 0.0f ? m : 1.0 - m;
 }
+ACT_INLINE float act_gelu_grad_f(float x) { return (float)act_gelu_grad_fd(x); }
 
 /* w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in double (relative error ~3e-16, so exp's
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.
  * |w| is clamped to 300 and x to [-50, 50] where it multiplies t: beyond, the float32
  * result is x (x > 0) or a signed zero (x < 0) anyway. */
-ACT_INLINE float act_gelu_tanh_f(float x)
+ACT_INLINE double act_gelu_tanh_fd(float x)
 {
     double xd = (double)x;
     double w = xd * (ACT_GELU_TANH_C2_D + ACT_GELU_TANH_C2A_D * (xd * xd));
@@ -360,10 +363,11 @@ ACT_INLINE float act_gelu_tanh_f(float x)
     double xc = xd < -50.0 ? -50.0 : xd;
     double pos = xd / (1.0 + t);
     double neg = (xc * t) / (1.0 + t);
-    return (float)(x >= 0.0f ? pos : neg);
+    return x >= 0.0f ? pos : neg;
 }
+ACT_INLINE float act_gelu_tanh_f(float x) { return (float)act_gelu_tanh_fd(x); }
 
-ACT_INLINE float act_gelu_tanh_grad_f(float x)
+ACT_INLINE double act_gelu_tanh_grad_fd(float x)
 {
     double xd = (double)x;
     double w = xd * (ACT_GELU_TANH_C2_D + ACT_GELU_TANH_C2A_D * (xd * xd));
@@ -377,6 +381,7 @@ ACT_INLINE float act_gelu_tanh_grad_f(float x)
     double u2 = u * u;
     double pos = (u + v * t) / u2;
     double neg = (t * (u + v)) / u2;
-    return (float)(x >= 0.0f ? pos : neg);
+    return x >= 0.0f ? pos : neg;
 }
+ACT_INLINE float act_gelu_tanh_grad_f(float x) { return (float)act_gelu_tanh_grad_fd(x); }
 #endif /* ACTIVATIONS_GELU_H */

@@ -13,7 +13,9 @@
 #     never the order of the additions: results are bit-identical for any thread
 #     count.  Columns are reduced sequentially over L.
 #  3. Accuracy: the row maximum m is subtracted with its exact rounding error
-#     (two_sum) folded into the exp (vexp_hilo), sums accumulate in double, and the
+#     (two_sum) folded into the exp (vexp_hilo), sums accumulate in double (float32
+#     data) or in compensated double (float64 data: each lane carries the exact
+#     rounding errors of its additions, two_sum, added back at the end), and the
 #     sum is kept as (count of e == 1) + (sum of e < 1), so log(sum) = log1p(...)
 #     stays accurate when one probability is close to 1.
 #  4. Edge cases (as PyTorch): a row of all -inf gives NaN (m = -inf, -inf - m =
@@ -49,6 +51,13 @@ cdef struct RowStats:
     double dot      # backward: sum of g*y (softmax) or of g (log_softmax)
 
 
+cdef inline void acc_add(double* total, double* comp, double v) noexcept nogil:
+    """total += v, keeping the exact rounding error in comp (compensated summation)."""
+    cdef double t = total[0] + v
+    comp[0] += two_sum_err(total[0], v, t)
+    total[0] = t
+
+
 cdef inline bint mode_reads_x(int mode) noexcept nogil:
     return mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD or \
         mode == SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_X
@@ -73,11 +82,13 @@ cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
     cdef floating* e
     cdef double ones[LANES]
     cdef double small[LANES]
+    cdef double comp[LANES]
     cdef floating one = 1
     cdef Py_ssize_t s0, len_, i, k, n8
     for k in range(LANES):
         ones[k] = 0
         small[k] = 0
+        comp[k] = 0
     for s0 in range(0, n, 256):
         len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
         e = store + s0 if store != NULL else buf
@@ -87,16 +98,21 @@ cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
         # `not (e >= 1)` rather than `e < 1`: a NaN goes into the sum
         for i in range(0, n8, 8):
             for k in range(LANES):
-                small[k] += <double>e[i + k] if not (e[i + k] >= one) else 0.0
+                if floating is double:
+                    acc_add(&small[k], &comp[k], e[i + k] if not (e[i + k] >= one) else 0.0)
+                else:
+                    small[k] += <double>e[i + k] if not (e[i + k] >= one) else 0.0
                 ones[k] += 1.0 if e[i + k] >= one else 0.0
         for i in range(n8, len_):
-            small[0] += <double>e[i] if not (e[i] >= one) else 0.0
+            acc_add(&small[0], &comp[0], <double>e[i] if not (e[i] >= one) else 0.0)
             ones[0] += 1.0 if e[i] >= one else 0.0
     st.ones = 0
     st.small = 0
     for k in range(LANES):
         st.ones += ones[k]
         st.small += small[k]
+    for k in range(LANES):
+        st.small += comp[k]
 
 
 cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,
@@ -104,10 +120,12 @@ cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating
     """sum of g * exp(flip*x - m) over a run (double, fixed lanes)."""
     cdef double buf[SUB_BLOCK]
     cdef double acc[LANES]
+    cdef double comp[LANES]
     cdef double total = 0
     cdef Py_ssize_t s0, len_, i, k, n8
     for k in range(LANES):
         acc[k] = 0
+        comp[k] = 0
     for s0 in range(0, n, 256):
         len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
         for i in range(len_):
@@ -115,35 +133,50 @@ cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating
         n8 = len_ - len_ % LANES
         for i in range(0, n8, 8):
             for k in range(LANES):
-                acc[k] += buf[i + k]
+                if floating is double:
+                    acc_add(&acc[k], &comp[k], buf[i + k])
+                else:
+                    acc[k] += buf[i + k]
         for i in range(n8, len_):
-            acc[0] += buf[i]
+            acc_add(&acc[0], &comp[0], buf[i])
     for k in range(LANES):
         total += acc[k]
+    for k in range(LANES):
+        total += comp[k]
     return total
 
 
 cdef double dot_plain(const floating* g, const floating* y, Py_ssize_t n) noexcept nogil:
     """sum of g * y (or of g when y is NULL) over a run (double, fixed lanes)."""
     cdef double acc[LANES]
+    cdef double comp[LANES]
     cdef double total = 0
     cdef Py_ssize_t i, k, n8 = n - n % LANES
     for k in range(LANES):
         acc[k] = 0
+        comp[k] = 0
     if y == NULL:
         for i in range(0, n8, 8):
             for k in range(LANES):
-                acc[k] += <double>g[i + k]
+                if floating is double:
+                    acc_add(&acc[k], &comp[k], g[i + k])
+                else:
+                    acc[k] += <double>g[i + k]
         for i in range(n8, n):
-            acc[0] += <double>g[i]
+            acc_add(&acc[0], &comp[0], <double>g[i])
     else:
         for i in range(0, n8, 8):
             for k in range(LANES):
-                acc[k] += <double>g[i + k] * <double>y[i + k]
+                if floating is double:
+                    acc_add(&acc[k], &comp[k], g[i + k] * y[i + k])
+                else:
+                    acc[k] += <double>g[i + k] * <double>y[i + k]
         for i in range(n8, n):
-            acc[0] += <double>g[i] * <double>y[i]
+            acc_add(&acc[0], &comp[0], <double>g[i] * <double>y[i])
     for k in range(LANES):
         total += acc[k]
+    for k in range(LANES):
+        total += comp[k]
     return total
 
 
@@ -285,6 +318,7 @@ cdef void softmax_columns(int mode, const floating* in1, const floating* in2, fl
     cdef double ones[COL_TILE]
     cdef double small[COL_TILE]
     cdef double dot[COL_TILE]
+    cdef double comp[COL_TILE]
     cdef double log_s[COL_TILE]
     cdef floating sf[COL_TILE]
     cdef floating dotf[COL_TILE]
@@ -299,6 +333,7 @@ cdef void softmax_columns(int mode, const floating* in1, const floating* in2, fl
         ones[j] = 0
         small[j] = 0
         dot[j] = 0
+        comp[j] = 0
     if mode_reads_x(mode):
         for l in range(L):
             row = x + l * inner + c0
@@ -312,9 +347,14 @@ cdef void softmax_columns(int mode, const floating* in1, const floating* in2, fl
                 e = shifted_exp(row[j], mcol[j], flip)
                 if mode == SOFTMAX_FORWARD:
                     orow[j] = e
-                small[j] += <double>e if not (e >= one) else 0.0
+                if floating is double:
+                    acc_add(&small[j], &comp[j], e if not (e >= one) else 0.0)
+                else:
+                    small[j] += <double>e if not (e >= one) else 0.0
                 ones[j] += 1.0 if e >= one else 0.0
         for j in range(w):
+            small[j] += comp[j]
+            comp[j] = 0
             log_s[j] = libm_log1p((ones[j] - 1.0) + small[j])
             small[j] = ones[j] + small[j]       # now the sum
             sf[j] = <floating>small[j]
@@ -324,12 +364,13 @@ cdef void softmax_columns(int mode, const floating* in1, const floating* in2, fl
             row = in2 + l * inner + c0
             for j in range(w):
                 if mode == SOFTMAX_BACKWARD_X:
-                    dot[j] += <double>grow[j] * <double>shifted_exp(row[j], mcol[j], flip)
+                    acc_add(&dot[j], &comp[j], <double>grow[j] * <double>shifted_exp(row[j], mcol[j], flip))
                 elif mode == SOFTMAX_BACKWARD_Y:
-                    dot[j] += <double>grow[j] * <double>row[j]
+                    acc_add(&dot[j], &comp[j], <double>grow[j] * <double>row[j])
                 else:
-                    dot[j] += <double>grow[j]
+                    acc_add(&dot[j], &comp[j], <double>grow[j])
         for j in range(w):
+            dot[j] += comp[j]
             if mode == SOFTMAX_BACKWARD_X:
                 dot[j] = dot[j] / small[j]
             dotf[j] = <floating>dot[j]
