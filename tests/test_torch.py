@@ -13,7 +13,7 @@ import pytest
 
 import activations as act
 from cases import NAMES, dtype_params, function_params, reference
-from reference import ulp_error, ulp_of
+from reference import REQUIRED_PARAMS, ulp_error, ulp_of
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -44,6 +44,29 @@ def torch_fn(name, params):
         return F.silu if b == 1.0 else (lambda t: t * torch.sigmoid(b * t))
     if name == "hard_swish":
         return F.hardswish
+    if name == "relu6":
+        return F.relu6
+    if name == "hard_sigmoid":
+        return F.hardsigmoid
+    if name == "hard_tanh":
+        return lambda t: F.hardtanh(t, p.get("min_val", -1.0), p.get("max_val", 1.0))
+    if name == "gelu":
+        return lambda t: F.gelu(t, approximate=p.get("approximate", "none"))
+    if name == "mish":
+        return F.mish
+    if name == "celu":
+        return lambda t: F.celu(t, p.get("alpha", 1.0))
+    if name == "log_sigmoid":
+        return F.logsigmoid
+    if name == "tanhshrink":
+        return F.tanhshrink
+    if name == "softshrink":
+        return lambda t: F.softshrink(t, p.get("lambd", 0.5))
+    if name == "hardshrink":
+        return lambda t: F.hardshrink(t, p.get("lambd", 0.5))
+    if name == "threshold":
+        q = {**REQUIRED_PARAMS["threshold"], **p}
+        return lambda t: F.threshold(t, q["threshold"], q["value"])
     return None
 
 
@@ -71,10 +94,16 @@ def test_matches_torch(name, params, dtype):
     y = act.get(name).forward(x, **params)
     gx = act.get(name).backward(g, x, **params)
     fwd_bound = 8.0
-    if name == "swish" and params.get("beta", 1.0) != 1.0:
-        # PyTorch's t * sigmoid(b * t) rounds b * t: ~|b x| / 2 ulp of its own
+    if name in ("swish", "softplus") and params.get("beta", 1.0) != 1.0:
+        # PyTorch's t * sigmoid(b * t) and log1p(exp(b * t)) / b round b * t: ~|b x| / 2
+        # ulp of their own (ours are exact since main dd37c38)
         fwd_bound += 0.5 * 8.0 * abs(params["beta"])
-    assert ulp_error(y, ty.astype(np.float64)).max() <= fwd_bound
+    fwd_scale = None
+    if name == "gelu":
+        # PyTorch's x/2 (1 + erf(x/sqrt2)) (and the tanh form's 1 + tanh(...)) cancel
+        # for negative x: its error is a few eps of |x|, not of the value
+        fwd_scale = np.abs(x.astype(np.float64))
+    assert ulp_error(y, ty.astype(np.float64), scale=fwd_scale).max() <= fwd_bound
     # PyTorch's autograd takes several derivatives from the output (tanh: 1 - y**2,
     # sigmoid: y * (1 - y)), which cancel; and swish', hard_swish' have roots.  So
     # agreement is asked to a few eps of the terms (|grad| * max(1, terms)), not in
@@ -120,4 +149,8 @@ def test_kinks_and_signed_zeros_match_torch(name, params, dtype):
         # elu(-0) = -0, we give alpha * expm1(+-0) = -+0 (API.md is silent there)
         return
     zeros = (ty == 0)
+    if name == "tanhshrink":
+        # not compared: tanhshrink is odd and gives -0 at -0; PyTorch's x - tanh(x)
+        # rounds the difference -0 - -0 to +0 (test_special_values pins -0)
+        zeros &= ~((x == 0) & np.signbit(x))
     assert (np.signbit(y[zeros]) == np.signbit(ty[zeros])).all(), (x, y, ty)
