@@ -859,7 +859,8 @@ def softmax_forward_mp(x, kind, axis=-1):
 
 def softmax_backward_mp(x, g, kind, axis=-1):
     """(hi, lo, scale): the gradient dL/dx given dL/dy = g, and the magnitude of its
-    terms (g_i - sum(g y) cancels: an absolute bound is in ulps of the terms).
+    terms (g_i - sum(g y) cancels, and so may the sum itself: an absolute bound is in
+    ulps of p_i (|g_i| + sum_j |g_j| p_j), resp. |g_i| + p_i sum_j |g_j|).
 
       softmax:      p_i (g_i - sum_j g_j p_j)
       softmin:     -p_i (g_i - sum_j g_j p_j),  p = softmax(-x)
@@ -879,12 +880,14 @@ def softmax_backward_mp(x, g, kind, axis=-1):
         p = res[0]
         if kind == "log_softmax":
             sg = mp.fsum(gr)
+            sa = mp.fsum(abs(gi) for gi in gr)
             vals = [gr[i] - p[i] * sg for i in range(row.size)]
-            sc = [abs(gr[i]) + p[i] * abs(sg) for i in range(row.size)]
+            sc = [abs(gr[i]) + p[i] * sa for i in range(row.size)]
         else:
             dot = mp.fsum(gi * pi for gi, pi in zip(gr, p))
+            da = mp.fsum(abs(gi) * pi for gi, pi in zip(gr, p))
             vals = [sign * p[i] * (gr[i] - dot) for i in range(row.size)]
-            sc = [p[i] * (abs(gr[i]) + abs(dot)) for i in range(row.size)]
+            sc = [p[i] * (abs(gr[i]) + da) for i in range(row.size)]
         for i in range(row.size):
             hi[r, i], lo[r, i] = _hi_lo(vals[i])
             scale[r, i] = float(sc[i])
