@@ -102,6 +102,11 @@ def generate_elementwise_pxi():
 class BuildExt(build_ext):
     """build_ext with an OpenMP probe and a build-info module."""
 
+    def finalize_options(self):
+        super().finalize_options()
+        if self.parallel is None:  # compile the SIMD-level modules side by side
+            self.parallel = os.cpu_count() or 1
+
     def openmp_flags(self):
         if os.environ.get("ACTIVATIONS_NO_OPENMP", "") not in ("", "0"):
             print("activations: ACTIVATIONS_NO_OPENMP set: building WITHOUT OpenMP "
@@ -140,7 +145,18 @@ class BuildExt(build_ext):
                 ext.extra_compile_args += omp[0]
                 ext.extra_link_args += omp[1]
         self.write_build_info(omp is not None)
+        # distutils skips a module whose output is newer than its sources, so switching
+        # ACTIVATIONS_NO_OPENMP (or CFLAGS) between builds in one tree would silently
+        # reuse the other build's binaries: rebuild all when the configuration changed.
+        stamp = os.path.join(self.build_temp, "activations-build-config.txt")
+        config = repr((omp, LEVELS, COMMON_FLAGS, os.environ.get("CFLAGS", "")))
+        old = open(stamp).read() if os.path.exists(stamp) else None
+        if old != config:
+            self.force = True
         super().build_extensions()
+        os.makedirs(self.build_temp, exist_ok=True)
+        with open(stamp, "w") as fh:
+            fh.write(config)
 
     def write_build_info(self, openmp):
         compiler = getattr(self.compiler, "compiler_so", None) or [self.compiler.compiler_type]

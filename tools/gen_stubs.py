@@ -33,7 +33,8 @@ NAME_TYPES = {
     "axis": "int",
     "approximate": 'Literal["none", "tanh"]',
 }
-#: Backward inputs that are optional in the signature (exactly one must be given).
+#: Backward inputs that are optional in the signature (exactly one must be given),
+#: where they default to None.
 OPTIONAL_ARRAYS = {"x", "y"}
 
 HEADER = '''\
@@ -64,6 +65,7 @@ def get(name: str) -> Activation: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def simd_level() -> str: ...
+def show_config(file: Any = None) -> None: ...
 '''
 
 
@@ -78,7 +80,8 @@ def _literal(value) -> str:
 
 def _annotation(name: str, param: inspect.Parameter, backward: bool) -> str:
     if backward and name in OPTIONAL_ARRAYS:
-        return "ArrayLike | None"
+        # optional (default None) where the backward takes x or y; required (prelu's x)
+        return "ArrayLike | None" if param.default is None else "ArrayLike"
     if name in NAME_TYPES:
         return NAME_TYPES[name]
     default = param.default

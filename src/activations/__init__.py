@@ -10,6 +10,7 @@ at import.  See README.md and the docstrings; ``python -m activations`` self-che
 from __future__ import annotations
 
 from . import _dispatch, _functions, _registry, _spec
+from ._config import show_config
 from ._registry import Activation, get, names
 from ._version import __version__
 
@@ -59,6 +60,6 @@ def _set_simd_level(level: str) -> None:
 
 
 __all__ = ["Activation", "get", "names", "get_num_threads", "set_num_threads", "simd_level",
-           "__version__"] + [n for s in _spec.SPECS for n in (s.name, f"{s.name}_backward",
+           "show_config", "__version__"] + [n for s in _spec.SPECS for n in (s.name, f"{s.name}_backward",
                                                                *s.aliases,
                                                                *(f"{a}_backward" for a in s.aliases))]

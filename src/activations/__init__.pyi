@@ -25,6 +25,7 @@ def get(name: str) -> Activation: ...
 def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def simd_level() -> str: ...
+def show_config(file: Any = None) -> None: ...
 
 # sigmoid: Logistic sigmoid.
 def sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -41,6 +42,10 @@ def relu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike |
 # leaky_relu: Leaky ReLU.
 def leaky_relu(x: ArrayLike, *, negative_slope: float = 0.01, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 def leaky_relu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, negative_slope: float = 0.01, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# prelu: Parametric ReLU (He et al. 2015), one slope per channel.
+def prelu(x: ArrayLike, weight: ArrayLike, *, axis: int = 1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def prelu_backward(grad: ArrayLike, x: ArrayLike, weight: ArrayLike, *, axis: int = 1, out: NDArray[np.floating[Any]] | None = None) -> Tuple[NDArray[np.floating[Any]], NDArray[np.floating[Any]]]: ...
 
 # rrelu: Randomized leaky ReLU (Xu et al. 2015).
 def rrelu(x: ArrayLike, *, lower: float = 0.125, upper: float = 0.3333333333333333, training: bool = False, seed: int = 0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -62,6 +67,14 @@ def softsign_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLi
 def softplus(x: ArrayLike, *, beta: float = 1.0, threshold: float = 20.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 def softplus_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, beta: float = 1.0, threshold: float = 20.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 
+# softmax: Softmax along an axis.
+def softmax(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softmax_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# log_softmax: Log-softmax along an axis.
+def log_softmax(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def log_softmax_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
 # swish: Swish / SiLU (Ramachandran et al. 2017).
 def swish(x: ArrayLike, *, beta: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
 def swish_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, beta: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
@@ -74,38 +87,135 @@ def hard_swish_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: Array
 hswish = hard_swish
 hswish_backward = hard_swish_backward
 
+# relu6: ReLU capped at 6.
+def relu6(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def relu6_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hard_sigmoid: Hard sigmoid (as PyTorch's hardsigmoid).
+def hard_sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hard_sigmoid_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hard_tanh: Hard tanh: clip to [min_val, max_val].
+def hard_tanh(x: ArrayLike, *, min_val: float = -1.0, max_val: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hard_tanh_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, min_val: float = -1.0, max_val: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# gelu: Gaussian error linear unit (Hendrycks & Gimpel 2016).
+def gelu(x: ArrayLike, *, approximate: Literal["none", "tanh"] = 'none', out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def gelu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, approximate: Literal["none", "tanh"] = 'none', out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# mish: Mish (Misra 2019).
+def mish(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def mish_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# celu: Continuously differentiable ELU (Barron 2017).
+def celu(x: ArrayLike, *, alpha: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def celu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, alpha: float = 1.0, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# log_sigmoid: Logarithm of the sigmoid.
+def log_sigmoid(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def log_sigmoid_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# softmin: Softmin along an axis: softmax(-x).
+def softmin(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softmin_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# tanhshrink: Tanh shrink.
+def tanhshrink(x: ArrayLike, *, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def tanhshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# softshrink: Soft shrinkage.
+def softshrink(x: ArrayLike, *, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def softshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# hardshrink: Hard shrinkage.
+def hardshrink(x: ArrayLike, *, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def hardshrink_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, lambd: float = 0.5, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# glu: Gated linear unit (Dauphin et al. 2017): x split into halves a, b.
+def glu(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def glu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# swiglu: SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).
+def swiglu(x: ArrayLike, *, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def swiglu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# geglu: GeGLU (Shazeer 2020): x split into halves a, b.
+def geglu(x: ArrayLike, *, axis: int = -1, approximate: Literal["none", "tanh"] = 'none', out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def geglu_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, axis: int = -1, approximate: Literal["none", "tanh"] = 'none', out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
+# threshold: Threshold: replace x <= threshold by value.
+def threshold(x: ArrayLike, *, threshold: float = None, value: float = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+def threshold_backward(grad: ArrayLike, x: ArrayLike | None = None, *, y: ArrayLike | None = None, threshold: float = None, value: float = None, out: NDArray[np.floating[Any]] | None = None) -> NDArray[np.floating[Any]]: ...
+
 __all__ = [
     'Activation',
     '__version__',
+    'celu',
+    'celu_backward',
     'elu',
     'elu_backward',
+    'geglu',
+    'geglu_backward',
+    'gelu',
+    'gelu_backward',
     'get',
     'get_num_threads',
+    'glu',
+    'glu_backward',
+    'hard_sigmoid',
+    'hard_sigmoid_backward',
     'hard_swish',
     'hard_swish_backward',
+    'hard_tanh',
+    'hard_tanh_backward',
+    'hardshrink',
+    'hardshrink_backward',
     'hswish',
     'hswish_backward',
     'leaky_relu',
     'leaky_relu_backward',
+    'log_sigmoid',
+    'log_sigmoid_backward',
+    'log_softmax',
+    'log_softmax_backward',
+    'mish',
+    'mish_backward',
     'names',
+    'prelu',
+    'prelu_backward',
     'relu',
+    'relu6',
+    'relu6_backward',
     'relu_backward',
     'rrelu',
     'rrelu_backward',
     'selu',
     'selu_backward',
     'set_num_threads',
+    'show_config',
     'sigmoid',
     'sigmoid_backward',
     'silu',
     'silu_backward',
     'simd_level',
+    'softmax',
+    'softmax_backward',
+    'softmin',
+    'softmin_backward',
     'softplus',
     'softplus_backward',
+    'softshrink',
+    'softshrink_backward',
     'softsign',
     'softsign_backward',
+    'swiglu',
+    'swiglu_backward',
     'swish',
     'swish_backward',
     'tanh',
     'tanh_backward',
+    'tanhshrink',
+    'tanhshrink_backward',
+    'threshold',
+    'threshold_backward',
 ]

@@ -19,6 +19,10 @@ cdef extern from "_vmath.h" nogil:
     double act_max_d(const double* x, Py_ssize_t n, double flip) noexcept
     float act_expm1_f(float x) noexcept
     double act_expm1_d(double x) noexcept
+    float act_fma_f(float a, float b, float c) noexcept
+    double act_fma_d(double a, double b, double c) noexcept
+    float act_log1p_unit_f(float e) noexcept
+    double act_log1p_unit_d(double e) noexcept
     float act_log1p_f(float x) noexcept
     double act_log1p_d(double x) noexcept
     float act_fabs_f(float x) noexcept
@@ -97,6 +101,22 @@ cdef inline floating vlog1p(floating x) noexcept nogil:
         return act_log1p_f(x)
     else:
         return act_log1p_d(x)
+
+
+cdef inline floating vfma(floating a, floating b, floating c) noexcept nogil:
+    """a*b + c, fused (one rounding) where the compiled SIMD level has FMA."""
+    if floating is float:
+        return act_fma_f(a, b, c)
+    else:
+        return act_fma_d(a, b, c)
+
+
+cdef inline floating vlog1p_unit(floating e) noexcept nogil:
+    """log1p(e) for 0 <= e <= 1 (cheaper than vlog1p)."""
+    if floating is float:
+        return act_log1p_unit_f(e)
+    else:
+        return act_log1p_unit_d(e)
 
 
 cdef inline floating vfabs(floating x) noexcept nogil:

@@ -1,0 +1,127 @@
+"""Version, show_config(), `python -m activations --config`, the OpenMP runtime in use,
+and that importing the package leaves the floating-point environment alone."""
+
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import activations as act
+from activations import _config, _dispatch, _functions
+
+OPENMP = bool(_functions._K.OPENMP)
+
+
+def _show() -> str:
+    buf = io.StringIO()
+    act.show_config(file=buf)
+    return buf.getvalue()
+
+
+def test_version_is_single_sourced():
+    from activations._version import __version__
+    assert act.__version__ == __version__
+    assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)*", act.__version__)
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            assert version("activations") == act.__version__  # the installed metadata
+        except PackageNotFoundError:  # imported from a source tree, not installed
+            pass
+    except ImportError:
+        pass
+
+
+def test_show_config_contents():
+    text = _show()
+    assert act.__version__ in text
+    assert re.search(rf"^SIMD level in use:\s+{act.simd_level()}\b", text, re.M)
+    for level in _dispatch.compiled_levels():
+        assert level in text
+    assert re.search(r"^OpenMP:\s+" + ("on" if OPENMP else "off"), text, re.M)
+    assert re.search(rf"^threads:\s+{act.get_num_threads()}\b", text, re.M)
+    assert "compiler:" in text and "flags (all levels):" in text
+    if OPENMP:
+        assert "OpenMP runtime:" in text
+
+
+def test_build_info_matches_the_loaded_kernels():
+    c = _config.config()
+    assert c["openmp_built"] == OPENMP
+    assert sorted(c["simd_levels_built"]) == sorted(_dispatch.compiled_levels())
+    assert c["simd_level"] in c["simd_levels_usable"]
+    if not OPENMP:
+        assert c["openmp_runtime"] is None and act.get_num_threads() == 1
+
+
+def test_python_m_activations_config():
+    out = subprocess.run([sys.executable, "-m", "activations", "--config"],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert act.__version__ in out
+    assert "SIMD levels built:" in out and "SIMD level in use:" in out
+    assert re.search(r"^OpenMP:\s+" + ("on" if OPENMP else "off"), out, re.M)
+
+
+@pytest.mark.skipif(not OPENMP, reason="serial build: no OpenMP runtime")
+def test_openmp_runtime_is_found_and_is_what_threadpoolctl_sees():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    runtime = _config.openmp_runtime(_functions._K)
+    assert runtime is not None and os.path.exists(runtime)
+    seen = {os.path.realpath(i["filepath"]) for i in threadpoolctl.threadpool_info()
+            if i.get("internal_api") == "openmp"}
+    assert runtime in seen, (runtime, seen)
+
+
+@pytest.mark.skipif(not OPENMP, reason="serial build: no OpenMP runtime")
+def test_a_repaired_wheel_uses_its_bundled_openmp_runtime():
+    """Installed from an auditwheel-repaired wheel (activations.libs/ next to the
+    package), the kernels must be bound to the bundled libgomp, not the system's."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    pkg = os.path.dirname(os.path.realpath(act.__file__))
+    libs = os.path.join(os.path.dirname(pkg), "activations.libs")
+    if not os.path.isdir(libs):
+        pytest.skip("not installed from a repaired wheel (no activations.libs/)")
+    bundled = [i for i in threadpoolctl.threadpool_info()
+               if i.get("internal_api") == "openmp"
+               and os.path.realpath(i["filepath"]).startswith(libs + os.sep)]
+    assert bundled, f"threadpoolctl sees no OpenMP runtime from {libs}: " \
+                    f"{threadpoolctl.threadpool_info()}"
+    assert _config.config()["openmp_runtime_bundled"]
+
+
+FP_ENV_CHECK = textwrap.dedent("""
+    import numpy as np
+
+    def denormals_survive():
+        tiny = np.float32(1e-40)                     # a float32 subnormal
+        a = np.full(64, tiny, dtype=np.float32)
+        b = np.float64(2.0 ** -1070)                 # a float64 subnormal
+        return (bool(tiny * np.float32(1) == tiny) and tiny != 0
+                and bool(np.all(a * np.float32(1) == tiny))
+                and bool(np.float64(2.0 ** -1021) / np.float64(2.0 ** 49) == b) and b != 0
+                and bool(np.float32(1e-38) * np.float32(0.01) != 0))
+
+    before = denormals_survive()
+    import activations as act
+    after_import = denormals_survive()
+    x = np.linspace(-5, 5, 1 << 16, dtype=np.float32)
+    for name in act.names():
+        entry = act.get(name)
+        if all(v is not None for v in entry.params.values()):
+            entry.forward(x)
+    after_calls = denormals_survive()
+    print(before, after_import, after_calls)
+""")
+
+
+def test_import_and_calls_leave_denormals_alone():
+    """No FTZ/DAZ (e.g. from a -ffast-math crtfastmath.o): run in a fresh interpreter,
+    since whatever set MXCSR would have done it at load time."""
+    out = subprocess.run([sys.executable, "-c", FP_ENV_CHECK], capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert out == ["True", "True", "True"], out

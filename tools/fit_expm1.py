@@ -1,0 +1,53 @@
+"""Coefficients of the expm1 kernel polynomial in _vmath.h.
+
+expm1(r) = r + r^2 * P(r) for |r| <= ln2/2 (after Cody-Waite reduction).  P is the
+Chebyshev interpolant of (expm1(r) - r) / r^2 on [-ln2/2, ln2/2] (near-minimax),
+computed with mpmath; this prints the coefficients and the max relative error of
+r + r^2 P(r) with the coefficients rounded to each dtype.
+
+    python tools/fit_expm1.py
+"""
+import mpmath as mp
+import numpy as np
+
+mp.mp.dps = 50
+HALF_LN2 = mp.log(2) / 2 * (1 + mp.mpf("1e-6"))   # a hair wider than the reduction range
+
+
+def target(r):
+    if abs(r) < mp.mpf("1e-20"):
+        return mp.mpf(1) / 2 + r / 6   # the series; the quotient cancels here
+    return (mp.expm1(r) - r) / r**2
+
+
+def fit(degree):
+    n = degree + 1
+    nodes = [HALF_LN2 * mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n) for k in range(n)]
+    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
+    b = mp.matrix([target(u) for u in nodes])
+    return list(mp.lu_solve(A, b))
+
+
+def max_rel_error(coeffs, rnd, samples=3000):
+    worst = 0
+    for k in range(-samples, samples + 1):
+        r = HALF_LN2 * k / samples
+        if r == 0:
+            continue
+        p = mp.mpf(0)
+        for c in reversed(coeffs):
+            p = p * r + rnd(c)
+        q = r + r * r * p
+        worst = max(worst, abs(q / mp.expm1(r) - 1))
+    return worst
+
+
+if __name__ == "__main__":
+    f32 = lambda c: mp.mpf(float(np.float32(float(c))))
+    f64 = lambda c: mp.mpf(float(c))
+    for name, rnd, eps, degrees in (("float32", f32, 2.0**-24, (3, 4, 5)),
+                                    ("float64", f64, 2.0**-53, (8, 9, 10, 11))):
+        for d in degrees:
+            c = fit(d)
+            print(f"{name} degree {d}: max rel error {float(max_rel_error(c, rnd) / eps):.3f} ulp")
+            print("   ", ", ".join(repr(float(rnd(v))) for v in c))
