@@ -74,7 +74,22 @@ def celu_scaled_argument_region(name, p, x, direction):
     return mask
 
 
-REGIONS = (scaled_argument_region, celu_scaled_argument_region)
+def softplus_subnormal_region(name, p, x, direction):
+    """Bug 5 (main 86aa46b, the new softplus log1p): float32 softplus with beta < 1
+    whose result is subnormal is up to ~5 subnormal ulps off (or flushed to 0):
+    softplus(np.float32(-331.84897), beta=0.3, threshold=5) = 1.86e-43, exact
+    1.9356e-43; at x = -343.37344 it gives 0 (exact 6.1e-45).  Region: float32
+    forward, beta < 1, exact result below float32's smallest normal."""
+    if name != "softplus" or direction != "forward" or np.dtype(p["dtype"]) != F32:
+        return np.zeros(x.shape, bool)
+    if not 0 < p["beta"] < 1:
+        return np.zeros(x.shape, bool)
+    with np.errstate(under="ignore", over="ignore"):
+        value = np.logaddexp(0.0, p["beta"] * x.astype(np.float64)) / p["beta"]
+    return value < float(np.finfo(np.float32).tiny)
+
+
+REGIONS = (scaled_argument_region, celu_scaled_argument_region, softplus_subnormal_region)
 
 
 def known_issue_mask(name, p, x, direction=None):

@@ -16,7 +16,8 @@ import pytest
 
 import activations as act
 from cases import backward, forward
-from known_issues import celu_scaled_argument_region, scaled_argument_region
+from known_issues import (celu_scaled_argument_region, scaled_argument_region,
+                          softplus_subnormal_region)
 from reference import F32, F64, REFERENCES, mp_values, ulp_error
 
 BUG_SCALED_ARGUMENT = (
@@ -112,3 +113,28 @@ def test_celu_scaled_argument_minimal_reproducer():
     alpha = float(np.float32(1.3))   # the dtype-rounded parameter, x / alpha exact
     exact = np.exp(x.astype(np.float64) / alpha)
     assert float(ulp_error(got, exact).max()) <= 6.0, (got, exact)
+
+
+BUG_SOFTPLUS_SUBNORMAL = (
+    "float32 softplus with beta < 1 whose result is subnormal is up to ~5 subnormal ulps "
+    "off or flushed to 0 (since main 86aa46b): act.softplus(np.float32([-331.84897, "
+    "-343.37344]), beta=0.3, threshold=5.0) -> [1.86e-43, 0], exact [1.9356e-43, 6.1e-45]")
+
+
+@pytest.mark.xfail(reason=BUG_SOFTPLUS_SUBNORMAL, strict=True)
+def test_softplus_subnormal_result():
+    params = {"beta": 0.3, "threshold": 5.0}
+    p = REFERENCES["softplus"].effective(params, F32)
+    x = np.random.default_rng(5).uniform(-345, -290, 4000).astype(np.float32)
+    x = x[softplus_subnormal_region("softplus", p, x, "forward")]
+    assert x.size > 10
+    assert _max_err("softplus", params, F32, "forward", x, p) <= 4.0
+
+
+@pytest.mark.xfail(reason=BUG_SOFTPLUS_SUBNORMAL, strict=True)
+def test_softplus_subnormal_minimal_reproducer():
+    x = np.array([-331.84897, -343.37344], np.float32)
+    got = act.softplus(x, beta=0.3, threshold=5.0)
+    beta = float(np.float32(0.3))
+    exact = np.logaddexp(0.0, beta * x.astype(np.float64)) / beta
+    assert float(ulp_error(got, exact).max()) <= 4.0, (got, exact)
