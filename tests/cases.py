@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import activations as act
-from reference import DTYPES, F32, F64, REFERENCES, mp_values, rounded
+from reference import DTYPES, F32, F64, REFERENCES, REQUIRED_PARAMS, mp_values, rounded
 
 from activations import _spec
 
@@ -20,8 +20,12 @@ KIND = {s.name: s.kind for s in _spec.SPECS}
 NAMES = tuple(n for n in act.names() if KIND.get(n, "elementwise") in COVERED_KINDS)
 
 
+def _value_id(v) -> str:
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
 def params_id(params) -> str:
-    return ",".join(f"{k}={v:g}" for k, v in params.items()) or "defaults"
+    return ",".join(f"{k}={_value_id(v)}" for k, v in params.items()) or "defaults"
 
 
 def function_params():
@@ -43,6 +47,12 @@ def function_defaults():
 
 def dtype_params():
     return [pytest.param(dt, id=dt.name) for dt in DTYPES]
+
+
+def call_params(name):
+    """The parameters a call "with the defaults" needs: {} except for functions with a
+    required parameter (threshold), which get REQUIRED_PARAMS[name]."""
+    return dict(REQUIRED_PARAMS.get(name, {}))
 
 
 def forward(name, x, params=None, **kw):

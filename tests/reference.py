@@ -28,6 +28,7 @@ value is a small difference of O(1) terms, so no implementation has a bounded
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
@@ -417,6 +418,329 @@ _add(Reference(
     effective=_eff({}), kinks=lambda p: (-3.0, 3.0), core_range=6.0,
 ))
 
+
+# ================================================================ issue #5 functions
+
+# relu6 --------------------------------------------------------------------------
+_add(Reference(
+    "relu6",
+    forward_mp=lambda x, p: mp.mpf(0) if x <= 0 else (mp.mpf(6) if x >= 6 else x),
+    # relu6'(0) = relu6'(6) = 0 (PyTorch)
+    derivative_mp=lambda x, p: mp.mpf(1) if 0 < x < 6 else mp.mpf(0),
+    forward_np=lambda x, p: np.clip(x, 0.0, 6.0),
+    derivative_np=lambda x, p: np.where((x > 0) & (x < 6), 1.0, 0.0),
+    from_y_mp=lambda y, p: mp.mpf(1) if 0 < y < 6 else mp.mpf(0),
+    from_y_np=lambda y, p: np.where((y > 0) & (y < 6), 1.0, 0.0),
+    from_y_slope_np=lambda y, p: np.zeros_like(y),
+    effective=_eff({}), takes_y=True, kinks=lambda p: (0.0, 6.0), core_range=10.0,
+))
+
+
+# hard_sigmoid -------------------------------------------------------------------
+def _hsig_forward_mp(x, p):
+    if x <= -3:
+        return mp.mpf(0)
+    if x >= 3:
+        return mp.mpf(1)
+    return (x + 3) / 6
+
+
+_add(Reference(
+    "hard_sigmoid",
+    forward_mp=_hsig_forward_mp,
+    # 1/6 strictly inside (-3, 3), 0 at +-3 (PyTorch)
+    derivative_mp=lambda x, p: mp.mpf(1) / 6 if -3 < x < 3 else mp.mpf(0),
+    forward_np=lambda x, p: np.where(x <= -3, 0.0, np.where(x >= 3, 1.0, (x + 3.0) / 6.0)),
+    derivative_np=lambda x, p: np.where((x > -3) & (x < 3), 1.0 / 6.0, 0.0),
+    from_y_mp=lambda y, p: mp.mpf(1) / 6 if 0 < y < 1 else mp.mpf(0),
+    from_y_np=lambda y, p: np.where((y > 0) & (y < 1), 1.0 / 6.0, 0.0),
+    from_y_slope_np=lambda y, p: np.zeros_like(y),
+    effective=_eff({}), takes_y=True, kinks=lambda p: (-3.0, 3.0), core_range=6.0,
+))
+
+
+# hard_tanh (min_val, max_val) -----------------------------------------------------
+def _inside(v, p):
+    return (v > p["min_val"]) & (v < p["max_val"])
+
+
+_add(Reference(
+    "hard_tanh",
+    forward_mp=lambda x, p: (mp.mpf(p["min_val"]) if x <= p["min_val"] else
+                             mp.mpf(p["max_val"]) if x >= p["max_val"] else x),
+    # 0 at both ends (PyTorch)
+    derivative_mp=lambda x, p: mp.mpf(1) if _inside(x, p) else mp.mpf(0),
+    forward_np=lambda x, p: np.clip(x, p["min_val"], p["max_val"]),
+    derivative_np=lambda x, p: np.where(_inside(x, p), 1.0, 0.0),
+    from_y_mp=lambda y, p: mp.mpf(1) if _inside(y, p) else mp.mpf(0),
+    from_y_np=lambda y, p: np.where(_inside(y, p), 1.0, 0.0),
+    from_y_slope_np=lambda y, p: np.zeros_like(y),
+    param_sets=({}, {"min_val": -2.5, "max_val": 0.7}, {"min_val": 0.3, "max_val": 0.3},
+                {"min_val": -0.1, "max_val": 3.3}),
+    defaults={"min_val": -1.0, "max_val": 1.0},
+    effective=_eff({"min_val": -1.0, "max_val": 1.0}), takes_y=True,
+    kinks=lambda p: (p["min_val"], p["max_val"]), core_range=5.0,
+))
+
+
+# gelu (approximate "none" / "tanh") ------------------------------------------------
+#: the tanh form is the exact function of the real constants sqrt(2/pi) and 0.044715
+GELU_TANH_C = mp.sqrt(2 / mp.pi)
+GELU_TANH_A = mp.mpf("0.044715")
+_GELU_TANH_C_64 = float(GELU_TANH_C)   # float32 references only (2**-29 float32 ulp)
+_GELU_TANH_A_64 = 0.044715
+_INV_SQRT_2PI_64 = float(1 / mp.sqrt(2 * mp.pi))
+_erfc_np = np.vectorize(math.erfc, otypes=[np.float64])  # libm erfc: ~1 ulp, full tails
+
+
+def _gelu_effective(params, dtype):
+    p = {"approximate": "none"}
+    p.update(params)
+    return {"approximate": p["approximate"], "dtype": np.dtype(dtype)}
+
+
+def _mp_ndtr(x):
+    return mp.erfc(-x / mp.sqrt(2)) / 2
+
+
+def _gelu_tanh_w_mp(x):
+    """w = 2 sqrt(2/pi) (x + 0.044715 x^3): the tanh form is x * sigmoid(w)."""
+    return 2 * GELU_TANH_C * (x + GELU_TANH_A * x ** 3)
+
+
+#: beyond |x| = GELU_FAR, Phi(x) is 1 or 0 to ~2000 bits (mpmath's erfc overflows for
+#: |x| ~ 1e308): gelu(x) = x / a negative far below any subnormal, gelu' = 1 / -tiny
+GELU_FAR = 100.0
+GELU_FAR_TINY = mp.mpf("1e-2000")
+
+
+def _gelu_forward_mp(x, p):
+    if abs(x) > GELU_FAR:
+        return x if x > 0 else -GELU_FAR_TINY
+    if p["approximate"] == "tanh":
+        return x * _mp_sigmoid(_gelu_tanh_w_mp(x))
+    return x * _mp_ndtr(x)
+
+
+def _gelu_terms_mp(x, p):
+    """The two terms of gelu': (Phi(x), x phi(x)) or, tanh form, (s, x w'(x) s (1 - s))."""
+    if p["approximate"] == "tanh":
+        w = _gelu_tanh_w_mp(x)
+        dw = 2 * GELU_TANH_C * (1 + 3 * GELU_TANH_A * x ** 2)
+        return _mp_sigmoid(w), x * dw * _mp_sigmoid(w) * _mp_sigmoid(-w)
+    return _mp_ndtr(x), x * mp.exp(-x * x / 2) / mp.sqrt(2 * mp.pi)
+
+
+def _gelu_derivative_mp(x, p):
+    if abs(x) > GELU_FAR:
+        return mp.mpf(1) if x > 0 else -GELU_FAR_TINY
+    a, b = _gelu_terms_mp(x, p)
+    return a + b
+
+
+def _gelu_scale_mp(x, p):
+    if abs(x) > GELU_FAR:
+        return mp.mpf(1) if x > 0 else GELU_FAR_TINY
+    a, b = _gelu_terms_mp(x, p)
+    return abs(a) + abs(b)
+
+
+def _gelu_terms_np(x, p):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if p["approximate"] == "tanh":
+            w = 2.0 * _GELU_TANH_C_64 * (x + _GELU_TANH_A_64 * x ** 3)
+            dw = 2.0 * _GELU_TANH_C_64 * (1.0 + 3.0 * _GELU_TANH_A_64 * x ** 2)
+            s, sc = _np_sigmoid(w), _np_sigmoid(-w)
+            b = np.where(s * sc == 0, 0.0, x * dw * s * sc)
+            return s, b
+        phi = np.exp(-0.5 * x * x) * _INV_SQRT_2PI_64
+        return 0.5 * _erfc_np(-x / math.sqrt(2.0)), np.where(phi == 0, 0.0, x * phi)
+
+
+def _gelu_forward_np(x, p):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if p["approximate"] == "tanh":
+            w = 2.0 * _GELU_TANH_C_64 * (x + _GELU_TANH_A_64 * x ** 3)
+            s = _np_sigmoid(w)
+        else:
+            s = 0.5 * _erfc_np(-x / math.sqrt(2.0))
+        return np.where(s == 0, 0.0 * x, x * s)
+
+
+_add(Reference(
+    "gelu",
+    forward_mp=_gelu_forward_mp,
+    derivative_mp=_gelu_derivative_mp,
+    forward_np=_gelu_forward_np,
+    derivative_np=lambda x, p: np.add(*_gelu_terms_np(x, p)),
+    derivative_scale_np=lambda x, p: np.add(*map(np.abs, _gelu_terms_np(x, p))),
+    derivative_scale_mp=_gelu_scale_mp,
+    param_sets=({}, {"approximate": "tanh"}),
+    defaults={"approximate": "none"},
+    effective=_gelu_effective, core_range=8.0,
+))
+
+
+# mish -----------------------------------------------------------------------------
+def _mish_forward_mp(x, p):
+    if mpmath.isinf(x):
+        return x if x > 0 else mp.mpf(0)
+    return x * mp.tanh(_mp_softplus_raw(x))
+
+
+def _mish_terms_mp(x):
+    sp = _mp_softplus_raw(x)
+    return mp.tanh(sp), x * _mp_sigmoid(x) / mp.cosh(sp) ** 2
+
+
+def _mish_terms_np(x):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        sp = np.logaddexp(0.0, x)
+        sech2 = 1.0 / np.cosh(sp) ** 2
+        b = x * _np_sigmoid(x) * sech2
+        return np.tanh(sp), np.where(sech2 == 0, 0.0, b)
+
+
+_add(Reference(
+    "mish",
+    forward_mp=_mish_forward_mp,
+    derivative_mp=lambda x, p: ((mp.mpf(1) if x > 0 else mp.mpf(0)) if mpmath.isinf(x)
+                                else mp.fsum(_mish_terms_mp(x))),
+    forward_np=lambda x, p: x * np.tanh(np.logaddexp(0.0, x)),
+    derivative_np=lambda x, p: np.add(*_mish_terms_np(x)),
+    # mish' has a root near x = -1.19: a difference of O(1) terms there
+    derivative_scale_np=lambda x, p: np.add(*map(np.abs, _mish_terms_np(x))),
+    derivative_scale_mp=lambda x, p: (mp.mpf(1) if mpmath.isinf(x)
+                                      else sum(abs(t) for t in _mish_terms_mp(x))),
+    effective=_eff({}), core_range=30.0,
+))
+
+
+# celu (alpha) ---------------------------------------------------------------------
+def _celu_derivative_mp(x, p):
+    if x > 0:
+        return mp.mpf(1)
+    return mp.mpf(0) if mpmath.isinf(x) else mp.exp(x / p["alpha"])  # celu'(0) = 1
+
+
+_add(Reference(
+    "celu",
+    # x / alpha exact (mpmath): the function of the dtype-rounded alpha
+    forward_mp=lambda x, p: x if x > 0 else p["alpha"] * mp.expm1(x / p["alpha"]),
+    derivative_mp=_celu_derivative_mp,
+    forward_np=lambda x, p: np.where(x > 0, x, p["alpha"] * np.expm1(np.minimum(x, 0.0)
+                                                                        / p["alpha"])),
+    derivative_np=lambda x, p: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0) / p["alpha"])),
+    from_y_mp=lambda y, p: mp.mpf(1) if y > 0 else y / p["alpha"] + 1,
+    from_y_np=lambda y, p: np.where(y > 0, 1.0, y / p["alpha"] + 1.0),
+    from_y_slope_np=lambda y, p: np.where(y > 0, 0.0, 1.0 / p["alpha"]),
+    from_y_scale_np=lambda y, p: np.where(y > 0, 1.0, np.abs(y) / abs(p["alpha"]) + 1.0),
+    param_sets=({}, {"alpha": 0.5}, {"alpha": 2.0}, {"alpha": 1.3}),
+    defaults={"alpha": 1.0},
+    effective=_eff({"alpha": 1.0}), takes_y=True, kinks=lambda p: (0.0,),
+))
+
+
+# log_sigmoid ------------------------------------------------------------------------
+_add(Reference(
+    "log_sigmoid",
+    forward_mp=lambda x, p: (mp.mpf(0) if x == mpmath.inf else
+                             x if x == -mpmath.inf else -_mp_softplus_raw(-x)),
+    derivative_mp=lambda x, p: _mp_sigmoid(-x),
+    forward_np=lambda x, p: -np.logaddexp(0.0, -x),
+    derivative_np=lambda x, p: _np_sigmoid(-x),
+    from_y_mp=lambda y, p: -mp.expm1(y),
+    from_y_np=lambda y, p: -np.expm1(y),
+    from_y_slope_np=lambda y, p: -np.exp(y),
+    effective=_eff({}), takes_y=True, core_range=40.0,
+))
+
+
+# tanhshrink -------------------------------------------------------------------------
+def _tanhshrink_mp(x, p):
+    if mpmath.isinf(x):
+        return x
+    if x == 0:
+        return x
+    # x - tanh(x) ~ x^3 / 3 cancels: carry 2 log10(1/|x|) extra digits
+    extra = max(0, int(-2 * mp.log10(abs(x)))) + 10
+    with mp.extradps(extra):
+        return +(x - mp.tanh(x))
+
+
+def _tanhshrink_np(x, p):
+    u = x * x
+    # x - tanh x = x^3 (1/3 - 2u/15 + 17u^2/315 - 62u^3/2835 + 1382u^4/155925): below
+    # |x| = 0.01 the next term is < 1e-20 relative; the direct difference loses
+    # 3 eps / x^2 relative, so it is used only above
+    series = x * u * (1 / 3 - u * (2 / 15 - u * (17 / 315 - u * (62 / 2835
+                                                                 - u * 1382 / 155925))))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.where(np.abs(x) < 0.01, series, x - np.tanh(x))
+
+
+_add(Reference(
+    "tanhshrink",
+    forward_mp=_tanhshrink_mp,
+    derivative_mp=lambda x, p: mp.mpf(1) if mpmath.isinf(x) else mp.tanh(x) ** 2,
+    forward_np=_tanhshrink_np,
+    derivative_np=lambda x, p: np.tanh(x) ** 2,
+    effective=_eff({}), core_range=20.0,
+))
+
+
+# softshrink / hardshrink (lambd) ----------------------------------------------------
+def _outside(v, p):
+    return (v > p["lambd"]) | (v < -p["lambd"])
+
+
+_add(Reference(
+    "softshrink",
+    forward_mp=lambda x, p: (x - p["lambd"] if x > p["lambd"] else
+                             x + p["lambd"] if x < -p["lambd"] else mp.mpf(0)),
+    # 0 on the closed interval [-lambd, lambd] (PyTorch)
+    derivative_mp=lambda x, p: mp.mpf(1) if _outside(x, p) else mp.mpf(0),
+    forward_np=lambda x, p: np.where(x > p["lambd"], x - p["lambd"],
+                                     np.where(x < -p["lambd"], x + p["lambd"], 0.0)),
+    derivative_np=lambda x, p: np.where(_outside(x, p), 1.0, 0.0),
+    param_sets=({}, {"lambd": 0.0}, {"lambd": 1.7}, {"lambd": 0.3}),
+    defaults={"lambd": 0.5},
+    effective=_eff({"lambd": 0.5}),
+    kinks=lambda p: (-p["lambd"], p["lambd"]), core_range=5.0,
+))
+
+_add(Reference(
+    "hardshrink",
+    forward_mp=lambda x, p: x if _outside(x, p) else mp.mpf(0),
+    derivative_mp=lambda x, p: mp.mpf(1) if _outside(x, p) else mp.mpf(0),
+    forward_np=lambda x, p: np.where(_outside(x, p), x, 0.0),
+    derivative_np=lambda x, p: np.where(_outside(x, p), 1.0, 0.0),
+    param_sets=({}, {"lambd": 0.0}, {"lambd": 1.7}, {"lambd": 0.3}),
+    defaults={"lambd": 0.5},
+    effective=_eff({"lambd": 0.5}),
+    kinks=lambda p: (-p["lambd"], p["lambd"]), core_range=5.0,
+))
+
+
+# threshold (threshold, value: both required) -------------------------------------------
+_add(Reference(
+    "threshold",
+    forward_mp=lambda x, p: x if x > p["threshold"] else mp.mpf(p["value"]),
+    derivative_mp=lambda x, p: mp.mpf(1) if x > p["threshold"] else mp.mpf(0),
+    forward_np=lambda x, p: np.where(x > p["threshold"], x, p["value"]),
+    derivative_np=lambda x, p: np.where(x > p["threshold"], 1.0, 0.0),
+    # no {} here: neither parameter has a default (defaults maps them to None)
+    param_sets=({"threshold": 0.5, "value": -2.0}, {"threshold": -1.3, "value": 0.3},
+                {"threshold": 0.0, "value": 0.0}, {"threshold": 20.0, "value": 7.1}),
+    defaults={"threshold": None, "value": None},
+    effective=_eff({}),
+    kinks=lambda p: (p["threshold"],), core_range=30.0,
+))
+
+#: the smallest parameters a call needs (threshold has no defaults); tests that call a
+#: function "with its defaults" pass these
+REQUIRED_PARAMS = {"threshold": {"threshold": 0.5, "value": -2.0}}
+
 #: aliases the package must provide, as the same objects
 ALIASES = {"silu": "swish", "hswish": "hard_swish"}
 
@@ -474,3 +798,97 @@ def ulp_error(got: np.ndarray, ref_hi: np.ndarray, ref_lo=None, scale=None) -> n
         err = np.abs((g - ref_hi) - ref_lo) / ulp
     err = np.where(np.isfinite(err), err, np.inf)
     return np.where(same, 0.0, err)
+
+
+# ============================================================ softmax family (rows)
+#
+# mpmath per row, for both dtypes (rows are short in the accuracy tests).  A row is
+# normalized as PyTorch does it: m = max; an all -inf row, or one holding NaN or
+# +inf, gives NaN everywhere; -inf entries get probability 0 and log-probability
+# -inf.  log(sum) is taken as log(k) + log1p(rest / k), k the number of maxima, so
+# that a log-probability close to 0 (a dominant entry) keeps its digits.
+
+SOFTMAX_KINDS = ("softmax", "log_softmax", "softmin")
+
+
+def _softmax_row_mp(row):
+    """(p, logp) of one row (float64 values) as lists of mpf, or None for a NaN row."""
+    row = [float(v) for v in row]
+    if any(math.isnan(v) or v == math.inf for v in row) or all(v == -math.inf for v in row):
+        return None
+    m = max(row)
+    d = [mp.mpf(v) - mp.mpf(m) if v != -math.inf else None for v in row]
+    k = sum(1 for v in row if v == m)
+    rest = mp.fsum(mp.exp(t) for t in d if t is not None and t != 0)
+    log_s = mp.log(k) + mp.log1p(rest / k)
+    s = k + rest
+    p = [mp.mpf(0) if t is None else mp.exp(t) / s for t in d]
+    logp = [mp.mpf("-inf") if t is None else t - log_s for t in d]
+    return p, logp
+
+
+def _rows(x, axis):
+    """x with `axis` moved last, as a 2-D float64 array of rows, and the shape to undo it."""
+    xm = np.moveaxis(np.asarray(x, np.float64).reshape(np.shape(x) or (1,)), axis, -1)
+    return xm.reshape(-1, xm.shape[-1]), xm.shape
+
+
+def _unrows(a, moved_shape, axis, shape):
+    return np.moveaxis(a.reshape(moved_shape), -1, axis).reshape(shape)
+
+
+def _hi_lo(v):
+    if isinstance(v, float):
+        return v, 0.0
+    h = float(v)
+    return h, (float(v - h) if math.isfinite(h) else 0.0)
+
+
+def softmax_forward_mp(x, kind, axis=-1):
+    """(hi, lo) float64 arrays of softmax / log_softmax / softmin of x along axis."""
+    x = np.asarray(x)
+    rows, moved = _rows(x if kind != "softmin" else -np.asarray(x, np.float64), axis)
+    hi, lo = np.empty(rows.shape), np.empty(rows.shape)
+    for r, row in enumerate(rows):
+        res = _softmax_row_mp(row)
+        for i in range(row.size):
+            v = math.nan if res is None else res[kind == "log_softmax"][i]
+            hi[r, i], lo[r, i] = _hi_lo(v)
+    return _unrows(hi, moved, axis, x.shape), _unrows(lo, moved, axis, x.shape)
+
+
+def softmax_backward_mp(x, g, kind, axis=-1):
+    """(hi, lo, scale): the gradient dL/dx given dL/dy = g, and the magnitude of its
+    terms (g_i - sum(g y) cancels, and so may the sum itself: an absolute bound is in
+    ulps of p_i (|g_i| + sum_j |g_j| p_j), resp. |g_i| + p_i sum_j |g_j|).
+
+      softmax:      p_i (g_i - sum_j g_j p_j)
+      softmin:     -p_i (g_i - sum_j g_j p_j),  p = softmax(-x)
+      log_softmax:  g_i - p_i sum_j g_j
+    """
+    x = np.asarray(x)
+    sign = -1.0 if kind == "softmin" else 1.0
+    rows, moved = _rows(sign * np.asarray(x, np.float64), axis)
+    grows, _ = _rows(g, axis)
+    hi, lo, scale = (np.empty(rows.shape) for _ in range(3))
+    for r, row in enumerate(rows):
+        res = _softmax_row_mp(row)
+        gr = [mp.mpf(float(v)) for v in grows[r]]
+        if res is None:
+            hi[r], lo[r], scale[r] = math.nan, 0.0, 1.0
+            continue
+        p = res[0]
+        if kind == "log_softmax":
+            sg = mp.fsum(gr)
+            sa = mp.fsum(abs(gi) for gi in gr)
+            vals = [gr[i] - p[i] * sg for i in range(row.size)]
+            sc = [abs(gr[i]) + p[i] * sa for i in range(row.size)]
+        else:
+            dot = mp.fsum(gi * pi for gi, pi in zip(gr, p))
+            da = mp.fsum(abs(gi) * pi for gi, pi in zip(gr, p))
+            vals = [sign * p[i] * (gr[i] - dot) for i in range(row.size)]
+            sc = [p[i] * (abs(gr[i]) + da) for i in range(row.size)]
+        for i in range(row.size):
+            hi[r, i], lo[r, i] = _hi_lo(vals[i])
+            scale[r, i] = float(sc[i])
+    return tuple(_unrows(a, moved, axis, x.shape) for a in (hi, lo, scale))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import activations as act
-from cases import NAMES
+from cases import NAMES, call_params
 
 SENTINEL = 7.25
 
@@ -20,6 +20,7 @@ MODES = [pytest.param(n, m, id=f"{n}-{m}") for n in NAMES
 
 def _call(name, mode, x, g=None, out=None, **params):
     fn = act.get(name)
+    params = {**call_params(name), **params}
     if mode == "forward":
         return fn.forward(x, out=out, **params)
     if g is None:
@@ -131,13 +132,13 @@ def test_partial_overlap(name, mode, which, shift):
     rng = np.random.default_rng(0)
     buf = rng.uniform(-4, 4, n + abs(shift))
     if mode == "backward_y":
-        buf = act.get(name).forward(buf)
+        buf = act.get(name).forward(buf, **call_params(name))
     other = rng.uniform(-2, 2, n)
     lo, hi = (0, abs(shift)) if shift > 0 else (abs(shift), 0)
     inp, out = buf[lo:lo + n], buf[hi:hi + n]
     x, g = (inp, other) if which == "x" else (other, inp)
     if mode == "forward":
-        expected = act.get(name).forward(x.copy())
+        expected = act.get(name).forward(x.copy(), **call_params(name))
     else:
         expected = _call(name, mode, x.copy(), g.copy())
     before = buf.copy()

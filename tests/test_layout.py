@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import activations as act
-from cases import NAMES, dtype_params, function_defaults, same_bits
+from cases import NAMES, call_params, dtype_params, function_defaults, same_bits
 
 # (mode, call(name, arrays...)): forward, backward from x, backward from y
 MODES = ["forward", "backward_x", "backward_y"]
@@ -40,17 +40,18 @@ def _inputs(shape, dtype, seed=0):
 def _call(name, mode, x, g, out=None):
     """The operation under test; for backward_y, x is taken as the y given."""
     fn = act.get(name)
+    p = call_params(name)
     if mode == "forward":
-        return fn.forward(x, out=out)
+        return fn.forward(x, out=out, **p)
     if mode == "backward_x":
-        return fn.backward(g, x, out=out)
-    return fn.backward(g, y=x, out=out)
+        return fn.backward(g, x, out=out, **p)
+    return fn.backward(g, y=x, out=out, **p)
 
 
 def _y_like(name, x):
     """A valid forward output to feed as y (same layout as x)."""
     y = np.empty_like(x)
-    y[...] = act.get(name).forward(np.ascontiguousarray(x))
+    y[...] = act.get(name).forward(np.ascontiguousarray(x), **call_params(name))
     return y
 
 
@@ -206,26 +207,28 @@ def test_every_length_and_offset(name, mode, dtype, simd_level):
 @pytest.mark.parametrize("name", function_defaults())
 def test_array_likes(name):
     fn = act.get(name)
-    res = fn.forward([0.5, -1.0, 2.0])
+    p = call_params(name)
+    res = fn.forward([0.5, -1.0, 2.0], **p)
     assert isinstance(res, np.ndarray) and res.dtype == np.float64
-    np.testing.assert_array_equal(res, fn.forward(np.array([0.5, -1.0, 2.0])))
-    res0 = fn.forward(np.float32(0.5))
+    np.testing.assert_array_equal(res, fn.forward(np.array([0.5, -1.0, 2.0]), **p))
+    res0 = fn.forward(np.float32(0.5), **p)
     assert isinstance(res0, np.ndarray) and res0.shape == () and res0.dtype == np.float32
-    res_py = fn.forward(0.5)
+    res_py = fn.forward(0.5, **p)
     assert res_py.dtype == np.float64 and res_py.shape == ()
-    gx = fn.backward([1.0, 1.0, 1.0], [0.5, -1.0, 2.0])
-    np.testing.assert_array_equal(gx, fn.backward(np.ones(3), np.array([0.5, -1.0, 2.0])))
+    gx = fn.backward([1.0, 1.0, 1.0], [0.5, -1.0, 2.0], **p)
+    np.testing.assert_array_equal(gx, fn.backward(np.ones(3), np.array([0.5, -1.0, 2.0]), **p))
 
 
-# ------------------------------------------------------ suspected bugs (strict xfail)
+# ------------------------------------- byte-swapped and unaligned inputs (fixed bugs)
+# Both were strict xfails (the messages below), fixed on main in dd37c38.
 
-BUG_BYTESWAPPED = (
+FIXED_BYTESWAPPED = (
     "a non-native byte order float32/float64 x is refused: _validation.as_input tests "
     "`arr.dtype not in (float32, float64)`, and dtype('>f4') != dtype('<f4'), so "
     "act.sigmoid(np.zeros(3, '>f4')) raises 'TypeError: x has dtype >f4; supported "
     "dtypes are float32 and float64' (the byte-swap branch after it is never reached)")
 
-BUG_UNALIGNED = (
+FIXED_UNALIGNED = (
     "a C-contiguous but unaligned x is not copied (np.ascontiguousarray returns it as "
     "is), so the kernel refuses it and the call raises 'RuntimeError: internal error: "
     "validated arguments were refused': act.sigmoid(np.frombuffer(bytes(13), "
@@ -240,12 +243,7 @@ def _odd_buffer(kind, arr):
     return raw
 
 
-@pytest.mark.parametrize("kind", [
-    pytest.param("byteswapped", marks=pytest.mark.xfail(
-        reason=BUG_BYTESWAPPED, strict=True, raises=TypeError)),
-    pytest.param("unaligned", marks=pytest.mark.xfail(
-        reason=BUG_UNALIGNED, strict=True, raises=RuntimeError)),
-])
+@pytest.mark.parametrize("kind", ["byteswapped", "unaligned"])
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("name, mode", [p for p in _mode_params()
                                         if p.values[0] in ("sigmoid", "swish")])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -22,10 +24,13 @@ def test_names_is_a_tuple_of_canonical_names():
     assert not set(ALIASES) & set(names)  # aliases are not canonical names
 
 
-#: Functions whose tests are not built on reference.py: different signatures (prelu's
-#: weight and grad_weight, softmax's axis and row-wise reductions).  Only these kinds
-#: may be missing from the reference table, and only under a name listed here.
-OTHER_KINDS = {"prelu": "prelu", "softmax": "softmax", "log_softmax": "softmax"}
+#: Functions whose tests are not built on reference.py's elementwise rows: different
+#: signatures (prelu's weight and grad_weight, softmax's axis and row-wise reductions,
+#: the gated halves).  Only these kinds may be missing from the reference table, and
+#: only under a name listed here, with the module that tests them.
+OTHER_KINDS = {"prelu": "prelu", "softmax": "softmax", "log_softmax": "softmax",
+               "softmin": "softmax", "glu": "gated", "swiglu": "gated", "geglu": "gated"}
+TESTED_IN = {"prelu": "test_prelu.py", "softmax": "test_softmax.py", "gated": "test_gated.py"}
 
 
 def test_every_function_is_covered():
@@ -34,9 +39,14 @@ def test_every_function_is_covered():
     missing = [n for n in act.names() if n not in REFERENCES and n not in OTHER_KINDS]
     assert not missing, f"add rows to tests/reference.py for {missing}"
     assert not set(REFERENCES) - set(act.names()), "reference rows for unknown names"
+    here = pathlib.Path(__file__).parent
     for name, kind in OTHER_KINDS.items():
         if name in act.names():
             assert KIND[name] == kind, f"{name} is now {KIND[name]}: give it a reference row"
+            module = (here / TESTED_IN[kind]).read_text()
+            assert re.search(rf"\b{name}\b", module), f"{TESTED_IN[kind]} does not test {name}"
+    # rrelu's training mode has its own module too
+    assert "training=True" in (here / "test_rrelu_training.py").read_text()
 
 
 def test_covered_names_are_the_elementwise_ones():

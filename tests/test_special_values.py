@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import activations as act
-from cases import NAMES, backward, dtype_params, forward, function_params, reference
+from cases import (NAMES, backward, dtype_params, forward, function_params, params_id,
+                   reference)
 from reference import F32, F64, SELU_ALPHA, SELU_SCALE, mp_values, rounded, ulp_error
 
 inf, nan = math.inf, math.nan
@@ -59,23 +60,66 @@ ROWS = [
     ("hard_swish", {}, -3.0, -0.0, 0.0), ("hard_swish", {}, 3.0, 3.0, 1.0),  # PyTorch 2.13 kinks
     ("hard_swish", {}, -1e30, -0.0, 0.0), ("hard_swish", {}, 1e30, 1e30, 1.0),
     ("hard_swish", {}, 3e38, 3e38, 1.0),  # PyTorch's x * 6 / 6 overflows in float32
+    # issue #5 ----------------------------------------------------------------------
+    ("relu6", {}, 0.0, 0.0, 0.0), ("relu6", {}, -0.0, -0.0, 0.0),  # relu6'(0) = 0
+    ("relu6", {}, 6.0, 6.0, 0.0), ("relu6", {}, 3.0, 3.0, 1.0),    # relu6'(6) = 0
+    ("relu6", {}, inf, 6.0, 0.0), ("relu6", {}, -inf, 0.0, 0.0), ("relu6", {}, 1e30, 6.0, 0.0),
+    ("hard_sigmoid", {}, 0.0, 0.5, 1 / 6), ("hard_sigmoid", {}, -0.0, 0.5, 1 / 6),
+    ("hard_sigmoid", {}, -3.0, 0.0, 0.0), ("hard_sigmoid", {}, 3.0, 1.0, 0.0),  # 0 at +-3
+    ("hard_sigmoid", {}, inf, 1.0, 0.0), ("hard_sigmoid", {}, -inf, 0.0, 0.0),
+    ("hard_tanh", {}, 0.0, 0.0, 1.0), ("hard_tanh", {}, -0.0, -0.0, 1.0),
+    ("hard_tanh", {}, -1.0, -1.0, 0.0), ("hard_tanh", {}, 1.0, 1.0, 0.0),  # 0 at both ends
+    ("hard_tanh", {}, inf, 1.0, 0.0), ("hard_tanh", {}, -inf, -1.0, 0.0),
+    ("hard_tanh", {"min_val": -2.5, "max_val": 0.75}, -2.5, -2.5, 0.0),
+    ("hard_tanh", {"min_val": -2.5, "max_val": 0.75}, 0.75, 0.75, 0.0),
+    ("hard_tanh", {"min_val": -2.5, "max_val": 0.75}, inf, 0.75, 0.0),
+    ("gelu", {}, 0.0, 0.0, 0.5), ("gelu", {}, -0.0, -0.0, 0.5),
+    ("gelu", {}, inf, inf, 1.0), ("gelu", {}, -inf, -0.0, 0.0),  # PyTorch: NaN
+    ("gelu", {}, 1e4, 1e4, 1.0), ("gelu", {}, -1e4, -0.0, 0.0), ("gelu", {}, -40.0, -0.0, 0.0),
+    ("gelu", {"approximate": "tanh"}, 0.0, 0.0, 0.5), ("gelu", {"approximate": "tanh"}, -0.0, -0.0, 0.5),
+    ("gelu", {"approximate": "tanh"}, inf, inf, 1.0), ("gelu", {"approximate": "tanh"}, -inf, -0.0, 0.0),
+    ("gelu", {"approximate": "tanh"}, 1e4, 1e4, 1.0), ("gelu", {"approximate": "tanh"}, -1e4, -0.0, 0.0),
+    ("mish", {}, 0.0, 0.0, 0.6), ("mish", {}, -0.0, -0.0, 0.6),  # tanh(log 2) = 3/5
+    ("mish", {}, inf, inf, 1.0), ("mish", {}, -inf, -0.0, 0.0),  # PyTorch: NaN
+    ("mish", {}, 1e4, 1e4, 1.0), ("mish", {}, -1e4, -0.0, 0.0),  # issue #5: never NaN
+    ("celu", {}, 0.0, 0.0, 1.0), ("celu", {}, -0.0, -0.0, 1.0),  # celu'(0) = exp(0 / alpha)
+    ("celu", {}, inf, inf, 1.0), ("celu", {}, -inf, -1.0, 0.0), ("celu", {}, -1e4, -1.0, 0.0),
+    ("celu", {"alpha": 2.5}, 0.0, 0.0, 1.0), ("celu", {"alpha": 2.5}, -inf, -2.5, 0.0),
+    ("log_sigmoid", {}, 0.0, -LN2, 0.5), ("log_sigmoid", {}, -0.0, -LN2, 0.5),
+    ("log_sigmoid", {}, inf, 0.0, 0.0), ("log_sigmoid", {}, -inf, -inf, 1.0),
+    ("log_sigmoid", {}, 1e4, 0.0, 0.0), ("log_sigmoid", {}, -1e4, -1e4, 1.0),  # issue #5
+    # tanhshrink is odd: -0 keeps its sign (PyTorch's x - tanh(x) gives +0 there)
+    ("tanhshrink", {}, 0.0, 0.0, 0.0), ("tanhshrink", {}, -0.0, -0.0, 0.0),
+    ("tanhshrink", {}, inf, inf, 1.0), ("tanhshrink", {}, -inf, -inf, 1.0),
+    ("tanhshrink", {}, 1e4, 9999.0, 1.0), ("tanhshrink", {}, -1e4, -9999.0, 1.0),
+    ("softshrink", {}, 0.0, 0.0, 0.0), ("softshrink", {}, -0.0, -0.0, 0.0),
+    ("softshrink", {}, 0.5, 0.0, 0.0), ("softshrink", {}, -0.5, -0.0, 0.0),  # closed dead zone
+    ("softshrink", {}, 1.0, 0.5, 1.0), ("softshrink", {}, -1.0, -0.5, 1.0),
+    ("softshrink", {}, inf, inf, 1.0), ("softshrink", {}, -inf, -inf, 1.0),
+    ("hardshrink", {}, 0.0, 0.0, 0.0), ("hardshrink", {}, -0.0, 0.0, 0.0),
+    ("hardshrink", {}, 0.5, 0.0, 0.0), ("hardshrink", {}, -0.5, 0.0, 0.0),
+    ("hardshrink", {}, 0.75, 0.75, 1.0), ("hardshrink", {}, -0.75, -0.75, 1.0),
+    ("hardshrink", {}, inf, inf, 1.0), ("hardshrink", {}, -inf, -inf, 1.0),
+    ("threshold", {"threshold": 0.5, "value": -2.0}, 0.5, -2.0, 0.0),  # x <= threshold
+    ("threshold", {"threshold": 0.5, "value": -2.0}, 0.75, 0.75, 1.0),
+    ("threshold", {"threshold": 0.5, "value": -2.0}, inf, inf, 1.0),
+    ("threshold", {"threshold": 0.5, "value": -2.0}, -inf, -2.0, 0.0),
+    ("threshold", {"threshold": 0.0, "value": 0.0}, -0.0, 0.0, 0.0),
+    ("threshold", {"threshold": -1.0, "value": 1.0}, -inf, 1.0, 0.0),
 ]
 
-BUG_ZERO_SLOPE_AT_INF = (
-    "leaky_relu/rrelu with a zero negative slope give NaN at x = -inf (x * 0); the limit "
-    "is 0, and API.md asks for the limit also where PyTorch's formula gives NaN: "
-    "act.leaky_relu(np.array([-np.inf]), negative_slope=0.0) -> [nan]")
-
-BUG_ROWS = [
-    ("leaky_relu", {"negative_slope": 0.0}, -inf, 0.0, 0.0),
-    ("rrelu", {"lower": 0.0, "upper": 0.0}, -inf, 0.0, 0.0),
+# Formerly a strict xfail (NaN from -inf * 0), fixed on main in dd37c38: the limit of
+# 0 * x for x -> -inf, with the sign of 0 * x for negative x (as leaky_relu(-1) above).
+ROWS += [
+    ("leaky_relu", {"negative_slope": 0.0}, -inf, -0.0, 0.0),
+    ("rrelu", {"lower": 0.0, "upper": 0.0}, -inf, -0.0, 0.0),
 ]
 
 
 def _row_id(row):
     name, params, x, _, _ = row
-    ps = ",".join(f"{k}={v:g}" for k, v in params.items())
-    return f"{name}[{ps}]({x!r})" if ps else f"{name}({x!r})"
+    ps = params_id(params)
+    return f"{name}[{ps}]({x!r})" if params else f"{name}({x!r})"
 
 
 def _check(got, expected, dtype, what, sign=True):
@@ -110,13 +154,6 @@ def test_special_value(row, dtype, simd_level):
     _run_row(row, dtype)
 
 
-@pytest.mark.xfail(reason=BUG_ZERO_SLOPE_AT_INF, strict=True)
-@pytest.mark.parametrize("dtype", dtype_params())
-@pytest.mark.parametrize("row", BUG_ROWS, ids=[_row_id(r) for r in BUG_ROWS])
-def test_zero_slope_limit_at_minus_inf(row, dtype):
-    _run_row(row, dtype)
-
-
 def test_every_function_has_special_rows():
     assert {r[0] for r in ROWS} == set(NAMES)
 
@@ -135,7 +172,7 @@ def test_nan_propagates(name, params, dtype, simd_level):
     assert np.array_equal(np.isnan(gx), isnan), f"backward from x: {gx}"
     if "y" in act.get(name).backward_takes:
         ok = not ((name == "leaky_relu" and params.get("negative_slope", 0.01) <= 0)
-                  or (name == "elu" and params.get("alpha", 1.0) <= 0))
+                  or (name in ("elu", "celu") and params.get("alpha", 1.0) <= 0))
         if ok:
             gy = act.get(name).backward(g, y=y, **params)
             assert np.array_equal(np.isnan(gy), isnan), f"backward from y: {gy}"

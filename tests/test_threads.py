@@ -14,7 +14,7 @@ import pytest
 
 import activations as act
 from activations import _dispatch
-from cases import NAMES, dtype_params, same_bits
+from cases import NAMES, call_params, dtype_params, same_bits
 from conftest import DEFAULT_LEVEL
 
 N = 100_003
@@ -40,11 +40,12 @@ def _data(dtype, seed=0):
 
 def _run(name, mode, x, g):
     fn = act.get(name)
+    p = call_params(name)
     if mode == "forward":
-        return fn.forward(x)
+        return fn.forward(x, **p)
     if mode == "backward_x":
-        return fn.backward(g, x)
-    return fn.backward(g, y=fn.forward(x))
+        return fn.backward(g, x, **p)
+    return fn.backward(g, y=fn.forward(x, **p), **p)
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
@@ -118,8 +119,8 @@ def test_concurrent_calls_from_python_threads():
             barrier.wait()
             for _ in range(5):
                 out = np.empty_like(x)
-                assert same_bits(act.get(name).forward(x, out=out), fwd), name
-                assert same_bits(act.get(name).backward(g, x), bwd), name
+                assert same_bits(act.get(name).forward(x, out=out, **call_params(name)), fwd), name
+                assert same_bits(act.get(name).backward(g, x, **call_params(name)), bwd), name
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(repr(exc))
 

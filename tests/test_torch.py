@@ -13,7 +13,7 @@ import pytest
 
 import activations as act
 from cases import NAMES, dtype_params, function_params, reference
-from reference import ulp_error, ulp_of
+from reference import REQUIRED_PARAMS, ulp_error, ulp_of
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -44,7 +44,43 @@ def torch_fn(name, params):
         return F.silu if b == 1.0 else (lambda t: t * torch.sigmoid(b * t))
     if name == "hard_swish":
         return F.hardswish
+    if name == "relu6":
+        return F.relu6
+    if name == "hard_sigmoid":
+        return F.hardsigmoid
+    if name == "hard_tanh":
+        return lambda t: F.hardtanh(t, p.get("min_val", -1.0), p.get("max_val", 1.0))
+    if name == "gelu":
+        return lambda t: F.gelu(t, approximate=p.get("approximate", "none"))
+    if name == "mish":
+        return F.mish
+    if name == "celu":
+        return lambda t: F.celu(t, p.get("alpha", 1.0))
+    if name == "log_sigmoid":
+        return F.logsigmoid
+    if name == "tanhshrink":
+        return F.tanhshrink
+    if name == "softshrink":
+        return lambda t: F.softshrink(t, p.get("lambd", 0.5))
+    if name == "hardshrink":
+        return lambda t: F.hardshrink(t, p.get("lambd", 0.5))
+    if name == "threshold":
+        q = {**REQUIRED_PARAMS["threshold"], **p}
+        return lambda t: F.threshold(t, q["threshold"], q["value"])
     return None
+
+
+def torch_float32_constant_error(name, params, dtype, g):
+    """PyTorch 2.13's float64 hardsigmoid backward multiplies by 1/6 rounded to float32
+    (0.16666667163372040), and its float64 celu backward uses 1/alpha rounded to
+    float32 (celu'(0) = 1.00000004 for alpha = 1.3): a relative error ~2**-25 of its
+    own in those cases (ours are exact: test_accuracy.py)."""
+    if np.dtype(dtype) == np.float64 and (
+            name == "hard_sigmoid"
+            or (name == "celu" and float(np.float32(1 / params.get("alpha", 1.0)))
+                != 1 / params.get("alpha", 1.0))):
+        return 2.0 ** -23 * np.abs(g.astype(np.float64))
+    return 0.0
 
 
 def _torch_values(name, params, x, g):
@@ -71,10 +107,17 @@ def test_matches_torch(name, params, dtype):
     y = act.get(name).forward(x, **params)
     gx = act.get(name).backward(g, x, **params)
     fwd_bound = 8.0
-    if name == "swish" and params.get("beta", 1.0) != 1.0:
-        # PyTorch's t * sigmoid(b * t) rounds b * t: ~|b x| / 2 ulp of its own
+    if name in ("swish", "softplus") and params.get("beta", 1.0) != 1.0:
+        # PyTorch's t * sigmoid(b * t) and log1p(exp(b * t)) / b round b * t: ~|b x| / 2
+        # ulp of their own (ours are exact since main dd37c38)
         fwd_bound += 0.5 * 8.0 * abs(params["beta"])
-    assert ulp_error(y, ty.astype(np.float64)).max() <= fwd_bound
+    fwd_scale = None
+    if name in ("gelu", "tanhshrink"):
+        # PyTorch's x/2 (1 + erf(x/sqrt2)) (and the tanh form's 1 + tanh(...)) cancel
+        # for negative x, and x - tanh(x) near 0: its error is a few eps of |x|, not of
+        # the value (ours are exact there: test_accuracy.py)
+        fwd_scale = np.abs(x.astype(np.float64))
+    assert ulp_error(y, ty.astype(np.float64), scale=fwd_scale).max() <= fwd_bound
     # PyTorch's autograd takes several derivatives from the output (tanh: 1 - y**2,
     # sigmoid: y * (1 - y)), which cancel; and swish', hard_swish' have roots.  So
     # agreement is asked to a few eps of the terms (|grad| * max(1, terms)), not in
@@ -88,7 +131,10 @@ def test_matches_torch(name, params, dtype):
     # swish with beta != 1 goes through PyTorch's t * sigmoid(b * t), whose autograd
     # forms 1 - s from s (cancelling where s ~ 1) and rounds b * t: looser there
     k = 32 if (name == "swish" and params.get("beta", 1.0) != 1.0) else 8
+    if name == "gelu" and params.get("approximate") == "tanh":
+        k = 32  # PyTorch rounds the cubic inner argument in the dtype: ~|x^3| eps of its own
     tol = k * eps * np.abs(g.astype(np.float64)) * terms
+    tol = np.maximum(tol, torch_float32_constant_error(name, params, dtype, g))
     if ref.from_y_slope_np is not None:
         # plus the conditioning of a from-output derivative: |d f'/dy| * 2 ulp(y)
         y64 = y.astype(np.float64)
@@ -114,10 +160,17 @@ def test_kinks_and_signed_zeros_match_torch(name, params, dtype):
     y = act.get(name).forward(x, **params)
     gx = act.get(name).backward(g, x, **params)
     assert ulp_error(y, ty.astype(np.float64)).max() <= 4.0, (x, y, ty)
-    assert ulp_error(gx, tg.astype(np.float64)).max() <= 4.0, (x, gx, tg)
+    g_tol = torch_float32_constant_error(name, params, dtype, g)
+    assert ((ulp_error(gx, tg.astype(np.float64)) <= 4.0)
+            | (np.abs(gx - tg) <= g_tol)).all(), (x, gx, tg)
     if name == "elu" and params.get("alpha", 1.0) < 0:
         # not compared: with a negative alpha, PyTorch 2.13 gives elu(+0) = +0 and
         # elu(-0) = -0, we give alpha * expm1(+-0) = -+0 (API.md is silent there)
         return
     zeros = (ty == 0)
+    if name == "tanhshrink":
+        # not compared: tanhshrink is odd and gives -0 for x <= -0 where the value
+        # underflows; PyTorch's x - tanh(x) rounds the difference x - x to +0
+        # (test_special_values pins tanhshrink(-0) = -0)
+        zeros &= ~np.signbit(x)
     assert (np.signbit(y[zeros]) == np.signbit(ty[zeros])).all(), (x, y, ty)

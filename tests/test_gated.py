@@ -1,0 +1,275 @@
+"""glu, swiglu, geglu (issue #5): x split along ``axis`` into halves a (first) and b
+(second); the forward has half the size, the backward returns the gradient for the
+whole x.  References compose the elementwise rows of tests/reference.py (mpmath for
+float64, NumPy float64 for float32):
+
+    glu    = a * sigmoid(b)   d/da = sigmoid(b),     d/db = a * sigmoid'(b)
+    swiglu = silu(a) * b      d/da = b * silu'(a),   d/db = silu(a)
+    geglu  = gelu(a) * b      d/da = b * gelu'(a),   d/db = gelu(a)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import activations as act
+from cases import dtype_params, same_bits
+from reference import F32, F64, REFERENCES, mp, ulp_error
+
+#: (name, params, inner activation, its params) -- the gate of a and of b
+GATES = [
+    ("glu", {}, "sigmoid", {}),
+    ("swiglu", {}, "swish", {}),
+    ("geglu", {}, "gelu", {}),
+    ("geglu", {"approximate": "tanh"}, "gelu", {"approximate": "tanh"}),
+]
+
+#: ulps: the inner function's error (gelu float64 <= 5, swish, sigmoid a few) plus the
+#: product's rounding; the backward in ulps of its terms
+FORWARD_BOUND = {F32: 2.5, F64: 6.0}   # measured 2.18 (float32)
+BACKWARD_BOUND = {F32: 4.0, F64: 7.0}  # measured 3.38 (float32 swiglu)
+
+
+def gate_params():
+    return [pytest.param(n, p, f, fp, id=n + ("-tanh" if p else "")) for n, p, f, fp in GATES]
+
+
+def _fn(name):
+    return getattr(act, name), getattr(act, f"{name}_backward")
+
+
+def _split(x, axis):
+    h = x.shape[axis] // 2
+    return np.take(x, np.arange(h), axis=axis), np.take(x, np.arange(h, 2 * h), axis=axis)
+
+
+def gate_reference(name, inner, iparams, x, g, axis):
+    """(forward hi, grad hi, grad scale) as float64 arrays."""
+    ref = REFERENCES[inner]
+    p = ref.effective(iparams, x.dtype)
+    a, b = (v.astype(np.float64) for v in _split(x, axis))
+    gg = g.astype(np.float64)
+    act_on = b if name == "glu" else a   # the argument of the nonlinearity
+    other = a if name == "glu" else b    # the linear factor
+    if x.dtype == F32:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            f = ref.forward_np(act_on, p)
+            d = ref.derivative_np(act_on, p)
+            ds = ref.derivative_scale_np(act_on, p) if ref.derivative_scale_np else np.abs(d)
+    else:
+        def ev(fn, v):
+            return np.array([float(fn(mp.mpf(float(t)), p)) for t in v.ravel()]).reshape(v.shape)
+        f = ev(ref.forward_mp, act_on)
+        d = ev(ref.derivative_mp, act_on)
+        ds = ev(ref.derivative_scale_mp, act_on) if ref.derivative_scale_mp else np.abs(d)
+    out = other * f
+    grad_act = gg * other * d        # g * d out / d(act_on)
+    grad_other = gg * f
+    scale_act = np.abs(gg * other) * ds
+    if name == "glu":
+        ga, gb, sa, sb = grad_other, grad_act, np.abs(grad_other), scale_act
+    else:
+        ga, gb, sa, sb = grad_act, grad_other, scale_act, np.abs(grad_other)
+    return (out, np.concatenate([ga, gb], axis=axis), np.concatenate([sa, sb], axis=axis))
+
+
+SHAPES = [
+    ("last-axis-32x64", (32, 64), -1),
+    ("last-axis-odd-half-5x46", (5, 46), -1),
+    ("axis0-10x7", (10, 7), 0),
+    ("middle-axis-3x8x5", (3, 8, 5), 1),
+    ("middle-axis-negative-3x8x5", (3, 8, 5), -2),
+    ("first-of-3d-6x4x3", (6, 4, 3), 0),
+    ("1d-40", (40,), 0),
+    ("length-2", (4, 2), -1),
+    ("empty-across", (0, 6), -1),
+    ("empty-along", (3, 0), -1),
+]
+
+
+def _data(shape, axis, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 3, shape).astype(dtype)
+    half = list(shape)
+    half[axis] //= 2
+    g = rng.uniform(-2, 2, half).astype(dtype)
+    return x, g
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("sid, shape, axis", SHAPES, ids=[s[0] for s in SHAPES])
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_against_reference(name, params, inner, iparams, sid, shape, axis, dtype):
+    x, g = _data(shape, axis, dtype)
+    fwd, bwd = _fn(name)
+    y = fwd(x, axis=axis, **params)
+    gx = bwd(g, x, axis=axis, **params)
+    assert y.shape == g.shape and y.dtype == dtype and y.flags.c_contiguous
+    assert gx.shape == x.shape and gx.dtype == dtype
+    if x.size == 0:
+        return
+    hi, ghi, gscale = gate_reference(name, inner, iparams, x, g, axis)
+    err = ulp_error(y, hi)
+    assert err.max() <= FORWARD_BOUND[dtype], (x.ravel()[np.argmax(err)], err.max())
+    gerr = ulp_error(gx, ghi, None, gscale)
+    assert gerr.max() <= BACKWARD_BOUND[dtype], gerr.max()
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_special_values(name, params, inner, iparams, dtype):
+    # a and b paired: NaN anywhere gives NaN; limits at +-inf where the product is defined
+    a = np.array([np.nan, 1.0, -np.inf, np.inf, 0.0, 2.0], dtype)
+    b = np.array([1.0, np.nan, 2.0, 2.0, 3.0, -1.0], dtype)
+    x = np.concatenate([a, b])
+    fwd, bwd = _fn(name)
+    y = fwd(x, **params)
+    assert np.isnan(y[:2]).all() and not np.isnan(y[2:]).any(), y
+    gx = bwd(np.ones(6, dtype), x, **params)
+    # a NaN reaches the partial derivatives whose formula holds it: glu's d/da =
+    # sigmoid(b) does not hold a, swiglu's / geglu's d/db = f(a) does not hold b
+    ga, gb = gx[:6], gx[6:]
+    if name == "glu":
+        assert np.isfinite(ga[0]) and np.isnan(gb[0]) and np.isnan(ga[1]) and np.isnan(gb[1]), gx
+    else:
+        assert np.isnan(ga[0]) and np.isnan(gb[0]) and np.isnan(ga[1]) and np.isfinite(gb[1]), gx
+    assert not np.isnan(gx[[4, 5, 10, 11]]).any(), gx
+    if name == "glu":
+        assert y[4] == 0 and y[3] == np.inf and y[2] == -np.inf
+    else:  # silu(-inf) = gelu(-inf) = 0 (-0), times 2
+        assert y[2] == 0 and y[3] == np.inf and y[4] == 0
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_non_last_axis_equals_moved_last_axis(name, params, inner, iparams, dtype):
+    # each output element is one a, b pair: the axis only changes the layout, bitwise
+    x, g = _data((3, 10, 7), 1, dtype, seed=2)
+    fwd, bwd = _fn(name)
+    xm = np.ascontiguousarray(np.moveaxis(x, 1, -1))
+    gm = np.ascontiguousarray(np.moveaxis(g, 1, -1))
+    assert same_bits(fwd(x, axis=1, **params), np.moveaxis(fwd(xm, **params), -1, 1).copy())
+    assert same_bits(bwd(g, x, axis=1, **params),
+                     np.moveaxis(bwd(gm, xm, **params), -1, 1).copy())
+    # and non-contiguous inputs give the same bits as contiguous ones
+    xt = np.asfortranarray(x)
+    assert same_bits(fwd(xt, axis=1, **params), fwd(x, axis=1, **params))
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 2 * 40000), -1), ((2, 2 * 500, 100), 1),
+                                         ((1, 2 * 2 ** 17), -1)],
+                         ids=["last-4x80000", "middle-2x1000x100", "one-long-row"])
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_identical_for_1_2_3_threads(name, params, inner, iparams, dtype, shape, axis,
+                                     restore_threads):
+    x, g = _data(shape, axis, dtype, seed=3)
+    fwd, bwd = _fn(name)
+    res = []
+    for n in (1, 2, 3):
+        act.set_num_threads(n)
+        res.append((fwd(x, axis=axis, **params), bwd(g, x, axis=axis, **params)))
+    for k in range(2):
+        assert same_bits(res[0][k], res[1][k]) and same_bits(res[0][k], res[2][k]), k
+
+
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_out_argument(name, params, inner, iparams):
+    x, g = _data((6, 20), -1, np.float64, seed=4)
+    fwd, bwd = _fn(name)
+    out = np.empty((6, 10))
+    assert fwd(x, out=out, **params) is out and same_bits(out, fwd(x, **params))
+    gout = np.empty_like(x)
+    assert bwd(g, x, out=gout, **params) is gout and same_bits(gout, bwd(g, x, **params))
+
+
+BUG_GATED_OUT_IS_X = (
+    "gated backward with out=x (x's shape, so accepted) is silently wrong: the kernel "
+    "writes d/da over a before reading a for d/db.  API.md: an out sharing memory with "
+    "an input must give the correct result or raise ValueError.  Reproducer: x = "
+    "np.array([[1., 2.]]); act.glu_backward(np.ones((1, 1)), x.copy()) -> "
+    "[[0.8808, 0.1050]] but act.glu_backward(np.ones((1, 1)), x, out=x) -> "
+    "[[0.8808, 0.0925]] (swiglu: 0.7311 vs 1.6044)")
+
+
+@pytest.mark.xfail(reason=BUG_GATED_OUT_IS_X, strict=True)
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_backward_out_is_x(name, params, inner, iparams):
+    x, g = _data((6, 20), -1, np.float64, seed=4)
+    fwd, bwd = _fn(name)
+    expected = bwd(g, x, **params)
+    xin = x.copy()
+    try:
+        res = bwd(g, xin, out=xin, **params)  # the gradient over x itself
+    except ValueError:
+        np.testing.assert_array_equal(xin, x)  # refused before anything is written
+        return
+    assert res is xin
+    assert same_bits(xin, expected)
+
+
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_errors(name, params, inner, iparams):
+    fwd, bwd = _fn(name)
+    x = np.ones((4, 6))
+    with pytest.raises(ValueError):
+        fwd(np.ones((4, 5)), **params)                     # odd length along the axis
+    with pytest.raises(ValueError):
+        fwd(np.ones((3, 6)), axis=0, **params)
+    with pytest.raises(ValueError):
+        bwd(np.ones((4, 2)), np.ones((4, 5)), **params)
+    with pytest.raises(ValueError):
+        fwd(np.float64(1.0), **params)                     # 0-d: nothing to split
+    with pytest.raises(ValueError):
+        bwd(np.float64(1.0), np.float64(1.0), **params)
+    with pytest.raises(ValueError):
+        bwd(np.ones((4, 6)), x, **params)                  # grad must be half of x
+    with pytest.raises(ValueError):
+        bwd(np.ones((2, 6)), x, **params)
+    with pytest.raises(TypeError):
+        bwd(np.ones((4, 3), np.float32), x, **params)      # no silent cast
+    with pytest.raises(TypeError):
+        bwd(np.ones((4, 3)), y=x, **params)                # x only
+    out = np.full((4, 6), 7.0)
+    with pytest.raises(ValueError):
+        fwd(x, out=out, **params)                          # out must be half size
+    with pytest.raises(ValueError):
+        bwd(np.ones((4, 3)), x, out=np.empty((4, 3)), **params)  # out must be x's shape
+    assert (out == 7.0).all()
+    from numpy.exceptions import AxisError
+    with pytest.raises(AxisError):
+        fwd(x, axis=2, **params)
+    with pytest.raises(TypeError):
+        fwd(x.astype(np.int32), **params)
+
+
+def test_geglu_approximate_must_be_known():
+    with pytest.raises(ValueError):
+        act.geglu(np.ones(4), approximate="erf")
+    with pytest.raises(ValueError):
+        act.geglu_backward(np.ones(2), np.ones(4), approximate="fast")
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_matches_torch(name, params, inner, iparams, axis, dtype):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x, g = _data((4, 6, 8), axis, dtype, seed=5)
+    t = torch.tensor(x, requires_grad=True)
+    a, b = torch.chunk(t, 2, dim=axis)
+    if name == "glu":
+        ty = F.glu(t, dim=axis)
+    elif name == "swiglu":
+        ty = F.silu(a) * b
+    else:
+        ty = F.gelu(a, approximate=params.get("approximate", "none")) * b
+    ty.backward(torch.tensor(g))
+    fwd, bwd = _fn(name)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(fwd(x, axis=axis, **params), ty.detach().numpy(),
+                               rtol=16 * eps, atol=16 * eps * 9)
+    np.testing.assert_allclose(bwd(g, x, axis=axis, **params), t.grad.numpy(),
+                               rtol=16 * eps, atol=32 * eps * 9)
