@@ -193,7 +193,6 @@ BUG_GATED_OUT_IS_X = (
     "[[0.8808, 0.0925]] (swiglu: 0.7311 vs 1.6044)")
 
 
-@pytest.mark.xfail(reason=BUG_GATED_OUT_IS_X, strict=True)
 @pytest.mark.parametrize("name, params, inner, iparams", gate_params())
 def test_backward_out_is_x(name, params, inner, iparams):
     x, g = _data((6, 20), -1, np.float64, seed=4)

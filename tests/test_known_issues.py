@@ -1,4 +1,4 @@
-"""Suspected implementation bugs, one test each, under xfail(strict=True).
+"""Regression tests for fixed implementation bugs (formerly strict xfails), one each.
 
 Each test checks the accuracy contract (API.md: "correct to a few ULP", "the exact
 value wins", subnormal results not flushed) on exactly the region that
@@ -51,7 +51,6 @@ def _max_err(name, params, dtype, direction, x, p):
     return float(ulp_error(got, hi, lo).max())
 
 
-@pytest.mark.xfail(reason=BUG_SCALED_ARGUMENT, strict=True)
 @pytest.mark.parametrize("direction", ["backward"])
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name, params, lo, hi", [
@@ -65,7 +64,6 @@ def test_scaled_argument_is_exact(name, params, lo, hi, dtype, direction):
     assert _max_err(name, params, dtype, direction, x, p) <= 4.0
 
 
-@pytest.mark.xfail(reason=BUG_SCALED_ARGUMENT, strict=True)
 def test_scaled_argument_minimal_reproducer():
     x = np.array([-27.36417], np.float32)
     got = act.softplus_backward(np.ones_like(x), x, beta=3.0, threshold=10.0)
@@ -97,7 +95,6 @@ BUG_CELU_SCALED_ARGUMENT = (
     "exact value (of the dtype-rounded alpha) is the contract")
 
 
-@pytest.mark.xfail(reason=BUG_CELU_SCALED_ARGUMENT, strict=True)
 @pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
 def test_celu_scaled_argument_is_exact(dtype):
     lo = -100.0 if dtype == F32 else -740.0
@@ -106,7 +103,6 @@ def test_celu_scaled_argument_is_exact(dtype):
     assert _max_err("celu", {"alpha": 1.3}, dtype, "backward", x, p) <= 6.0
 
 
-@pytest.mark.xfail(reason=BUG_CELU_SCALED_ARGUMENT, strict=True)
 def test_celu_scaled_argument_minimal_reproducer():
     x = np.array([-95.34989], np.float32)
     got = act.celu_backward(np.ones_like(x), x, alpha=1.3)
@@ -121,7 +117,6 @@ BUG_SOFTPLUS_SUBNORMAL = (
     "-343.37344]), beta=0.3, threshold=5.0) -> [1.86e-43, 0], exact [1.9356e-43, 6.1e-45]")
 
 
-@pytest.mark.xfail(reason=BUG_SOFTPLUS_SUBNORMAL, strict=True)
 def test_softplus_subnormal_result():
     params = {"beta": 0.3, "threshold": 5.0}
     p = REFERENCES["softplus"].effective(params, F32)
@@ -131,7 +126,6 @@ def test_softplus_subnormal_result():
     assert _max_err("softplus", params, F32, "forward", x, p) <= 4.0
 
 
-@pytest.mark.xfail(reason=BUG_SOFTPLUS_SUBNORMAL, strict=True)
 def test_softplus_subnormal_minimal_reproducer():
     x = np.array([-331.84897, -343.37344], np.float32)
     got = act.softplus(x, beta=0.3, threshold=5.0)

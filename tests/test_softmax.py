@@ -285,7 +285,6 @@ BUG_COLUMN_SUM = (
     "off, the same data along the last axis 3.4 ulp (float32 sums in double: 1.9)")
 
 
-@pytest.mark.xfail(reason=BUG_COLUMN_SUM, strict=True)
 def test_column_path_float64_accuracy():
     x = np.random.default_rng(0).normal(0, 3, (10000, 2))
     hi, lo = softmax_forward_mp(x, "softmax", 0)
@@ -342,7 +341,7 @@ def test_column_path_matches_row_path(kind, dtype):
     np.testing.assert_allclose(fwd(x, axis=1), np.moveaxis(fwd(moved), -1, 1),
                                rtol=8 * eps, atol=0)
     np.testing.assert_allclose(bwd(g, x, axis=1), np.moveaxis(bwd(gmoved, moved), -1, 1),
-                               rtol=0, atol=16 * eps * float(np.abs(g).max()))
+                               rtol=4 * eps, atol=16 * eps * float(np.abs(g).max()))
 
 
 @pytest.mark.parametrize("kind", kind_params())

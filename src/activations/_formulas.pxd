@@ -297,19 +297,23 @@ cdef inline floating softplus_forward(floating x, floating a, floating b) noexce
     # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): the exp never overflows
     # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").  z = beta*x is
     # rounded; its exact error zlo (two_prod) goes into the exp and the sum, so a beta
-    # other than 1 costs no accuracy.
-    cdef floating zero = 0
+    # other than 1 costs no accuracy.  Where exp(-|z|) is tiny, log1p(e) = e and the
+    # result e / beta is formed from the scaled-up exp, so that a denormal result is
+    # rounded once.
     cdef floating z = x * a
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
-    cdef floating e = vexp_hilo(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating e_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating e = e_up * scale_down(x)
     cdef floating lp = vlog1p_unit(e)
     cdef floating sp = z + (zlo + lp) if z > 0 else lp
-    return x if z > b else sp / a
+    cdef floating y = sp / a
+    y = (e_up / a) * scale_down(x) if (e < tiny_threshold(x)) & (z <= 0) else y
+    return x if z > b else y
 
 
 cdef inline floating softplus_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return g if z > b else g * sigmoid_of(z)
+    return g if z > b else mul_sigmoid(g, z, exact_error(two_prod_err(x, a, z)))
 
 
 cdef inline floating softplus_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -340,17 +344,18 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept 
     # (Selects on one comparison each: a stored bint mixes mask widths, which SSE2
     # code for double cannot vectorize.)
     cdef floating at = vfabs(a * t)
-    cdef floating num = a if z >= 0 else (a * t_up if at < tiny_threshold(a) else a * t)
+    cdef floating up = t_up if at < tiny_threshold(a) else t          # t, or t scaled up
+    cdef floating down = scale_down(a) if at < tiny_threshold(a) else one
+    cdef floating num = a if z >= 0 else a * up
     # one division for both signs: z >= 0: a / (1 + t);  z < 0: a t / (1 + t)
-    cdef floating y = num / (one + t)
-    return y if z >= 0 else (y * scale_down(a) if at < tiny_threshold(a) else y)
+    return (num / (one + t)) * (one if z >= 0 else down)
 
 
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     cdef floating z = x * a
     cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)))
-    return vcopysign(zero, x) if (y != y and x == x) else y   # x = -inf: the limit 0
+    return y if y == y else (vcopysign(zero, x) if x == x else y)   # x = -inf: the limit 0
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -478,7 +483,13 @@ cdef inline floating celu_forward(floating x, floating a, floating b) noexcept n
 
 
 cdef inline floating celu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g if x > 0 else g * vexp(x / a)    # celu'(0) = 1 (the x <= 0 side, as PyTorch)
+    # celu'(0) = 1 (the x <= 0 side, as PyTorch).  q = x / alpha is rounded; its exact
+    # remainder x - q*alpha (two_prod) gives the correction (x - q*alpha) / alpha for
+    # the exp, whose relative error would otherwise grow as |q| * eps.
+    cdef floating q = x / a
+    cdef floating p = q * a
+    cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
+    return g if x > 0 else g * vexp_hilo(q, lo)
 
 
 cdef inline floating celu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
