@@ -71,6 +71,22 @@ def _op_args(spec: _spec.Spec) -> Callable[..., Tuple[int, float, float]]:
     return args
 
 
+#: Parameter-cache size per function (cleared when full: callers use a few values).
+_ARGS_CACHE_SIZE = 64
+
+
+def _cached_args(cache: dict, args: Callable, key, **params):
+    """Validate ``params`` with ``args`` and remember the result under ``key``."""
+    result = args(**params)   # raises ValueError for invalid values: nothing cached
+    try:
+        if len(cache) >= _ARGS_CACHE_SIZE:
+            cache.clear()
+        cache[key] = result
+    except TypeError:         # an unhashable parameter value: just not cached
+        pass
+    return result
+
+
 # ------------------------------------------------------------------ templates
 
 _FORWARD_TEMPLATE = '''
@@ -126,8 +142,15 @@ def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     params_sig = "".join(f"{k}={v!r}, " for k, v in spec.params.items())
     if spec.params:
         call = ", ".join(f"{k}={k}" for k in spec.params)
-        args_line = f"op, a, b = _args_{spec.name}({call})"
+        # The validated (op, a, b) of recent parameter values are cached: validating
+        # and converting them costs more than the kernel on a small array.
+        key = ", ".join(spec.params) + ("," if len(spec.params) == 1 else "")
+        args_line = (f"try:\n        op, a, b = _cache_{spec.name}[{key}]\n"
+                     f"    except (KeyError, TypeError):\n"
+                     f"        op, a, b = _cached_args(_cache_{spec.name}, _args_{spec.name}, "
+                     f"({key}), {call})")
         namespace[f"_args_{spec.name}"] = _op_args(spec)
+        namespace[f"_cache_{spec.name}"] = {}
     else:
         op_name, a, b = spec.kernel_args()
         args_line = f"op, a, b = {OP_ID[op_name]}, {a!r}, {b!r}"
@@ -214,6 +237,9 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     base, flip = ("softmax", -1.0) if name == "softmin" else (name, 1.0)
 
     def forward(x, *, axis=-1, out=None):
+        res = _K.softmax_plain(_K.SOFTMAX_MODES[base, "forward"], x, None, out, axis, flip)
+        if res is not NotImplemented:
+            return res
         xa = _validation.as_input(name, "x", x)
         outer, length, inner = _validation.axis_split(name, xa.shape, axis)
         out_arr = _validation.as_output(name, out, xa.shape, xa.dtype, [("x", xa)])
@@ -223,6 +249,11 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
 
     def backward(grad, x=None, *, y=None, axis=-1, out=None):
         fname = f"{name}_backward"
+        if (x is None) != (y is None):
+            res = _K.softmax_plain(_K.SOFTMAX_MODES[base, "x" if y is None else "y"], grad,
+                                   x if y is None else y, out, axis, flip)
+            if res is not NotImplemented:
+                return res
         which, value = _validation.exactly_one(fname, x, y, True)
         second = _validation.as_input(fname, which, value)
         ga = _validation.as_input(fname, "grad", grad)

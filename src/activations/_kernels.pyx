@@ -373,3 +373,33 @@ def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
     if not ok:
         raise ValueError(f"no gated kernel for op {op} in direction {direction}")
     return out
+
+
+def softmax_plain(int mode, object in1, object in2, object out, object axis, double flip):
+    """The softmax kernel's fast path: plain arrays (see `prepare`; in2 is None for a
+    forward) and an in-range int axis.  Returns NotImplemented, having written
+    nothing, otherwise (the Python layer then validates and raises)."""
+    cdef int typenum = 0
+    cdef Py_ssize_t ax, nd, k, outer = 1, length = 1, inner = 1
+    if type(axis) is not int:
+        return NotImplemented
+    cdef object prepared = prepare(FORWARD if in2 is None else BACKWARD, in1, in2, out, &typenum)
+    if prepared is None:
+        return NotImplemented
+    cdef cnp.ndarray arr = <cnp.ndarray>in1
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
+    nd = cnp.PyArray_NDIM(arr)
+    ax = axis
+    if ax < -max(nd, 1) or ax >= max(nd, 1):
+        return NotImplemented
+    if nd > 0:
+        if ax < 0:
+            ax += nd      # (C's %, under cdivision, keeps the sign)
+        for k in range(nd):
+            if k < ax:
+                outer *= dims[k]
+            elif k == ax:
+                length = dims[k]
+            else:
+                inner *= dims[k]
+    return softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
