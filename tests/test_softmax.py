@@ -392,7 +392,7 @@ def _thread_results(kind, x, g, axis):
     out = []
     for n in (1, 2, 3):
         act.set_num_threads(n)
-        assert act.get_num_threads() == n
+        assert act.get_num_threads() == (n if act._functions._K.OPENMP else 1)
         y = fwd(x, axis=axis)
         out.append((y, bwd(g, x, axis=axis), bwd(g, y=y, axis=axis)))
     return out
