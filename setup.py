@@ -90,7 +90,7 @@ def generate_elementwise_pxi():
     template_path = os.path.join(PKG, "_elementwise.pxi.tp")
     with open(template_path) as fh:
         template = Template(fh.read(), name=template_path)
-    ops = [(op_id, name, has_y) for op_id, (name, has_y) in enumerate(spec["kernel_ops"]())]
+    ops = [(op_id,) + tuple(row) for op_id, row in enumerate(spec["kernel_ops"]())]
     gates = list(enumerate(spec["gate_ops"]()))
     text = template.substitute(OPS=ops, GATES=gates)
     target = os.path.join(PKG, "_elementwise.pxi")

@@ -1,6 +1,6 @@
 """Determinism across thread counts (bit for bit) and SIMD levels, and concurrent calls.
 
-Arrays have 100003 elements (above the 2**15 parallel threshold, odd so that the last
+Arrays have 150001 elements (above both parallel thresholds, 2**14 and 2**17; odd so the last
 block has a vector tail) and mix ordinary values with zeros, infinities, NaNs,
 denormals and huge values.
 """
@@ -17,7 +17,7 @@ from activations import _dispatch
 from cases import NAMES, call_params, dtype_params, same_bits
 from conftest import DEFAULT_LEVEL
 
-N = 100_003
+N = 150_001
 
 #: A serial build (ACTIVATIONS_NO_OPENMP=1 or a compiler without OpenMP) has one
 #: thread whatever set_num_threads asks; its results must still be deterministic.

@@ -25,7 +25,7 @@ from . import _spec, _validation
 _K: ModuleType  # bound by bind_kernels()
 
 #: kernel op number of each elementwise op name (same order as the generated .pxi)
-OP_ID: Dict[str, int] = {name: i for i, (name, _) in enumerate(_spec.kernel_ops())}
+OP_ID: Dict[str, int] = {row[0]: i for i, row in enumerate(_spec.kernel_ops())}
 
 FORWARD, BACKWARD, BACKWARD_FROM_OUTPUT = 0, 1, 2
 

@@ -16,8 +16,9 @@ Design:
     (exact ndarray, native float32/float64, C-contiguous, aligned, matching `out`)
     and return NotImplemented for anything else; the Python layer then validates
     (raising the documented errors before anything is written) and normalizes.
- 5. Threads: below PARALLEL_MIN_ELEMENTS a plain serial loop runs (entering an
-    OpenMP region costs about 1 us even for one thread); above it a static split
+ 5. Threads: below a size threshold (PARALLEL_MIN_ELEMENTS, or
+    PARALLEL_MIN_MEMORY_BOUND for memory-bound ops) a plain serial loop runs (a
+    parallel region costs microseconds even when idle); above it a static split
     into one contiguous block per thread.  Elementwise results do not depend on the
     split: every element is computed by the same code, vector body or scalar tail
     alike (-ffp-contract=off keeps them bit-identical).
@@ -77,10 +78,14 @@ cdef enum Direction:
     BACKWARD = 1
     BACKWARD_FROM_OUTPUT = 2
 
-#: Smallest element count for which a parallel region is entered.  2 threads start
-#: to pay off between 2**12 and 2**15 elements for the cheapest kernels
-#: (shared/PERF-NOTES.md); confirmed by `python benchmarks/bench.py --threads-scan`.
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 15
+#: Smallest element count for which a parallel region is entered (entering one and
+#: waking the second thread costs ~3-4 us here), set by
+#: `python benchmarks/bench.py --threads-scan` (2-core AMD EPYC, AVX-512, 2026-11-27,
+#: thresholds lowered to 0 for the scan): compute-bound kernels (sigmoid: 2 threads
+#: 0.85x at 2**13, 1.17x at 2**14, 1.44x at 2**15) from 2**14 ...
+cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 14
+#: ... and memory-bound ones (relu: 0.89x at 2**16, 1.45x at 2**17) from 2**17.
+cdef Py_ssize_t PARALLEL_MIN_MEMORY_BOUND = 1 << 17
 
 #: Block sizes are rounded to this many elements (one or more cache lines).
 cdef Py_ssize_t BLOCK_ALIGN = 64
@@ -110,6 +115,14 @@ def set_num_threads(int n):
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
     omp_set_num_threads(n)
+
+
+def _set_parallel_thresholds(Py_ssize_t compute_bound, Py_ssize_t memory_bound):
+    """Set the two parallel-region thresholds; returns the old pair (benchmarks only)."""
+    global PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND
+    old = (PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND)
+    PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND = compute_bound, memory_bound
+    return old
 
 
 def cpu_supports(str level):
@@ -150,7 +163,7 @@ cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const f
     cdef Py_ssize_t block, k, start
     if not task_range(t, in1, in2, out, 0, 0):
         return False  # unknown (op, direction): nothing written
-    if nthreads <= 1 or n < PARALLEL_MIN_ELEMENTS:
+    if nthreads <= 1 or n < (elementwise_parallel_min(t.op) if t.op >= 0 else PARALLEL_MIN_ELEMENTS):
         return task_range(t, in1, in2, out, 0, n)
     block = block_size(n, nthreads)
     for k in prange(nthreads, schedule='static', num_threads=nthreads):

@@ -85,7 +85,7 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
     """PReLU over an (outer, C, inner) array; False if scratch memory ran out."""
     cdef int nthreads = omp_get_max_threads()
     cdef Py_ssize_t total = outer * C * inner
-    cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS
+    cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_MEMORY_BOUND
     cdef Py_ssize_t nblk, nunits, u, r, j, start, len_, c, o, rows_per_unit, r0
     cdef double* partial = NULL
     cdef double acc

@@ -46,6 +46,9 @@ class Spec:
     ops: Tuple[str, ...] = ()  # elementwise kernel ops this function may use
     kernel_args: Optional[Callable[..., Tuple[str, float, float]]] = None
     check_from_output: Optional[Callable[..., None]] = None
+    #: No exp, log or division per element: the loop runs at memory speed, so a
+    #: second thread pays off only on larger arrays (see _kernels.pyx thresholds).
+    memory_bound: bool = False
 
 
 # ---------------------------------------------------------------- parameter mappers
@@ -128,13 +131,15 @@ SPECS: Tuple[Spec, ...] = (
          backward_takes=("x", "y"), ops=("tanh",), kernel_args=_no_params("tanh")),
     Spec("relu", "elementwise", "Rectified linear unit.",
          "max(x, 0)", "1 if x > 0 else 0",
-         backward_takes=("x", "y"), ops=("relu",), kernel_args=_no_params("relu")),
+         backward_takes=("x", "y"), ops=("relu",), kernel_args=_no_params("relu"),
+         memory_bound=True),
     Spec("leaky_relu", "elementwise", "Leaky ReLU.",
          "x if x > 0 else negative_slope * x",
          "1 if x > 0 else negative_slope",
          params={"negative_slope": 0.01}, backward_takes=("x", "y"),
          ops=("leaky_relu",), kernel_args=_leaky_relu_args,
-         check_from_output=_leaky_relu_from_output),
+         check_from_output=_leaky_relu_from_output,
+         memory_bound=True),
     Spec("prelu", "prelu", "Parametric ReLU (He et al. 2015), one slope per channel.",
          "x if x > 0 else weight[c] * x, c = the index along axis",
          "1 if x > 0 else weight[c];  d/dweight[c] = sum of x * grad where x <= 0",
@@ -144,7 +149,8 @@ SPECS: Tuple[Spec, ...] = (
          "else a = (lower + upper) / 2",
          "1 if x > 0 else a",
          params={"lower": 1 / 8, "upper": 1 / 3, "training": False, "seed": 0},
-         ops=("leaky_relu",), kernel_args=_rrelu_eval_args),
+         ops=("leaky_relu",), kernel_args=_rrelu_eval_args,
+         memory_bound=True),
     Spec("elu", "elementwise", "Exponential linear unit (Clevert et al. 2015).",
          "x if x > 0 else alpha * (exp(x) - 1)",
          "1 if x > 0 else alpha * exp(x)  (= y + alpha)",
@@ -158,7 +164,8 @@ SPECS: Tuple[Spec, ...] = (
          backward_takes=("x", "y"), ops=("selu",), kernel_args=_no_params("selu")),
     Spec("softsign", "elementwise", "Softsign.",
          "x / (1 + |x|)", "1 / (1 + |x|)**2  (= (1 - |y|)**2)",
-         backward_takes=("x", "y"), ops=("softsign",), kernel_args=_no_params("softsign")),
+         backward_takes=("x", "y"), ops=("softsign",), kernel_args=_no_params("softsign"),
+         memory_bound=True),
     Spec("softplus", "elementwise", "Softplus, a smooth ReLU.",
          "log(1 + exp(beta * x)) / beta, or x where beta * x > threshold",
          "sigmoid(beta * x), or 1 where beta * x > threshold  (= 1 - exp(-beta * y))",
@@ -180,7 +187,8 @@ SPECS: Tuple[Spec, ...] = (
     Spec("hard_swish", "elementwise", "Hard swish (Howard et al. 2019, MobileNetV3).",
          "x * relu6(x + 3) / 6",
          "0 if x <= -3, 1 if x >= 3, else (2x + 3) / 6",
-         aliases=("hswish",), ops=("hard_swish",), kernel_args=_no_params("hard_swish")),
+         aliases=("hswish",), ops=("hard_swish",), kernel_args=_no_params("hard_swish"),
+         memory_bound=True),
 )
 
 
@@ -231,14 +239,17 @@ def _celu_args(alpha: float = 1.0):
 SPECS = SPECS + (
     Spec("relu6", "elementwise", "ReLU capped at 6.",
          "min(max(x, 0), 6)", "1 if 0 < x < 6 else 0",
-         backward_takes=("x", "y"), ops=("relu6",), kernel_args=_no_params("relu6")),
+         backward_takes=("x", "y"), ops=("relu6",), kernel_args=_no_params("relu6"),
+         memory_bound=True),
     Spec("hard_sigmoid", "elementwise", "Hard sigmoid (as PyTorch's hardsigmoid).",
          "relu6(x + 3) / 6", "1/6 if -3 < x < 3 else 0",
-         backward_takes=("x", "y"), ops=("hard_sigmoid",), kernel_args=_no_params("hard_sigmoid")),
+         backward_takes=("x", "y"), ops=("hard_sigmoid",), kernel_args=_no_params("hard_sigmoid"),
+         memory_bound=True),
     Spec("hard_tanh", "elementwise", "Hard tanh: clip to [min_val, max_val].",
          "clip(x, min_val, max_val)", "1 if min_val < x < max_val else 0",
          params={"min_val": -1.0, "max_val": 1.0}, backward_takes=("x", "y"),
-         ops=("hard_tanh",), kernel_args=_hard_tanh_args),
+         ops=("hard_tanh",), kernel_args=_hard_tanh_args,
+         memory_bound=True),
     Spec("gelu", "elementwise", "Gaussian error linear unit (Hendrycks & Gimpel 2016).",
          "x * Phi(x), Phi the standard normal CDF; approximate='tanh': "
          "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))",
@@ -266,10 +277,12 @@ SPECS = SPECS + (
     Spec("softshrink", "elementwise", "Soft shrinkage.",
          "x - lambd if x > lambd, x + lambd if x < -lambd, else 0",
          "1 if |x| > lambd else 0",
-         params={"lambd": 0.5}, ops=("softshrink",), kernel_args=_lambd_args("softshrink")),
+         params={"lambd": 0.5}, ops=("softshrink",), kernel_args=_lambd_args("softshrink"),
+         memory_bound=True),
     Spec("hardshrink", "elementwise", "Hard shrinkage.",
          "x if |x| > lambd else 0", "1 if |x| > lambd else 0",
-         params={"lambd": 0.5}, ops=("hardshrink",), kernel_args=_lambd_args("hardshrink")),
+         params={"lambd": 0.5}, ops=("hardshrink",), kernel_args=_lambd_args("hardshrink"),
+         memory_bound=True),
     Spec("glu", "gated", "Gated linear unit (Dauphin et al. 2017): x split into halves a, b.",
          "a * sigmoid(b)", "d/da = sigmoid(b), d/db = a * sigmoid(b) * (1 - sigmoid(b))",
          params={"axis": -1}, ops=("glu",)),
@@ -283,7 +296,8 @@ SPECS = SPECS + (
     Spec("threshold", "elementwise", "Threshold: replace x <= threshold by value.",
          "x if x > threshold else value", "1 if x > threshold else 0",
          params={"threshold": REQUIRED, "value": REQUIRED}, ops=("threshold",),
-         kernel_args=_threshold_args),
+         kernel_args=_threshold_args,
+         memory_bound=True),
 )
 
 
@@ -297,16 +311,18 @@ def gate_ops() -> Tuple[str, ...]:
     return tuple(order)
 
 
-def kernel_ops() -> Tuple[Tuple[str, bool], ...]:
-    """The elementwise kernel ops, in op-number order: ``(name, has_backward_from_output)``.
+def kernel_ops() -> Tuple[Tuple[str, bool, bool], ...]:
+    """The elementwise kernel ops, in op-number order:
+    ``(name, has_backward_from_output, memory_bound)``.
 
     An op has a from-output backward when any function using it lists ``"y"`` in
-    ``backward_takes``.
+    ``backward_takes``, and is memory-bound when every function using it is.
     """
-    order: Dict[str, bool] = {}
+    order: Dict[str, Tuple[bool, bool]] = {}
     for spec in SPECS:
         if spec.kind == "gated":
             continue
         for op in spec.ops:
-            order[op] = order.get(op, False) or ("y" in spec.backward_takes)
-    return tuple(order.items())
+            has_y, mem = order.get(op, (False, True))
+            order[op] = (has_y or "y" in spec.backward_takes, mem and spec.memory_bound)
+    return tuple((name, has_y, mem) for name, (has_y, mem) in order.items())
