@@ -416,3 +416,96 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
             else:
                 inner *= dims[k]
     return softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+
+
+cdef int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t* length,
+                    Py_ssize_t* inner) except -2:
+    """(outer, length, inner) around an in-range int `axis` of a >= 1-d array; -1 when
+    the call must take the validating path (non-int or out-of-range axis, 0-d)."""
+    cdef Py_ssize_t nd = cnp.PyArray_NDIM(arr), ax, k
+    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
+    if type(axis) is not int or nd == 0:
+        return -1
+    ax = axis
+    if ax < -nd or ax >= nd:
+        return -1
+    if ax < 0:
+        ax += nd
+    outer[0] = 1
+    inner[0] = 1
+    for k in range(nd):
+        if k < ax:
+            outer[0] *= dims[k]
+        elif k == ax:
+            length[0] = dims[k]
+        else:
+            inner[0] *= dims[k]
+    return ax
+
+
+def gated_plain(int direction, int op, object x, object grad, object out, object axis):
+    """The gated kernel's fast path: plain x (and grad of x's shape halved along axis),
+    an in-range int axis with an even length, out None.  NotImplemented otherwise."""
+    cdef int typenum
+    cdef Py_ssize_t outer = 1, length = 1, inner = 1, ax, k
+    cdef cnp.npy_intp dims[32]
+    if out is not None or not cnp.PyArray_CheckExact(x):
+        return NotImplemented
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    typenum = cnp.PyArray_TYPE(xa)
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not is_plain(xa, typenum) \
+            or cnp.PyArray_NDIM(xa) > 32:
+        return NotImplemented
+    ax = plain_axis(xa, axis, &outer, &length, &inner)
+    if ax < 0 or length % 2:
+        return NotImplemented
+    for k in range(cnp.PyArray_NDIM(xa)):
+        dims[k] = cnp.PyArray_DIMS(xa)[k] // 2 if k == ax else cnp.PyArray_DIMS(xa)[k]
+    cdef cnp.ndarray ga
+    if direction != FORWARD:
+        if not is_plain(grad, typenum):
+            return NotImplemented
+        ga = <cnp.ndarray>grad
+        if cnp.PyArray_NDIM(ga) != cnp.PyArray_NDIM(xa):
+            return NotImplemented
+        for k in range(cnp.PyArray_NDIM(xa)):
+            if cnp.PyArray_DIMS(ga)[k] != dims[k]:
+                return NotImplemented
+        res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa), typenum, 0)
+        return gated(direction, op, xa, ga, <cnp.ndarray>res, outer, length // 2, inner)
+    res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), dims, typenum, 0)
+    return gated(direction, op, xa, None, <cnp.ndarray>res, outer, length // 2, inner)
+
+
+def prelu_plain(bint backward, object grad, object x, object weight, object axis):
+    """prelu's fast path: plain x (and grad of x's shape), a plain 1-D weight of x's
+    dtype with length 1 or x.shape[axis], an in-range int axis (for 1-D x the default
+    1 means 0), no out.  Returns out, (grad_x, grad_weight) when backward, or
+    NotImplemented."""
+    cdef int typenum
+    cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
+    if not cnp.PyArray_CheckExact(x):
+        return NotImplemented
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    typenum = cnp.PyArray_TYPE(xa)
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not is_plain(xa, typenum) \
+            or not is_plain(weight, typenum) or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
+        return NotImplemented
+    cdef cnp.ndarray wa = <cnp.ndarray>weight
+    if cnp.PyArray_NDIM(xa) == 1 and type(axis) is int and axis == 1:
+        axis = 0
+    ax = plain_axis(xa, axis, &outer, &channels, &inner)
+    if ax < 0:
+        return NotImplemented
+    if cnp.PyArray_SIZE(wa) == 1:
+        outer, channels, inner = 1, 1, cnp.PyArray_SIZE(xa)
+    elif cnp.PyArray_SIZE(wa) != channels:
+        return NotImplemented
+    cdef object res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa), typenum, 0)
+    if not backward:
+        return prelu(False, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
+    if not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa):
+        return NotImplemented
+    cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
+    prelu(True, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
+    return res, gw
