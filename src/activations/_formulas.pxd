@@ -358,20 +358,35 @@ cdef inline floating swish_forward(floating x, floating a, floating b) noexcept 
     return y if y == y else (vcopysign(zero, x) if x == x else y)   # x = -inf: the limit 0
 
 
-cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating silu_forward(floating x, floating a, floating b) noexcept nogil:
+    # swish with beta = 1 (z = x exactly: no product error to carry)
+    cdef floating zero = 0
+    cdef floating y = mul_sigmoid(x, x, zero)
+    return y if y == y else (vcopysign(zero, x) if x == x else y)
+
+
+cdef inline floating swish_derivative(floating x, floating a, floating z, floating zlo) noexcept nogil:
     # d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2 with
     #   z >= 0: num = (1 + t) + z*t;   z < 0: num = t * ((1 + t) + z)
     # (the root near z = -1.2785 cancels in (1 + t) + z for any evaluation order).
     cdef floating zero = 0, one = 1
-    cdef floating z = x * a
-    cdef floating zlo = exact_error(two_prod_err(x, a, z))
     cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
     cdef floating t = t_up * scale_down(x)
     cdef floating u = one + t
     cdef floating d = (u + z * t if z >= 0 else t_up * (u + z)) / (u * u)
     d = d if z >= 0 else d * scale_down(x)
     d = (one if t == 0 else d) if z >= 0 else (zero if t_up == 0 else d)   # z -> +-inf
-    return g * d
+    return d
+
+
+cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return g * swish_derivative(x, a, z, exact_error(two_prod_err(x, a, z)))
+
+
+cdef inline floating silu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return g * swish_derivative(x, x, x, zero)
 
 
 # ----------------------------------------------------------------- hard_swish
@@ -691,17 +706,17 @@ cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
     cdef floating fused = mul_sigmoid(ab, a, zero)
-    return fused if ab - ab == 0 else swish_forward(a, one, one) * b
+    return fused if ab - ab == 0 else silu_forward(a, one, one) * b
 
 
 cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
     cdef floating one = 1
-    return swish_backward(g * b, a, one, one)
+    return silu_backward(g * b, a, one, one)
 
 
 cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
     cdef floating one = 1
-    return g * swish_forward(a, one, one)
+    return g * silu_forward(a, one, one)
 
 
 # ----------------------------------------------------------------- geglu: gelu(a) * b

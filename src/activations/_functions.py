@@ -179,8 +179,15 @@ def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
 # ------------------------------------------------------------------ rrelu
 
 def _make_rrelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
-    eval_args = _op_args(spec)
+    op_args = _op_args(spec)
     bounds = _spec._rrelu_bounds
+    cache: dict = {}
+
+    def eval_args(lower, upper):
+        try:
+            return cache[lower, upper]
+        except (KeyError, TypeError):
+            return _cached_args(cache, op_args, (lower, upper), lower=lower, upper=upper)
 
     def rrelu(x, *, lower=1 / 8, upper=1 / 3, training=False, seed=0, out=None):
         if not training:

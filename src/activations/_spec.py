@@ -117,7 +117,9 @@ def _softplus_args(beta: float = 1.0, threshold: float = 20.0):
 
 
 def _swish_args(beta: float = 1.0):
-    return "swish", _finite("swish", "beta", beta), 0.0
+    beta = _finite("swish", "beta", beta)
+    # beta = 1 (SiLU, the common case) has a kernel of its own: z = x is exact
+    return ("silu" if beta == 1.0 else "swish"), beta, 0.0
 
 
 # ---------------------------------------------------------------------------- table
@@ -183,7 +185,7 @@ SPECS: Tuple[Spec, ...] = (
          "x * sigmoid(beta * x)",
          "s + beta * x * s * (1 - s), s = sigmoid(beta * x)",
          params={"beta": 1.0}, aliases=("silu",),
-         ops=("swish",), kernel_args=_swish_args),
+         ops=("swish", "silu"), kernel_args=_swish_args),
     Spec("hard_swish", "elementwise", "Hard swish (Howard et al. 2019, MobileNetV3).",
          "x * relu6(x + 3) / 6",
          "0 if x <= -3, 1 if x >= 3, else (2x + 3) / 6",
