@@ -38,8 +38,11 @@ PKG = os.path.join(HERE, "src", "activations")
 # Flags every level gets.  -fno-trapping-math lets GCC if-convert the branch-free
 # selects (without it the loops do not vectorize: shared/PERF-NOTES.md);
 # -fno-math-errno lets it inline what libm would otherwise set errno for;
-# -ffp-contract=off keeps every SIMD level and the scalar tail bit-identical.
-COMMON_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
+# -ffp-contract=off leaves fused multiply-adds to the explicit ACT_FMA of _vmath.h;
+# -fopenmp-simd honours `#pragma omp simd` (vectorized reductions in a fixed lane
+# order) without the OpenMP runtime, so serial builds vectorize the same.
+COMMON_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
+                "-fopenmp-simd"]
 # Cython's `cdef inline` functions are only hints to GCC, which leaves large ones (the
 # formulas) out of line in big functions such as the generated op switch, and a loop
 # that calls a function does not vectorize: force them inline.

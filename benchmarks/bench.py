@@ -592,6 +592,17 @@ PEERS: Dict[str, Row] = {
         onnx=_onnx("Tanh"),
         ref_fwd=lambda x, P: np.tanh(x),
         ref_bwd=lambda g, x, y, P: g * ((1 - y) * (1 + y))),  # exact factors near |y| = 1
+    "threshold": Row(   # both parameters are required: the values benchmarked
+        params={"threshold": 0.0, "value": -1.0},
+        np_fwd=lambda p: np.copyto(p.o_fwd, np.where(p.x > p.params["threshold"], p.x,
+                                                     p.params["value"])),
+        np_bwd=lambda p: np.multiply(p.g, p.x > p.params["threshold"], out=p.o_bwd),
+        torch_fwd=lambda t: _aten_out("threshold", t.x, t.params["threshold"],
+                                      t.params["value"], out=t.o_fwd),
+        torch_bwd=lambda t: _aten_out("threshold_backward", t.g, t.x, t.params["threshold"],
+                                      out=t.o_bwd),
+        ref_fwd=lambda x, P: np.where(x > P["threshold"], x, P["value"]),
+        ref_bwd=lambda g, x, y, P: np.where(x > P["threshold"], g, 0)),
     "relu": Row(
         np_fwd=lambda p: np.maximum(p.x, 0, out=p.o_fwd),
         np_bwd=lambda p: np.multiply(p.g, p.x > 0, out=p.o_bwd),

@@ -32,7 +32,7 @@ from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 
 from activations._formulas cimport *
-from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
+from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error, vsum_split
 
 cnp.import_array()
 

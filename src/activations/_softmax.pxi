@@ -76,43 +76,23 @@ cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
                    floating flip, RowStats* st) noexcept nogil:
     """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1).
 
-    `store`: where to keep the e values (softmax forward), or NULL.
+    `store`: where to keep the e values (softmax forward), or NULL.  The e values are
+    staged SUB_BLOCK at a time and summed by vsum_split (vectorized, fixed order).
     """
     cdef floating buf[SUB_BLOCK]
     cdef floating* e
-    cdef double ones[LANES]
-    cdef double small[LANES]
-    cdef double comp[LANES]
-    cdef floating one = 1
-    cdef Py_ssize_t s0, len_, i, k, n8
-    for k in range(LANES):
-        ones[k] = 0
-        small[k] = 0
-        comp[k] = 0
+    cdef double ones, small
+    cdef Py_ssize_t s0, len_, i
+    st.ones = 0
+    st.small = 0
     for s0 in range(0, n, 256):
         len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
         e = store + s0 if store != NULL else buf
         for i in range(len_):
             e[i] = shifted_exp(x[s0 + i], m, flip)
-        n8 = len_ - len_ % LANES
-        # `not (e >= 1)` rather than `e < 1`: a NaN goes into the sum
-        for i in range(0, n8, 8):
-            for k in range(LANES):
-                if floating is double:
-                    acc_add(&small[k], &comp[k], e[i + k] if not (e[i + k] >= one) else 0.0)
-                else:
-                    small[k] += <double>e[i + k] if not (e[i + k] >= one) else 0.0
-                ones[k] += 1.0 if e[i + k] >= one else 0.0
-        for i in range(n8, len_):
-            acc_add(&small[0], &comp[0], <double>e[i] if not (e[i] >= one) else 0.0)
-            ones[0] += 1.0 if e[i] >= one else 0.0
-    st.ones = 0
-    st.small = 0
-    for k in range(LANES):
-        st.ones += ones[k]
-        st.small += small[k]
-    for k in range(LANES):
-        st.small += comp[k]
+        small = vsum_split(e, len_, &ones)
+        st.small += small
+        st.ones += ones
 
 
 cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,

@@ -393,4 +393,39 @@ ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
 { double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
 #endif
 
+/* ---- sums of exp values for the softmax family ----------------------------------
+ * Over e[0..n) (values in [0, 1], or NaN): the sum of the entries below 1 and the
+ * count of the entries equal to 1, accumulated in double.  `omp simd reduction` lets
+ * the compiler keep one partial sum per vector lane (the order is then fixed by the
+ * compiled level's vector width, never by the thread count); -fopenmp-simd enables
+ * it also in builds without OpenMP.  float64: each lane also carries the exact
+ * rounding errors of its additions (two_sum), added back at the end. */
+ACT_INLINE double act_sum_split_f(const float *e, ptrdiff_t n, double *ones)
+{
+    double s = 0.0, c = 0.0;
+#pragma omp simd reduction(+ : s, c)
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = (double)e[i];
+        s += v >= 1.0 ? 0.0 : v;   /* !(v >= 1): a NaN goes into the sum */
+        c += v >= 1.0 ? 1.0 : 0.0;
+    }
+    *ones = c;
+    return s;
+}
+
+ACT_INLINE double act_sum_split_d(const double *e, ptrdiff_t n, double *ones)
+{
+    double s = 0.0, err = 0.0, c = 0.0;
+#pragma omp simd reduction(+ : s, err, c)
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = e[i] >= 1.0 ? 0.0 : e[i];
+        double t = s + v;
+        err += act_two_sum_err_d(s, v, t);
+        s = t;
+        c += e[i] >= 1.0 ? 1.0 : 0.0;
+    }
+    *ones = c;
+    return s + err;
+}
+
 #endif /* ACTIVATIONS_VMATH_H */
