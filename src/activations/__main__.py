@@ -38,7 +38,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import activations as act
-from activations import _dispatch
+from activations import _config, _dispatch
 
 LD = np.longdouble
 
@@ -1121,14 +1121,7 @@ def time_call(fn: Callable, repeats: int, min_seconds: float = 1e-3) -> float:
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return _config._cpu_model()
 
 
 def bench_rows() -> List[Tuple[str, str, dict]]:
