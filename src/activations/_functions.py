@@ -307,10 +307,9 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         return w, (outer, channels, inner)
 
     def prelu(x, weight, *, axis=1, out=None):
-        if out is None:
-            res = _K.prelu_plain(False, None, x, weight, axis)
-            if res is not NotImplemented:
-                return res
+        res = _K.prelu_plain(False, None, x, weight, axis, out)
+        if res is not NotImplemented:
+            return res
         xa = _validation.as_input("prelu", "x", x)
         w, (outer, channels, inner) = layout("prelu", xa, weight, axis)
         out_arr = _validation.as_output("prelu", out, xa.shape, xa.dtype, [("x", xa)])
@@ -319,10 +318,9 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         return res if out is None else out
 
     def prelu_backward(grad, x, weight, *, axis=1, out=None):
-        if out is None:
-            res = _K.prelu_plain(True, grad, x, weight, axis)
-            if res is not NotImplemented:
-                return res
+        res = _K.prelu_plain(True, grad, x, weight, axis, out)
+        if res is not NotImplemented:
+            return res
         fname = "prelu_backward"
         xa = _validation.as_input(fname, "x", x)
         ga = _validation.as_input(fname, "grad", grad)
@@ -373,10 +371,9 @@ def _make_gated(spec: _spec.Spec) -> Tuple[Callable, Callable]:
 
     def forward(x, *, axis=-1, out=None, **params):
         op = op_of(params)
-        if out is None:
-            res = _K.gated_plain(FORWARD, op, x, None, None, axis)
-            if res is not NotImplemented:
-                return res
+        res = _K.gated_plain(FORWARD, op, x, None, out, axis)
+        if res is not NotImplemented:
+            return res
         xa = _validation.as_input(name, "x", x)
         if xa.ndim == 0:
             raise ValueError(f"{name}: x must have at least one axis to split, got a 0-d array")
@@ -389,8 +386,8 @@ def _make_gated(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     def backward(grad, x=None, *, y=None, axis=-1, out=None, **params):
         fname = f"{name}_backward"
         op = op_of(params)
-        if out is None and y is None and x is not None:
-            res = _K.gated_plain(BACKWARD, op, x, grad, None, axis)
+        if y is None and x is not None:
+            res = _K.gated_plain(BACKWARD, op, x, grad, out, axis)
             if res is not NotImplemented:
                 return res
         _validation.exactly_one(fname, x, y, False)

@@ -418,6 +418,28 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
     return softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
 
 
+cdef inline bint disjoint(cnp.ndarray a, cnp.ndarray b):
+    """The byte ranges of two C-contiguous arrays do not intersect."""
+    cdef char* pa = cnp.PyArray_BYTES(a)
+    cdef char* pb = cnp.PyArray_BYTES(b)
+    return (cnp.PyArray_NBYTES(a) == 0 or cnp.PyArray_NBYTES(b) == 0
+            or pa + cnp.PyArray_NBYTES(a) <= pb or pb + cnp.PyArray_NBYTES(b) <= pa)
+
+
+cdef object plain_out(object out, int typenum, int nd, cnp.npy_intp* dims):
+    """`out` if it is a plain, writeable array of these dims (None: a new one), else None."""
+    cdef int k
+    if out is None:
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
+    if not is_plain(out, typenum) or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out) \
+            or cnp.PyArray_NDIM(<cnp.ndarray>out) != nd:
+        return None
+    for k in range(nd):
+        if cnp.PyArray_DIMS(<cnp.ndarray>out)[k] != dims[k]:
+            return None
+    return out
+
+
 cdef int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t* length,
                     Py_ssize_t* inner) except -2:
     """(outer, length, inner) around an in-range int `axis` of a >= 1-d array; -1 when
@@ -445,11 +467,13 @@ cdef int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t*
 
 def gated_plain(int direction, int op, object x, object grad, object out, object axis):
     """The gated kernel's fast path: plain x (and grad of x's shape halved along axis),
-    an in-range int axis with an even length, out None.  NotImplemented otherwise."""
+    an in-range int axis with an even length, out None or a plain writeable array of
+    the result's shape that shares no memory with x or grad (the backward's out may be
+    x itself).  NotImplemented otherwise (the Python layer then validates)."""
     cdef int typenum
     cdef Py_ssize_t outer = 1, length = 1, inner = 1, ax, k
     cdef cnp.npy_intp dims[32]
-    if out is not None or not cnp.PyArray_CheckExact(x):
+    if not cnp.PyArray_CheckExact(x):
         return NotImplemented
     cdef cnp.ndarray xa = <cnp.ndarray>x
     typenum = cnp.PyArray_TYPE(xa)
@@ -462,6 +486,7 @@ def gated_plain(int direction, int op, object x, object grad, object out, object
     for k in range(cnp.PyArray_NDIM(xa)):
         dims[k] = cnp.PyArray_DIMS(xa)[k] // 2 if k == ax else cnp.PyArray_DIMS(xa)[k]
     cdef cnp.ndarray ga
+    cdef object res
     if direction != FORWARD:
         if not is_plain(grad, typenum):
             return NotImplemented
@@ -471,17 +496,24 @@ def gated_plain(int direction, int op, object x, object grad, object out, object
         for k in range(cnp.PyArray_NDIM(xa)):
             if cnp.PyArray_DIMS(ga)[k] != dims[k]:
                 return NotImplemented
-        res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa), typenum, 0)
+        res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa))
+        if res is None or not disjoint(<cnp.ndarray>res, ga) or not (
+                res is x or disjoint(<cnp.ndarray>res, xa)):
+            return NotImplemented
         return gated(direction, op, xa, ga, <cnp.ndarray>res, outer, length // 2, inner)
-    res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), dims, typenum, 0)
+    res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), dims)
+    if res is None or not disjoint(<cnp.ndarray>res, xa):
+        return NotImplemented
     return gated(direction, op, xa, None, <cnp.ndarray>res, outer, length // 2, inner)
 
 
-def prelu_plain(bint backward, object grad, object x, object weight, object axis):
+def prelu_plain(bint backward, object grad, object x, object weight, object axis,
+                object out=None):
     """prelu's fast path: plain x (and grad of x's shape), a plain 1-D weight of x's
     dtype with length 1 or x.shape[axis], an in-range int axis (for 1-D x the default
-    1 means 0), no out.  Returns out, (grad_x, grad_weight) when backward, or
-    NotImplemented."""
+    1 means 0), out None or a plain writeable array of x's shape that is x (forward),
+    grad (backward) or disjoint from the inputs.  Returns out, (grad_x, grad_weight)
+    when backward, or NotImplemented."""
     cdef int typenum
     cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
     if not cnp.PyArray_CheckExact(x):
@@ -501,11 +533,16 @@ def prelu_plain(bint backward, object grad, object x, object weight, object axis
         outer, channels, inner = 1, 1, cnp.PyArray_SIZE(xa)
     elif cnp.PyArray_SIZE(wa) != channels:
         return NotImplemented
-    cdef object res = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa), typenum, 0)
+    if backward and (not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa)):
+        return NotImplemented
+    cdef object res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa))
+    if res is None or not disjoint(<cnp.ndarray>res, wa):
+        return NotImplemented
+    if out is not None and not (same_or_disjoint(<cnp.ndarray>res, xa) and (
+            not backward or same_or_disjoint(<cnp.ndarray>res, <cnp.ndarray>grad))):
+        return NotImplemented
     if not backward:
         return prelu(False, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
-    if not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa):
-        return NotImplemented
     cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
     prelu(True, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
     return res, gw
