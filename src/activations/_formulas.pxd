@@ -715,8 +715,7 @@ cdef inline floating swiglu_gate_grad_a(floating g, floating a, floating b) noex
 
 
 cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    cdef floating one = 1
-    return g * silu_forward(a, one, one)
+    return swiglu_gate(a, g)      # d/db silu(a) * b = silu(a): the gate with g for b
 
 
 # ----------------------------------------------------------------- geglu: gelu(a) * b
@@ -730,35 +729,6 @@ cdef inline bint finite(floating v) noexcept nogil:
     return v - v == 0
 
 
-cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
-    # (float32: at a = -inf the double path's clamped tail is tiny, not the limit -0)
-    cdef floating one = 1
-    cdef floating ab
-    if floating is float:
-        return <float>(act_gelu_fd(a) * <double>b) if finite(a) else act_gelu_f(a) * b
-    else:
-        ab = a * b
-        return ndtr_small(a) * ab if (vfabs(a) < one) & finite(ab) else act_gelu_d(a) * b
-
-
-cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    if floating is float:
-        return (<float>(act_gelu_grad_fd(a) * (<double>g * <double>b)) if finite(a)
-                else act_gelu_grad_f(a) * (g * b))
-    else:
-        return gelu_backward(g * b, a, a, a)
-
-
-cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    cdef floating one = 1
-    cdef floating ga
-    if floating is float:
-        return <float>(act_gelu_fd(a) * <double>g) if finite(a) else g * act_gelu_f(a)
-    else:
-        ga = g * a
-        return ndtr_small(a) * ga if (vfabs(a) < one) & finite(ga) else g * act_gelu_d(a)
-
-
 cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
     """sigmoid(2 sqrt(2/pi) (a + 0.044715 a^3)) for |a| < 1 (the tanh form's 'Phi')."""
     cdef floating c2 = <floating>1.5957691216057308       # 2 sqrt(2/pi)
@@ -766,29 +736,56 @@ cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
     return sigmoid_of(a * (c2 + c2a * (a * a)))
 
 
-cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
+cdef inline floating gelu_times(floating a, floating b, bint tanh_form) noexcept nogil:
+    """gelu(a) * b, rounded once (see above); tanh_form: PyTorch's approximate='tanh'.
+    (tanh_form is a constant at every call: the unused form is folded away.)"""
     cdef floating one = 1
     cdef floating ab
     if floating is float:
-        return <float>(act_gelu_tanh_fd(a) * <double>b) if finite(a) else act_gelu_tanh_f(a) * b
+        # at a = -inf the double path's clamped tail is tiny, not the limit -0
+        if finite(a):
+            return <float>((act_gelu_tanh_fd(a) if tanh_form else act_gelu_fd(a)) * <double>b)
+        return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
     else:
         ab = a * b
-        return gelu_tanh_cdf(a) * ab if (vfabs(a) < one) & finite(ab) else act_gelu_tanh_d(a) * b
+        if (vfabs(a) < one) & finite(ab):
+            return (gelu_tanh_cdf(a) if tanh_form else ndtr_small(a)) * ab
+        return (act_gelu_tanh_d(a) if tanh_form else act_gelu_d(a)) * b
+
+
+cdef inline floating gelu_grad_times(floating a, floating g, floating b,
+                                     bint tanh_form) noexcept nogil:
+    """gelu'(a) * g * b (float32: the product formed in double, rounded once)."""
+    if floating is float:
+        if finite(a):
+            return <float>((act_gelu_tanh_grad_fd(a) if tanh_form else act_gelu_grad_fd(a))
+                           * (<double>g * <double>b))
+        return (act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * (g * b)
+    else:
+        return gelu_tanh_backward(g * b, a, a, a) if tanh_form else gelu_backward(g * b, a, a, a)
+
+
+# d/db gelu(a) * b = gelu(a): grad_b is the gate with g in place of b.
+
+cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
+    return gelu_times(a, b, False)
+
+
+cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
+    return gelu_grad_times(a, g, b, False)
+
+
+cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
+    return gelu_times(a, g, False)
+
+
+cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
+    return gelu_times(a, b, True)
 
 
 cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    if floating is float:
-        return (<float>(act_gelu_tanh_grad_fd(a) * (<double>g * <double>b)) if finite(a)
-                else act_gelu_tanh_grad_f(a) * (g * b))
-    else:
-        return gelu_tanh_backward(g * b, a, a, a)
+    return gelu_grad_times(a, g, b, True)
 
 
 cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    cdef floating one = 1
-    cdef floating ga
-    if floating is float:
-        return <float>(act_gelu_tanh_fd(a) * <double>g) if finite(a) else g * act_gelu_tanh_f(a)
-    else:
-        ga = g * a
-        return gelu_tanh_cdf(a) * ga if (vfabs(a) < one) & finite(ga) else g * act_gelu_tanh_d(a)
+    return gelu_times(a, g, True)
