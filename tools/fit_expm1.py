@@ -8,6 +8,8 @@ r + r^2 P(r) with the coefficients rounded to each dtype.
     python tools/fit_expm1.py
 """
 import mpmath as mp
+
+import chebfit
 import numpy as np
 
 mp.mp.dps = 50
@@ -21,11 +23,7 @@ def target(r):
 
 
 def fit(degree):
-    n = degree + 1
-    nodes = [HALF_LN2 * mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n) for k in range(n)]
-    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
-    b = mp.matrix([target(u) for u in nodes])
-    return list(mp.lu_solve(A, b))
+    return chebfit.interpolate(target, -HALF_LN2, HALF_LN2, degree)
 
 
 def max_rel_error(coeffs, rnd, samples=3000):

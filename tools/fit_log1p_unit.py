@@ -9,6 +9,8 @@ family does not need, since its argument exp(-|z|) lies in [0, 1].)
     python tools/fit_log1p_unit.py
 """
 import mpmath as mp
+
+import chebfit
 import numpy as np
 
 mp.mp.dps = 50
@@ -23,10 +25,7 @@ def target(w):
 
 
 def fit(degree):
-    n = degree + 1
-    nodes = [W_MAX / 2 * (1 + mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n)) for k in range(n)]
-    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
-    return list(mp.lu_solve(A, mp.matrix([target(u) for u in nodes])))
+    return chebfit.interpolate(target, 0, W_MAX, degree)
 
 
 def max_rel_error(coeffs, rnd, samples=4000):

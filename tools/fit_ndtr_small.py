@@ -10,6 +10,8 @@ _gelu.h (built for the tails) gathers ~5 ulp of rounding.
 """
 import mpmath as mp
 
+import chebfit
+
 mp.mp.dps = 50
 
 
@@ -21,10 +23,7 @@ def target(u):
 
 
 def fit(degree):
-    n = degree + 1
-    nodes = [(1 + mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n)) / 2 for k in range(n)]
-    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
-    return list(mp.lu_solve(A, mp.matrix([target(u) for u in nodes])))
+    return chebfit.interpolate(target, 0, 1, degree)
 
 
 def max_rel_error(coeffs, samples=3000):

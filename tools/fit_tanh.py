@@ -7,6 +7,8 @@ Above 1, tanh|x| = (1 - t) / (1 + t), t = exp(-2|x|) <= 0.136, has no cancellati
     python tools/fit_tanh.py
 """
 import mpmath as mp
+
+import chebfit
 import numpy as np
 
 mp.mp.dps = 60
@@ -20,10 +22,7 @@ def target(u):
 
 
 def fit(degree):
-    n = degree + 1
-    nodes = [(1 + mp.cos(mp.pi * (k + mp.mpf(1) / 2) / n)) / 2 for k in range(n)]
-    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
-    return list(mp.lu_solve(A, mp.matrix([target(u) for u in nodes])))
+    return chebfit.interpolate(target, 0, 1, degree)
 
 
 def max_rel_error(coeffs, rnd, samples=4000):

@@ -10,6 +10,8 @@ re-run this script to reproduce the constants and their max relative error.
 """
 import mpmath as mp
 
+import chebfit
+
 mp.mp.dps = 60
 
 
@@ -21,13 +23,7 @@ def target(u):
 
 
 def chebyshev_fit(degree, lo=0.0, hi=1.0):
-    n = degree + 1
-    nodes = [(mp.mpf(lo) + hi) / 2 + (mp.mpf(hi) - lo) / 2 * mp.cos(mp.pi * (k + 0.5) / n)
-             for k in range(n)]
-    # solve the Vandermonde system in u (monomial basis: what the kernel evaluates)
-    A = mp.matrix([[u**j for j in range(n)] for u in nodes])
-    b = mp.matrix([target(u) for u in nodes])
-    return list(mp.lu_solve(A, b))
+    return chebfit.interpolate(target, lo, hi, degree)
 
 
 def max_rel_error(coeffs, dtype_round, samples=4000):
