@@ -125,3 +125,20 @@ def test_import_and_calls_leave_denormals_alone():
     out = subprocess.run([sys.executable, "-c", FP_ENV_CHECK], capture_output=True,
                          text=True, timeout=120, check=True).stdout.split()
     assert out == ["True", "True", "True"], out
+
+
+def test_only_the_chosen_level_is_imported():
+    # A module built for a wider level than the CPU runs can execute its instructions
+    # while it loads (SIGILL on an AVX2-only CPU), so finding the built levels, the
+    # usable ones and the configuration must import only the baseline and the chosen one.
+    import subprocess
+    import sys
+    code = ("import sys, activations\n"
+            "from activations import _config, _dispatch\n"
+            "_config.config(); _dispatch.compiled_levels(); _dispatch.supported_levels()\n"
+            "print(' '.join(sorted(m for m in sys.modules if m.startswith('activations._kernels'))))\n"
+            "print(activations.simd_level())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded, level = out.stdout.split("\n")[:2]
+    allowed = {"activations._kernels", "activations." + _dispatch.MODULE_OF_LEVEL[level]}
+    assert set(loaded.split()) <= allowed

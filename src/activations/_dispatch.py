@@ -10,6 +10,7 @@ level the CPU cannot run is refused with a warning and the best one is used.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import warnings
 from types import ModuleType
@@ -26,15 +27,14 @@ def _import(level: str) -> ModuleType:
 
 
 def compiled_levels() -> Tuple[str, ...]:
-    """Levels whose module was built (widest first)."""
-    found = []
-    for level in LEVELS:
-        try:
-            _import(level)
-        except ImportError:
-            continue
-        found.append(level)
-    return tuple(found)
+    """Levels whose module was built (widest first).
+
+    Found without importing: a module built for a wider level than the CPU runs may
+    execute its instructions as soon as it is loaded (its module initialization is
+    compiled with the same flags), so only ``load`` imports, after the CPU check.
+    """
+    return tuple(lv for lv in LEVELS
+                 if importlib.util.find_spec(f"activations.{MODULE_OF_LEVEL[lv]}") is not None)
 
 
 def supported_levels() -> Tuple[str, ...]:
