@@ -36,7 +36,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(HERE, "src", "activations")
 
 # Flags every level gets.  -fno-trapping-math lets GCC if-convert the branch-free
-# selects (without it the loops do not vectorize: shared/PERF-NOTES.md);
+# selects (without it the loops do not vectorize: docs/performance-notes.md);
 # -fno-math-errno lets it inline what libm would otherwise set errno for;
 # -ffp-contract=off leaves fused multiply-adds to the explicit ACT_FMA of _vmath.h;
 # -fopenmp-simd honours `#pragma omp simd` (vectorized reductions in a fixed lane

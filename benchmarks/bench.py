@@ -47,7 +47,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-import activations as act  # before torch: PERF-NOTES "one OpenMP runtime per process"
+import activations as act  # before torch: docs/performance-notes.md "one OpenMP runtime per process"
 
 try:
     import torch
@@ -132,7 +132,7 @@ class Problem:
 
 def shapes(layout: str, n: int) -> Tuple[tuple, tuple, Optional[tuple]]:
     """(x shape, y shape, weight shape) of a problem of n input elements."""
-    if layout == "rows":              # softmax-like: rows of 1024 (PERF-NOTES)
+    if layout == "rows":              # softmax-like: rows of 1024 (docs/performance-notes.md)
         r = min(n, 1024)
         return (n // r, r), (n // r, r), None
     if layout == "gated":             # glu-like: rows of 1024, output half as wide

@@ -29,7 +29,7 @@ def _product_inexact(x: np.ndarray, beta: float, dtype) -> np.ndarray:
 def scaled_argument_region(name, p, x, direction):
     """Bug 1: softplus_backward rounds ``z = beta * x`` to the dtype before exp, so where
     the product is inexact the result carries a relative error up to |z| * eps / 2,
-    i.e. ~|z| / 2 ulp (the exact value is the contract, API.md).  Region: product
+    i.e. ~|z| / 2 ulp (the exact value is the contract, docs/api.md).  Region: product
     inexact and |z| > 2 (below that the extra error is < 1 ulp)."""
     if name != "softplus" or direction != "backward":
         # swish had the same bug, fixed on main (fbde3ba); softplus's forward was

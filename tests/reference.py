@@ -1,7 +1,7 @@
 """Independent reference values for the activation tests.
 
 Nothing here imports ``activations``: every formula is written from its mathematical
-definition (API.md), in two forms:
+definition (docs/api.md), in two forms:
 
 * ``*_mp``: scalar mpmath at ``MP_DPS`` digits, used for float64 arrays, where the
   result must be known to better than a float64 ulp;
@@ -10,15 +10,15 @@ definition (API.md), in two forms:
   These use *other* formulas than the implementation where that matters
   (``1 / (4 cosh(x/2)**2)`` for sigmoid', ``logaddexp`` for softplus, ...).
 
-Conventions that mathematics leaves open follow PyTorch (API.md): one-sided
+Conventions that mathematics leaves open follow PyTorch (docs/api.md): one-sided
 derivatives at kinks (relu'(0) = 0, leaky_relu'(0) = negative_slope, elu'(0) = alpha,
 hard_swish'(-3) = 0, hard_swish'(3) = 1) and softplus' pass-through ``x`` where
 ``beta * x > threshold`` (the product and the comparison taken in the array's dtype,
 as PyTorch evaluates it), with derivative 1 there.
 
-Parameters are rounded to the array's dtype before use (API.md), so ``effective``
+Parameters are rounded to the array's dtype before use (docs/api.md), so ``effective``
 returns the dtype-rounded values a reference must use; SELU's constants are not
-parameters and are used exactly (to the 32 digits API.md gives).
+parameters and are used exactly (to the 32 digits docs/api.md gives).
 
 Every derivative also comes with ``scale``: the magnitude of the terms that make it
 up.  Near a root of the derivative (swish' at x ~ -1.2785, hard_swish' at -1.5) the
@@ -419,7 +419,7 @@ _add(Reference(
 ))
 
 
-# ================================================================ issue #5 functions
+# ================================================================ the rest of the family
 
 # relu6 --------------------------------------------------------------------------
 _add(Reference(

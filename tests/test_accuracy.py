@@ -40,7 +40,7 @@ BOUNDS = {
     # x * (x + 3) / 6: three roundings; (2x + 3) / 6 and grad *: three roundings
     ("hard_swish", "forward"): {F32: 2.0, F64: 2.0},
     ("hard_swish", "backward"): {F32: 2.5, F64: 2.5},
-    # issue #5 ----------------------------------------------------------------------
+    # the rest of the family -----------------------------------------------------------
     # exact: x, 0, 6, min_val, max_val or value; derivatives 0 or grad
     ("relu6", "forward"): {F32: 0.0, F64: 0.0},
     ("relu6", "backward"): {F32: 0.0, F64: 0.0},

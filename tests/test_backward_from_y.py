@@ -1,4 +1,4 @@
-"""Backward from the forward output y (API.md: functions marked "x or y").
+"""Backward from the forward output y (docs/api.md: functions marked "x or y").
 
 Two properties:
 1. correct as a function of the y given: ``backward(grad, y=y)`` is compared with
@@ -27,7 +27,7 @@ X_ONLY_NAMES = [n for n in NAMES if "y" not in act.get(n).backward_takes]
 
 
 def _y_determines_x(name, params):
-    """False where API.md has backward from y raise ValueError (tested below)."""
+    """False where docs/api.md has backward from y raise ValueError (tested below)."""
     if name == "leaky_relu":
         return params.get("negative_slope", 0.01) > 0
     if name in ("elu", "celu"):

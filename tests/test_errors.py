@@ -1,4 +1,4 @@
-"""Every bad input API.md lists raises the named error before anything is written.
+"""Every bad input docs/api.md lists raises the named error before anything is written.
 
 ``out`` is filled with a sentinel first and must still hold it after the error.
 """

@@ -1,4 +1,4 @@
-"""glu, swiglu, geglu (issue #5): x split along ``axis`` into halves a (first) and b
+"""glu, swiglu, geglu: x split along ``axis`` into halves a (first) and b
 (second); the forward has half the size, the backward returns the gradient for the
 whole x.  References compose the elementwise rows of tests/reference.py (mpmath for
 float64, NumPy float64 for float32):
@@ -186,7 +186,7 @@ def test_out_argument(name, params, inner, iparams):
 
 BUG_GATED_OUT_IS_X = (
     "gated backward with out=x (x's shape, so accepted) is silently wrong: the kernel "
-    "writes d/da over a before reading a for d/db.  API.md: an out sharing memory with "
+    "writes d/da over a before reading a for d/db.  docs/api.md: an out sharing memory with "
     "an input must give the correct result or raise ValueError.  Reproducer: x = "
     "np.array([[1., 2.]]); act.glu_backward(np.ones((1, 1)), x.copy()) -> "
     "[[0.8808, 0.1050]] but act.glu_backward(np.ones((1, 1)), x, out=x) -> "

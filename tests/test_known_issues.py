@@ -1,6 +1,6 @@
 """Regression tests for fixed implementation bugs (formerly strict xfails), one each.
 
-Each test checks the accuracy contract (API.md: "correct to a few ULP", "the exact
+Each test checks the accuracy contract (docs/api.md: "correct to a few ULP", "the exact
 value wins", subnormal results not flushed) on exactly the region that
 known_issues.py excludes from test_accuracy.py.  (Fixed on main and removed from
 here: swish's rounded beta * x and its subnormal sigmoid (fbde3ba), swish's NaN for huge

@@ -104,7 +104,7 @@ def test_out_argument(name, mode, target, dtype):
 
 
 def test_in_place_forward_then_backward_from_y():
-    # the workflow API.md gives y for: forward in place, then backward from its y
+    # the workflow docs/api.md gives y for: forward in place, then backward from its y
     x = np.linspace(-5, 5, 1001)
     g = np.linspace(1, 2, 1001)
     expected = act.tanh_backward(g, y=act.tanh(x))  # out of place

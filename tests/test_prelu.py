@@ -1,4 +1,4 @@
-"""prelu / prelu_backward (issue #3): one slope per channel along ``axis``.
+"""prelu / prelu_backward: one slope per channel along ``axis``.
 
 The forward and grad_x are single roundings (w * x, w * g), so the float64 NumPy
 reference (with the weight rounded to the dtype first) must match bit for bit.

@@ -64,7 +64,7 @@ def test_get_fields(name):
     assert set(entry.backward_takes) in ({"x"}, {"x", "y"})
     ref = REFERENCES[name]
     assert ("y" in entry.backward_takes) == ref.takes_y
-    # params and defaults as API.md (and the reference) have them
+    # params and defaults as docs/api.md (and the reference) have them
     assert entry.params == ref.defaults
     fsig = inspect.signature(entry.forward)
     for k, v in entry.params.items():

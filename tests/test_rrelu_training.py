@@ -1,4 +1,4 @@
-"""rrelu with training=True (issue #3): per-element slopes a_i ~ U(lower, upper) from a
+"""rrelu with training=True: per-element slopes a_i ~ U(lower, upper) from a
 counter-based generator keyed by (seed, flat index i).
 
 The slopes are read back as y / x on negative inputs (x = -1 gives a_i exactly in

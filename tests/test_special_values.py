@@ -1,7 +1,7 @@
 """Special inputs: signed zeros, infinities, NaN, denormals, exp overflow edges, huge values.
 
 Expected values are written out here (limits at +-inf, PyTorch's sign of zero, exact
-values where PyTorch overflows or gives NaN: API.md "Special values").  Zeros are
+values where PyTorch overflows or gives NaN: docs/api.md "Special values").  Zeros are
 compared with their sign in the forward; other finite values within 1 ulp of the
 value rounded to the dtype.
 """
@@ -53,14 +53,14 @@ ROWS = [
     ("softplus", {}, 21.0, 21.0, 1.0),  # beta * x > threshold: x itself, derivative 1
     ("softplus", {"beta": -1.5}, -inf, -inf, 1.0), ("softplus", {"beta": -1.5}, inf, -0.0, 0.0),
     ("swish", {}, 0.0, 0.0, 0.5), ("swish", {}, -0.0, -0.0, 0.5),
-    ("swish", {}, inf, inf, 1.0), ("swish", {}, -inf, -0.0, 0.0),  # not NaN (API.md)
+    ("swish", {}, inf, inf, 1.0), ("swish", {}, -inf, -0.0, 0.0),  # not NaN (docs/api.md)
     ("swish", {}, 1e4, 1e4, 1.0), ("swish", {}, -1e4, -0.0, 0.0),
     ("hard_swish", {}, 0.0, 0.0, 0.5), ("hard_swish", {}, -0.0, -0.0, 0.5),
     ("hard_swish", {}, inf, inf, 1.0), ("hard_swish", {}, -inf, -0.0, 0.0),
     ("hard_swish", {}, -3.0, -0.0, 0.0), ("hard_swish", {}, 3.0, 3.0, 1.0),  # PyTorch 2.13 kinks
     ("hard_swish", {}, -1e30, -0.0, 0.0), ("hard_swish", {}, 1e30, 1e30, 1.0),
     ("hard_swish", {}, 3e38, 3e38, 1.0),  # PyTorch's x * 6 / 6 overflows in float32
-    # issue #5 ----------------------------------------------------------------------
+    # the rest of the family -----------------------------------------------------------
     ("relu6", {}, 0.0, 0.0, 0.0), ("relu6", {}, -0.0, -0.0, 0.0),  # relu6'(0) = 0
     ("relu6", {}, 6.0, 6.0, 0.0), ("relu6", {}, 3.0, 3.0, 1.0),    # relu6'(6) = 0
     ("relu6", {}, inf, 6.0, 0.0), ("relu6", {}, -inf, 0.0, 0.0), ("relu6", {}, 1e30, 6.0, 0.0),
@@ -81,13 +81,13 @@ ROWS = [
     ("gelu", {"approximate": "tanh"}, 1e4, 1e4, 1.0), ("gelu", {"approximate": "tanh"}, -1e4, -0.0, 0.0),
     ("mish", {}, 0.0, 0.0, 0.6), ("mish", {}, -0.0, -0.0, 0.6),  # tanh(log 2) = 3/5
     ("mish", {}, inf, inf, 1.0), ("mish", {}, -inf, -0.0, 0.0),  # PyTorch: NaN
-    ("mish", {}, 1e4, 1e4, 1.0), ("mish", {}, -1e4, -0.0, 0.0),  # issue #5: never NaN
+    ("mish", {}, 1e4, 1e4, 1.0), ("mish", {}, -1e4, -0.0, 0.0),  # never NaN
     ("celu", {}, 0.0, 0.0, 1.0), ("celu", {}, -0.0, -0.0, 1.0),  # celu'(0) = exp(0 / alpha)
     ("celu", {}, inf, inf, 1.0), ("celu", {}, -inf, -1.0, 0.0), ("celu", {}, -1e4, -1.0, 0.0),
     ("celu", {"alpha": 2.5}, 0.0, 0.0, 1.0), ("celu", {"alpha": 2.5}, -inf, -2.5, 0.0),
     ("log_sigmoid", {}, 0.0, -LN2, 0.5), ("log_sigmoid", {}, -0.0, -LN2, 0.5),
     ("log_sigmoid", {}, inf, 0.0, 0.0), ("log_sigmoid", {}, -inf, -inf, 1.0),
-    ("log_sigmoid", {}, 1e4, 0.0, 0.0), ("log_sigmoid", {}, -1e4, -1e4, 1.0),  # issue #5
+    ("log_sigmoid", {}, 1e4, 0.0, 0.0), ("log_sigmoid", {}, -1e4, -1e4, 1.0),
     # tanhshrink is odd: -0 keeps its sign (PyTorch's x - tanh(x) gives +0 there)
     ("tanhshrink", {}, 0.0, 0.0, 0.0), ("tanhshrink", {}, -0.0, -0.0, 0.0),
     ("tanhshrink", {}, inf, inf, 1.0), ("tanhshrink", {}, -inf, -inf, 1.0),

@@ -1,7 +1,7 @@
 """PyTorch as an extra reference (skipped when torch is not installed).
 
 Forward against ``torch.nn.functional`` and backward against autograd, float32 and
-float64, on ranges where PyTorch is itself accurate (API.md: where PyTorch is inexact
+float64, on ranges where PyTorch is itself accurate (docs/api.md: where PyTorch is inexact
 or gives NaN at +-inf, the exact value wins, and tests/reference.py rules); plus the
 conventions PyTorch fixes: derivatives at kinks and the sign of zero.
 """
@@ -165,7 +165,7 @@ def test_kinks_and_signed_zeros_match_torch(name, params, dtype):
             | (np.abs(gx - tg) <= g_tol)).all(), (x, gx, tg)
     if name == "elu" and params.get("alpha", 1.0) < 0:
         # not compared: with a negative alpha, PyTorch 2.13 gives elu(+0) = +0 and
-        # elu(-0) = -0, we give alpha * expm1(+-0) = -+0 (API.md is silent there)
+        # elu(-0) = -0, we give alpha * expm1(+-0) = -+0 (docs/api.md is silent there)
         return
     zeros = (ty == 0)
     if name == "tanhshrink":

@@ -13,7 +13,7 @@ Design:
  2. Expected values are computed here, independently of the package: small reference
     formulas per function name, evaluated with NumPy in ``np.longdouble`` (80-bit
     extended on x86-64, 64-bit mantissa) from inputs that are exactly representable in
-    the tested dtype, with parameters first rounded to that dtype (API.md: parameters
+    the tested dtype, with parameters first rounded to that dtype (docs/api.md: parameters
     are converted to the array's dtype).  Each formula is written in a numerically
     stable form so that the reference itself is good to far below one float64 ULP.
  3. Errors are measured in ULPs of the dtype at the correctly rounded reference value
@@ -41,7 +41,7 @@ from activations import _config, _dispatch
 
 LD = np.longdouble
 
-#: A cell passes when its max error is at most this many ULPs: API.md promises
+#: A cell passes when its max error is at most this many ULPs: docs/api.md promises
 #: "correct to a few ULP"; NumPy's own accuracy tests allow 1-4 ULP per function.
 #: A backward has one more rounding (the product with grad): the bounds of
 #: tests/test_accuracy.py (DEFAULT_BOUND), 4 forward and 6 backward.
@@ -302,7 +302,7 @@ REFERENCES: Dict[str, Ref] = {
                  dx_terms=lambda x, beta: _swish_terms(x, beta)),
     "hard_swish": Ref(lambda x: _where_inf(x, np.inf, 0, x * np.minimum(np.maximum(x + 3, 0), 6) / 6),
                       lambda x: _nanpass(x, np.where(x <= -3, 0, np.where(x >= 3, 1, (2 * x + 3) / 6)))),
-    # ---- the rest of the family (API.md), checked as soon as they are registered
+    # ---- the rest of the family (docs/api.md), checked as soon as they are registered
     "relu6": Ref(lambda x: _clip(x, 0, 6), lambda x: _step((x > 0) & (x < 6), x),
                  lambda y: _step((y > 0) & (y < 6), y)),
     "hard_sigmoid": Ref(lambda x: _clip(x + 3, 0, 6) / 6,
@@ -449,7 +449,7 @@ def _tag(dtype: np.dtype) -> str:
 
 
 def _ref_params(params: dict, dtype: np.dtype) -> dict:
-    """Float parameters rounded to the dtype (API.md); strings, ints, bools as they are."""
+    """Float parameters rounded to the dtype (docs/api.md); strings, ints, bools as they are."""
     return {k: (LD(dtype.type(v)) if isinstance(v, float) else v) for k, v in params.items()}
 
 

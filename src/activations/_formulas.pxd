@@ -13,7 +13,7 @@
 # Compound conditions use `&` and `|`, not `and`/`or`: Cython compiles those to
 # short-circuit jumps, which GCC does not if-convert, so the loop would not vectorize.
 #
-# Semantics (API.md): PyTorch's one-sided derivative at every kink; a NaN input gives
+# Semantics (docs/api.md): PyTorch's one-sided derivative at every kink; a NaN input gives
 # NaN in the forward and the backward; at +-inf the limits; exact values where
 # PyTorch's formula overflows or cancels.  Literals are cast to `floating` so that
 # float32 code never widens to double.
@@ -23,7 +23,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ve
                                  vlog1p_unit, vfma,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error)
 
-# SELU constants (Klambauer et al. 2017), as in API.md; scale*alpha is formed in
+# SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
 # double and rounded once to the dtype.
 cdef extern from *:
     """

@@ -297,7 +297,7 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
                 raise ValueError(f"{fname}: a 0-d x takes a weight of length 1, got {w.size}")
             return w, (1, 1, 1)
         if xa.ndim == 1 and axis == 1:
-            axis = 0  # API.md: the default axis=1 means axis 0 for 1-D x
+            axis = 0  # docs/api.md: the default axis=1 means axis 0 for 1-D x
         outer, channels, inner = _validation.axis_split(fname, xa.shape, axis)
         if w.size == 1:
             return w, (1, 1, xa.size)

@@ -150,7 +150,7 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
     if t.op == OP_RRELU_TRAINING:
         rrelu_training_range(t.direction, in1, in2, out, start, stop, t.a, t.b, t.seed)
         return True
-    # parameters rounded to the dtype (API.md)
+    # parameters rounded to the dtype (docs/api.md)
     return elementwise_chunk(t.direction, t.op, in1 + start,
                              in2 + start if in2 != NULL else NULL,
                              out + start, stop - start, <floating>t.a, <floating>t.b)

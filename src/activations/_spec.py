@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
-#: λ and α of SELU (Klambauer et al. 2017), to the digits API.md gives.
+#: λ and α of SELU (Klambauer et al. 2017), to the digits docs/api.md gives.
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
 

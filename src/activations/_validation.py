@@ -3,7 +3,7 @@
 The compiled entry points accept only the plain case (exact ndarrays of native
 float32/float64, C-contiguous, aligned, with a matching ``out``) and return
 NotImplemented otherwise.  Then the Python layer comes here: every check below runs
-before anything is written, raises the error API.md names with a message that says
+before anything is written, raises the error docs/api.md names with a message that says
 what was given and what is expected, and otherwise normalizes the arguments (an
 array-like becomes an ndarray, a non-contiguous or byte-swapped input is copied once)
 so that the compiled entry point accepts them.
