@@ -14,8 +14,8 @@ cdef enum:
 
 
 cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
-                    floating* out, Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner) noexcept nogil:
-    cdef int nthreads = omp_get_max_threads()
+                    floating* out, Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner,
+                    int nthreads) noexcept nogil:
     cdef Py_ssize_t nruns, run_len, nblk, nunits, u, r, j, start, len_
     cdef Py_ssize_t a_off, h_off, b_gap, total = outer * half * inner
     if not gated_chunk(direction, op, x, x, g, out, out, 0):

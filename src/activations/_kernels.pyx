@@ -105,9 +105,16 @@ OPENMP = bool(ACT_HAVE_OPENMP)
 
 # ------------------------------------------------------------------ threads
 
-def get_num_threads():
-    """Threads a kernel may use: OpenMP's `omp_get_max_threads()`."""
+cdef int default_num_threads() noexcept nogil:
+    """The thread count of a call that names none: every driver (run_elementwise,
+    run_softmax, run_prelu, run_gated) takes its count as an argument, and the entry
+    points of the Python API pass this one."""
     return omp_get_max_threads()
+
+
+def get_num_threads():
+    """Threads a kernel may use when the call names no count (`default_num_threads`)."""
+    return default_num_threads()
 
 
 def set_num_threads(int n):
@@ -157,9 +164,9 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
 
 
 cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const floating* in2,
-                          floating* out, Py_ssize_t n) noexcept nogil:
-    """Run an elementwise-shaped task over n elements, threaded above the threshold."""
-    cdef int nthreads = omp_get_max_threads()
+                          floating* out, Py_ssize_t n, int nthreads) noexcept nogil:
+    """Run an elementwise-shaped task over n elements, on at most `nthreads` threads
+    above the threshold."""
     cdef Py_ssize_t block, k, start
     if not task_range(t, in1, in2, out, 0, 0):
         return False  # unknown (op, direction): nothing written
@@ -244,9 +251,11 @@ cdef object run_task(ElementwiseTask* task, object in1, object in2, object out):
     cdef bint ok
     with nogil:
         if typenum == cnp.NPY_FLOAT:
-            ok = run_elementwise(task, <const float*>p1, <const float*>p2, <float*>po, n)
+            ok = run_elementwise(task, <const float*>p1, <const float*>p2, <float*>po, n,
+                                 default_num_threads())
         else:
-            ok = run_elementwise(task, <const double*>p1, <const double*>p2, <double*>po, n)
+            ok = run_elementwise(task, <const double*>p1, <const double*>p2, <double*>po, n,
+                                 default_num_threads())
     if not ok:
         raise ValueError(f"no elementwise kernel for op {task.op} in direction {task.direction}")
     return res
@@ -310,10 +319,10 @@ def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t o
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             run_softmax(mode, <const float*>p1, <const float*>p2, <float*>po, outer, length,
-                        inner, <float>flip)
+                        inner, <float>flip, default_num_threads())
         else:
             run_softmax(mode, <const double*>p1, <const double*>p2, <double*>po, outer, length,
-                        inner, flip)
+                        inner, flip, default_num_threads())
     return out
 
 
@@ -340,10 +349,11 @@ def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.nda
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
-                           <float*>po, <float*>pgw, outer, channels, inner)
+                           <float*>po, <float*>pgw, outer, channels, inner, default_num_threads())
         else:
             ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
-                           <double*>po, <double*>pgw, outer, channels, inner)
+                           <double*>po, <double*>pgw, outer, channels, inner,
+                           default_num_threads())
     if not ok:
         raise MemoryError("prelu_backward: cannot allocate the weight-gradient partial sums")
     return out
@@ -379,10 +389,10 @@ def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
     with nogil:
         if typenum == cnp.NPY_FLOAT:
             ok = run_gated(direction, op, <const float*>px, <const float*>pg, <float*>po,
-                           outer, half, inner)
+                           outer, half, inner, default_num_threads())
         else:
             ok = run_gated(direction, op, <const double*>px, <const double*>pg, <double*>po,
-                           outer, half, inner)
+                           outer, half, inner, default_num_threads())
     if not ok:
         raise ValueError(f"no gated kernel for op {op} in direction {direction}")
     return out

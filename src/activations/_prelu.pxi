@@ -81,9 +81,9 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
 
 cdef bint run_prelu(bint backward, const floating* g, const floating* x, const floating* w,
                     floating* out, floating* grad_w, Py_ssize_t outer, Py_ssize_t C,
-                    Py_ssize_t inner) noexcept nogil:
-    """PReLU over an (outer, C, inner) array; False if scratch memory ran out."""
-    cdef int nthreads = omp_get_max_threads()
+                    Py_ssize_t inner, int nthreads) noexcept nogil:
+    """PReLU over an (outer, C, inner) array on at most `nthreads` threads; False if
+    scratch memory ran out."""
     cdef Py_ssize_t total = outer * C * inner
     cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_MEMORY_BOUND
     cdef Py_ssize_t nblk, nunits, u, r, j, start, len_, c, o, rows_per_unit, r0

@@ -386,9 +386,10 @@ cdef void softmax_columns(int mode, const floating* in1, const floating* in2, fl
 # ---------------------------------------------------------------- the driver
 
 cdef void run_softmax(int mode, const floating* in1, const floating* in2, floating* out,
-                      Py_ssize_t outer, Py_ssize_t L, Py_ssize_t inner, floating flip) noexcept nogil:
-    """Softmax-family kernel over an (outer, L, inner) C-contiguous array."""
-    cdef int nthreads = omp_get_max_threads()
+                      Py_ssize_t outer, Py_ssize_t L, Py_ssize_t inner, floating flip,
+                      int nthreads) noexcept nogil:
+    """Softmax-family kernel over an (outer, L, inner) C-contiguous array, on at most
+    `nthreads` threads."""
     cdef Py_ssize_t total = outer * L * inner
     cdef Py_ssize_t r, u, o, t, ntiles, c0
     cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS
