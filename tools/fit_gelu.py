@@ -138,11 +138,16 @@ def emit(dt, K, B, coeffs, err):
         print(f"#define ACT_GELU_P{j}_{D} {chex(c, dt)} /* {c!r} */")
     T = "double"
     n = len(coeffs) - 1
-    print(f"static inline {T} act_gelu_poly_{dt}({T} t)\n{{")
+    print(f"ACT_INLINE {T} act_gelu_poly_{dt}({T} t)\n{{")
+    # float32's polynomial uses FMA where the level has it (its result is rounded to
+    # float32 once; the levels may differ in a double's last bit); float64's keeps
+    # separate roundings, identical at every level.
+    step = (lambda j: f"ACT_FMA_D(p, t, ACT_GELU_P{j}_{D})") if dt == "f" else \
+        (lambda j: f"p * t + ACT_GELU_P{j}_{D}")
     print(f"    {T} p = ACT_GELU_P{n}_{D};")
     for j in range(n - 1, 0, -1):
-        print(f"    p = p * t + ACT_GELU_P{j}_{D};")
-    print(f"    return p * t + ACT_GELU_P0_{D};\n}}\n")
+        print(f"    p = {step(j)};")
+    print(f"    return {step(0)};\n}}\n")
 
 
 def main():

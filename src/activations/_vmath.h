@@ -180,6 +180,28 @@ ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
 ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
+/* ---- exp in double for a float32 result -----------------------------------------
+ * exp(x) for |x| <= 700 (NaN -> NaN) to 5.3e-10 relative (0.01 float32 ulp): the
+ * float32 functions that are evaluated in double and rounded once (_gelu.h) need no
+ * more.  Against act_exp_d: the degree-5 polynomial of act_expm1_poly_f with its
+ * double coefficients (tools/fit_expm1.py), one 2^n factor (a normal double for every
+ * n reached), no clamps (callers bound x). */
+ACT_INLINE double act_exp_for_f32_d(double x)
+{
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double p = 0.00019890980969294606;
+    p = ACT_FMA_D(p, r, 0.0013933641121625462);
+    p = ACT_FMA_D(p, r, 0.008333310934359203);
+    p = ACT_FMA_D(p, r, 0.04166646500523263);
+    p = ACT_FMA_D(p, r, 0.16666666681614345);
+    p = ACT_FMA_D(p, r, 0.5000000013457808);
+    double q = ACT_FMA_D(r * r, p, r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    return (1.0 + q) * act_asdouble_u((uint64_t)(ni + 1023) << 52);
+}
+
 /* ---- expm1 ---------------------------------------------------------------------
  * expm1(x) = 2^n * expm1(r) + (2^n - 1), evaluated as
  * 2 * (t*q + (t - 1/2)) with t = 2^(n-1): every step but two roundings is exact,
