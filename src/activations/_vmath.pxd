@@ -7,6 +7,7 @@ from cython cimport floating
 cdef extern from "_vmath.h" nogil:
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
+    double act_exp_for_f32_d(double x) noexcept
     float act_exp_scaled_f(float x, float lo, int k) noexcept
     double act_exp_scaled_d(double x, double lo, long long k) noexcept
     float act_exp_hilo_f(float x, float lo) noexcept
