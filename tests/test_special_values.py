@@ -16,7 +16,7 @@ import pytest
 import activations as act
 from cases import (NAMES, backward, dtype_params, forward, function_params, params_id,
                    reference)
-from reference import F32, F64, SELU_ALPHA, SELU_SCALE, mp_values, rounded, ulp_error
+from reference import F32, F64, SELU_ALPHA, SELU_SCALE, mp, mp_values, rounded, ulp_error
 
 inf, nan = math.inf, math.nan
 LN2 = math.log(2.0)
@@ -215,3 +215,24 @@ def test_denormal_inputs(name, params, dtype, simd_level):
     # odd functions keep the sign (and a nonzero value: no flush)
     if ref.odd:
         assert (np.signbit(y) == np.signbit(x)).all() and (y != 0).all()
+
+
+def _correctly_rounded(value, dtype):
+    """The mpmath ``value`` rounded to nearest in ``dtype``, subnormals included (no
+    double rounding through float64: the two neighbours are compared in mpmath)."""
+    t = np.dtype(dtype).type
+    guess = t(float(value))
+    below = np.nextafter(guess, t(-np.inf))
+    above = np.nextafter(guess, t(np.inf))
+    return min((below, guess, above), key=lambda c: abs(mp.mpf(float(c)) - value))
+
+
+@pytest.mark.parametrize("dtype, x", [(F64, 725.0), (F64, 735.0), (F32, 100.0), (F32, 95.5)])
+def test_log_sigmoid_subnormal_results_correctly_rounded(dtype, x, simd_level):
+    # -log1p(exp(-x)) is subnormal here; SciPy's log_expit tests expect the correctly
+    # rounded value (log1p(e) = e for a subnormal e must not round e / 2 on the way)
+    want = _correctly_rounded(-mp.log1p(mp.exp(-mp.mpf(x))), dtype)
+    got = act.log_sigmoid(np.array([x], dtype))[0]
+    assert got == want, (x, got, want)
+    sp = act.softplus(np.array([-x], dtype))[0]
+    assert sp == -want, (x, sp, -want)

@@ -301,10 +301,12 @@ ACT_INLINE double act_log1p_d(double x)
  * log1p(e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3]: 2s + 2s w M(w), w = s^2, with M
  * near-minimax (tools/fit_log1p_unit.py; truncation 0.02 ulp float32, 0.06 ulp
  * float64).  One division and a short polynomial, for the softplus family whose
- * argument exp(-|z|) always lies in [0, 1].  NaN -> NaN; 0 -> 0. */
+ * argument exp(-|z|) always lies in [0, 1].  NaN -> NaN; 0 -> 0.  2e / (2 + e), not
+ * 2 (e / (2 + e)): for a subnormal e the quotient e / 2 would be rounded, and
+ * log1p(e) = e would come out one unit off (log_sigmoid at float64 x = 725). */
 ACT_INLINE float act_log1p_unit_f(float e)
 {
-    float s2 = 2.0f * (e / (2.0f + e));
+    float s2 = (2.0f * e) / (2.0f + e);
     float w = 0.25f * (s2 * s2);
     float m = 0.11612164974212646f;
     m = ACT_FMA_F(m, w, 0.1085328757762909f);
@@ -316,7 +318,7 @@ ACT_INLINE float act_log1p_unit_f(float e)
 
 ACT_INLINE double act_log1p_unit_d(double e)
 {
-    double s2 = 2.0 * (e / (2.0 + e));
+    double s2 = (2.0 * e) / (2.0 + e);
     double w = 0.25 * (s2 * s2);
     double m = 0.08082022805971766;
     m = ACT_FMA_D(m, w, 0.04400369243072337);
