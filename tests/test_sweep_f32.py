@@ -1,0 +1,46 @@
+"""Float32 bit-pattern sweeps of every elementwise function (tools/sweep_f32.py).
+
+Denser than test_accuracy.py's samples and spread evenly over the bit patterns: every
+8191st magnitude pattern of both signs over the whole range (524,354 inputs per cell,
+infinities and NaNs included), and every 1021st over |x| <= 110, where the exp-based
+functions change regime (2,180,810 inputs per cell).  At the default SIMD level (the
+per-level checks are test_accuracy.py's); bounds are test_accuracy.py's, and 6 ulp for
+the backward from y (test_backward_from_y.py's).  README's float32 table is the same
+sweep at a finer stride.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from test_accuracy import bound
+from reference import F32
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("sweep_f32", ROOT / "tools" / "sweep_f32.py")
+sweep_f32 = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sweep_f32)
+
+#: (stride, max |x|)
+SWEEPS = {"all": (8191, float("inf")), "core": (1021, 110.0)}
+Y_BOUND = 6.0
+
+
+def cells():
+    return [pytest.param(n, d, id=f"{n}-{d}") for n in sweep_f32.elementwise_names()
+            for d in sweep_f32.directions_of(n)]
+
+
+@pytest.mark.parametrize("region", sorted(SWEEPS))
+@pytest.mark.parametrize("name, direction", cells())
+def test_float32_sweep_within_bound(name, direction, region):
+    stride, max_abs = SWEEPS[region]
+    r = sweep_f32.sweep(name, direction, stride, max_abs)
+    limit = Y_BOUND if direction == "bwd_y" else bound(
+        name, "forward" if direction == "fwd" else "backward", F32)
+    assert r["max_ulp"] <= limit, (
+        f"{name} {direction}: {r['max_ulp']:.3f} ulp at x = {r['at']!r} "
+        f"(bound {limit}; {r['count']} inputs, stride {stride}, |x| <= {max_abs})")
