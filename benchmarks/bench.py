@@ -223,8 +223,11 @@ def _onnx_session(op, attrs, inits, domain, dtype, rank, threads):
     x = h.make_tensor_value_info("x", elem, [f"d{i}" for i in range(rank)])
     y = h.make_tensor_value_info("y", elem, None)
     initializers = [onnx.numpy_helper.from_array(np.asarray(v, dtype), k) for k, v in inits.items()]
-    node = h.make_node(op, ["x", *inits], ["y"], domain=domain, **attrs)
-    graph = h.make_graph([node], op, [x], [y], initializer=initializers)
+    if op == ONNX_GRAPH:
+        nodes = [h.make_node(o, i, out, domain=d, **a) for o, i, out, a, d in attrs]
+    else:
+        nodes = [h.make_node(op, ["x", *inits], ["y"], domain=domain, **attrs)]
+    graph = h.make_graph(nodes, "model", [x], [y], initializer=initializers)
     opsets = [h.make_opsetid("", 20)] + ([h.make_opsetid(domain, 1)] if domain else [])
     model = h.make_model(graph, opset_imports=opsets)
     model.ir_version = 10
@@ -441,6 +444,20 @@ def _onnx(op, domain="", inits=None, **attrs):
     return lambda p: (op, attrs, inits(p) if inits else {}, domain)
 
 
+#: op_type of an ONNX row that is a small graph: its "attributes" are the nodes
+ONNX_GRAPH = "graph"
+
+
+def _onnx_gated(gate_op, on_first=True, domain="", **attrs):
+    """The graph a user exports for a gated unit: Split(x) -> a, b; gate_op on one half
+    (a: swiglu/geglu, b: glu), times the other.  Node specs: (op, inputs, outputs, attrs, domain)."""
+    act_in, other = ("a", "b") if on_first else ("b", "a")
+    nodes = [("Split", ["x"], ["a", "b"], {"axis": -1, "num_outputs": 2}, ""),
+             (gate_op, [act_in], ["f"], attrs, domain),
+             ("Mul", ["f", other], ["y"], {}, "")]
+    return lambda p: (ONNX_GRAPH, nodes, {}, domain)
+
+
 @dataclasses.dataclass
 class Row:
     """Peers and reference of one function.  Every field is optional.
@@ -531,6 +548,26 @@ def _np_gelu(x, o):
     np.multiply(x, x.dtype.type(1 / math.sqrt(2)), out=o); scipy_special.erf(o, out=o)
     o += 1; o *= x; o *= 0.5
     return o
+
+
+def _np_gated(p, f):
+    """f(a) * b into p.o_fwd (f(a, out) writes f(a) into out)."""
+    a, b = _halves(p.x)
+    return np.multiply(f(a, p.o_fwd), b, out=p.o_fwd)
+
+
+def _np_gated_bwd(p, f_and_grad):
+    """[g * b * f'(a), g * f(a)] into p.o_bwd; f_and_grad(a) -> (f(a), f'(a))."""
+    a, b = _halves(p.x)
+    ga, gb = _halves(p.o_bwd)
+    f, d = f_and_grad(a)
+    np.multiply(p.g, b, out=ga); ga *= d
+    return np.multiply(p.g, f, out=gb)
+
+
+def _torch_gated_bwd(t, f, f_backward):
+    a, b = _halves(t.x)
+    return torch.cat([f_backward(t.g * b, a), f(a) * t.g], dim=-1, out=t.o_bwd)
 
 
 def _rrelu_slope(p) -> float:
@@ -748,9 +785,29 @@ PEERS: Dict[str, Row] = {
         layout="gated",
         np_fwd=lambda p: np.multiply(_halves(p.x)[0], _np_sigmoid(_halves(p.x)[1], p.o_fwd),
                                      out=p.o_fwd),
-        torch_fwd=lambda t: _aten_out("glu", t.x, -1, out=t.o_fwd),
+        torch_fwd=lambda t: _aten_out("glu", t.x, -1, out=t.o_fwd),   # F.glu
         torch_bwd=lambda t: _aten_out("glu_backward", t.g, t.x, -1, out=t.o_bwd),
+        onnx=_onnx_gated("Sigmoid", on_first=False),
         ref_fwd=lambda x, P: _halves(x)[0] * _ref_sigmoid(_halves(x)[1])),
+    # swiglu / geglu: the compositions a user writes (F.silu(a) * b, F.gelu(a) * b);
+    # backward: what autograd runs for them (the activation's backward of g * b, and
+    # g * f(a) for b), into the two halves of the output
+    "swiglu": Row(
+        layout="gated",
+        np_fwd=lambda p: _np_gated(p, lambda a, o: np.multiply(_np_sigmoid(a, o), a, out=o)),
+        np_bwd=lambda p: _np_gated_bwd(p, lambda a: (lambda s: (a * s, s * (1 + a * (1 - s))))(
+            _np_sigmoid(a, np.empty_like(a)))),
+        torch_fwd=lambda t: torch.mul(F.silu(_halves(t.x)[0]), _halves(t.x)[1], out=t.o_fwd),
+        torch_bwd=lambda t: _torch_gated_bwd(t, F.silu, lambda gb, a: ATEN.silu_backward(gb, a)),
+        onnx=_onnx_gated("QuickGelu", domain="com.microsoft", alpha=1.0),  # x sigmoid(x)
+        ref_fwd=lambda x, P: (lambda a, b: a * _ref_sigmoid(a) * b)(*_halves(x))),
+    "geglu": Row(
+        layout="gated",
+        np_fwd=lambda p: _np_gated(p, _np_gelu),
+        torch_fwd=lambda t: torch.mul(F.gelu(_halves(t.x)[0]), _halves(t.x)[1], out=t.o_fwd),
+        torch_bwd=lambda t: _torch_gated_bwd(t, F.gelu, lambda gb, a: ATEN.gelu_backward(gb, a)),
+        onnx=_onnx_gated("Gelu"),
+        ref_fwd=lambda x, P: (lambda a, b: a * _phi_ld(a) * b)(*_halves(x))),
 }
 
 
