@@ -83,12 +83,23 @@ cdef int capi_gated(int direction, int op, const floating* x, const floating* gr
     return ACT_OK
 
 
-cdef int capi_prelu(bint backward, const floating* grad, const floating* x,
+#: capi_prelu's direction, read from memory rather than passed as a constant: with the
+#: constant, GCC 12.2 -O3 clones run_prelu for backward = True and vectorizes that clone's
+#: weight-gradient lanes (prelu_run) with a masked load of grad whose mask comes from the
+#: wrong half of x (wrong grad_weight; tests/capi checks every entry against the Python
+#: API, whose call compiles correctly).  Index 0: forward, 1: backward.
+cdef bint PRELU_DIRECTION[2]
+PRELU_DIRECTION[0] = False
+PRELU_DIRECTION[1] = True
+
+
+cdef int capi_prelu(int direction, const floating* grad, const floating* x,
                     const floating* weight, floating* out, floating* grad_weight,
                     int64_t outer, int64_t channels, int64_t inner, int64_t weight_len,
                     int nthreads) noexcept nogil:
     """prelu over a C-contiguous (outer, channels, inner) buffer with a weight of length
     channels or 1; the backward also writes grad_weight (weight_len values)."""
+    cdef bint backward = PRELU_DIRECTION[direction]
     cdef int64_t total
     if capi_bad_size(outer, channels) or capi_bad_size(outer * channels, inner) \
             or not (weight_len == 1 or weight_len == channels):
