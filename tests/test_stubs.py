@@ -108,5 +108,5 @@ def test_stub_declares_the_module_api():
                                                                    ast.ClassDef))}
     declared |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
     for name in ("names", "get", "Activation", "get_num_threads", "set_num_threads",
-                 "simd_level", "__version__"):
+                 "simd_level", "get_include", "__version__"):
         assert name in declared, f"{name} missing from the stub"

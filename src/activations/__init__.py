@@ -9,12 +9,19 @@ at import.  See README.md and the docstrings; ``python -m activations`` self-che
 
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
+
 from . import _dispatch, _functions, _registry, _spec
 from ._config import show_config
 from ._registry import Activation, get, names
 from ._version import __version__
 
 _functions.bind_kernels(_dispatch.load(_dispatch.choose_level()))
+
+#: The C-level table of function pointers of the SIMD level in use, a capsule named
+#: "activations._C_API" (include/activations.h, README.md "From Cython and C").
+_C_API = _functions._K.C_API
 
 _ALL = _functions.make_all()
 for _spec_row in _spec.SPECS:
@@ -55,11 +62,27 @@ def simd_level() -> str:
 
 
 def _set_simd_level(level: str) -> None:
-    """Switch the kernels to another compiled SIMD level (tests and benchmarks)."""
+    """Switch the kernels to another compiled SIMD level (tests and benchmarks).
+
+    ``_C_API`` becomes the new level's table and ``activations.cython_api`` calls
+    through it; a C program that imported the table before keeps the old level's
+    (both stay valid: kernel modules are never unloaded).
+    """
+    global _C_API
     _functions.bind_kernels(_dispatch.load(level))
+    _C_API = _functions._K.C_API
+    cython_api = _sys.modules.get("activations.cython_api")
+    if cython_api is not None:
+        cython_api._bind(_C_API)
 
 
-__all__ = ["Activation", "get", "names", "get_num_threads", "set_num_threads", "simd_level",
+def get_include() -> str:
+    """The directory of ``activations.h``, the C API's header (for ``-I``; Cython
+    callers need no include path: ``from activations cimport cython_api``)."""
+    return _os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "include")
+
+
+__all__ = ["Activation", "get", "get_include", "names", "get_num_threads", "set_num_threads", "simd_level",
            "show_config", "__version__"] + [n for s in _spec.SPECS for n in (s.name, f"{s.name}_backward",
                                                                *s.aliases,
                                                                *(f"{a}_backward" for a in s.aliases))]

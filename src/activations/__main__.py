@@ -1246,7 +1246,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--bench-only", action="store_true", help="skip the self-check")
     parser.add_argument("--config", action="store_true",
                         help="print build and configuration info and exit")
+    parser.add_argument("--include", action="store_true",
+                        help="print the directory of activations.h (the C API) and exit")
     args = parser.parse_args(argv)
+    if args.include:
+        print(act.get_include())
+        return 0
     if args.config:
         show_config()
         return 0

@@ -16,7 +16,10 @@ Design:
     (exact ndarray, native float32/float64, C-contiguous, aligned, matching `out`)
     and return NotImplemented for anything else; the Python layer then validates
     (raising the documented errors before anything is written) and normalizes.
- 5. Threads: below a size threshold (PARALLEL_MIN_ELEMENTS, or
+ 5. C-level callers (Cython's cython_api.pxd, C's include/activations.h) reach the
+    same drivers through a table of function pointers (_capi.pxi), exported as the
+    capsule C_API: pointers and sizes in, a status code out, no Python object.
+ 6. Threads: below a size threshold (PARALLEL_MIN_ELEMENTS, or
     PARALLEL_MIN_MEMORY_BOUND for memory-bound ops) a plain serial loop runs (a
     parallel region costs microseconds even when idle); above it a static split
     into one contiguous block per thread.  Elementwise results do not depend on the
@@ -98,6 +101,7 @@ include "_rrelu.pxi"
 include "_softmax.pxi"
 include "_prelu.pxi"
 include "_gated.pxi"
+include "_capi.pxi"
 
 SIMD_LEVEL = ACT_SIMD_LEVEL.decode()
 OPENMP = bool(ACT_HAVE_OPENMP)

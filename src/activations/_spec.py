@@ -328,3 +328,65 @@ def kernel_ops() -> Tuple[Tuple[str, bool, bool], ...]:
             has_y, mem = order.get(op, (False, True))
             order[op] = (has_y or "y" in spec.backward_takes, mem and spec.memory_bound)
     return tuple((name, has_y, mem) for name, (has_y, mem) in order.items())
+
+
+# ---------------------------------------------------------------- the C-level API
+#
+# tools/gen_capi.py turns the rows above and the three tables below into the functions
+# that Cython (cython_api.pxd) and C (include/activations.h) callers reach through the
+# table of function pointers in the capsule ``activations._C_API``: parameters are
+# passed as C values of the array's type, and a call that breaks a rule returns
+# ACT_EINVAL instead of raising.
+
+#: The table's groups of entries, in table order.  Each row gives one function's
+#: entries (forward, backward from x and, where the function takes y, from y; float32
+#: then float64).  The order is the ABI: rows are only ever appended, never inserted,
+#: removed or reordered (tests/capi/abi.txt lists what was released).
+C_API_ROWS: Tuple[str, ...] = (
+    "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "softsign",
+    "softplus", "softmax", "log_softmax", "swish", "hard_swish", "relu6", "hard_sigmoid",
+    "hard_tanh", "gelu", "mish", "celu", "log_sigmoid", "softmin", "tanhshrink",
+    "softshrink", "hardshrink", "glu", "swiglu", "geglu", "threshold",
+)
+
+#: What a C call's parameters must satisfy (else ACT_EINVAL): expressions, valid in
+#: Python and in Cython, over the parameters as values of the array's type.  They
+#: state the rules that the ``kernel_args`` mappers above enforce by raising
+#: (tests/test_capi.py checks that both accept and reject the same values).
+C_API_CHECKS: Dict[str, Tuple[str, ...]] = {
+    "leaky_relu": ("isfinite(negative_slope)",),
+    "rrelu": ("0 <= lower <= 1", "0 <= upper <= 1", "lower <= upper"),
+    "elu": ("isfinite(alpha)",),
+    "softplus": ("isfinite(beta)", "beta != 0", "isfinite(threshold)"),
+    "swish": ("isfinite(beta)",),
+    "hard_tanh": ("isfinite(min_val)", "isfinite(max_val)", "min_val <= max_val"),
+    "gelu": ("approximate == 0 or approximate == 1",),
+    "celu": ("isfinite(alpha)", "alpha != 0"),
+    "softshrink": ("isfinite(lambd)", "lambd >= 0"),
+    "hardshrink": ("isfinite(lambd)", "lambd >= 0"),
+    "geglu": ("approximate == 0 or approximate == 1",),
+    "threshold": ("isfinite(threshold)",),
+}
+
+#: ... and, for the backward from y, what ``check_from_output`` above requires.
+C_API_CHECKS_FROM_OUTPUT: Dict[str, Tuple[str, ...]] = {
+    "leaky_relu": ("negative_slope > 0",),
+    "elu": ("alpha > 0",),
+    "celu": ("alpha > 0",),
+}
+
+#: The kernel op of a C call, for functions with several ops (the choice that
+#: ``kernel_args`` makes): an expression over the parameters whose value is an op name.
+#: Every other function uses its first op with its float parameters, in order, as the
+#: op's two arguments.
+C_API_OP: Dict[str, str] = {
+    "swish": "'silu' if beta == 1 else 'swish'",
+    "gelu": "'gelu_tanh' if approximate else 'gelu'",
+    "geglu": "'geglu_tanh' if approximate else 'geglu'",
+}
+
+#: C types of the parameters that are not floats of the array's type (``T``); ``axis``
+#: is not a C parameter (row-wise kinds work along the last axis, prelu takes its
+#: layout as sizes) and neither is prelu's ``weight`` (a pointer of its own).
+C_API_PARAM_TYPES: Dict[str, str] = {"approximate": "int", "training": "int", "seed": "uint64_t"}
+C_API_NOT_PARAMS: Tuple[str, ...] = ("axis", "weight")
