@@ -4,7 +4,8 @@ Run after a build (the .c files are kept in src/activations):
     python tools/check_vectorized.py src/activations/_kernels_avx2.c "-mavx2 -mfma"
     python tools/check_vectorized.py src/activations/_kernels.c ""
 It recompiles the file with -fopt-info-vec-optimized and reports every formula call
-site in a generated loop whose loop was not vectorized.
+site in a generated loop (the chunk loops and the bias tile loops) whose loop was not
+vectorized.
 """
 import re, subprocess, sys, sysconfig, numpy as np
 src = sys.argv[1] if len(sys.argv) > 1 else "src/activations/_kernels_avx512.c"
@@ -20,7 +21,7 @@ lines = open(src).read().splitlines()
 report = {}
 for i, line in enumerate(lines, 1):
     m = re.search(r"__pyx_f_11activations_9_formulas_(\w+?)\(", line)
-    if not m or "static" in line or "CYTHON_INLINE" in line or not re.search(r"\(__pyx_v_out(_a|_b)?\[__pyx_v_i\]\) =", line):
+    if not m or "static" in line or "CYTHON_INLINE" in line or not re.search(r"\(__pyx_v_(out(_a|_b)?\[__pyx_v_i\]|orow\[__pyx_v_j\])\) =", line):
         continue
     fn = m.group(1)
     fuse = re.search(r"__pyx_fuse_(\d)__pyx_f_11activations_9_formulas_", line)

@@ -32,6 +32,12 @@ NAME_TYPES = {
     "out": f"{ARRAY} | None",
     "axis": "int",
     "approximate": 'Literal["none", "tanh"]',
+    # the fused forms (docs/api.md, "Fused forms")
+    "bias": "ArrayLike | None",
+    "bias_axis": "int",
+    "grad_bias": f"{ARRAY} | None",
+    "scale": "float",
+    "mask": "ArrayLike | None",
 }
 #: Backward inputs that are optional in the signature (exactly one must be given),
 #: where they default to None.
@@ -59,6 +65,7 @@ class Activation:
     formula: str
     derivative: str
     summary: str
+    fused: Tuple[str, ...]
 
 def names() -> Tuple[str, ...]: ...
 def get(name: str) -> Activation: ...

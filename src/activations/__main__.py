@@ -518,6 +518,40 @@ def check_elementwise(name: str, ref: Ref, inputs: Dict[np.dtype, np.ndarray]) -
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def check_bias(name: str, ref: Ref, inputs: Dict[np.dtype, np.ndarray]) -> List[Row]:
+    """The bias form (README "Fused forms"): f(x, bias=b) and its backward from x against
+    the reference at x + b rounded in the dtype, with the default parameters."""
+    entry = act.get(name)
+    call_params = dict(entry.params)
+    call_params.update(ref.params)
+    if any(v is None for v in call_params.values()):
+        return []
+    cells: List[Cell] = []
+    for dtype in DTYPES:
+        n = inputs[dtype].size // 16 * 16
+        x = inputs[dtype][:n].reshape(-1, 16)
+        b = np.linspace(-2, 2, 16).astype(dtype)          # exact in either dtype
+        tag = _tag(dtype)
+        rp = _ref_params(call_params, dtype)
+
+        def refs(x=x, b=b, dtype=dtype, rp=rp):
+            with np.errstate(all="ignore"):
+                xb = (x + b).astype(LD)                   # the sum rounded as NumPy rounds it
+            g = _grad_like(x, dtype, 7)
+            want_dx = g.astype(LD) * run_reference(ref.dx, xb, dtype, rp)
+            unit = (None if ref.dx_terms is None else
+                    g.astype(LD) * run_reference(ref.dx_terms, xb, dtype, rp))
+            return g, run_reference(ref.f, xb, dtype, rp), want_dx, unit
+
+        g, want_y, want_dx, unit_dx = _cached((f"{name} bias", tag), refs)
+        cells.append(_measure(f"{tag} fwd", lambda: entry.forward(x, bias=b, **call_params),
+                              want_y, x, dtype))
+        cells.append(_measure(f"{tag} bwd x",
+                              lambda: entry.backward(g, x, bias=b, **call_params),
+                              want_dx, x, dtype, unit_dx))
+    return [(f"{name} bias", cells)]
+
+
 def _grad_like(x: np.ndarray, dtype: np.dtype, seed: int) -> np.ndarray:
     """An upstream gradient: magnitudes in [0.5, 2), random signs."""
     rng = np.random.default_rng(seed)
@@ -732,7 +766,46 @@ def check_softmax(name: str, quick: bool) -> List[Row]:
             cells.append(_measure(f"{tag} bwd y", lambda: entry.backward(g, y=y, axis=axis), dy,
                                   y, dtype, dy_unit))
         rows.append((label, cells))
-    return rows
+    return rows + check_softmax_masked(name, quick)
+
+
+def check_softmax_masked(name: str, quick: bool) -> List[Row]:
+    """The fused form (README "Fused forms"): scale 1/8 and a bool padding mask that
+    excludes whole rows; the reference is the plain one of z = scale * x (softmin:
+    -(scale * x)) rounded in the dtype, -inf where masked, with excluded rows 0 / -inf
+    and their gradient 0."""
+    entry = act.get(name)
+    shape = (32, 257) if quick else (128, 1025)
+    scale = 0.125
+    keep = np.arange(shape[0])[:, None] % 5 != 3
+    cells: List[Cell] = []
+    for dtype in DTYPES:
+        tag = _tag(dtype)
+
+        def refs(dtype=dtype):
+            x = _softmax_inputs(shape, -1, dtype)
+            g = _grad_like(x, dtype, 19)
+            with np.errstate(all="ignore"):
+                sx = dtype.type(scale) * x
+                z = np.where(keep, -sx if name == "softmin" else sx, -np.inf).astype(LD)
+            base = "log_softmax" if name == "log_softmax" else "softmax"
+            kept = ~np.all(z == -np.inf, axis=-1, keepdims=True)   # rows not all excluded
+            y_want, y_unit = _softmax_ref(base, z, -1)
+            y_want = np.where(kept, y_want, -np.inf if base == "log_softmax" else 0)
+            sign = -scale if name == "softmin" else scale
+            # an excluded entry's upstream gradient stays out of log_softmax's row sum
+            g_kept = np.where(z == -np.inf, 0, g.astype(LD))
+            dx, dx_unit = _softmax_grad_ref(base, g_kept, y_want, -1)
+            dx, dx_unit = np.where(kept, sign * dx, 0), abs(sign) * dx_unit
+            return x, g, y_want, y_unit, dx, dx_unit
+
+        x, g, y_want, y_unit, dx, dx_unit = _cached((f"{name} masked", tag), refs)
+        cells.append(_measure(f"{tag} fwd", lambda: entry.forward(x, scale=scale, mask=keep),
+                              y_want, x, dtype, y_unit))
+        cells.append(_measure(f"{tag} bwd x",
+                              lambda: entry.backward(g, x, scale=scale, mask=keep), dx, x,
+                              dtype, dx_unit))
+    return [(f"{name} scale, mask", cells)]
 
 
 # ------------------------------------------------------------ gated (glu family)
@@ -823,6 +896,8 @@ def check_function(name: str, quick: bool,
     if ref is None or kind not in ("elementwise", "rrelu"):
         return [], "no reference"
     rows = check_elementwise(name, ref, inputs)
+    if kind == "elementwise":
+        rows += check_bias(name, ref, inputs)
     if kind == "rrelu":
         rows += check_rrelu_training(inputs)
     return rows, None
@@ -847,6 +922,9 @@ LEGEND = """\
        grad - exp(y) * sum(grad): ULPs of the larger of the two terms;
        log_softmax forward: of the larger of |x - max| and log(sum);
      - prelu grad_weight (a sum of terms of either sign): ULPs of sum |x * grad|.
+   Fused forms: "NAME bias" is f(x, bias=b) against the reference at x + b rounded in
+   the dtype; "NAME scale, mask" is the softmax of scale * x with a bool padding mask
+   (whole rows excluded: 0, -inf and a zero gradient expected).
    rrelu training: slopes read out with x = -1 (they depend on (seed, index) only), then
    forward x * a and backward grad * a must match; the slopes must lie in [lower, upper].
    ok: <= {fwd:g} ULP forward, <= {bwd:g} ULP backward (one more rounding: the product

@@ -61,6 +61,40 @@ def _elementwise_slow(fname: str, direction: int, op: int, in1, in2, out, a: flo
     return res if out is None else out
 
 
+def _elementwise_bias(fname: str, direction: int, op: int, in1, in2, out, a: float, b: float,
+                      bias, bias_axis, grad_bias):
+    """The bias forms (docs/api.md, "Fused forms"): forward f(x + bias); backward from x
+    grad * f'(x + bias) (from y the bias is checked but not needed), filling
+    ``grad_bias`` with the gradient summed over every axis but ``bias_axis``."""
+    in2_name = "y" if direction == BACKWARD_FROM_OUTPUT else "x"
+    if direction == FORWARD:
+        ref = _validation.as_input(fname, "x", in1)
+        grad, inputs = None, [("x", ref)]
+    else:
+        ref = _validation.as_input(fname, in2_name, in2)
+        grad = _validation.as_input(fname, "grad", in1)
+        _validation.match(fname, "grad", grad, in2_name, ref)
+        inputs = [("grad", grad), (in2_name, ref)]
+    hint = grad_bias.shape[0] if (isinstance(grad_bias, np.ndarray) and grad_bias.ndim == 1) else None
+    bias_arr, (outer, length, inner) = _validation.bias_layout(fname, ref, bias, bias_axis, hint)
+    out_arr = _validation.as_output(fname, out, ref.shape, ref.dtype, inputs)
+    gb = _validation.as_grad_bias(fname, grad_bias, length if bias_arr is None else bias_arr.size,
+                                  ref.dtype, inputs + [("bias", bias_arr), ("out", out_arr)])
+    if bias_arr is not None and out_arr is not None and np.shares_memory(bias_arr, out_arr):
+        bias_arr = bias_arr.copy()  # read throughout the pass that writes out
+    res = np.empty(ref.shape, ref.dtype) if out_arr is None else out_arr
+    if direction == FORWARD:
+        _K.elementwise_bias(FORWARD, op, ref, None, bias_arr, res, None, outer, length, inner, a, b)
+    elif direction == BACKWARD and bias_arr is not None:
+        _K.elementwise_bias(BACKWARD, op, grad, ref, bias_arr, res, gb, outer, length, inner, a, b)
+    else:  # nothing to add to x (from y, or grad_bias alone): the plain loop, then the sums
+        _K.elementwise(direction, op, grad, ref, res, a, b)
+        if gb is not None:
+            _K.elementwise_bias(BACKWARD_FROM_OUTPUT, op, res, None, None, res, gb, outer, length,
+                                inner, a, b)
+    return res if out is None else out
+
+
 def _op_args(spec: _spec.Spec) -> Callable[..., Tuple[int, float, float]]:
     """Wrap spec.kernel_args so that it returns the op number instead of its name."""
     mapper = spec.kernel_args
@@ -90,8 +124,10 @@ def _cached_args(cache: dict, args: Callable, key, **params):
 # ------------------------------------------------------------------ templates
 
 _FORWARD_TEMPLATE = '''
-def {name}(x, *, {params_sig}out=None):
+def {name}(x, *, {params_sig}bias=None, bias_axis=-1, out=None):
     {args_line}
+    if bias is not None:
+        return _elementwise_bias("{name}", 0, op, x, None, out, a, b, bias, bias_axis, None)
     res = _K.elementwise(0, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _elementwise_slow("{name}", 0, op, x, None, out, a, b)
@@ -99,8 +135,15 @@ def {name}(x, *, {params_sig}out=None):
 '''
 
 _BACKWARD_TEMPLATE = '''
-def {name}_backward(grad, x=None, *, y=None, {params_sig}out=None):
+def {name}_backward(grad, x=None, *, y=None, {params_sig}bias=None, bias_axis=-1,
+                    grad_bias=None, out=None):
     {args_line}
+    if bias is not None or grad_bias is not None:
+        name, value = _validation.exactly_one("{name}_backward", x, y, {takes_y})
+        if name == "y":
+            {from_output_check}
+        return _elementwise_bias("{name}_backward", 1 if name == "x" else 2, op, grad, value,
+                                 out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(1, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -243,7 +286,10 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     name = spec.name
     base, flip = ("softmax", -1.0) if name == "softmin" else (name, 1.0)
 
-    def forward(x, *, axis=-1, out=None):
+    def forward(x, *, axis=-1, scale=1.0, mask=None, out=None):
+        if mask is not None or type(scale) is not float or scale != 1.0:
+            return _softmax_fused(name, forward, base, flip, x, None, None, axis, scale, mask,
+                                  out, True)
         res = _K.softmax_plain(_K.SOFTMAX_MODES[base, "forward"], x, None, out, axis, flip)
         if res is not NotImplemented:
             return res
@@ -254,8 +300,11 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         _K.softmax(_K.SOFTMAX_MODES[base, "forward"], xa, None, res, outer, length, inner, flip)
         return res if out is None else out
 
-    def backward(grad, x=None, *, y=None, axis=-1, out=None):
+    def backward(grad, x=None, *, y=None, axis=-1, scale=1.0, mask=None, out=None):
         fname = f"{name}_backward"
+        if mask is not None or type(scale) is not float or scale != 1.0:
+            return _softmax_fused(fname, backward, base, flip, grad, x, y, axis, scale, mask,
+                                  out, False)
         if (x is None) != (y is None):
             res = _K.softmax_plain(_K.SOFTMAX_MODES[base, "x" if y is None else "y"], grad,
                                    x if y is None else y, out, axis, flip)
@@ -282,6 +331,54 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     for fn in (forward, backward):
         fn.__module__ = "activations"
     return forward, backward
+
+
+def _softmax_fused(fname: str, plain: Callable, base: str, flip: float, in1, x, y, axis,
+                   scale, mask, out, forward: bool):
+    """softmax(scale * x + mask) and its backward (docs/api.md, "Fused forms").
+
+    ``plain`` is the public function itself, called back when the arguments turn out to
+    be the defaults.  The kernel works along the last axis: another axis is moved there
+    (a copy of x, not of the mask) and the result moved back into place.
+    """
+    s = _validation.softmax_scale(fname, scale)
+    if mask is None and s == 1.0:
+        return plain(in1, axis=axis, out=out) if forward else plain(in1, x, y=y, axis=axis, out=out)
+    if forward:
+        which, second = "forward", None
+        ref = _validation.as_input(fname, "x", in1)
+        arrays = [("x", ref)]
+    else:
+        which, value = _validation.exactly_one(fname, x, y, True)
+        ref = _validation.as_input(fname, which, value)
+        grad = _validation.as_input(fname, "grad", in1)
+        _validation.match(fname, "grad", grad, which, ref)
+        arrays = [("grad", grad), (which, ref)]
+    _validation.axis_split(fname, ref.shape, axis)   # AxisError / TypeError for a bad axis
+    ax = int(axis) % max(ref.ndim, 1)
+    m_arr = offsets = None
+    step = 0
+    if mask is not None:
+        m_arr, offsets, step = _validation.softmax_mask(fname, mask, ref.shape, ref.dtype, ax)
+        if which == "y":   # y already holds the mask (-inf / 0 where it excluded)
+            m_arr = offsets = None
+    out_arr = _validation.as_output(fname, out, ref.shape, ref.dtype, arrays)
+    if m_arr is not None and out_arr is not None and np.shares_memory(m_arr, out_arr):
+        m_arr = m_arr.copy()  # read throughout the pass that writes out
+    shape = ref.shape or (1,)
+    last = ax == len(shape) - 1
+    moved = [np.ascontiguousarray(np.moveaxis(arr.reshape(shape), ax, -1)) if not last
+             else arr.reshape(shape) for _, arr in arrays]
+    length = shape[ax]
+    rows = ref.size // length if length else 0
+    res = np.empty(ref.shape, ref.dtype) if out_arr is None else out_arr
+    target = res.reshape(shape) if last else np.empty_like(moved[0])
+    mode = _K.SOFTMAX_MODES[base, which]
+    _K.softmax_masked(mode, moved[0], moved[1] if len(moved) > 1 else None, target, rows,
+                      length, s, flip, m_arr, offsets, step)
+    if not last:
+        res.reshape(shape)[...] = np.moveaxis(target, -1, ax)
+    return res if out is None else out
 
 
 # ------------------------------------------------------------------ prelu

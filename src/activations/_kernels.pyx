@@ -31,7 +31,7 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 cimport numpy as cnp
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 
 from activations._formulas cimport *
@@ -99,6 +99,8 @@ cdef int OP_RRELU_TRAINING = -1
 include "_elementwise.pxi"
 include "_rrelu.pxi"
 include "_softmax.pxi"
+include "_softmax_masked.pxi"
+include "_bias.pxi"
 include "_prelu.pxi"
 include "_gated.pxi"
 include "_capi.pxi"
@@ -560,3 +562,100 @@ def prelu_plain(bint backward, object grad, object x, object weight, object axis
     cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
     prelu(True, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
     return res, gw
+
+
+# ------------------------------------------------------------------ fused forms
+
+def elementwise_bias(int direction, int op, cnp.ndarray in1, object in2, object bias,
+                     cnp.ndarray out, object grad_bias, Py_ssize_t outer, Py_ssize_t length,
+                     Py_ssize_t inner, double a, double b):
+    """Bias + activation (see _bias.pxi) over arrays validated by the Python layer, all of
+    outer*length*inner values but bias and grad_bias (length values, or None).
+
+    direction 0: out = f(in1 + bias); 1: out = in1 * f'(in2 + bias), grad_bias (if not
+    None) = its sums; 2: out already holds the gradient, only grad_bias is written
+    (in1, in2, bias unused).  Returns out."""
+    cdef tuple arrays = (out,) + tuple(arr for arr in (in1, in2, bias, grad_bias)
+                                       if arr is not None and direction != 2) \
+        + ((grad_bias,) if direction == 2 else ())
+    cdef int typenum = checked_typenum(arrays)
+    cdef Py_ssize_t total = outer * length * inner
+    if (cnp.PyArray_SIZE(out) != total or cnp.PyArray_SIZE(in1) != total
+            or (in2 is not None and cnp.PyArray_SIZE(<cnp.ndarray>in2) != total)
+            or (bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>bias) != length)
+            or (grad_bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad_bias) != length)
+            or (direction != 2 and bias is None)):
+        raise ValueError("internal error: bias kernel shape mismatch")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef const void* pb = cnp.PyArray_DATA(<cnp.ndarray>bias) if bias is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef void* pgb = cnp.PyArray_DATA(<cnp.ndarray>grad_bias) if grad_bias is not None else NULL
+    cdef int status
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            status = run_elementwise_bias(direction, op, <const float*>p1, <const float*>p2,
+                                          <const float*>pb, <float*>po, <float*>pgb, outer,
+                                          length, inner, a, b, default_num_threads())
+        else:
+            status = run_elementwise_bias(direction, op, <const double*>p1, <const double*>p2,
+                                          <const double*>pb, <double*>po, <double*>pgb, outer,
+                                          length, inner, a, b, default_num_threads())
+    if status == BIAS_NO_MEMORY:
+        raise MemoryError("cannot allocate the bias-gradient partial sums")
+    if status != BIAS_OK:
+        raise ValueError(f"no elementwise kernel for op {op} in direction {direction}")
+    return out
+
+
+def softmax_masked(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t rows,
+                   Py_ssize_t length, double scale, double flip, object mask,
+                   object mask_row_offset, Py_ssize_t mask_step):
+    """The fused softmax family (see _softmax_masked.pxi) along the last axis of (rows,
+    length) arrays validated by the Python layer.  mask: None, an array of the data's
+    dtype (added) or of uint8/bool (keep where non-zero), read at
+    mask_row_offset[r] (an int64 array of rows offsets, in elements) + j * mask_step."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    cdef cnp.ndarray m, offs
+    cdef Py_ssize_t r, msize = 0
+    cdef const void* pm = NULL
+    cdef const unsigned char* pbm = NULL
+    cdef const int64_t* poff = NULL
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != rows * length:
+            raise ValueError("internal error: softmax kernel shape mismatch")
+    if mask is not None:
+        m = <cnp.ndarray>mask
+        offs = <cnp.ndarray>mask_row_offset
+        if not cnp.PyArray_IS_C_CONTIGUOUS(m) or not cnp.PyArray_ISALIGNED(m) \
+                or cnp.PyArray_TYPE(offs) != cnp.NPY_INT64 or not is_plain(offs, cnp.NPY_INT64) \
+                or cnp.PyArray_SIZE(offs) != rows or mask_step not in (0, 1):
+            raise ValueError("internal error: softmax mask layout")
+        msize = cnp.PyArray_SIZE(m)
+        poff = <const int64_t*>cnp.PyArray_DATA(offs)
+        for r in range(rows):   # every row's mask inside the mask's buffer
+            if length and not (0 <= poff[r] and poff[r] + (length - 1) * mask_step < msize):
+                raise ValueError("internal error: softmax mask offsets")
+        if cnp.PyArray_TYPE(m) == cnp.NPY_BOOL or cnp.PyArray_TYPE(m) == cnp.NPY_UINT8:
+            pbm = <const unsigned char*>cnp.PyArray_DATA(m)
+        elif cnp.PyArray_TYPE(m) == typenum and cnp.PyArray_ISNOTSWAPPED(m):
+            pm = cnp.PyArray_DATA(m)
+        else:
+            raise ValueError("internal error: softmax mask dtype")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_softmax_masked(mode, <const float*>p1, <const float*>p2, <float*>po, rows,
+                                    length, <float>scale, <float>flip, <const float*>pm, pbm,
+                                    poff, mask_step, default_num_threads())
+        else:
+            ok = run_softmax_masked(mode, <const double*>p1, <const double*>p2, <double*>po,
+                                    rows, length, scale, flip, <const double*>pm, pbm, poff,
+                                    mask_step, default_num_threads())
+    if not ok:
+        raise MemoryError("softmax: cannot allocate a scratch row")
+    return out

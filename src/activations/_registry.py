@@ -21,6 +21,7 @@ class Activation:
     formula: str
     derivative: str
     summary: str
+    fused: Tuple[str, ...] = ()   # fused keywords (docs/api.md "Fused forms"), not in params
 
 
 _ENTRIES: Dict[str, Activation] = {}
@@ -30,7 +31,7 @@ _ALIASES: Dict[str, str] = {}
 def register(spec: _spec.Spec, forward: Callable, backward: Callable) -> Activation:
     entry = Activation(spec.name, forward, backward, dict(spec.params),
                        frozenset(spec.backward_takes), spec.aliases, spec.formula,
-                       spec.derivative, spec.summary)
+                       spec.derivative, spec.summary, spec.fused)
     _ENTRIES[spec.name] = entry
     for alias in spec.aliases:
         _ALIASES[alias] = spec.name

@@ -50,6 +50,19 @@ class Spec:
     #: second thread pays off only on larger arrays (see _kernels.pyx thresholds).
     memory_bound: bool = False
 
+    @property
+    def fused(self) -> Tuple[str, ...]:
+        """The fused keywords this function takes (docs/api.md, "Fused forms")."""
+        return FUSED_KEYWORDS.get(self.kind, ())
+
+
+#: Keywords of the fused forms, by kind: f(x + bias) for the elementwise functions,
+#: softmax(scale * x + mask) for the softmax family.  Not part of ``Spec.params``.
+FUSED_KEYWORDS: Dict[str, Tuple[str, ...]] = {
+    "elementwise": ("bias", "bias_axis"),
+    "softmax": ("scale", "mask"),
+}
+
 
 # ---------------------------------------------------------------- parameter mappers
 

@@ -118,3 +118,104 @@ def exactly_one(fname: str, x, y, takes_y: bool):
         raise TypeError(f"{fname}: takes the forward input x only (y does not determine the "
                         "derivative); pass x")
     return ("x", x) if y is None else ("y", y)
+
+
+# ------------------------------------------------------------------ fused forms
+
+def bias_layout(fname: str, ref: np.ndarray, bias, bias_axis, length_hint: Optional[int] = None):
+    """The bias (None stays None) as a plain 1-D array of ``ref``'s dtype and the
+    (outer, length, inner) view of ``ref`` it runs along.
+
+    The bias must be 1-D of ``ref``'s dtype (TypeError otherwise: no silent casts) with
+    length 1 or ``ref.shape[bias_axis]``; ``length_hint`` gives the length when there is
+    no bias (a backward asked only for grad_bias).  A length-1 bias is one value for all.
+    """
+    outer, length, inner = axis_split(fname, ref.shape, bias_axis)
+    arr = None
+    if bias is not None:
+        arr = np.asarray(bias)
+        if arr.dtype.newbyteorder("=") != ref.dtype:
+            raise TypeError(f"{fname}: bias has dtype {arr.dtype}; it must have x's dtype "
+                            f"{ref.dtype} (no silent casts)")
+        if arr.ndim != 1:
+            raise ValueError(f"{fname}: bias must be 1-D, got shape {arr.shape}")
+        arr = as_input(fname, "bias", arr)
+        length_hint = arr.shape[0]
+    if length_hint is not None and length_hint != length:
+        if length_hint != 1:
+            raise ValueError(
+                f"{fname}: {'bias' if arr is not None else 'grad_bias'} has length {length_hint}; "
+                f"expected 1 or x.shape[{bias_axis}] = {length}")
+        outer, length, inner = 1, 1, int(ref.size)
+    return arr, (outer, length, inner)
+
+
+def as_grad_bias(fname: str, grad_bias, length: int, dtype: np.dtype,
+                 others: Sequence[Tuple[str, np.ndarray]]) -> Optional[np.ndarray]:
+    """Check a backward's ``grad_bias=`` output: a C-contiguous, writeable 1-D ndarray of
+    ``length`` values of the data's dtype, sharing no memory with any other argument."""
+    if grad_bias is None:
+        return None
+    if not isinstance(grad_bias, np.ndarray):
+        raise TypeError(f"{fname}: grad_bias must be a numpy.ndarray or None, "
+                        f"got {type(grad_bias).__name__}")
+    if grad_bias.dtype != dtype:
+        raise TypeError(f"{fname}: grad_bias has dtype {grad_bias.dtype}, expected {dtype}")
+    if grad_bias.shape != (length,):
+        raise ValueError(f"{fname}: grad_bias has shape {grad_bias.shape}, expected ({length},) "
+                         "(the bias's shape)")
+    if not (grad_bias.flags.c_contiguous and grad_bias.flags.writeable
+            and grad_bias.flags.aligned and grad_bias.dtype.isnative):
+        raise ValueError(f"{fname}: grad_bias must be a C-contiguous, aligned, writeable array "
+                         "in native byte order")
+    for name, arr in others:
+        if arr is not None and np.shares_memory(grad_bias, arr):
+            raise ValueError(f"{fname}: grad_bias shares memory with {name}; pass a separate buffer")
+    return grad_bias.view(np.ndarray) if type(grad_bias) is not np.ndarray else grad_bias
+
+
+def softmax_scale(fname: str, scale) -> float:
+    """The fused softmax ``scale`` as a finite float (ValueError: non-finite; TypeError:
+    not a real number)."""
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{fname}: scale must be a real number, got {type(scale).__name__}")
+    value = float(scale)
+    if not np.isfinite(value):
+        raise ValueError(f"{fname}: scale must be finite, got {value!r}")
+    return value
+
+
+def softmax_mask(fname: str, mask, shape: Tuple[int, ...], dtype: np.dtype, axis: int):
+    """A softmax ``mask`` laid out for the kernel, which works along the last axis of x
+    with ``axis`` moved there: returns (mask array, int64 offset of each row's mask,
+    step along the row: 0 or 1), reading the mask in its own shape (never expanded).
+
+    The mask must broadcast to x's ``shape`` (ValueError) and be bool or of x's float
+    dtype (TypeError).
+    """
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_ and arr.dtype.newbyteorder("=") != dtype:
+        raise TypeError(f"{fname}: mask has dtype {arr.dtype}; it must be bool or x's dtype "
+                        f"{dtype} (no silent casts)")
+    try:
+        broadcast = np.broadcast_shapes(arr.shape, tuple(shape))
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(f"{fname}: mask of shape {arr.shape} does not broadcast to x's shape "
+                         f"{tuple(shape)}")
+    shape = tuple(shape) or (1,)
+    arr = arr.reshape((1,) * (len(shape) - arr.ndim) + arr.shape)
+    arr = np.ascontiguousarray(np.moveaxis(arr, axis, -1))
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    moved = shape[:axis] + shape[axis + 1:] + (shape[axis],)
+    view = np.broadcast_to(arr, moved)
+    steps = [s // arr.itemsize for s in view.strides]
+    offsets = np.zeros(moved[:-1], np.int64)
+    for k, (n, step) in enumerate(zip(moved[:-1], steps[:-1])):
+        if step:
+            offsets += (np.arange(n, dtype=np.int64) * step).reshape(
+                (n,) + (1,) * (len(moved) - 2 - k))
+    return arr, offsets.reshape(-1), (1 if steps[-1] else 0)
