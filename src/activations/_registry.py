@@ -22,6 +22,10 @@ class Activation:
     derivative: str
     summary: str
 
+    def __reduce__(self):
+        # by reference: unpickling (e.g. in a Dask worker) gives that process's entry
+        return get, (self.name,)
+
 
 _ENTRIES: Dict[str, Activation] = {}
 _ALIASES: Dict[str, str] = {}
