@@ -273,9 +273,9 @@ def _backward_input(fname, grad, x, y, takes_y):
     return which, grad, value
 
 
-def _make_elementwise(spec) -> Tuple[Callable, Callable]:
-    name = spec.name
-    takes_y = "y" in spec.backward_takes
+def _make_elementwise(entry) -> Tuple[Callable, Callable]:
+    name = entry.name
+    takes_y = "y" in entry.backward_takes
 
     def forward(x, **params):
         x = _as_dask(x)
@@ -292,7 +292,7 @@ def _make_elementwise(spec) -> Tuple[Callable, Callable]:
     return forward, backward
 
 
-def _make_rrelu(spec) -> Tuple[Callable, Callable]:
+def _make_rrelu(entry) -> Tuple[Callable, Callable]:
 
     def chunked(fname, arrays, lower, upper, training, seed):
         if not training:
@@ -322,8 +322,8 @@ def _make_rrelu(spec) -> Tuple[Callable, Callable]:
     return rrelu, rrelu_backward
 
 
-def _make_softmax(spec) -> Tuple[Callable, Callable]:
-    name = spec.name
+def _make_softmax(entry) -> Tuple[Callable, Callable]:
+    name = entry.name
     base, flip = ("softmax", -1.0) if name == "softmin" else (name, 1.0)
 
     def two_stage(direction, in1, in2, x, axis):
@@ -371,8 +371,8 @@ def _make_softmax(spec) -> Tuple[Callable, Callable]:
     return forward, backward
 
 
-def _make_gated(spec) -> Tuple[Callable, Callable]:
-    name = spec.name
+def _make_gated(entry) -> Tuple[Callable, Callable]:
+    name = entry.name
 
     def halves(x, axis):
         ax = _axis(name, x.ndim, axis)
@@ -417,7 +417,7 @@ def _make_gated(spec) -> Tuple[Callable, Callable]:
     return forward, backward
 
 
-def _make_prelu(spec) -> Tuple[Callable, Callable]:
+def _make_prelu(entry) -> Tuple[Callable, Callable]:
 
     def layout(fname, x, weight, axis):
         """(channel axis or None for a shared weight, weight as an ndarray of x's
@@ -490,11 +490,17 @@ _MAKERS = {"elementwise": _make_elementwise, "rrelu": _make_rrelu, "softmax": _m
            "gated": _make_gated, "prelu": _make_prelu}
 
 
-def _public(impl: Callable, twin: Callable, name: str) -> Callable:
-    """A module-level function ``name`` with ``twin``'s signature (less ``out``)."""
-    signature = inspect.signature(twin)
-    signature = signature.replace(parameters=[p for p in signature.parameters.values()
-                                              if p.name != "out"])
+def _dask_parameters(entry, twin: Callable):
+    """twin's parameters that the Dask functions take: all but out= and the fused
+    keywords (bias, mask, ...: README "Fused forms"), which are not offered on Dask."""
+    left_out = {"out", "grad_bias", *getattr(entry, "fused", ())}
+    return [p for p in inspect.signature(twin).parameters.values() if p.name not in left_out]
+
+
+def _public(impl: Callable, entry, twin: Callable, name: str) -> Callable:
+    """A module-level function ``name`` with the signature of ``twin`` (see
+    _dask_parameters) that calls ``impl`` with every argument by keyword."""
+    signature = inspect.Signature(_dask_parameters(entry, twin))
 
     def function(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
@@ -511,22 +517,21 @@ def _public(impl: Callable, twin: Callable, name: str) -> Callable:
 
 
 def _build() -> Dict[str, Callable]:
+    """NAME and NAME_backward for every name of the registry and its aliases."""
+    kinds = {spec.name: spec.kind for spec in _spec.SPECS}
     made: Dict[str, Callable] = {}
-    for spec in _spec.SPECS:
-        entry = _act.get(spec.name)
-        forward, backward = _MAKERS[spec.kind](spec)
-        made[spec.name] = _public(forward, entry.forward, spec.name)
-        made[f"{spec.name}_backward"] = _public(backward, entry.backward,
-                                                f"{spec.name}_backward")
-    for spec in _spec.SPECS:
-        for alias in spec.aliases:
-            made[alias] = made[spec.name]
-            made[f"{alias}_backward"] = made[f"{spec.name}_backward"]
+    for name in _act.names():
+        entry = _act.get(name)
+        forward, backward = _MAKERS[kinds[name]](entry)
+        made[name] = _public(forward, entry, entry.forward, name)
+        made[f"{name}_backward"] = _public(backward, entry, entry.backward, f"{name}_backward")
+        for alias in entry.aliases:
+            made[alias], made[f"{alias}_backward"] = made[name], made[f"{name}_backward"]
     return made
 
 
 globals().update(_build())
 
 __all__ = ["get_threads_per_task", "set_threads_per_task"] + [
-    n for s in _spec.SPECS for n in (s.name, f"{s.name}_backward", *s.aliases,
-                                     *(f"{a}_backward" for a in s.aliases))]
+    n for name in _act.names() for fn in (name, *_act.get(name).aliases)
+    for n in (fn, f"{fn}_backward")]
