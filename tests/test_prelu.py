@@ -258,3 +258,18 @@ def test_matches_torch(dtype):
     np.testing.assert_array_equal(y, ty.detach().numpy())
     np.testing.assert_array_equal(gx, tx.grad.numpy())
     np.testing.assert_allclose(gw, tw.grad.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_unaligned_weight(dtype):
+    # a weight that sits unaligned in a buffer (as one unpickled from a message can)
+    x = np.random.default_rng(7).standard_normal((4, 10)).astype(dtype)
+    raw = np.zeros(dtype.itemsize * 10 + 1, np.uint8)
+    w = np.frombuffer(raw[1:].data, dtype=dtype, count=10)
+    assert not w.flags.aligned
+    aligned = np.linspace(0.1, 0.9, 10).astype(dtype)
+    raw[1:] = aligned.view(np.uint8)
+    g = np.ones_like(x)
+    assert same_bits(act.prelu(x, w), act.prelu(x, aligned))
+    for got, want in zip(act.prelu_backward(g, x, w), act.prelu_backward(g, x, aligned)):
+        assert same_bits(got, want)

@@ -271,6 +271,7 @@ def _make_rrelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         "    arguments regenerates the same slopes.\n")
     for fn in (rrelu, rrelu_backward):
         fn.__module__ = "activations"
+        fn.__qualname__ = fn.__name__   # pickled by reference, as activations.rrelu
     return rrelu, rrelu_backward
 
 
@@ -441,6 +442,7 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         "    grad_x) may be grad itself.\n")
     for fn in (prelu, prelu_backward):
         fn.__module__ = "activations"
+        fn.__qualname__ = fn.__name__   # pickled by reference, as activations.prelu
     return prelu, prelu_backward
 
 

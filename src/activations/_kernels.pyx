@@ -161,7 +161,8 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
                             floating* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
     """Elements start..stop of an elementwise-shaped task."""
     if t.op == OP_RRELU_TRAINING:
-        rrelu_training_range(t.direction, in1, in2, out, start, stop, t.a, t.b, t.seed)
+        rrelu_training_run(t.direction, in1 + start, in2 + start if in2 != NULL else NULL,
+                           out + start, stop - start, <uint64_t>start, t.a, t.b, t.seed)
         return True
     # parameters rounded to the dtype (docs/api.md)
     return elementwise_chunk(t.direction, t.op, in1 + start,
@@ -659,3 +660,70 @@ def softmax_masked(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ss
     if not ok:
         raise MemoryError("softmax: cannot allocate a scratch row")
     return out
+
+# ------------------------------------------------------------------ blocks of larger arrays
+# Private entries of activations.dask: a chunk of a Dask array is computed by the same
+# code as the in-memory call, given where the chunk sits in the whole array.
+
+def rrelu_training_rows_entry(int direction, cnp.ndarray in1, object in2, cnp.ndarray out,
+                              cnp.ndarray row_first_index, double lower, double upper,
+                              uint64_t seed):
+    """rrelu training over a C-contiguous (rows, cols) chunk whose row r starts at flat
+    index row_first_index[r] (int64) of the whole array.  Returns out."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    if cnp.PyArray_NDIM(in1) != 2 or not is_plain(row_first_index, cnp.NPY_INT64):
+        raise ValueError("internal error: rrelu chunk kernel takes a 2-D chunk and int64 row starts")
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(in1)[0], cols = cnp.PyArray_DIMS(in1)[1]
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != rows * cols:
+            raise ValueError("internal error: rrelu chunk kernel shape mismatch")
+    if cnp.PyArray_SIZE(row_first_index) != rows:
+        raise ValueError("internal error: rrelu chunk kernel needs one start per row")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef const int64_t* starts = <const int64_t*>cnp.PyArray_DATA(row_first_index)
+    cdef int direction_ = FORWARD if in2 is None else BACKWARD
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            rrelu_training_rows(direction_, <const float*>p1, <const float*>p2, <float*>po,
+                                rows, cols, starts, lower, upper, seed, default_num_threads())
+        else:
+            rrelu_training_rows(direction_, <const double*>p1, <const double*>p2, <double*>po,
+                                rows, cols, starts, lower, upper, seed, default_num_threads())
+    return out
+
+
+def softmax_chunk(bint write, int mode, cnp.ndarray in1, object in2, object out, object m,
+                  cnp.ndarray stats, double flip):
+    """One chunk of rows split along the softmax axis (see _softmax.pxi, "rows split
+    into chunks"): in1 (and in2, out) C-contiguous (rows, n); m (rows,) the whole
+    rows' maxima of flip*x, None for the backward from y; stats float64 (rows, 3):
+    written with the partials (write False) or read as the totals (write True)."""
+    cdef tuple arrays = (in1,) + ((in2,) if in2 is not None else ()) \
+        + ((out,) if write else ()) + ((m,) if m is not None else ())
+    cdef int typenum = checked_typenum(arrays)
+    if cnp.PyArray_NDIM(in1) != 2 or not is_plain(stats, cnp.NPY_DOUBLE):
+        raise ValueError("internal error: softmax chunk kernel takes 2-D chunks and float64 stats")
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(in1)[0], n = cnp.PyArray_DIMS(in1)[1]
+    for arr in arrays[1:]:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != (rows if arr is m else rows * n):
+            raise ValueError("internal error: softmax chunk kernel shape mismatch")
+    if cnp.PyArray_SIZE(stats) != 3 * rows or (m is None and mode_reads_x(mode)):
+        raise ValueError("internal error: softmax chunk kernel stats or maxima missing")
+    if not write and not cnp.PyArray_ISWRITEABLE(stats):
+        raise ValueError("internal error: softmax chunk kernel stats are read-only")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(<cnp.ndarray>out) if write else NULL
+    cdef const void* pm = cnp.PyArray_DATA(<cnp.ndarray>m) if m is not None else NULL
+    cdef double* ps = <double*>cnp.PyArray_DATA(stats)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            softmax_chunk_rows(write, mode, <const float*>p1, <const float*>p2, <float*>po,
+                               <const float*>pm, ps, rows, n, <float>flip, default_num_threads())
+        else:
+            softmax_chunk_rows(write, mode, <const double*>p1, <const double*>p2, <double*>po,
+                               <const double*>pm, ps, rows, n, flip, default_num_threads())
+    return out if write else stats

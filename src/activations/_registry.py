@@ -23,6 +23,10 @@ class Activation:
     summary: str
     fused: Tuple[str, ...] = ()   # fused keywords (docs/api.md "Fused forms"), not in params
 
+    def __reduce__(self):
+        # by reference: unpickling (e.g. in a Dask worker) gives that process's entry
+        return get, (self.name,)
+
 
 _ENTRIES: Dict[str, Activation] = {}
 _ALIASES: Dict[str, str] = {}

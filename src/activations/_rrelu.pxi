@@ -9,7 +9,7 @@
 # Conventions as PyTorch's rrelu_with_noise: y = x if x > 0 else a_i*x; dy/dx = 1 if
 # x > 0 else a_i; NaN stays NaN.
 
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint64_t, int64_t
 
 cdef extern from "_vmath.h" nogil:
     double act_asdouble_u(uint64_t u) noexcept
@@ -24,21 +24,41 @@ cdef inline double rrelu_uniform(uint64_t seed, uint64_t i) noexcept nogil:
     return act_asdouble_u(<uint64_t>0x3FF0000000000000ULL | (z >> 12)) - 1.0
 
 
-cdef void rrelu_training_range(int direction, const floating* in1, const floating* in2,
-                               floating* out, Py_ssize_t start, Py_ssize_t stop,
-                               double lower, double upper, uint64_t seed) noexcept nogil:
-    """Elements start..stop (flat indices) of rrelu training forward (in1 = x) or
-    backward (in1 = grad, in2 = x)."""
+cdef void rrelu_training_run(int direction, const floating* in1, const floating* in2,
+                             floating* out, Py_ssize_t n, uint64_t first_index,
+                             double lower, double upper, uint64_t seed) noexcept nogil:
+    """n consecutive elements of rrelu training forward (in1 = x) or backward (in1 =
+    grad, in2 = x) whose flat indices in the whole array (the generator's counters)
+    are first_index, first_index + 1, ...  A block of a larger array (a Dask chunk)
+    passes its own offset."""
     cdef Py_ssize_t i
     cdef floating a, x
     cdef double width = upper - lower
     if direction == FORWARD:
-        for i in range(start, stop):
-            a = <floating>(lower + width * rrelu_uniform(seed, <uint64_t>i))
+        for i in range(n):
+            a = <floating>(lower + width * rrelu_uniform(seed, first_index + <uint64_t>i))
             x = in1[i]
             out[i] = x if x > 0 else slope_times(x, a)
     else:
-        for i in range(start, stop):
-            a = <floating>(lower + width * rrelu_uniform(seed, <uint64_t>i))
+        for i in range(n):
+            a = <floating>(lower + width * rrelu_uniform(seed, first_index + <uint64_t>i))
             x = in2[i]
             out[i] = nan_if_nan(x, in1[i] if x > 0 else a * in1[i])
+
+
+cdef void rrelu_training_rows(int direction, const floating* in1, const floating* in2,
+                              floating* out, Py_ssize_t rows, Py_ssize_t cols,
+                              const int64_t* row_first_index, double lower, double upper,
+                              uint64_t seed, int nthreads) noexcept nogil:
+    """A C-contiguous (rows, cols) block of a larger array whose row r holds the
+    elements of flat indices row_first_index[r] .. + cols - 1 (a chunk of a Dask
+    array: its rows are runs of the whole array's rows)."""
+    cdef Py_ssize_t r
+    if nthreads > 1 and rows > 1 and rows * cols >= PARALLEL_MIN_ELEMENTS:
+        for r in prange(rows, schedule='static', num_threads=nthreads):
+            rrelu_training_run(direction, in1 + r * cols, in2 + r * cols if in2 != NULL else NULL,
+                               out + r * cols, cols, <uint64_t>row_first_index[r], lower, upper, seed)
+    else:
+        for r in range(rows):
+            rrelu_training_run(direction, in1 + r * cols, in2 + r * cols if in2 != NULL else NULL,
+                               out + r * cols, cols, <uint64_t>row_first_index[r], lower, upper, seed)

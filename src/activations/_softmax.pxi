@@ -422,3 +422,71 @@ cdef void run_softmax(int mode, const floating* in1, const floating* in2, floati
             c0 = (u % ntiles) * COL_TILE
             softmax_columns(mode, in1 + o * L * inner, in2 + o * L * inner if in2 != NULL else NULL,
                             out + o * L * inner, L, inner, c0, min(<Py_ssize_t>COL_TILE, inner - c0), flip)
+
+
+# ---------------------------------------------------------------- rows split into chunks
+#
+# A row split over several arrays (a Dask array chunked along the softmax axis) is
+# reduced in two stages: each chunk's partial statistics for the whole row's maximum
+# m (softmax_chunk_partials), combined by the caller in a fixed chunk order, then each
+# chunk written from the row's totals (softmax_chunk_write).  Both reuse the per-run
+# functions above, so a chunk is computed by the same code as a block of a row.
+
+cdef inline void chunk_row_partials(int mode, const floating* in1, const floating* in2,
+                                    Py_ssize_t n, floating m, floating flip,
+                                    double* partial) noexcept nogil:
+    """partial = (ones, small, dot) of one run: the sums of e = exp(flip*x - m) split
+    as in RowStats (modes that read x), and the backward's dot (backward modes)."""
+    cdef RowStats st
+    cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
+    partial[0] = 0
+    partial[1] = 0
+    partial[2] = 0
+    if mode_reads_x(mode):
+        exp_sums(x, NULL, n, m, flip, &st)
+        partial[0] = st.ones
+        partial[1] = st.small
+    if not (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD):
+        partial[2] = row_dot(mode, in1, in2, 0, n, m, flip)
+
+
+cdef inline void chunk_row_write(int mode, const floating* in1, const floating* in2,
+                                 floating* out, Py_ssize_t n, floating m,
+                                 const double* total, floating flip) noexcept nogil:
+    """Write one run from its row's totals (s, log_s, dot); the softmax forward first
+    stores e = exp(flip*x - m) in out, as softmax_row does."""
+    cdef RowStats unused
+    if mode == SOFTMAX_FORWARD:
+        exp_sums(in1, out, n, m, flip, &unused)
+    write_run(mode, in1, in2, out, n, m, total[0], total[1], total[2], flip)
+
+
+cdef void softmax_chunk_rows(bint write, int mode, const floating* in1, const floating* in2,
+                             floating* out, const floating* m, double* stats,
+                             Py_ssize_t rows, Py_ssize_t n, floating flip,
+                             int nthreads) noexcept nogil:
+    """One chunk of `rows` C-contiguous runs of n values, each a piece of a longer row.
+
+    write = False: stats[3r:3r+3] receives the run's partials (chunk_row_partials);
+    write = True: out is written from the row totals in stats (chunk_row_write).
+    m[r]: the whole row's maximum of flip*x (NULL for the backward from y).
+    """
+    cdef Py_ssize_t r
+    if nthreads > 1 and rows > 1 and rows * n >= PARALLEL_MIN_ELEMENTS:
+        for r in prange(rows, schedule='static', num_threads=nthreads):
+            chunk_row(write, mode, in1, in2, out, m, stats, r, n, flip)
+    else:
+        for r in range(rows):
+            chunk_row(write, mode, in1, in2, out, m, stats, r, n, flip)
+
+
+cdef inline void chunk_row(bint write, int mode, const floating* in1, const floating* in2,
+                           floating* out, const floating* m, double* stats, Py_ssize_t r,
+                           Py_ssize_t n, floating flip) noexcept nogil:
+    cdef floating mr = m[r] if m != NULL else 0
+    if write:
+        chunk_row_write(mode, in1 + r * n, in2 + r * n if in2 != NULL else NULL,
+                        out + r * n, n, mr, stats + 3 * r, flip)
+    else:
+        chunk_row_partials(mode, in1 + r * n, in2 + r * n if in2 != NULL else NULL,
+                           n, mr, flip, stats + 3 * r)

@@ -105,7 +105,8 @@ def as_parameter_array(fname: str, name: str, value, dtype: np.dtype) -> np.ndar
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiu":
         raise TypeError(f"{fname}: {name} must hold real numbers, got dtype {arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # aligned too: a weight deserialized from a message buffer may not be
+    return np.require(arr, dtype=dtype, requirements="CA")
 
 
 def exactly_one(fname: str, x, y, takes_y: bool):
