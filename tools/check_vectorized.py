@@ -11,7 +11,7 @@ import re, subprocess, sys, sysconfig, numpy as np
 src = sys.argv[1] if len(sys.argv) > 1 else "src/activations/_kernels_avx512.c"
 flags = sys.argv[2].split() if len(sys.argv) > 2 else "-mavx2 -mfma -mavx512f -mavx512bw -mavx512dq -mavx512vl -mavx512cd -mprefer-vector-width=512".split()
 cmd = ["gcc", "-O3", "-DCYTHON_INLINE=inline __attribute__((always_inline))", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", "-fopenmp",
-       "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", "-Isrc/activations", "-I" + np.get_include(),
+       "-DNPY_NO_DEPRECATED_API=NPY_1_7_API_VERSION", "-Isrc/activations", "-Isrc/activations/include", "-I" + np.get_include(),
        "-I" + sysconfig.get_paths()["include"], "-c", src, "-o", "/tmp/vecreport.o",
        "-fopt-info-vec-optimized"] + flags
 out = subprocess.run(cmd, capture_output=True, text=True).stderr

@@ -258,10 +258,13 @@ def render_table_pxd(table: List[Entry]) -> str:
 # ---------------------------------------------------------------- _capi_entries.pxi
 
 def _op_expr(spec, fname: str, op_ids: Dict[str, int], default: str) -> str:
+    """The op number (or an expression choosing one) of a C call, and a comment naming it."""
     expr = spec["C_API_OP"].get(fname)
     if expr is None:
-        return str(op_ids[default])
-    return re.sub(r"'(\w+)'", lambda m: str(op_ids[m.group(1)]), expr)
+        return str(op_ids[default]), f"op {op_ids[default]}: {default}"
+    names = re.findall(r"'(\w+)'", expr)
+    return (re.sub(r"'(\w+)'", lambda m: str(op_ids[m.group(1)]), expr),
+            "ops " + ", ".join(f"{op_ids[n]}: {n}" for n in names))
 
 
 def _checks(spec, e: Entry) -> Tuple[str, ...]:
@@ -282,15 +285,17 @@ def _entry_body(spec, e: Entry) -> List[str]:
     if e.kind == "elementwise":
         op_ids = {row[0]: i for i, row in enumerate(spec["kernel_ops"]())}
         floats = [n for t, n in e.params if t == "T"] + ["0", "0"]
-        op = _op_expr(spec, e.func, op_ids, s.ops[0])
-        return [f"return capi_elementwise({direction}, {op}, {floats[0]}, {floats[1]}, 0, "
+        op, names = _op_expr(spec, e.func, op_ids, s.ops[0])
+        return [f"# {names}",
+                f"return capi_elementwise({direction}, {op}, {floats[0]}, {floats[1]}, 0, "
                 f"{ins}, out, n, nthreads)"]
     if e.kind == "rrelu":
         op_ids = {row[0]: i for i, row in enumerate(spec["kernel_ops"]())}
-        return ["if training:",
+        return ["if training:  # per-element slopes (_rrelu.pxi)",
                 f"    return capi_elementwise({direction}, OP_RRELU_TRAINING, lower, upper, seed, "
                 f"{ins}, out, n, nthreads)",
-                "# the fixed slope (lower + upper) / 2, in double as the Python layer computes it",
+                f"# op {op_ids[s.ops[0]]}: {s.ops[0]} with the fixed slope (lower + upper) / 2, "
+                "in double as the Python layer computes it",
                 f"return capi_elementwise({direction}, {op_ids[s.ops[0]]}, "
                 f"(<double>lower + <double>upper) / 2.0, 0, 0, {ins}, out, n, nthreads)"]
     if e.kind == "softmax":
@@ -300,9 +305,9 @@ def _entry_body(spec, e: Entry) -> List[str]:
         return [f"return capi_softmax({mode}, {flip}, {ins}, out, rows, cols, nthreads)"]
     if e.kind == "gated":
         gate_ids = {name: i for i, name in enumerate(spec["gate_ops"]())}
-        op = _op_expr(spec, e.func, gate_ids, s.ops[0])
+        op, names = _op_expr(spec, e.func, gate_ids, s.ops[0])
         grad = null if e.direction == "forward" else "grad"
-        return [f"return capi_gated({direction}, {op}, x, {grad}, out, rows, cols, nthreads)"]
+        return [f"# gate {names}", f"return capi_gated({direction}, {op}, x, {grad}, out, rows, cols, nthreads)"]
     if e.kind == "prelu":
         if e.direction == "forward":
             return [f"return capi_prelu(0, {null}, x, weight, out, {null}, outer, channels, "

@@ -8,87 +8,111 @@ from libc.math cimport isfinite
 
 
 cdef int capi_sigmoid_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(FORWARD, 0, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_sigmoid_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(BACKWARD, 0, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_sigmoid_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 0, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_sigmoid_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(FORWARD, 0, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_sigmoid_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(BACKWARD, 0, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_sigmoid_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 0: sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 0, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_tanh_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(FORWARD, 1, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_tanh_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(BACKWARD, 1, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_tanh_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 1, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_tanh_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(FORWARD, 1, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_tanh_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(BACKWARD, 1, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_tanh_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 1: tanh
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 1, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_relu_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(FORWARD, 2, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_relu_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(BACKWARD, 2, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_relu_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 2, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_relu_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(FORWARD, 2, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_relu_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(BACKWARD, 2, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_relu_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 2: relu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 2, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_leaky_relu_f32(const float* x, float* out, int64_t n, float negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope))):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(FORWARD, 3, negative_slope, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_leaky_relu_backward_f32(const float* grad, const float* x, float* out, int64_t n, float negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope))):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(BACKWARD, 3, negative_slope, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_leaky_relu_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, float negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope)) and (negative_slope > 0)):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 3, negative_slope, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_leaky_relu_f64(const double* x, double* out, int64_t n, double negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope))):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(FORWARD, 3, negative_slope, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_leaky_relu_backward_f64(const double* grad, const double* x, double* out, int64_t n, double negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope))):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(BACKWARD, 3, negative_slope, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_leaky_relu_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, double negative_slope, int nthreads) noexcept nogil:
     if not ((isfinite(negative_slope)) and (negative_slope > 0)):
         return ACT_EINVAL
+    # op 3: leaky_relu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 3, negative_slope, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_prelu_f32(const float* x, const float* weight, float* out, int64_t outer, int64_t channels, int64_t inner, int64_t weight_len, int nthreads) noexcept nogil:
@@ -106,129 +130,153 @@ cdef int capi_prelu_backward_f64(const double* grad, const double* x, const doub
 cdef int capi_rrelu_f32(const float* x, float* out, int64_t n, float lower, float upper, int training, uint64_t seed, int nthreads) noexcept nogil:
     if not ((0 <= lower <= 1) and (0 <= upper <= 1) and (lower <= upper)):
         return ACT_EINVAL
-    if training:
+    if training:  # per-element slopes (_rrelu.pxi)
         return capi_elementwise(FORWARD, OP_RRELU_TRAINING, lower, upper, seed, x, <float*>NULL, out, n, nthreads)
-    # the fixed slope (lower + upper) / 2, in double as the Python layer computes it
+    # op 3: leaky_relu with the fixed slope (lower + upper) / 2, in double as the Python layer computes it
     return capi_elementwise(FORWARD, 3, (<double>lower + <double>upper) / 2.0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_rrelu_backward_f32(const float* grad, const float* x, float* out, int64_t n, float lower, float upper, int training, uint64_t seed, int nthreads) noexcept nogil:
     if not ((0 <= lower <= 1) and (0 <= upper <= 1) and (lower <= upper)):
         return ACT_EINVAL
-    if training:
+    if training:  # per-element slopes (_rrelu.pxi)
         return capi_elementwise(BACKWARD, OP_RRELU_TRAINING, lower, upper, seed, grad, x, out, n, nthreads)
-    # the fixed slope (lower + upper) / 2, in double as the Python layer computes it
+    # op 3: leaky_relu with the fixed slope (lower + upper) / 2, in double as the Python layer computes it
     return capi_elementwise(BACKWARD, 3, (<double>lower + <double>upper) / 2.0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_rrelu_f64(const double* x, double* out, int64_t n, double lower, double upper, int training, uint64_t seed, int nthreads) noexcept nogil:
     if not ((0 <= lower <= 1) and (0 <= upper <= 1) and (lower <= upper)):
         return ACT_EINVAL
-    if training:
+    if training:  # per-element slopes (_rrelu.pxi)
         return capi_elementwise(FORWARD, OP_RRELU_TRAINING, lower, upper, seed, x, <double*>NULL, out, n, nthreads)
-    # the fixed slope (lower + upper) / 2, in double as the Python layer computes it
+    # op 3: leaky_relu with the fixed slope (lower + upper) / 2, in double as the Python layer computes it
     return capi_elementwise(FORWARD, 3, (<double>lower + <double>upper) / 2.0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_rrelu_backward_f64(const double* grad, const double* x, double* out, int64_t n, double lower, double upper, int training, uint64_t seed, int nthreads) noexcept nogil:
     if not ((0 <= lower <= 1) and (0 <= upper <= 1) and (lower <= upper)):
         return ACT_EINVAL
-    if training:
+    if training:  # per-element slopes (_rrelu.pxi)
         return capi_elementwise(BACKWARD, OP_RRELU_TRAINING, lower, upper, seed, grad, x, out, n, nthreads)
-    # the fixed slope (lower + upper) / 2, in double as the Python layer computes it
+    # op 3: leaky_relu with the fixed slope (lower + upper) / 2, in double as the Python layer computes it
     return capi_elementwise(BACKWARD, 3, (<double>lower + <double>upper) / 2.0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_elu_f32(const float* x, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha))):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(FORWARD, 4, alpha, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_elu_backward_f32(const float* grad, const float* x, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha))):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(BACKWARD, 4, alpha, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_elu_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha > 0)):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 4, alpha, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_elu_f64(const double* x, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha))):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(FORWARD, 4, alpha, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_elu_backward_f64(const double* grad, const double* x, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha))):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(BACKWARD, 4, alpha, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_elu_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha > 0)):
         return ACT_EINVAL
+    # op 4: elu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 4, alpha, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_selu_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(FORWARD, 5, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_selu_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(BACKWARD, 5, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_selu_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 5, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_selu_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(FORWARD, 5, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_selu_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(BACKWARD, 5, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_selu_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 5: selu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 5, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softsign_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(FORWARD, 6, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_softsign_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(BACKWARD, 6, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softsign_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 6, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softsign_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(FORWARD, 6, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_softsign_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(BACKWARD, 6, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softsign_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 6: softsign
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 6, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softplus_f32(const float* x, float* out, int64_t n, float beta, float threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(FORWARD, 7, beta, threshold, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_softplus_backward_f32(const float* grad, const float* x, float* out, int64_t n, float beta, float threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(BACKWARD, 7, beta, threshold, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softplus_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, float beta, float threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 7, beta, threshold, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softplus_f64(const double* x, double* out, int64_t n, double beta, double threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(FORWARD, 7, beta, threshold, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_softplus_backward_f64(const double* grad, const double* x, double* out, int64_t n, double beta, double threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(BACKWARD, 7, beta, threshold, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softplus_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, double beta, double threshold, int nthreads) noexcept nogil:
     if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
         return ACT_EINVAL
+    # op 7: softplus
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 7, beta, threshold, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softmax_f32(const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
@@ -270,179 +318,225 @@ cdef int capi_log_softmax_backward_y_f64(const double* grad, const double* y, do
 cdef int capi_swish_f32(const float* x, float* out, int64_t n, float beta, int nthreads) noexcept nogil:
     if not ((isfinite(beta))):
         return ACT_EINVAL
+    # ops 9: silu, 8: swish
     return capi_elementwise(FORWARD, 9 if beta == 1 else 8, beta, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_swish_backward_f32(const float* grad, const float* x, float* out, int64_t n, float beta, int nthreads) noexcept nogil:
     if not ((isfinite(beta))):
         return ACT_EINVAL
+    # ops 9: silu, 8: swish
     return capi_elementwise(BACKWARD, 9 if beta == 1 else 8, beta, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_swish_f64(const double* x, double* out, int64_t n, double beta, int nthreads) noexcept nogil:
     if not ((isfinite(beta))):
         return ACT_EINVAL
+    # ops 9: silu, 8: swish
     return capi_elementwise(FORWARD, 9 if beta == 1 else 8, beta, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_swish_backward_f64(const double* grad, const double* x, double* out, int64_t n, double beta, int nthreads) noexcept nogil:
     if not ((isfinite(beta))):
         return ACT_EINVAL
+    # ops 9: silu, 8: swish
     return capi_elementwise(BACKWARD, 9 if beta == 1 else 8, beta, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_swish_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 10: hard_swish
     return capi_elementwise(FORWARD, 10, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_hard_swish_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 10: hard_swish
     return capi_elementwise(BACKWARD, 10, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_swish_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 10: hard_swish
     return capi_elementwise(FORWARD, 10, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_hard_swish_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 10: hard_swish
     return capi_elementwise(BACKWARD, 10, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_relu6_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(FORWARD, 11, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_relu6_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(BACKWARD, 11, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_relu6_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 11, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_relu6_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(FORWARD, 11, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_relu6_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(BACKWARD, 11, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_relu6_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 11: relu6
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 11, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(FORWARD, 12, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(BACKWARD, 12, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 12, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(FORWARD, 12, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(BACKWARD, 12, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_sigmoid_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 12, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_hard_tanh_f32(const float* x, float* out, int64_t n, float min_val, float max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(FORWARD, 13, min_val, max_val, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_hard_tanh_backward_f32(const float* grad, const float* x, float* out, int64_t n, float min_val, float max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(BACKWARD, 13, min_val, max_val, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_tanh_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, float min_val, float max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 13, min_val, max_val, 0, grad, y, out, n, nthreads)
 
 cdef int capi_hard_tanh_f64(const double* x, double* out, int64_t n, double min_val, double max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(FORWARD, 13, min_val, max_val, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_hard_tanh_backward_f64(const double* grad, const double* x, double* out, int64_t n, double min_val, double max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(BACKWARD, 13, min_val, max_val, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hard_tanh_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, double min_val, double max_val, int nthreads) noexcept nogil:
     if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
         return ACT_EINVAL
+    # op 13: hard_tanh
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 13, min_val, max_val, 0, grad, y, out, n, nthreads)
 
 cdef int capi_gelu_f32(const float* x, float* out, int64_t n, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
     return capi_elementwise(FORWARD, 15 if approximate else 14, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_gelu_backward_f32(const float* grad, const float* x, float* out, int64_t n, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
     return capi_elementwise(BACKWARD, 15 if approximate else 14, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_gelu_f64(const double* x, double* out, int64_t n, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
     return capi_elementwise(FORWARD, 15 if approximate else 14, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_gelu_backward_f64(const double* grad, const double* x, double* out, int64_t n, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
     return capi_elementwise(BACKWARD, 15 if approximate else 14, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_mish_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 16: mish
     return capi_elementwise(FORWARD, 16, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_mish_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 16: mish
     return capi_elementwise(BACKWARD, 16, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_mish_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 16: mish
     return capi_elementwise(FORWARD, 16, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_mish_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 16: mish
     return capi_elementwise(BACKWARD, 16, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_celu_f32(const float* x, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(FORWARD, 17, alpha, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_celu_backward_f32(const float* grad, const float* x, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(BACKWARD, 17, alpha, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_celu_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, float alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0) and (alpha > 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 17, alpha, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_celu_f64(const double* x, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(FORWARD, 17, alpha, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_celu_backward_f64(const double* grad, const double* x, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(BACKWARD, 17, alpha, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_celu_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, double alpha, int nthreads) noexcept nogil:
     if not ((isfinite(alpha)) and (alpha != 0) and (alpha > 0)):
         return ACT_EINVAL
+    # op 17: celu
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 17, alpha, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_log_sigmoid_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(FORWARD, 18, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_log_sigmoid_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(BACKWARD, 18, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_log_sigmoid_backward_y_f32(const float* grad, const float* y, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 18, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_log_sigmoid_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(FORWARD, 18, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_log_sigmoid_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(BACKWARD, 18, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_log_sigmoid_backward_y_f64(const double* grad, const double* y, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 18, 0, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_softmin_f32(const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
@@ -464,119 +558,147 @@ cdef int capi_softmin_backward_y_f64(const double* grad, const double* y, double
     return capi_softmax(SOFTMAX_BACKWARD_Y, -1, grad, y, out, rows, cols, nthreads)
 
 cdef int capi_tanhshrink_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
     return capi_elementwise(FORWARD, 19, 0, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_tanhshrink_backward_f32(const float* grad, const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
     return capi_elementwise(BACKWARD, 19, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_tanhshrink_f64(const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
     return capi_elementwise(FORWARD, 19, 0, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_tanhshrink_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
     return capi_elementwise(BACKWARD, 19, 0, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softshrink_f32(const float* x, float* out, int64_t n, float lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 20: softshrink
     return capi_elementwise(FORWARD, 20, lambd, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_softshrink_backward_f32(const float* grad, const float* x, float* out, int64_t n, float lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 20: softshrink
     return capi_elementwise(BACKWARD, 20, lambd, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_softshrink_f64(const double* x, double* out, int64_t n, double lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 20: softshrink
     return capi_elementwise(FORWARD, 20, lambd, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_softshrink_backward_f64(const double* grad, const double* x, double* out, int64_t n, double lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 20: softshrink
     return capi_elementwise(BACKWARD, 20, lambd, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hardshrink_f32(const float* x, float* out, int64_t n, float lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 21: hardshrink
     return capi_elementwise(FORWARD, 21, lambd, 0, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_hardshrink_backward_f32(const float* grad, const float* x, float* out, int64_t n, float lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 21: hardshrink
     return capi_elementwise(BACKWARD, 21, lambd, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_hardshrink_f64(const double* x, double* out, int64_t n, double lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 21: hardshrink
     return capi_elementwise(FORWARD, 21, lambd, 0, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_hardshrink_backward_f64(const double* grad, const double* x, double* out, int64_t n, double lambd, int nthreads) noexcept nogil:
     if not ((isfinite(lambd)) and (lambd >= 0)):
         return ACT_EINVAL
+    # op 21: hardshrink
     return capi_elementwise(BACKWARD, 21, lambd, 0, 0, grad, x, out, n, nthreads)
 
 cdef int capi_glu_f32(const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 0: glu
     return capi_gated(FORWARD, 0, x, <float*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_glu_backward_f32(const float* grad, const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 0: glu
     return capi_gated(BACKWARD, 0, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_glu_f64(const double* x, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 0: glu
     return capi_gated(FORWARD, 0, x, <double*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_glu_backward_f64(const double* grad, const double* x, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 0: glu
     return capi_gated(BACKWARD, 0, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_swiglu_f32(const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 1: swiglu
     return capi_gated(FORWARD, 1, x, <float*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_swiglu_backward_f32(const float* grad, const float* x, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 1: swiglu
     return capi_gated(BACKWARD, 1, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_swiglu_f64(const double* x, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 1: swiglu
     return capi_gated(FORWARD, 1, x, <double*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_swiglu_backward_f64(const double* grad, const double* x, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # gate op 1: swiglu
     return capi_gated(BACKWARD, 1, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_geglu_f32(const float* x, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # gate ops 3: geglu_tanh, 2: geglu
     return capi_gated(FORWARD, 3 if approximate else 2, x, <float*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_geglu_backward_f32(const float* grad, const float* x, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # gate ops 3: geglu_tanh, 2: geglu
     return capi_gated(BACKWARD, 3 if approximate else 2, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_geglu_f64(const double* x, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # gate ops 3: geglu_tanh, 2: geglu
     return capi_gated(FORWARD, 3 if approximate else 2, x, <double*>NULL, out, rows, cols, nthreads)
 
 cdef int capi_geglu_backward_f64(const double* grad, const double* x, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
     if not ((approximate == 0 or approximate == 1)):
         return ACT_EINVAL
+    # gate ops 3: geglu_tanh, 2: geglu
     return capi_gated(BACKWARD, 3 if approximate else 2, x, grad, out, rows, cols, nthreads)
 
 cdef int capi_threshold_f32(const float* x, float* out, int64_t n, float threshold, float value, int nthreads) noexcept nogil:
     if not ((isfinite(threshold))):
         return ACT_EINVAL
+    # op 22: threshold
     return capi_elementwise(FORWARD, 22, threshold, value, 0, x, <float*>NULL, out, n, nthreads)
 
 cdef int capi_threshold_backward_f32(const float* grad, const float* x, float* out, int64_t n, float threshold, float value, int nthreads) noexcept nogil:
     if not ((isfinite(threshold))):
         return ACT_EINVAL
+    # op 22: threshold
     return capi_elementwise(BACKWARD, 22, threshold, value, 0, grad, x, out, n, nthreads)
 
 cdef int capi_threshold_f64(const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil:
     if not ((isfinite(threshold))):
         return ACT_EINVAL
+    # op 22: threshold
     return capi_elementwise(FORWARD, 22, threshold, value, 0, x, <double*>NULL, out, n, nthreads)
 
 cdef int capi_threshold_backward_f64(const double* grad, const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil:
     if not ((isfinite(threshold))):
         return ACT_EINVAL
+    # op 22: threshold
     return capi_elementwise(BACKWARD, 22, threshold, value, 0, grad, x, out, n, nthreads)
 
 
