@@ -122,7 +122,9 @@ def test_bias_accuracy_against_reference(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
-@pytest.mark.parametrize("shape, bias_axis, length", layout_params())
+@pytest.mark.parametrize("shape, bias_axis, length", layout_params() + [
+    pytest.param((2000, 70), -1, 70, id="row-groups"),      # partial sums of 3 row groups
+    pytest.param((3, 40_000), -1, 40_000, id="col-blocks")])  # 3 groups x 20 column blocks
 def test_grad_bias_is_the_sum_of_the_gradient(shape, bias_axis, length, dtype):
     """grad_bias = the returned gradient summed over every axis but bias_axis, within
     one ulp of the exact (math.fsum) sum, plus the float64 rounding of the terms."""
