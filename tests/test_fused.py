@@ -122,7 +122,9 @@ def test_bias_accuracy_against_reference(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
-@pytest.mark.parametrize("shape, bias_axis, length", layout_params())
+@pytest.mark.parametrize("shape, bias_axis, length", layout_params() + [
+    pytest.param((2000, 70), -1, 70, id="row-groups"),      # partial sums of 3 row groups
+    pytest.param((3, 40_000), -1, 40_000, id="col-blocks")])  # 3 groups x 20 column blocks
 def test_grad_bias_is_the_sum_of_the_gradient(shape, bias_axis, length, dtype):
     """grad_bias = the returned gradient summed over every axis but bias_axis, within
     one ulp of the exact (math.fsum) sum, plus the float64 rounding of the terms."""
@@ -483,3 +485,20 @@ def test_registry_lists_the_fused_keywords():
             assert kw in bwd, (name, kw)
         if "bias" in entry.fused:
             assert "grad_bias" in bwd
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_all_minus_inf_rows_in_the_fused_form_only(dtype):
+    """A row of all -inf: NaN from the plain call (as PyTorch), 0 / -inf and a zero
+    gradient from the fused form, also with a scale and no mask."""
+    x = np.array([[-inf, -inf, -inf], [0.0, 1.0, -inf]], dtype)
+    g = np.ones_like(x)
+    assert np.isnan(act.softmax(x)[0]).all()
+    for kind, empty in (("softmax", 0.0), ("log_softmax", -inf), ("softmin", 0.0)):
+        fwd, bwd = getattr(act, kind), getattr(act, f"{kind}_backward")
+        xk = -x if kind == "softmin" else x
+        for kw in (dict(scale=2.0), dict(mask=np.ones(3, bool))):
+            y = fwd(xk, **kw)
+            assert (y[0] == empty).all() and not np.isnan(y).any(), (kind, kw)
+            assert (bwd(g, xk, **kw)[0] == 0).all()
+            assert (bwd(g, y=y, **kw)[0] == 0).all()

@@ -18,11 +18,14 @@
 #     unit order with compensated sums: the threads decide who computes a unit, never
 #     the order of the additions, so grad_bias is bit-identical for any thread count.
 #  3. The backward from y needs no bias (y determines f'); its grad_bias is the same
-#     sum, over the gradient written by the plain from-output loop (run_bias_sums).
+#     sum over the gradient the plain from-output loop wrote (run_elementwise_bias with
+#     direction BACKWARD_FROM_OUTPUT: the sums only).
 
 cdef enum:
     BIAS_COLS = 2048       # columns per tile of the (rows, cols) path
-    BIAS_GROUP_ROWS = 64   # at most this many rows per work unit (fixed: see Design 2)
+    BIAS_GROUPS = 32       # row groups of the (rows, cols) path (fixed: see Design 2);
+                           # also the most threads that path keeps busy per column block
+    BIAS_UNIT_MIN = 65536  # values per row group at least (fewer groups below that)
     BIAS_SUBTILE = 4096    # elements per tile call: summed while still in L1
     BIAS_RUN = 16384       # values per work unit of the inner > 1 path
     BIAS_FILL = 256        # the broadcast bias buffer of the inner > 1 path
@@ -35,10 +38,14 @@ cdef enum BiasStatus:
     BIAS_NO_MEMORY = -2
 
 
-cdef inline Py_ssize_t bias_group_rows(Py_ssize_t rows) noexcept nogil:
-    """Rows per work unit: at most BIAS_GROUP_ROWS, fewer for short matrices so that
-    they still split into about 16 units (a function of the shape only)."""
-    return max(<Py_ssize_t>1, min(<Py_ssize_t>BIAS_GROUP_ROWS, (rows + 15) // 16))
+cdef inline Py_ssize_t bias_group_rows(Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
+    """Rows per work unit, a function of the shape only: the rows split into at most
+    BIAS_GROUPS groups (the partial sums take BIAS_GROUPS rows of doubles at most), each
+    of at least BIAS_UNIT_MIN values (a unit's fixed costs, zeroing and storing its
+    column sums, stay small next to its work; a small matrix is one group, and its sums
+    go straight to grad_bias)."""
+    return max(<Py_ssize_t>1, (rows + BIAS_GROUPS - 1) // BIAS_GROUPS,
+               BIAS_UNIT_MIN // max(cols, <Py_ssize_t>1))
 
 
 cdef inline void add_rows_to_sums(const floating* src, Py_ssize_t rows, Py_ssize_t cols,
@@ -55,7 +62,9 @@ cdef inline void add_rows_to_sums(const floating* src, Py_ssize_t rows, Py_ssize
     for j0 in range(0, nfull, 32):
         for k in range(SUM_COLS):
             acc[k] = total[j0 + k]
-            cmp[k] = comp[j0 + k]
+        if floating is double:
+            for k in range(SUM_COLS):
+                cmp[k] = comp[j0 + k]
         for r in range(rows):
             row = src + r * ld + j0
             for k in range(SUM_COLS):
@@ -65,13 +74,16 @@ cdef inline void add_rows_to_sums(const floating* src, Py_ssize_t rows, Py_ssize
                     acc[k] += <double>row[k]
         for k in range(SUM_COLS):
             total[j0 + k] = acc[k]
-            comp[j0 + k] = cmp[k]
-    for j in range(nfull, cols):
-        for r in range(rows):
+        if floating is double:
+            for k in range(SUM_COLS):
+                comp[j0 + k] = cmp[k]
+    for r in range(rows):      # the last cols % SUM_COLS columns, rows in order
+        row = src + r * ld
+        for j in range(nfull, cols):
             if floating is double:
-                acc_add(&total[j], &comp[j], src[r * ld + j])
+                acc_add(&total[j], &comp[j], row[j])
             else:
-                total[j] += <double>src[r * ld + j]
+                total[j] += <double>row[j]
 
 
 cdef int bias_matrix_unit(int direction, int op, const floating* in1, const floating* in2,
@@ -82,7 +94,7 @@ cdef int bias_matrix_unit(int direction, int op, const floating* in1, const floa
     With grad_bias: its column sums go to grad_bias (one row group) or to
     partial[g*cols + c].  sums_only: out is already written (backward from y)."""
     cdef Py_ssize_t ncb = (cols + BIAS_COLS - 1) // BIAS_COLS
-    cdef Py_ssize_t R = bias_group_rows(rows)
+    cdef Py_ssize_t R = bias_group_rows(rows, cols)
     cdef Py_ssize_t g = u // ncb, c0 = (u % ncb) * BIAS_COLS
     cdef Py_ssize_t w = min(<Py_ssize_t>BIAS_COLS, cols - c0)
     cdef Py_ssize_t r0 = g * R, r1 = min(rows, g * R + R)
@@ -170,7 +182,7 @@ cdef int run_elementwise_bias(int direction, int op, const floating* in1, const 
         return BIAS_OK
     threaded = nthreads > 1 and total >= elementwise_parallel_min(op)
     if inner == 1:
-        ngroups = (outer + bias_group_rows(outer) - 1) // bias_group_rows(outer)
+        ngroups = (outer + bias_group_rows(outer, L) - 1) // bias_group_rows(outer, L)
         nunits = ngroups * ((L + BIAS_COLS - 1) // BIAS_COLS)
         if grad_bias != NULL and ngroups > 1:
             # one row of partials per row group (each unit writes its columns of its

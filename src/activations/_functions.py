@@ -213,10 +213,21 @@ def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     forward = globals().pop(spec.name)
     backward = globals().pop(f"{spec.name}_backward")
     forward.__doc__, backward.__doc__ = _docstrings(spec)
+    forward.__doc__ += _BIAS_DOC
+    backward.__doc__ += _BIAS_DOC + _GRAD_BIAS_DOC
     for fn in (forward, backward):
         fn.__module__ = "activations"
         fn.__qualname__ = fn.__name__
     return forward, backward
+
+
+_BIAS_DOC = (
+    "\n    bias: None, or a 1-D array of x's dtype, of length x.shape[bias_axis] or 1: the\n"
+    "        function of x + bias (rounded in the dtype, never stored), in one pass.\n")
+_GRAD_BIAS_DOC = (
+    "    grad_bias: None, or a 1-D array of bias's shape and x's dtype that receives the\n"
+    "        gradient summed over every axis but bias_axis (bit-identical for any thread\n"
+    "        count).  From y the bias is not needed.\n")
 
 
 # ------------------------------------------------------------------ rrelu
@@ -328,7 +339,11 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     forward.__doc__ += (
         "\n    axis: the axis to normalize along (any, negative counts from the end).\n"
         "    Edge cases as PyTorch: a row of all -inf gives NaN; -inf entries give 0\n"
-        "    (log: -inf); NaN or +inf in a row gives a NaN row.\n")
+        "    (log: -inf); NaN or +inf in a row gives a NaN row.\n"
+        "\n    scale, mask: the fused form, of scale * x + mask: a float mask of x's dtype is\n"
+        "    added, a bool one keeps the entries where it is True; it broadcasts to x and\n"
+        "    is never expanded.  A row whose logits are all -inf gives 0 (log: -inf) and a\n"
+        "    zero gradient.  The backward takes the same scale (from x, the same mask).\n")
     for fn in (forward, backward):
         fn.__module__ = "activations"
     return forward, backward
