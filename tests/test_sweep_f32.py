@@ -30,17 +30,19 @@ Y_BOUND = 6.0
 
 
 def cells():
-    return [pytest.param(n, d, id=f"{n}-{d}") for n in sweep_f32.elementwise_names()
-            for d in sweep_f32.directions_of(n)]
+    return [pytest.param(label, d, id=f"{label}-{d}")
+            for label, (name, _) in sweep_f32.rows().items()
+            for d in sweep_f32.directions_of(name)]
 
 
 @pytest.mark.parametrize("region", sorted(SWEEPS))
-@pytest.mark.parametrize("name, direction", cells())
-def test_float32_sweep_within_bound(name, direction, region):
+@pytest.mark.parametrize("label, direction", cells())
+def test_float32_sweep_within_bound(label, direction, region):
+    name, params = sweep_f32.rows()[label]
     stride, max_abs = SWEEPS[region]
-    r = sweep_f32.sweep(name, direction, stride, max_abs)
+    r = sweep_f32.sweep(name, direction, stride, max_abs, params=params)
     limit = Y_BOUND if direction == "bwd_y" else bound(
         name, "forward" if direction == "fwd" else "backward", F32)
     assert r["max_ulp"] <= limit, (
-        f"{name} {direction}: {r['max_ulp']:.3f} ulp at x = {r['at']!r} "
+        f"{label} {direction}: {r['max_ulp']:.3f} ulp at x = {r['at']!r} "
         f"(bound {limit}; {r['count']} inputs, stride {stride}, |x| <= {max_abs})")
