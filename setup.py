@@ -7,9 +7,13 @@ What this adds to a plain setuptools build:
     x86-64), `_kernels_avx2` (AVX2+FMA) and `_kernels_avx512` (AVX-512 F/BW/DQ/VL/CD),
     the last two on x86-64 only.  `_dispatch.py` picks one at import.  Nothing is
     built with -march=native or -ffast-math.
- 3. Probes the compiler for OpenMP (a compile-and-link test) and builds a serial
-    package, saying so loudly, when it has none or when ACTIVATIONS_NO_OPENMP=1.
- 4. Writes _build_info.py (compiler, flags, OpenMP, SIMD levels) for show_config().
+ 3. Probes the compiler for OpenMP (a compile-and-link test with the flags of the
+    real build, CFLAGS and LDFLAGS included) and fails, showing the compiler's error,
+    when it has none: a serial package is built only when ACTIVATIONS_NO_OPENMP=1
+    asks for one.
+ 4. Builds `_threadstate` (the process-wide thread count, see _threadstate.pyx),
+    once, shared by every SIMD level's module.
+ 5. Writes _build_info.py (compiler, flags, OpenMP, SIMD levels) for show_config().
 
 Environment switches (build time):
     ACTIVATIONS_NO_OPENMP=1          build without OpenMP (single-threaded kernels)
@@ -20,6 +24,7 @@ Environment switches (build time):
 import os
 import platform
 import runpy
+import shlex
 import shutil
 import sys
 import sysconfig
@@ -119,25 +124,38 @@ class BuildExt(build_ext):
             candidates = [(["/openmp"], [])]
         else:
             candidates = [(["-fopenmp"], ["-fopenmp"])]
+        errors = []
         for cflags, ldflags in candidates:
-            if self.probe(cflags, ldflags):
+            error = self.probe(cflags, ldflags)
+            if error is None:
                 return cflags, ldflags
-        print("\n" + "*" * 72 + "\nactivations: the compiler has no working OpenMP; "
-              "building WITHOUT it (kernels run single-threaded).\n" + "*" * 72 + "\n",
-              file=sys.stderr)
-        return None
+            errors.append(f"{' '.join(cflags)}: {error}")
+        # pip hides a build's warnings: a package silently built serial would look
+        # fine and run on one thread, so fail instead.
+        raise SystemExit(
+            "activations: the compiler cannot build and link an OpenMP program with the "
+            "flags of this build (CFLAGS/LDFLAGS included):\n  " + "\n  ".join(errors)
+            + "\nFix the compiler flags, or set ACTIVATIONS_NO_OPENMP=1 to build a serial "
+            "package (kernels on one thread).")
 
     def probe(self, cflags, ldflags):
+        """None if OpenMP compiles and links, else the error.  The executable's link
+        line gets CFLAGS and LDFLAGS as the extensions' link line does (distutils
+        leaves them off link_executable's), so flags that need the linker too
+        (-fsanitize=..., -flto) are probed as they will be used."""
         tmp = tempfile.mkdtemp()
+        env_flags = shlex.split(os.environ.get("CFLAGS", "")) + shlex.split(
+            os.environ.get("LDFLAGS", ""))
         try:
             src = os.path.join(tmp, "probe.c")
             with open(src, "w") as fh:
                 fh.write(OPENMP_PROBE)
             objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-            self.compiler.link_executable(objs, "probe", output_dir=tmp, extra_postargs=ldflags)
-            return True
-        except Exception:
-            return False
+            self.compiler.link_executable(objs, "probe", output_dir=tmp,
+                                          extra_postargs=ldflags + env_flags)
+            return None
+        except Exception as exc:  # CompileError, LinkError: the compiler's message
+            return str(exc) or type(exc).__name__
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -152,7 +170,8 @@ class BuildExt(build_ext):
         # ACTIVATIONS_NO_OPENMP (or CFLAGS) between builds in one tree would silently
         # reuse the other build's binaries: rebuild all when the configuration changed.
         stamp = os.path.join(self.build_temp, "activations-build-config.txt")
-        config = repr((omp, LEVELS, COMMON_FLAGS, os.environ.get("CFLAGS", "")))
+        config = repr((omp, LEVELS, COMMON_FLAGS, os.environ.get("CFLAGS", ""),
+                       os.environ.get("LDFLAGS", "")))
         old = open(stamp).read() if os.path.exists(stamp) else None
         if old != config:
             self.force = True
@@ -205,6 +224,10 @@ extensions = [
         extra_link_args=[],
     )
     for level in LEVELS
+] + [
+    # the process-wide thread state, one module for every level (_threadstate.pyx)
+    Extension("activations._threadstate", sources=["src/activations/_threadstate.pyx"],
+              extra_compile_args=[], extra_link_args=[]),
 ]
 
 setup(
