@@ -158,6 +158,9 @@ cdef extern from *:
     }
 
     static int act_configured_num_threads(void) {
+    #ifndef _OPENMP
+        return 1;   /* a serial build: set_num_threads only stores the count */
+    #endif
         if (ACT_LOAD(&act_forked_child)) return 1;
         int n = ACT_LOAD(&act_requested);
         if (n <= 0) n = act_omp_default;
