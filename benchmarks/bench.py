@@ -1058,27 +1058,24 @@ def under_load(fns, sizes, budget, warmup_s: float, out=print) -> dict:
     variants = ((1, True), (default_threads, True), (default_threads, False))
 
     def timed(thunk):
-        """us per call of each variant: batches of calls, the variants interleaved
-        batch by batch (load changes by the second), medians of budget.repeats."""
+        """us per call of each variant: the median of single timed calls (a preempted
+        call is an outlier the median ignores; a call that waits for a descheduled
+        thread is the common case it reports), the variants interleaved in short
+        batches (load changes by the second)."""
         thunk()
-        loops, t0 = 1, time.perf_counter_ns()
-        while True:  # calibrate on one thread: a batch lasts about sample_ms
-            act.set_num_threads(1)
-            t0 = time.perf_counter_ns()
-            for _ in range(loops):
-                thunk()
-            if time.perf_counter_ns() - t0 >= budget.sample_ms * 1e6 or loops >= 1 << 16:
-                break
-            loops *= 2
+        act.set_num_threads(1)
+        t0 = time.perf_counter_ns()
+        thunk()
+        per_batch = max(3, min(200, int(budget.sample_ms * 1e6 / max(time.perf_counter_ns() - t0, 1))))
         samples: Dict[tuple, list] = {v: [] for v in variants}
         for _ in range(budget.repeats):
             for threads, adaptive in variants:
                 _threadstate._set_load_adaptive(adaptive)
                 act.set_num_threads(threads)
-                t0 = time.perf_counter_ns()
-                for _ in range(loops):
+                for _ in range(per_batch):
+                    t0 = time.perf_counter_ns()
                     thunk()
-                samples[threads, adaptive].append((time.perf_counter_ns() - t0) / loops / 1e3)
+                    samples[threads, adaptive].append((time.perf_counter_ns() - t0) / 1e3)
         return [statistics.median(samples[v]) for v in variants]
 
     def scenario(label):
