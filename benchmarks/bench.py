@@ -1087,6 +1087,91 @@ def _threads_scan_rows(budget, out, report) -> None:
                             model_crossover=model)
 
 
+# ============================================================== under load
+
+#: --under-load's default functions: one of each cost class and kernel family.
+UNDER_LOAD_FUNCTIONS = ("sigmoid", "relu", "gelu", "softmax", "glu", "prelu")
+
+
+def under_load(fns, sizes, budget, warmup_s: float, out=print) -> dict:
+    """Calls under CPU load from other processes: for each function (float32 forward)
+    and size, the one-thread time and the default-thread time (the package's load cap
+    on, and off: what an OpenMP team does without it), interleaved and compared
+    within each load.  Loads: none, then CPUS busy processes (measured right after they
+    start, then again once they have run `warmup_s` seconds, so that the 1-minute load
+    average has caught up), then 2 x CPUS.  Ratios above 1.5 are marked with '!'.
+    """
+    import subprocess
+    from activations import _threadstate
+
+    busy: List[subprocess.Popen] = []
+    report: Dict[str, list] = {}
+    default_threads = act.get_num_threads()
+
+    def spawn(k):
+        busy.extend(subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(k))
+
+    variants = ((1, True), (default_threads, True), (default_threads, False))
+
+    def timed(thunk):
+        """us per call of each variant: the median of single timed calls (a preempted
+        call is an outlier the median ignores; a call that waits for a descheduled
+        thread is the common case it reports), the variants interleaved in short
+        batches (load changes by the second)."""
+        thunk()
+        act.set_num_threads(1)
+        t0 = time.perf_counter_ns()
+        thunk()
+        per_batch = max(3, min(200, int(budget.sample_ms * 1e6 / max(time.perf_counter_ns() - t0, 1))))
+        samples: Dict[tuple, list] = {v: [] for v in variants}
+        for _ in range(budget.repeats):
+            for threads, adaptive in variants:
+                _threadstate._set_load_adaptive(adaptive)
+                act.set_num_threads(threads)
+                for _ in range(per_batch):
+                    t0 = time.perf_counter_ns()
+                    thunk()
+                    samples[threads, adaptive].append((time.perf_counter_ns() - t0) / 1e3)
+        return [statistics.median(samples[v]) for v in variants]
+
+    def scenario(label):
+        out(f"\n== under load: {label}; loadavg {os.getloadavg()[0]:.1f}; f32 forward, "
+            f"us per call (median): 1 thread | {default_threads} threads with the load cap "
+            f"(ratio) | without it (ratio)")
+        rows = []
+        for name in fns:
+            for n in sizes:
+                t1, tcap, traw = timed(ours(problem(name, np.float32, n), "fwd"))
+                r_cap, r_raw = tcap / t1, traw / t1
+                rows.append(dict(function=name, n=n, one_thread_us=t1, capped_us=tcap,
+                                 uncapped_us=traw, capped_ratio=r_cap, uncapped_ratio=r_raw))
+                out(f"{name:12s} 2^{int(math.log2(n)):<2d} {t1:10.1f} | {tcap:10.1f} "
+                    f"({r_cap:4.2f}{'!' if r_cap > 1.5 else ' '}) | {traw:10.1f} "
+                    f"({r_raw:5.2f}{'!' if r_raw > 1.5 else ' '})")
+        worst = max(r["capped_ratio"] for r in rows)
+        out(f"worst ratio with the load cap: {worst:.2f}; without: "
+            f"{max(r['uncapped_ratio'] for r in rows):.2f}")
+        report[label] = rows
+
+    try:
+        scenario("no added load")
+        for total in (CPUS, 2 * CPUS):
+            spawn(total - len(busy))
+            started = time.monotonic()
+            scenario(f"{total} busy processes, just started")
+            time.sleep(max(0.0, warmup_s - (time.monotonic() - started)))
+            scenario(f"{total} busy processes, running for {warmup_s:.0f} s")
+    finally:
+        for proc in busy:
+            proc.kill()
+        for proc in busy:
+            proc.wait()
+        _threadstate._set_load_adaptive(True)
+        act.set_num_threads(default_threads)
+    return report
+
+
 # ============================================================== machine, JSON, PNG
 
 def machine() -> dict:
@@ -1160,6 +1245,13 @@ def parse_args(argv=None):
                          "the full run adds 2^24)")
     ap.add_argument("--threads-scan", action="store_true",
                     help="only the 1-vs-2-thread scan of relu and sigmoid, 2^10..2^18")
+    ap.add_argument("--under-load", action="store_true",
+                    help="only the under-load table: 1 vs default threads with CPUS and 2 x CPUS "
+                         "busy processes (sizes 2^12..2^22 step 2, a few functions unless "
+                         "--functions; about 5 minutes)")
+    ap.add_argument("--load-warmup", type=float, default=60.0,
+                    help="--under-load: seconds the busy processes run before the second "
+                         "measurement (default 60)")
     ap.add_argument("--functions", help="comma-separated names (default: activations.names())")
     ap.add_argument("--dtypes", default="f32,f64")
     ap.add_argument("--sizes", help="exponents, e.g. 4:24 (every one) or 4,10,16 (default 4:24)")
@@ -1220,6 +1312,12 @@ def main(argv=None) -> int:
                                                                    for f in fns})}
     if args.threads_scan:
         report["threads_scan"] = threads_scan(budget, out)
+    elif args.under_load:
+        report["under_load"] = under_load(
+            fns if args.functions else [f for f in UNDER_LOAD_FUNCTIONS if f in act.names()],
+            [1 << e for e in exponents(args.sizes or "12,14,16,18,20,22")],
+            Budget(sample_ms=args.sample_ms or 10.0, repeats=args.repeats or 5),
+            args.load_warmup, out)
     else:
         grid(fns, dts, sizes, threads, budget, out)
         if not args.no_targets:
@@ -1248,7 +1346,7 @@ def main(argv=None) -> int:
         with open(path, "w") as f:
             json.dump(report, f, indent=1, default=str)
         out(f"wrote {path}")
-    if args.png and not args.threads_scan:
+    if args.png and not (args.threads_scan or args.under_load):
         problem_msg = draw_png(args.png, fns, sizes, threads=1)
         out(problem_msg or f"wrote {args.png}")
     return 0

@@ -67,13 +67,16 @@ def test_get_fields(name):
     # params and defaults as docs/api.md (and the reference) have them
     assert entry.params == ref.defaults
     fsig = inspect.signature(entry.forward)
-    for k, v in entry.params.items():
+    # a required parameter (None in .params) has no default in the signature
+    signature_default = {k: inspect.Parameter.empty if v is None else v
+                         for k, v in entry.params.items()}
+    for k, v in signature_default.items():
         assert fsig.parameters[k].kind is inspect.Parameter.KEYWORD_ONLY
         assert fsig.parameters[k].default == v
     assert fsig.parameters["out"].default is None
     bsig = inspect.signature(entry.backward)
     assert list(bsig.parameters)[:2] == ["grad", "x"]
-    for k, v in entry.params.items():
+    for k, v in signature_default.items():
         assert bsig.parameters[k].default == v
 
 

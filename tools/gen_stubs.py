@@ -23,6 +23,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUB_PATH = os.path.join(ROOT, "src", "activations", "__init__.pyi")
 
 ARRAY = "NDArray[np.floating[Any]]"
+#: What a function returns: the array written, or a NumPy scalar for a scalar or 0-d
+#: input without `out` (as ufuncs return).
+RESULT = f"{ARRAY} | np.floating[Any]"
 
 #: Types of parameters by name, where the default does not say it.
 NAME_TYPES = {
@@ -139,9 +142,9 @@ def render() -> str:
     lines = [HEADER]
     for name in activations.names():
         entry = activations.get(name)
-        back_returns = f"Tuple[{ARRAY}, {ARRAY}]" if kinds.get(name) == "prelu" else ARRAY
+        back_returns = f"Tuple[{RESULT}, {ARRAY}]" if kinds.get(name) == "prelu" else RESULT
         lines.append(f"# {name}: {entry.summary}")
-        lines.append(_render_def(name, inspect.signature(entry.forward), False, ARRAY))
+        lines.append(_render_def(name, inspect.signature(entry.forward), False, RESULT))
         lines.append(_render_def(f"{name}_backward", inspect.signature(entry.backward), True,
                                  back_returns))
         for alias in entry.aliases:

@@ -15,6 +15,7 @@ import sys as _sys
 from . import _dispatch, _functions, _registry, _spec
 from ._config import show_config
 from ._registry import Activation, get, names
+from ._threads import get_num_threads, set_num_threads
 from ._version import __version__
 
 _functions.bind_kernels(_dispatch.load(_dispatch.choose_level()))
@@ -33,27 +34,6 @@ for _spec_row in _spec.SPECS:
         globals()[_alias] = _fwd
         globals()[f"{_alias}_backward"] = _bwd
 del _ALL, _spec_row, _fwd, _bwd
-
-
-def get_num_threads() -> int:
-    """The number of threads kernels may use (OpenMP's ``omp_get_max_threads()``).
-
-    Defaults to OpenMP's own default, so ``OMP_NUM_THREADS`` applies, and
-    ``threadpoolctl.threadpool_limits`` lowers it.  Arrays below a size threshold run
-    on one thread regardless.
-    """
-    return _functions._K.get_num_threads()
-
-
-def set_num_threads(n: int) -> None:
-    """Set the number of threads kernels may use (OpenMP's ``omp_set_num_threads``).
-
-    As in OpenMP, the setting belongs to the calling thread (and threads it starts).
-    """
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    _functions._K.set_num_threads(n)
 
 
 def simd_level() -> str:

@@ -16,7 +16,9 @@ and ``activations._set_simd_level`` rebinds it.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Callable, Dict, Tuple
+import math
+import numbers
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -109,23 +111,90 @@ def _op_args(spec: _spec.Spec) -> Callable[..., Tuple[int, float, float]]:
 _ARGS_CACHE_SIZE = 64
 
 
-def _cached_args(cache: dict, args: Callable, key, **params):
-    """Validate ``params`` with ``args`` and remember the result under ``key``."""
+def _signed_zeros(key):
+    """``key`` with every zero replaced by a marker of its sign, or None if it holds no
+    zero: 0.0 and -0.0 are equal dict keys, yet give different results (a threshold
+    value, a slope), so a key with a zero is stored and looked up in this form."""
+    try:
+        if not any(not isinstance(v, str) and v == 0 for v in key):
+            return None
+        return tuple(("zero", math.copysign(1.0, float(v)))
+                     if not isinstance(v, str) and v == 0 else v for v in key)
+    except (TypeError, ValueError):  # arrays or odd objects: not cached
+        return None
+
+
+def _float32_error(args: Callable, params) -> Optional[ValueError]:
+    """The ValueError ``args`` raises for ``params`` rounded to float32, or None.
+
+    Parameters are converted to the array's dtype before use (docs/api.md), so the
+    checks (finite, non-zero, ...) must hold for the float32 value too: beta = 1e300
+    is finite but float32(1e300) is inf."""
+    rounded = {}
+    for k, v in params.items():
+        if isinstance(v, (str, bool)) or not isinstance(v, (numbers.Real, np.ndarray)):
+            rounded[k] = v
+            continue
+        with np.errstate(over="ignore", under="ignore"):
+            rounded[k] = float(np.float32(float(v)))
+    try:
+        args(**rounded)
+    except ValueError as exc:
+        return exc
+    return None
+
+
+def _is_float32(data) -> bool:
+    dtype = getattr(data, "dtype", None)
+    return (dtype if isinstance(dtype, np.dtype) else np.asarray(data).dtype) == np.float32
+
+
+def _cached_args(cache: dict, args: Callable, key, data, **params):
+    """Validate ``params`` with ``args`` and remember the result under ``key``.
+
+    ``data``: the array whose dtype the parameters are converted to; parameters valid
+    as float64 but not as float32 raise ValueError for float32 data (and are never
+    cached, so every call checks)."""
+    zero_key = _signed_zeros(key)
+    if zero_key is not None:
+        try:
+            return cache[zero_key]
+        except (KeyError, TypeError):
+            pass
     result = args(**params)   # raises ValueError for invalid values: nothing cached
+    error32 = _float32_error(args, params)
+    if error32 is not None:
+        if _is_float32(data):
+            raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
+        return result
     try:
         if len(cache) >= _ARGS_CACHE_SIZE:
             cache.clear()
-        cache[key] = result
+        cache[key if zero_key is None else zero_key] = result
     except TypeError:         # an unhashable parameter value: just not cached
         pass
     return result
+
+
+def _check_from_output(check: Callable, y, **params) -> None:
+    """Backward from y is possible for these parameters (``check``), also after their
+    conversion to float32 when y is float32 (negative_slope = 1e-50 becomes 0)."""
+    check(**params)
+    error32 = _float32_error(check, params)
+    if error32 is not None and _is_float32(y):
+        raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
+
+
+def _scalar_if_0d(res, out):
+    """A NumPy scalar for a 0-d result without ``out`` (as ufuncs return), else res."""
+    return res[()] if out is None and res.ndim == 0 else res
 
 
 # ------------------------------------------------------------------ templates
 
 _FORWARD_TEMPLATE = '''
 def {name}(x, *, {params_sig}bias=None, bias_axis=-1, out=None):
-    {args_line}
+    {args_line_forward}
     if bias is not None:
         return _elementwise_bias("{name}", 0, op, x, None, out, a, b, bias, bias_axis, None)
     res = _K.elementwise(0, op, x, None, out, a, b)
@@ -137,7 +206,7 @@ def {name}(x, *, {params_sig}bias=None, bias_axis=-1, out=None):
 _BACKWARD_TEMPLATE = '''
 def {name}_backward(grad, x=None, *, y=None, {params_sig}bias=None, bias_axis=-1,
                     grad_bias=None, out=None):
-    {args_line}
+    {args_line_backward}
     if bias is not None or grad_bias is not None:
         name, value = _validation.exactly_one("{name}_backward", x, y, {takes_y})
         if name == "y":
@@ -182,7 +251,10 @@ def _docstrings(spec: _spec.Spec) -> Tuple[str, str]:
 
 def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     namespace: Dict[str, object] = {}
-    params_sig = "".join(f"{k}={v!r}, " for k, v in spec.params.items())
+    # a required parameter (default REQUIRED) is keyword-only without a default, so
+    # Python's own message names the function and the parameter when it is missing
+    params_sig = "".join(f"{k}, " if v is _spec.REQUIRED else f"{k}={v!r}, "
+                         for k, v in spec.params.items())
     if spec.params:
         call = ", ".join(f"{k}={k}" for k in spec.params)
         # The validated (op, a, b) of recent parameter values are cached: validating
@@ -191,7 +263,7 @@ def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         args_line = (f"try:\n        op, a, b = _cache_{spec.name}[{key}]\n"
                      f"    except (KeyError, TypeError):\n"
                      f"        op, a, b = _cached_args(_cache_{spec.name}, _args_{spec.name}, "
-                     f"({key}), {call})")
+                     f"({key}), {{data}}, {call})")
         namespace[f"_args_{spec.name}"] = _op_args(spec)
         namespace[f"_cache_{spec.name}"] = {}
     else:
@@ -200,13 +272,14 @@ def _make_elementwise(spec: _spec.Spec) -> Tuple[Callable, Callable]:
     takes_y = "y" in spec.backward_takes
     if spec.check_from_output is not None:
         call = ", ".join(f"{k}={k}" for k in spec.params)
-        check = f"_from_output_{spec.name}({call})"
+        check = f"_check_from_output(_from_output_{spec.name}, value, {call})"
         namespace[f"_from_output_{spec.name}"] = spec.check_from_output
     else:
         check = "pass"
     source = (_FORWARD_TEMPLATE + _BACKWARD_TEMPLATE).format(
-        name=spec.name, params_sig=params_sig, args_line=args_line, takes_y=takes_y,
-        from_output_check=check)
+        name=spec.name, params_sig=params_sig, args_line_forward=args_line.format(data="x"),
+        args_line_backward=args_line.format(data="x if x is not None else y"),
+        takes_y=takes_y, from_output_check=check)
     # Executed in this module's namespace, so that the functions see _K rebound.
     globals().update(namespace)
     exec(compile(source, f"<activations.{spec.name}>", "exec"), globals())
@@ -241,7 +314,7 @@ def _make_rrelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         try:
             return cache[lower, upper]
         except (KeyError, TypeError):
-            return _cached_args(cache, op_args, (lower, upper), lower=lower, upper=upper)
+            return _cached_args(cache, op_args, (lower, upper), None, lower=lower, upper=upper)
 
     def rrelu(x, *, lower=1 / 8, upper=1 / 3, training=False, seed=0, out=None):
         if not training:
@@ -310,7 +383,7 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         out_arr = _validation.as_output(name, out, xa.shape, xa.dtype, [("x", xa)])
         res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
         _K.softmax(_K.SOFTMAX_MODES[base, "forward"], xa, None, res, outer, length, inner, flip)
-        return res if out is None else out
+        return _scalar_if_0d(res, out) if out is None else out
 
     def backward(grad, x=None, *, y=None, axis=-1, scale=1.0, mask=None, out=None):
         fname = f"{name}_backward"
@@ -331,7 +404,7 @@ def _make_softmax(spec: _spec.Spec) -> Tuple[Callable, Callable]:
                                         [("grad", ga), (which, second)])
         res = np.empty(second.shape, second.dtype) if out_arr is None else out_arr
         _K.softmax(_K.SOFTMAX_MODES[base, which], ga, second, res, outer, length, inner, flip)
-        return res if out is None else out
+        return _scalar_if_0d(res, out) if out is None else out
 
     forward.__name__ = forward.__qualname__ = name
     backward.__name__ = backward.__qualname__ = f"{name}_backward"
@@ -405,13 +478,15 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         w = _validation.as_parameter_array(fname, "weight", weight, xa.dtype)
         if w.ndim != 1:
             raise ValueError(f"{fname}: weight must be 1-D, got shape {w.shape}")
+        if (xa.ndim <= 1 and isinstance(axis, (int, np.integer))
+                and not isinstance(axis, (bool, np.bool_)) and axis == 1):
+            axis = 0  # docs/api.md: the default axis=1 means axis 0 for 1-D x (and 0-d)
+        # a 0-d x counts as one element along one axis (axis 0 or -1)
+        outer, channels, inner = _validation.axis_split(fname, xa.shape, axis)
         if xa.ndim == 0:
             if w.size != 1:
                 raise ValueError(f"{fname}: a 0-d x takes a weight of length 1, got {w.size}")
             return w, (1, 1, 1)
-        if xa.ndim == 1 and axis == 1:
-            axis = 0  # docs/api.md: the default axis=1 means axis 0 for 1-D x
-        outer, channels, inner = _validation.axis_split(fname, xa.shape, axis)
         if w.size == 1:
             return w, (1, 1, xa.size)
         if w.size != channels:
@@ -425,10 +500,11 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
             return res
         xa = _validation.as_input("prelu", "x", x)
         w, (outer, channels, inner) = layout("prelu", xa, weight, axis)
-        out_arr = _validation.as_output("prelu", out, xa.shape, xa.dtype, [("x", xa)])
+        out_arr = _validation.as_output("prelu", out, xa.shape, xa.dtype,
+                                        [("x", xa), ("weight", w)])
         res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
         _K.prelu(False, None, xa, w, res, None, outer, channels, inner)
-        return res if out is None else out
+        return _scalar_if_0d(res, out) if out is None else out
 
     def prelu_backward(grad, x, weight, *, axis=1, out=None):
         res = _K.prelu_plain(True, grad, x, weight, axis, out)
@@ -444,7 +520,7 @@ def _make_prelu(spec: _spec.Spec) -> Tuple[Callable, Callable]:
         res = np.empty(xa.shape, xa.dtype) if out_arr is None else out_arr
         grad_weight = np.empty(w.shape, xa.dtype)
         _K.prelu(True, ga, xa, w, res, grad_weight, outer, channels, inner)
-        return (res if out is None else out), grad_weight
+        return (_scalar_if_0d(res, out) if out is None else out), grad_weight
 
     prelu.__doc__ = (
         f"{spec.summary}\n\n    y = {spec.formula}\n\n"

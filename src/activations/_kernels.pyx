@@ -35,6 +35,7 @@ from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 
 from activations._formulas cimport *
+from activations._threadstate cimport default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error, vsum_split
 
 cnp.import_array()
@@ -47,8 +48,6 @@ cdef extern from *:
     #define ACT_HAVE_OPENMP 1
     #else
     #define ACT_HAVE_OPENMP 0
-    static int omp_get_max_threads(void) { return 1; }
-    static void omp_set_num_threads(int n) { (void)n; }
     #endif
     #ifndef ACT_SIMD_LEVEL
     #define ACT_SIMD_LEVEL "baseline"
@@ -72,8 +71,6 @@ cdef extern from *:
     """
     const int ACT_HAVE_OPENMP
     const char* ACT_SIMD_LEVEL
-    int omp_get_max_threads() noexcept nogil
-    void omp_set_num_threads(int) noexcept nogil
     int act_cpu_has(int level) noexcept nogil
 
 cdef enum Direction:
@@ -111,23 +108,10 @@ OPENMP = bool(ACT_HAVE_OPENMP)
 
 # ------------------------------------------------------------------ threads
 
-cdef int default_num_threads() noexcept nogil:
-    """The thread count of a call that names none: every driver (run_elementwise,
-    run_softmax, run_prelu, run_gated) takes its count as an argument, and the entry
-    points of the Python API pass this one."""
-    return omp_get_max_threads()
-
-
-def get_num_threads():
-    """Threads a kernel may use when the call names no count (`default_num_threads`)."""
-    return default_num_threads()
-
-
-def set_num_threads(int n):
-    """Set OpenMP's thread count (`omp_set_num_threads`) for calls from this thread."""
-    if n < 1:
-        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    omp_set_num_threads(n)
+# `default_num_threads()` is the thread count of a call that names none: every driver
+# (run_elementwise, run_softmax, run_prelu, run_gated) takes its count as an argument,
+# and the entry points of the Python API pass this one.  It lives in _threadstate.pyx,
+# one module for every SIMD level, so the process-wide setting is one value.
 
 
 def _set_parallel_thresholds(Py_ssize_t compute_bound, Py_ssize_t memory_bound):
@@ -265,7 +249,8 @@ cdef object run_task(ElementwiseTask* task, object in1, object in2, object out):
                                  default_num_threads())
     if not ok:
         raise ValueError(f"no elementwise kernel for op {task.op} in direction {task.direction}")
-    return res
+    # a 0-d result without `out` is returned as a NumPy scalar, as ufuncs do
+    return res[()] if out is None and cnp.PyArray_NDIM(res) == 0 else res
 
 
 def elementwise(int direction, int op, object in1, object in2, object out,
@@ -419,7 +404,10 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
     cdef cnp.ndarray arr = <cnp.ndarray>in1
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
     nd = cnp.PyArray_NDIM(arr)
-    ax = axis
+    try:
+        ax = axis
+    except OverflowError:  # beyond Py_ssize_t: the validating path raises AxisError
+        return NotImplemented
     if ax < -max(nd, 1) or ax >= max(nd, 1):
         return NotImplemented
     if nd > 0:
@@ -432,7 +420,8 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
                 length = dims[k]
             else:
                 inner *= dims[k]
-    return softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+    res = softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+    return res[()] if out is None and nd == 0 else res
 
 
 cdef inline bint disjoint(cnp.ndarray a, cnp.ndarray b):
@@ -465,7 +454,10 @@ cdef int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t*
     cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
     if type(axis) is not int or nd == 0:
         return -1
-    ax = axis
+    try:
+        ax = axis
+    except OverflowError:  # beyond Py_ssize_t: the validating path raises AxisError
+        return -1
     if ax < -nd or ax >= nd:
         return -1
     if ax < 0:

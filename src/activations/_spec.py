@@ -15,6 +15,7 @@ Adding an elementwise activation means:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Tuple
 
@@ -72,8 +73,24 @@ def _no_params(name: str) -> Callable[[], Tuple[str, float, float]]:
     return args
 
 
-def _finite(fname: str, pname: str, value: float) -> float:
-    value = float(value)
+def _real(fname: str, pname: str, value) -> float:
+    """``value`` as a float: a real number (int, float, NumPy real scalar or 0-d array).
+    None, strings and complex numbers raise TypeError naming the parameter."""
+    if value is None:
+        raise TypeError(f"{fname}: missing the required parameter {pname}")
+    if isinstance(value, (str, bytes, bytearray)) or (
+            isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real)):
+        raise TypeError(f"{fname}: {pname} must be a real number, got "
+                        f"{type(value).__name__} {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{fname}: {pname} must be a real number, got "
+                        f"{type(value).__name__}") from exc
+
+
+def _finite(fname: str, pname: str, value) -> float:
+    value = _real(fname, pname, value)
     if not math.isfinite(value):
         raise ValueError(f"{fname}: {pname} must be finite, got {value!r}")
     return value
@@ -92,7 +109,7 @@ def _leaky_relu_from_output(negative_slope: float = 0.01) -> None:
 
 
 def _rrelu_bounds(lower: float, upper: float) -> Tuple[float, float]:
-    lower, upper = float(lower), float(upper)
+    lower, upper = _real("rrelu", "lower", lower), _real("rrelu", "upper", upper)
     if not (0.0 <= lower <= 1.0 and 0.0 <= upper <= 1.0):
         raise ValueError(
             f"rrelu: slopes must lie in [0, 1], got lower={lower!r}, upper={upper!r}")
@@ -225,7 +242,9 @@ def _lambd_args(op: str):
 
 
 def _threshold_args(threshold: float, value: float):
-    return "threshold", _finite("threshold", "threshold", threshold), float(value)
+    # value may be any float, inf and NaN included (it is only copied to the output)
+    return ("threshold", _finite("threshold", "threshold", threshold),
+            _real("threshold", "value", value))
 
 
 def _approximate(fname: str, approximate: str, exact: str, tanh: str) -> str:
