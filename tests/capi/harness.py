@@ -25,7 +25,8 @@ ROOT = HERE.parents[1]
 
 FORM_POINTER, FORM_MEMORYVIEW, FORM_PRANGE = 0, 1, 2
 #: call_<entry> returns this when the entry has no prange form (results that depend on
-#: the whole array: prelu's weight gradient, rrelu's per-index slopes in training).
+#: the whole array: prelu's weight gradient, the bias gradient of the bias form,
+#: rrelu's per-index slopes in training).
 NO_PRANGE = -100
 #: Elements per prange piece of an elementwise entry.
 PRANGE_CHUNK = 4096
