@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib.util
+import inspect
 import itertools
 import math
 import os
@@ -52,7 +53,16 @@ def test_table_entries_are_the_released_ones():
 
 
 def test_every_function_has_a_row_once():
-    assert sorted(_spec.C_API_ROWS) == sorted(SPECS), "each function needs one C_API_ROWS row"
+    plain = [r for r in _spec.C_API_ROWS if isinstance(r, str)]
+    assert sorted(plain) == sorted(SPECS), "each function needs one C_API_ROWS row"
+    fused = [r for r in _spec.C_API_ROWS if not isinstance(r, str)]
+    assert len(fused) == len(set(fused))
+    # a fused row for each function whose Python form takes the fused keyword
+    for form, keyword in (("bias", "bias"), ("masked", "mask")):
+        takes = sorted(name for name in SPECS
+                       if keyword in inspect.signature(getattr(act, name)).parameters)
+        assert takes and sorted(f for f, fm in fused if fm == form) == takes, form
+    assert {fm for _, fm in fused} == {"bias", "masked"}
     for table in (_spec.C_API_CHECKS, _spec.C_API_CHECKS_FROM_OUTPUT, _spec.C_API_OP):
         assert set(table) <= set(SPECS)
 
@@ -64,6 +74,14 @@ def test_entry_names_follow_the_contract():
         for dt in ("f32", "f64"):
             assert f"{s.name}_{dt}" in names and f"{s.name}_backward_{dt}" in names
             assert (f"{s.name}_backward_y_{dt}" in names) == ("y" in s.backward_takes)
+    for row in _spec.C_API_ROWS:
+        if isinstance(row, str):
+            continue
+        func, form = row
+        for dt in ("f32", "f64"):
+            assert f"{func}_{form}_{dt}" in names and f"{func}_{form}_backward_{dt}" in names
+            # from y the bias form adds nothing to x: no entry (the plain one serves)
+            assert (f"{func}_{form}_backward_y_{dt}" in names) == (form == "masked")
     header = (Path(act.get_include()) / "activations.h").read_text()
     for alias, func in GEN.aliases(GEN.load_spec()):
         assert f"act_{alias}_f32(" in header and f"act_{alias}_backward_f64(" in header
@@ -106,6 +124,18 @@ def _param_grid(name):
 def _python_kwargs(params):
     return {k: (APPROXIMATE[v] if k == "approximate" else bool(v) if k == "training" else v)
             for k, v in params.items()}
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax", "softmin"])
+def test_c_scale_rule_accepts_and_rejects_what_python_does(name):
+    x = np.linspace(-2, 2, 8).reshape(2, 4)
+    mask = np.zeros_like(x)
+    rules = _spec.C_API_FORM_CHECKS["masked"]
+    for scale in GRID + [1e308, -1e-308]:
+        py = _python_accepts(lambda: getattr(act, name)(x, scale=scale, mask=mask))
+        assert _c_accepts(rules, {"scale": scale}) == py, (name, scale)
+        py_b = _python_accepts(lambda: getattr(act, f"{name}_backward")(x, y=x, scale=scale))
+        assert _c_accepts(rules, {"scale": scale}) == py_b, (name, scale)
 
 
 @pytest.mark.parametrize("name", sorted(set(_spec.C_API_CHECKS) | set(_spec.C_API_CHECKS_FROM_OUTPUT)))

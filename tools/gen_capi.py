@@ -4,9 +4,10 @@
     python tools/gen_capi.py --check       # exit 1 if a committed file is stale
     python tools/gen_capi.py --record-abi  # append new table entries to tests/capi/abi.txt
 
-One table of entries -- every function of ``_spec.C_API_ROWS``, each direction
-(forward, backward from x, backward from y where the function takes y) and each dtype
-(float32, float64) -- becomes:
+One table of entries -- every row of ``_spec.C_API_ROWS`` (a function, or a function
+and a fused form: "bias" or "masked"), each direction (forward, backward from x,
+backward from y where the function takes y; the bias form has no entry from y, where
+nothing is added to x) and each dtype (float32, float64) -- becomes:
 
   src/activations/include/activations.h  the C header: status codes, the table struct,
                                          ``import_activations()``, ``act_*`` wrappers
@@ -76,10 +77,12 @@ class Entry:
     ctype: str                         # "float" or "double"
     data: Tuple[Tuple[str, str], ...]  # (type with T, name): pointers and sizes
     params: Tuple[Tuple[str, str], ...]  # (type with T, name): the function's parameters
+    form: str = ""                     # "", or the fused form: "bias" or "masked"
 
     @property
     def stem(self) -> str:
-        return self.func if self.direction == "forward" else f"{self.func}_{self.direction}"
+        base = f"{self.func}_{self.form}" if self.form else self.func
+        return base if self.direction == "forward" else f"{base}_{self.direction}"
 
     @property
     def name(self) -> str:
@@ -100,8 +103,31 @@ class Entry:
         return ", ".join(n for _, n in self.args())
 
 
-def _data_args(kind: str, direction: str) -> Tuple[Tuple[str, str], ...]:
+#: Pointer arguments that may be null (no mask; the bias gradient not wanted).
+OPTIONAL = ("mask", "grad_bias")
+
+#: The Python defaults of the fused forms' parameters (for the typed-memoryview forms).
+FORM_PARAM_DEFAULTS = {"scale": 1.0}
+
+#: The directions of each form's entries.
+FORM_DIRECTIONS = {"": DIRECTIONS, "bias": ("forward", "backward"), "masked": DIRECTIONS}
+
+
+def _data_args(kind: str, direction: str, form: str = "") -> Tuple[Tuple[str, str], ...]:
     second = "y" if direction == "backward_y" else "x"
+    sizes = (("int64_t", "rows"), ("int64_t", "cols"))
+    if form == "bias":   # the bias after x, the bias gradient after out
+        if direction == "forward":
+            return (("const T *", "x"), ("const T *", "bias"), ("T *", "out")) + sizes
+        return (("const T *", "grad"), ("const T *", "x"), ("const T *", "bias"),
+                ("T *", "out"), ("T *", "grad_bias")) + sizes
+    if form == "masked":  # the mask after x (from y there is none: y holds it)
+        if direction == "forward":
+            return (("const T *", "x"), ("const T *", "mask"), ("T *", "out")) + sizes
+        if direction == "backward":
+            return (("const T *", "grad"), ("const T *", "x"), ("const T *", "mask"),
+                    ("T *", "out")) + sizes
+        return (("const T *", "grad"), ("const T *", "y"), ("T *", "out")) + sizes
     if kind == "prelu":
         if direction == "forward":
             ptrs = (("const T *", "x"), ("const T *", "weight"), ("T *", "out"))
@@ -124,16 +150,19 @@ def entries(spec=None) -> List[Entry]:
     spec = spec or load_spec()
     by_name = {s.name: s for s in spec["SPECS"]}
     out = []
-    for fname in spec["C_API_ROWS"]:
+    for row in spec["C_API_ROWS"]:
+        fname, form = (row, "") if isinstance(row, str) else row
         s = by_name[fname]
         params = tuple((spec["C_API_PARAM_TYPES"].get(p, "T"), p) for p in s.params
                        if p not in spec["C_API_NOT_PARAMS"])
+        if form == "masked":
+            params += (("T", "scale"),)
         for suffix, ctype in DTYPES:
-            for direction in DIRECTIONS:
+            for direction in FORM_DIRECTIONS[form]:
                 if direction == "backward_y" and "y" not in s.backward_takes:
                     continue
                 out.append(Entry(fname, s.kind, direction, suffix, ctype,
-                                 _data_args(s.kind, direction), params))
+                                 _data_args(s.kind, direction, form), params, form))
     return out
 
 
@@ -145,7 +174,7 @@ def abi_lines(table: List[Entry]) -> List[str]:
 def aliases(spec) -> List[Tuple[str, str]]:
     """(alias, function) for the functions in the table."""
     by_name = {s.name: s for s in spec["SPECS"]}
-    return [(a, f) for f in spec["C_API_ROWS"] for a in by_name[f].aliases]
+    return [(a, f) for f in spec["C_API_ROWS"] if isinstance(f, str) for a in by_name[f].aliases]
 
 
 def default_literal(value, ctype: str) -> str:
@@ -269,6 +298,7 @@ def _op_expr(spec, fname: str, op_ids: Dict[str, int], default: str) -> str:
 
 def _checks(spec, e: Entry) -> Tuple[str, ...]:
     rules = spec["C_API_CHECKS"].get(e.func, ())
+    rules += spec["C_API_FORM_CHECKS"].get(e.form, ())
     if e.direction == "backward_y":
         rules += spec["C_API_CHECKS_FROM_OUTPUT"].get(e.func, ())
     return rules
@@ -286,6 +316,12 @@ def _entry_body(spec, e: Entry) -> List[str]:
         op_ids = {row[0]: i for i, row in enumerate(spec["kernel_ops"]())}
         floats = [n for t, n in e.params if t == "T"] + ["0", "0"]
         op, names = _op_expr(spec, e.func, op_ids, s.ops[0])
+        if e.form == "bias":
+            ins = {"forward": f"x, {null}, bias, out, {null}",
+                   "backward": "grad, x, bias, out, grad_bias"}[e.direction]
+            return [f"# {names}",
+                    f"return capi_elementwise_bias({direction}, {op}, {floats[0]}, {floats[1]}, "
+                    f"{ins}, rows, cols, nthreads)"]
         return [f"# {names}",
                 f"return capi_elementwise({direction}, {op}, {floats[0]}, {floats[1]}, 0, "
                 f"{ins}, out, n, nthreads)"]
@@ -302,6 +338,10 @@ def _entry_body(spec, e: Entry) -> List[str]:
         base, flip = ("softmax", "-1") if e.func == "softmin" else (e.func, "1")
         mode = base.upper() + {"forward": "_FORWARD", "backward": "_BACKWARD_X",
                                "backward_y": "_BACKWARD_Y"}[e.direction]
+        if e.form == "masked":
+            mask = null if e.direction == "backward_y" else "mask"
+            return [f"return capi_softmax_masked({mode}, {flip}, scale, {ins}, {mask}, out, "
+                    "rows, cols, nthreads)"]
         return [f"return capi_softmax({mode}, {flip}, {ins}, out, rows, cols, nthreads)"]
     if e.kind == "gated":
         gate_ids = {name: i for i, name in enumerate(spec["gate_ops"]())}
@@ -346,8 +386,11 @@ def _mv_dims(e: Entry) -> Dict[str, int]:
     """Memoryview dimensions of each pointer argument of e's typed-memoryview form."""
     if e.kind == "prelu":
         return {"x": 3, "grad": 3, "out": 3, "grad_x": 3, "weight": 1, "grad_weight": 1}
-    nd = 2 if e.kind in ("softmax", "gated") else 1
-    return {n: nd for t, n in e.data if "*" in t}
+    nd = 2 if e.kind in ("softmax", "gated") or e.form else 1
+    dims = {n: nd for t, n in e.data if "*" in t}
+    if e.form == "bias":
+        dims.update(bias=1, grad_bias=1)
+    return dims
 
 
 def _mv_type(t: str, nd: int) -> str:
@@ -357,7 +400,8 @@ def _mv_type(t: str, nd: int) -> str:
 
 def _mv_ptr(name: str, nd: int) -> str:
     index = ", ".join(["0"] * nd)
-    nonempty = " and ".join(f"{name}.shape[{k}] > 0" for k in range(nd))
+    nonempty = " and ".join([f"{name} is not None"] * (name in OPTIONAL)
+                            + [f"{name}.shape[{k}] > 0" for k in range(nd)])
     return f"(&{name}[{index}] if {nonempty} else NULL)"
 
 
@@ -382,9 +426,16 @@ def _mv_shape_checks(e: Entry) -> Tuple[List[str], Dict[str, str]]:
         conds += [f"{n}.shape[1] != x.shape[1]" for n in full if n != "x"]
         return conds, {"rows": "x.shape[0]", "cols": "x.shape[1]"}
     ref = names[1] if e.direction != "forward" else "x"  # x or y
-    nd = _mv_dims(e)[ref]
-    conds = [f"{n}.shape[{k}] != {ref}.shape[{k}]" for n in names if n != ref for k in range(nd)]
-    if e.kind == "softmax":
+    dims = _mv_dims(e)
+    nd = dims[ref]
+    conds = []
+    for n in names:
+        if n == ref:
+            continue
+        cond = " or ".join(f"{n}.shape[{k}] != {ref}.shape[{k + nd - dims[n]}]"
+                           for k in range(dims[n]))  # a 1-D bias runs along the last axis
+        conds.append(f"({n} is not None and ({cond}))" if n in OPTIONAL else cond)
+    if e.kind == "softmax" or e.form:
         return conds, {"rows": f"{ref}.shape[0]", "cols": f"{ref}.shape[1]"}
     return conds, {"n": f"{ref}.shape[0]"}
 
@@ -449,7 +500,7 @@ def render_cython_pxd(spec, table: List[Entry]) -> str:
             if "*" in t:
                 args.append(f"{_mv_type(t, dims[n])} {n}")
         for t, n in e.params:
-            default = s.params[n]
+            default = {**FORM_PARAM_DEFAULTS, **s.params}[n]
             ty = "floating" if t == "T" else t
             if default is not None and ty == "floating":
                 default = _fused_default(float(default))

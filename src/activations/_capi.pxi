@@ -4,10 +4,11 @@
 #
 # Design:
 #  1. Each entry (generated in _capi_entries.pxi from _spec.py) checks its parameters
-#     and calls one driver below for its kind; the driver checks sizes, pointers and
-#     the thread count, in that order, and only then runs the same kernel driver
-#     (run_elementwise, run_softmax, run_gated, run_prelu) with the same layout as the
-#     Python entry points: the results are bit-identical to the Python API's.
+#     and calls one driver below for its kind or fused form; the driver checks sizes,
+#     pointers and the thread count, in that order, and only then runs the same kernel
+#     driver (run_elementwise, run_softmax, run_gated, run_prelu, run_elementwise_bias,
+#     run_softmax_masked) with the same layout as the Python entry points: the results
+#     are bit-identical to the Python API's.
 #  2. A failed check returns a negative status (ACT_EINVAL, ACT_ESIZE, ACT_ENULL) before
 #     anything is written; nothing raises, prints or takes the GIL.
 #  3. nthreads: 0 is default_num_threads(), the Python API's count; 1 takes each
@@ -53,6 +54,16 @@ cdef int capi_elementwise(int direction, int op, double a, double b, uint64_t se
     return ACT_OK
 
 
+#: The softmax family's sign (1; -1 for softmin), read from memory rather than passed on
+#: as the entry's constant: with the constant, GCC specializes run_softmax for flip = -1
+#: and folds flip * v into -v, which keeps the sign of a NaN that the Python API's call
+#: (a run-time flip) flips; tests/capi compares NaN results bit for bit too.
+#: Index 0: 1, 1: -1.
+cdef double SOFTMAX_SIGN[2]
+SOFTMAX_SIGN[0] = 1
+SOFTMAX_SIGN[1] = -1
+
+
 cdef int capi_softmax(int mode, floating flip, const floating* in1, const floating* in2,
                       floating* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
     """The softmax family along the last axis of a C-contiguous (rows, cols) buffer."""
@@ -63,7 +74,59 @@ cdef int capi_softmax(int mode, floating flip, const floating* in1, const floati
         return ACT_ENULL
     if nthreads < 0:
         return ACT_EINVAL
-    run_softmax(mode, in1, in2, out, rows, cols, 1, flip, capi_threads(nthreads))
+    run_softmax(mode, in1, in2, out, rows, cols, 1, <floating>SOFTMAX_SIGN[flip < 0],
+                capi_threads(nthreads))
+    return ACT_OK
+
+
+cdef int capi_elementwise_bias(int direction, int op, double a, double b, const floating* in1,
+                               const floating* in2, const floating* bias, floating* out,
+                               floating* grad_bias, int64_t rows, int64_t cols,
+                               int nthreads) noexcept nogil:
+    """f(x + bias) (forward: in1 = x) or grad * f'(x + bias) (backward: in1 = grad, in2 =
+    x, and grad_bias = the column sums unless it is null) over a C-contiguous (rows,
+    cols) buffer with bias[cols]: the Python bias form with the bias along the last axis."""
+    cdef int status
+    if capi_bad_size(rows, cols):
+        return ACT_ESIZE
+    if rows * cols > 0 and (in1 == NULL or out == NULL or bias == NULL
+                            or (direction != FORWARD and in2 == NULL)):
+        return ACT_ENULL
+    if nthreads < 0:
+        return ACT_EINVAL
+    status = run_elementwise_bias(direction, op, in1, in2, bias, out, grad_bias, rows, cols, 1,
+                                  a, b, capi_threads(nthreads))
+    if status == BIAS_NO_MEMORY:
+        return ACT_ENOMEM
+    if status != BIAS_OK:
+        return ACT_EINVAL  # pragma: no cover - every generated (op, direction) exists
+    return ACT_OK
+
+
+cdef int capi_softmax_masked(int mode, floating flip, floating scale, const floating* in1,
+                             const floating* in2, const floating* mask, floating* out,
+                             int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    """The softmax family of scale * x + mask along the last axis of a C-contiguous (rows,
+    cols) buffer, mask a full (rows, cols) additive mask or null.  As in the Python API,
+    no mask and scale 1 is the plain family (capi_softmax), except from y: there the
+    entry is the backward of a masked forward (the Python call with a mask, which it
+    does not read), whose -inf entries of y are masked out (_softmax_masked.pxi,
+    Design 3)."""
+    cdef bint backward = not (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD)
+    cdef bint from_y = mode == SOFTMAX_BACKWARD_Y or mode == LOG_SOFTMAX_BACKWARD_Y
+    if mask == NULL and scale == 1 and not from_y:
+        return capi_softmax(mode, flip, in1, in2, out, rows, cols, nthreads)
+    if capi_bad_size(rows, cols):
+        return ACT_ESIZE
+    if rows * cols > 0 and (in1 == NULL or out == NULL or (backward and in2 == NULL)):
+        return ACT_ENULL
+    if nthreads < 0:
+        return ACT_EINVAL
+    if not run_softmax_masked(mode, in1, in2, out, rows, cols, scale,
+                              <floating>SOFTMAX_SIGN[flip < 0], mask,
+                              <const unsigned char*>NULL, <const int64_t*>NULL, 1,
+                              capi_threads(nthreads)):
+        return ACT_ENOMEM
     return ACT_OK
 
 

@@ -701,6 +701,512 @@ cdef int capi_threshold_backward_f64(const double* grad, const double* x, double
     # op 22: threshold
     return capi_elementwise(BACKWARD, 22, threshold, value, 0, grad, x, out, n, nthreads)
 
+cdef int capi_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 0: sigmoid
+    return capi_elementwise_bias(FORWARD, 0, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 0: sigmoid
+    return capi_elementwise_bias(BACKWARD, 0, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 0: sigmoid
+    return capi_elementwise_bias(FORWARD, 0, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 0: sigmoid
+    return capi_elementwise_bias(BACKWARD, 0, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 1: tanh
+    return capi_elementwise_bias(FORWARD, 1, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 1: tanh
+    return capi_elementwise_bias(BACKWARD, 1, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 1: tanh
+    return capi_elementwise_bias(FORWARD, 1, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 1: tanh
+    return capi_elementwise_bias(BACKWARD, 1, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 2: relu
+    return capi_elementwise_bias(FORWARD, 2, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 2: relu
+    return capi_elementwise_bias(BACKWARD, 2, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 2: relu
+    return capi_elementwise_bias(FORWARD, 2, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 2: relu
+    return capi_elementwise_bias(BACKWARD, 2, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_leaky_relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil:
+    if not ((isfinite(negative_slope))):
+        return ACT_EINVAL
+    # op 3: leaky_relu
+    return capi_elementwise_bias(FORWARD, 3, negative_slope, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_leaky_relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil:
+    if not ((isfinite(negative_slope))):
+        return ACT_EINVAL
+    # op 3: leaky_relu
+    return capi_elementwise_bias(BACKWARD, 3, negative_slope, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_leaky_relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil:
+    if not ((isfinite(negative_slope))):
+        return ACT_EINVAL
+    # op 3: leaky_relu
+    return capi_elementwise_bias(FORWARD, 3, negative_slope, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_leaky_relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil:
+    if not ((isfinite(negative_slope))):
+        return ACT_EINVAL
+    # op 3: leaky_relu
+    return capi_elementwise_bias(BACKWARD, 3, negative_slope, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_elu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha))):
+        return ACT_EINVAL
+    # op 4: elu
+    return capi_elementwise_bias(FORWARD, 4, alpha, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_elu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha))):
+        return ACT_EINVAL
+    # op 4: elu
+    return capi_elementwise_bias(BACKWARD, 4, alpha, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_elu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha))):
+        return ACT_EINVAL
+    # op 4: elu
+    return capi_elementwise_bias(FORWARD, 4, alpha, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_elu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha))):
+        return ACT_EINVAL
+    # op 4: elu
+    return capi_elementwise_bias(BACKWARD, 4, alpha, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_selu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 5: selu
+    return capi_elementwise_bias(FORWARD, 5, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_selu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 5: selu
+    return capi_elementwise_bias(BACKWARD, 5, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_selu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 5: selu
+    return capi_elementwise_bias(FORWARD, 5, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_selu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 5: selu
+    return capi_elementwise_bias(BACKWARD, 5, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softsign_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 6: softsign
+    return capi_elementwise_bias(FORWARD, 6, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_softsign_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 6: softsign
+    return capi_elementwise_bias(BACKWARD, 6, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softsign_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 6: softsign
+    return capi_elementwise_bias(FORWARD, 6, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_softsign_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 6: softsign
+    return capi_elementwise_bias(BACKWARD, 6, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softplus_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil:
+    if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
+        return ACT_EINVAL
+    # op 7: softplus
+    return capi_elementwise_bias(FORWARD, 7, beta, threshold, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_softplus_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil:
+    if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
+        return ACT_EINVAL
+    # op 7: softplus
+    return capi_elementwise_bias(BACKWARD, 7, beta, threshold, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softplus_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil:
+    if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
+        return ACT_EINVAL
+    # op 7: softplus
+    return capi_elementwise_bias(FORWARD, 7, beta, threshold, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_softplus_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil:
+    if not ((isfinite(beta)) and (beta != 0) and (isfinite(threshold))):
+        return ACT_EINVAL
+    # op 7: softplus
+    return capi_elementwise_bias(BACKWARD, 7, beta, threshold, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil:
+    if not ((isfinite(beta))):
+        return ACT_EINVAL
+    # ops 9: silu, 8: swish
+    return capi_elementwise_bias(FORWARD, 9 if beta == 1 else 8, beta, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil:
+    if not ((isfinite(beta))):
+        return ACT_EINVAL
+    # ops 9: silu, 8: swish
+    return capi_elementwise_bias(BACKWARD, 9 if beta == 1 else 8, beta, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil:
+    if not ((isfinite(beta))):
+        return ACT_EINVAL
+    # ops 9: silu, 8: swish
+    return capi_elementwise_bias(FORWARD, 9 if beta == 1 else 8, beta, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil:
+    if not ((isfinite(beta))):
+        return ACT_EINVAL
+    # ops 9: silu, 8: swish
+    return capi_elementwise_bias(BACKWARD, 9 if beta == 1 else 8, beta, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 10: hard_swish
+    return capi_elementwise_bias(FORWARD, 10, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 10: hard_swish
+    return capi_elementwise_bias(BACKWARD, 10, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 10: hard_swish
+    return capi_elementwise_bias(FORWARD, 10, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 10: hard_swish
+    return capi_elementwise_bias(BACKWARD, 10, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_relu6_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 11: relu6
+    return capi_elementwise_bias(FORWARD, 11, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_relu6_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 11: relu6
+    return capi_elementwise_bias(BACKWARD, 11, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_relu6_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 11: relu6
+    return capi_elementwise_bias(FORWARD, 11, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_relu6_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 11: relu6
+    return capi_elementwise_bias(BACKWARD, 11, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
+    return capi_elementwise_bias(FORWARD, 12, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
+    return capi_elementwise_bias(BACKWARD, 12, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
+    return capi_elementwise_bias(FORWARD, 12, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 12: hard_sigmoid
+    return capi_elementwise_bias(BACKWARD, 12, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil:
+    if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
+        return ACT_EINVAL
+    # op 13: hard_tanh
+    return capi_elementwise_bias(FORWARD, 13, min_val, max_val, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil:
+    if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
+        return ACT_EINVAL
+    # op 13: hard_tanh
+    return capi_elementwise_bias(BACKWARD, 13, min_val, max_val, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hard_tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil:
+    if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
+        return ACT_EINVAL
+    # op 13: hard_tanh
+    return capi_elementwise_bias(FORWARD, 13, min_val, max_val, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_hard_tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil:
+    if not ((isfinite(min_val)) and (isfinite(max_val)) and (min_val <= max_val)):
+        return ACT_EINVAL
+    # op 13: hard_tanh
+    return capi_elementwise_bias(BACKWARD, 13, min_val, max_val, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_gelu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    if not ((approximate == 0 or approximate == 1)):
+        return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
+    return capi_elementwise_bias(FORWARD, 15 if approximate else 14, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_gelu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    if not ((approximate == 0 or approximate == 1)):
+        return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
+    return capi_elementwise_bias(BACKWARD, 15 if approximate else 14, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_gelu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    if not ((approximate == 0 or approximate == 1)):
+        return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
+    return capi_elementwise_bias(FORWARD, 15 if approximate else 14, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_gelu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    if not ((approximate == 0 or approximate == 1)):
+        return ACT_EINVAL
+    # ops 15: gelu_tanh, 14: gelu
+    return capi_elementwise_bias(BACKWARD, 15 if approximate else 14, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_mish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 16: mish
+    return capi_elementwise_bias(FORWARD, 16, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_mish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 16: mish
+    return capi_elementwise_bias(BACKWARD, 16, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_mish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 16: mish
+    return capi_elementwise_bias(FORWARD, 16, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_mish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 16: mish
+    return capi_elementwise_bias(BACKWARD, 16, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_celu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha)) and (alpha != 0)):
+        return ACT_EINVAL
+    # op 17: celu
+    return capi_elementwise_bias(FORWARD, 17, alpha, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_celu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha)) and (alpha != 0)):
+        return ACT_EINVAL
+    # op 17: celu
+    return capi_elementwise_bias(BACKWARD, 17, alpha, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_celu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha)) and (alpha != 0)):
+        return ACT_EINVAL
+    # op 17: celu
+    return capi_elementwise_bias(FORWARD, 17, alpha, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_celu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    if not ((isfinite(alpha)) and (alpha != 0)):
+        return ACT_EINVAL
+    # op 17: celu
+    return capi_elementwise_bias(BACKWARD, 17, alpha, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_log_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
+    return capi_elementwise_bias(FORWARD, 18, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_log_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
+    return capi_elementwise_bias(BACKWARD, 18, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_log_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
+    return capi_elementwise_bias(FORWARD, 18, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_log_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 18: log_sigmoid
+    return capi_elementwise_bias(BACKWARD, 18, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_tanhshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
+    return capi_elementwise_bias(FORWARD, 19, 0, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_tanhshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
+    return capi_elementwise_bias(BACKWARD, 19, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_tanhshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
+    return capi_elementwise_bias(FORWARD, 19, 0, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_tanhshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    # op 19: tanhshrink
+    return capi_elementwise_bias(BACKWARD, 19, 0, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 20: softshrink
+    return capi_elementwise_bias(FORWARD, 20, lambd, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_softshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 20: softshrink
+    return capi_elementwise_bias(BACKWARD, 20, lambd, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 20: softshrink
+    return capi_elementwise_bias(FORWARD, 20, lambd, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_softshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 20: softshrink
+    return capi_elementwise_bias(BACKWARD, 20, lambd, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hardshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 21: hardshrink
+    return capi_elementwise_bias(FORWARD, 21, lambd, 0, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_hardshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 21: hardshrink
+    return capi_elementwise_bias(BACKWARD, 21, lambd, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_hardshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 21: hardshrink
+    return capi_elementwise_bias(FORWARD, 21, lambd, 0, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_hardshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    if not ((isfinite(lambd)) and (lambd >= 0)):
+        return ACT_EINVAL
+    # op 21: hardshrink
+    return capi_elementwise_bias(BACKWARD, 21, lambd, 0, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_threshold_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil:
+    if not ((isfinite(threshold))):
+        return ACT_EINVAL
+    # op 22: threshold
+    return capi_elementwise_bias(FORWARD, 22, threshold, value, x, <float*>NULL, bias, out, <float*>NULL, rows, cols, nthreads)
+
+cdef int capi_threshold_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil:
+    if not ((isfinite(threshold))):
+        return ACT_EINVAL
+    # op 22: threshold
+    return capi_elementwise_bias(BACKWARD, 22, threshold, value, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_threshold_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil:
+    if not ((isfinite(threshold))):
+        return ACT_EINVAL
+    # op 22: threshold
+    return capi_elementwise_bias(FORWARD, 22, threshold, value, x, <double*>NULL, bias, out, <double*>NULL, rows, cols, nthreads)
+
+cdef int capi_threshold_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil:
+    if not ((isfinite(threshold))):
+        return ACT_EINVAL
+    # op 22: threshold
+    return capi_elementwise_bias(BACKWARD, 22, threshold, value, grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_FORWARD, 1, scale, x, <float*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_X, 1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_Y, 1, scale, grad, y, <float*>NULL, out, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_FORWARD, 1, scale, x, <double*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_X, 1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_Y, 1, scale, grad, y, <double*>NULL, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_FORWARD, 1, scale, x, <float*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_BACKWARD_X, 1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_BACKWARD_Y, 1, scale, grad, y, <float*>NULL, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_FORWARD, 1, scale, x, <double*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_BACKWARD_X, 1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_log_softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(LOG_SOFTMAX_BACKWARD_Y, 1, scale, grad, y, <double*>NULL, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_FORWARD, -1, scale, x, <float*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_X, -1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_Y, -1, scale, grad, y, <float*>NULL, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_FORWARD, -1, scale, x, <double*>NULL, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_X, -1, scale, grad, x, mask, out, rows, cols, nthreads)
+
+cdef int capi_softmin_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    if not ((isfinite(scale))):
+        return ACT_EINVAL
+    return capi_softmax_masked(SOFTMAX_BACKWARD_Y, -1, scale, grad, y, <double*>NULL, out, rows, cols, nthreads)
+
 
 cdef void fill_capi_table(act_api_table* table) noexcept nogil:
     table.abi_version = ACT_ABI_VERSION
@@ -853,3 +1359,105 @@ cdef void fill_capi_table(act_api_table* table) noexcept nogil:
     table.threshold_backward_f32 = capi_threshold_backward_f32
     table.threshold_f64 = capi_threshold_f64
     table.threshold_backward_f64 = capi_threshold_backward_f64
+    table.sigmoid_bias_f32 = capi_sigmoid_bias_f32
+    table.sigmoid_bias_backward_f32 = capi_sigmoid_bias_backward_f32
+    table.sigmoid_bias_f64 = capi_sigmoid_bias_f64
+    table.sigmoid_bias_backward_f64 = capi_sigmoid_bias_backward_f64
+    table.tanh_bias_f32 = capi_tanh_bias_f32
+    table.tanh_bias_backward_f32 = capi_tanh_bias_backward_f32
+    table.tanh_bias_f64 = capi_tanh_bias_f64
+    table.tanh_bias_backward_f64 = capi_tanh_bias_backward_f64
+    table.relu_bias_f32 = capi_relu_bias_f32
+    table.relu_bias_backward_f32 = capi_relu_bias_backward_f32
+    table.relu_bias_f64 = capi_relu_bias_f64
+    table.relu_bias_backward_f64 = capi_relu_bias_backward_f64
+    table.leaky_relu_bias_f32 = capi_leaky_relu_bias_f32
+    table.leaky_relu_bias_backward_f32 = capi_leaky_relu_bias_backward_f32
+    table.leaky_relu_bias_f64 = capi_leaky_relu_bias_f64
+    table.leaky_relu_bias_backward_f64 = capi_leaky_relu_bias_backward_f64
+    table.elu_bias_f32 = capi_elu_bias_f32
+    table.elu_bias_backward_f32 = capi_elu_bias_backward_f32
+    table.elu_bias_f64 = capi_elu_bias_f64
+    table.elu_bias_backward_f64 = capi_elu_bias_backward_f64
+    table.selu_bias_f32 = capi_selu_bias_f32
+    table.selu_bias_backward_f32 = capi_selu_bias_backward_f32
+    table.selu_bias_f64 = capi_selu_bias_f64
+    table.selu_bias_backward_f64 = capi_selu_bias_backward_f64
+    table.softsign_bias_f32 = capi_softsign_bias_f32
+    table.softsign_bias_backward_f32 = capi_softsign_bias_backward_f32
+    table.softsign_bias_f64 = capi_softsign_bias_f64
+    table.softsign_bias_backward_f64 = capi_softsign_bias_backward_f64
+    table.softplus_bias_f32 = capi_softplus_bias_f32
+    table.softplus_bias_backward_f32 = capi_softplus_bias_backward_f32
+    table.softplus_bias_f64 = capi_softplus_bias_f64
+    table.softplus_bias_backward_f64 = capi_softplus_bias_backward_f64
+    table.swish_bias_f32 = capi_swish_bias_f32
+    table.swish_bias_backward_f32 = capi_swish_bias_backward_f32
+    table.swish_bias_f64 = capi_swish_bias_f64
+    table.swish_bias_backward_f64 = capi_swish_bias_backward_f64
+    table.hard_swish_bias_f32 = capi_hard_swish_bias_f32
+    table.hard_swish_bias_backward_f32 = capi_hard_swish_bias_backward_f32
+    table.hard_swish_bias_f64 = capi_hard_swish_bias_f64
+    table.hard_swish_bias_backward_f64 = capi_hard_swish_bias_backward_f64
+    table.relu6_bias_f32 = capi_relu6_bias_f32
+    table.relu6_bias_backward_f32 = capi_relu6_bias_backward_f32
+    table.relu6_bias_f64 = capi_relu6_bias_f64
+    table.relu6_bias_backward_f64 = capi_relu6_bias_backward_f64
+    table.hard_sigmoid_bias_f32 = capi_hard_sigmoid_bias_f32
+    table.hard_sigmoid_bias_backward_f32 = capi_hard_sigmoid_bias_backward_f32
+    table.hard_sigmoid_bias_f64 = capi_hard_sigmoid_bias_f64
+    table.hard_sigmoid_bias_backward_f64 = capi_hard_sigmoid_bias_backward_f64
+    table.hard_tanh_bias_f32 = capi_hard_tanh_bias_f32
+    table.hard_tanh_bias_backward_f32 = capi_hard_tanh_bias_backward_f32
+    table.hard_tanh_bias_f64 = capi_hard_tanh_bias_f64
+    table.hard_tanh_bias_backward_f64 = capi_hard_tanh_bias_backward_f64
+    table.gelu_bias_f32 = capi_gelu_bias_f32
+    table.gelu_bias_backward_f32 = capi_gelu_bias_backward_f32
+    table.gelu_bias_f64 = capi_gelu_bias_f64
+    table.gelu_bias_backward_f64 = capi_gelu_bias_backward_f64
+    table.mish_bias_f32 = capi_mish_bias_f32
+    table.mish_bias_backward_f32 = capi_mish_bias_backward_f32
+    table.mish_bias_f64 = capi_mish_bias_f64
+    table.mish_bias_backward_f64 = capi_mish_bias_backward_f64
+    table.celu_bias_f32 = capi_celu_bias_f32
+    table.celu_bias_backward_f32 = capi_celu_bias_backward_f32
+    table.celu_bias_f64 = capi_celu_bias_f64
+    table.celu_bias_backward_f64 = capi_celu_bias_backward_f64
+    table.log_sigmoid_bias_f32 = capi_log_sigmoid_bias_f32
+    table.log_sigmoid_bias_backward_f32 = capi_log_sigmoid_bias_backward_f32
+    table.log_sigmoid_bias_f64 = capi_log_sigmoid_bias_f64
+    table.log_sigmoid_bias_backward_f64 = capi_log_sigmoid_bias_backward_f64
+    table.tanhshrink_bias_f32 = capi_tanhshrink_bias_f32
+    table.tanhshrink_bias_backward_f32 = capi_tanhshrink_bias_backward_f32
+    table.tanhshrink_bias_f64 = capi_tanhshrink_bias_f64
+    table.tanhshrink_bias_backward_f64 = capi_tanhshrink_bias_backward_f64
+    table.softshrink_bias_f32 = capi_softshrink_bias_f32
+    table.softshrink_bias_backward_f32 = capi_softshrink_bias_backward_f32
+    table.softshrink_bias_f64 = capi_softshrink_bias_f64
+    table.softshrink_bias_backward_f64 = capi_softshrink_bias_backward_f64
+    table.hardshrink_bias_f32 = capi_hardshrink_bias_f32
+    table.hardshrink_bias_backward_f32 = capi_hardshrink_bias_backward_f32
+    table.hardshrink_bias_f64 = capi_hardshrink_bias_f64
+    table.hardshrink_bias_backward_f64 = capi_hardshrink_bias_backward_f64
+    table.threshold_bias_f32 = capi_threshold_bias_f32
+    table.threshold_bias_backward_f32 = capi_threshold_bias_backward_f32
+    table.threshold_bias_f64 = capi_threshold_bias_f64
+    table.threshold_bias_backward_f64 = capi_threshold_bias_backward_f64
+    table.softmax_masked_f32 = capi_softmax_masked_f32
+    table.softmax_masked_backward_f32 = capi_softmax_masked_backward_f32
+    table.softmax_masked_backward_y_f32 = capi_softmax_masked_backward_y_f32
+    table.softmax_masked_f64 = capi_softmax_masked_f64
+    table.softmax_masked_backward_f64 = capi_softmax_masked_backward_f64
+    table.softmax_masked_backward_y_f64 = capi_softmax_masked_backward_y_f64
+    table.log_softmax_masked_f32 = capi_log_softmax_masked_f32
+    table.log_softmax_masked_backward_f32 = capi_log_softmax_masked_backward_f32
+    table.log_softmax_masked_backward_y_f32 = capi_log_softmax_masked_backward_y_f32
+    table.log_softmax_masked_f64 = capi_log_softmax_masked_f64
+    table.log_softmax_masked_backward_f64 = capi_log_softmax_masked_backward_f64
+    table.log_softmax_masked_backward_y_f64 = capi_log_softmax_masked_backward_y_f64
+    table.softmin_masked_f32 = capi_softmin_masked_f32
+    table.softmin_masked_backward_f32 = capi_softmin_masked_backward_f32
+    table.softmin_masked_backward_y_f32 = capi_softmin_masked_backward_y_f32
+    table.softmin_masked_f64 = capi_softmin_masked_f64
+    table.softmin_masked_backward_f64 = capi_softmin_masked_backward_f64
+    table.softmin_masked_backward_y_f64 = capi_softmin_masked_backward_y_f64

@@ -165,3 +165,105 @@ cdef extern from "activations.h" nogil:
         int (*threshold_backward_f32)(const float* grad, const float* x, float* out, int64_t n, float threshold, float value, int nthreads) noexcept nogil
         int (*threshold_f64)(const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil
         int (*threshold_backward_f64)(const double* grad, const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil
+        int (*sigmoid_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*sigmoid_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*sigmoid_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*sigmoid_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanh_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanh_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanh_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanh_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*leaky_relu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil
+        int (*leaky_relu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil
+        int (*leaky_relu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil
+        int (*leaky_relu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil
+        int (*elu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+        int (*elu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+        int (*elu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+        int (*elu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+        int (*selu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*selu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*selu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*selu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softsign_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softsign_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softsign_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softsign_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softplus_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil
+        int (*softplus_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil
+        int (*softplus_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil
+        int (*softplus_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil
+        int (*swish_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil
+        int (*swish_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil
+        int (*swish_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil
+        int (*swish_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil
+        int (*hard_swish_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_swish_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_swish_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_swish_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu6_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu6_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu6_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*relu6_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_sigmoid_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_sigmoid_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_sigmoid_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_sigmoid_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*hard_tanh_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil
+        int (*hard_tanh_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil
+        int (*hard_tanh_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil
+        int (*hard_tanh_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil
+        int (*gelu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+        int (*gelu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+        int (*gelu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+        int (*gelu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+        int (*mish_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*mish_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*mish_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*mish_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*celu_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+        int (*celu_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+        int (*celu_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+        int (*celu_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+        int (*log_sigmoid_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*log_sigmoid_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*log_sigmoid_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*log_sigmoid_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanhshrink_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanhshrink_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanhshrink_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*tanhshrink_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+        int (*softshrink_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+        int (*softshrink_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+        int (*softshrink_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+        int (*softshrink_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+        int (*hardshrink_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+        int (*hardshrink_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+        int (*hardshrink_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+        int (*hardshrink_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+        int (*threshold_bias_f32)(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil
+        int (*threshold_bias_backward_f32)(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil
+        int (*threshold_bias_f64)(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil
+        int (*threshold_bias_backward_f64)(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil
+        int (*softmax_masked_f32)(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmax_masked_backward_f32)(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmax_masked_backward_y_f32)(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmax_masked_f64)(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*softmax_masked_backward_f64)(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*softmax_masked_backward_y_f64)(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_f32)(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_backward_f32)(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_backward_y_f32)(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_f64)(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_backward_f64)(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*log_softmax_masked_backward_y_f64)(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*softmin_masked_f32)(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmin_masked_backward_f32)(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmin_masked_backward_y_f32)(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+        int (*softmin_masked_f64)(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*softmin_masked_backward_f64)(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+        int (*softmin_masked_backward_y_f64)(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil

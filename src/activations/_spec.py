@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple, Union
 
 #: λ and α of SELU (Klambauer et al. 2017), to the digits docs/api.md gives.
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -374,11 +374,21 @@ def kernel_ops() -> Tuple[Tuple[str, bool, bool], ...]:
 #: entries (forward, backward from x and, where the function takes y, from y; float32
 #: then float64).  The order is the ABI: rows are only ever appended, never inserted,
 #: removed or reordered (tests/capi/abi.txt lists what was released).
-C_API_ROWS: Tuple[str, ...] = (
+C_API_ROWS: Tuple[Union[str, Tuple[str, str]], ...] = (
     "sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "softsign",
     "softplus", "softmax", "log_softmax", "swish", "hard_swish", "relu6", "hard_sigmoid",
     "hard_tanh", "gelu", "mish", "celu", "log_sigmoid", "softmin", "tanhshrink",
     "softshrink", "hardshrink", "glu", "swiglu", "geglu", "threshold",
+    # the fused forms (docs/api.md "Cython and C"): (function, form) rows.  "bias":
+    # f(x + bias) over (rows, cols) with the bias along cols, forward and backward from
+    # x (with grad_bias); "masked": the softmax family of scale * x + mask.
+    ("sigmoid", "bias"), ("tanh", "bias"), ("relu", "bias"), ("leaky_relu", "bias"),
+    ("elu", "bias"), ("selu", "bias"), ("softsign", "bias"), ("softplus", "bias"),
+    ("swish", "bias"), ("hard_swish", "bias"), ("relu6", "bias"), ("hard_sigmoid", "bias"),
+    ("hard_tanh", "bias"), ("gelu", "bias"), ("mish", "bias"), ("celu", "bias"),
+    ("log_sigmoid", "bias"), ("tanhshrink", "bias"), ("softshrink", "bias"),
+    ("hardshrink", "bias"), ("threshold", "bias"),
+    ("softmax", "masked"), ("log_softmax", "masked"), ("softmin", "masked"),
 )
 
 #: What a C call's parameters must satisfy (else ACT_EINVAL): expressions, valid in
@@ -399,6 +409,9 @@ C_API_CHECKS: Dict[str, Tuple[str, ...]] = {
     "geglu": ("approximate == 0 or approximate == 1",),
     "threshold": ("isfinite(threshold)",),
 }
+
+#: ... the fused forms' own parameters (softmax_scale in _validation.py) ...
+C_API_FORM_CHECKS: Dict[str, Tuple[str, ...]] = {"masked": ("isfinite(scale)",)}
 
 #: ... and, for the backward from y, what ``check_from_output`` above requires.
 C_API_CHECKS_FROM_OUTPUT: Dict[str, Tuple[str, ...]] = {

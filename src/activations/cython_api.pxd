@@ -174,6 +174,108 @@ cdef int threshold_f32(const float* x, float* out, int64_t n, float threshold, f
 cdef int threshold_backward_f32(const float* grad, const float* x, float* out, int64_t n, float threshold, float value, int nthreads) noexcept nogil
 cdef int threshold_f64(const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil
 cdef int threshold_backward_f64(const double* grad, const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil
+cdef int sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int leaky_relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil
+cdef int leaky_relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil
+cdef int leaky_relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil
+cdef int leaky_relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil
+cdef int elu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+cdef int elu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+cdef int elu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+cdef int elu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+cdef int selu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int selu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int selu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int selu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softsign_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softsign_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softsign_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softsign_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softplus_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil
+cdef int softplus_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil
+cdef int softplus_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil
+cdef int softplus_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil
+cdef int swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil
+cdef int swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil
+cdef int swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil
+cdef int swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil
+cdef int hard_swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu6_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu6_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu6_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int relu6_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int hard_tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil
+cdef int hard_tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil
+cdef int hard_tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil
+cdef int hard_tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil
+cdef int gelu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+cdef int gelu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+cdef int gelu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+cdef int gelu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil
+cdef int mish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int mish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int mish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int mish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int celu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+cdef int celu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil
+cdef int celu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+cdef int celu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil
+cdef int log_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int log_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int log_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int log_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanhshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanhshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanhshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int tanhshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil
+cdef int softshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+cdef int softshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+cdef int softshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+cdef int softshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+cdef int hardshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+cdef int hardshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil
+cdef int hardshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+cdef int hardshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil
+cdef int threshold_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil
+cdef int threshold_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil
+cdef int threshold_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil
+cdef int threshold_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil
+cdef int softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int log_softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int softmin_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmin_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmin_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil
+cdef int softmin_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int softmin_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
+cdef int softmin_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil
 
 # ---------------------------------------------------------------- aliases
 
@@ -189,6 +291,18 @@ cdef inline int silu_f64(const double* x, double* out, int64_t n, int nthreads) 
 cdef inline int silu_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
     return swish_backward_f64(grad, x, out, n, (<double>1.0), nthreads)
 
+cdef inline int silu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return swish_bias_f32(x, bias, out, rows, cols, (<float>1.0), nthreads)
+
+cdef inline int silu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, (<float>1.0), nthreads)
+
+cdef inline int silu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return swish_bias_f64(x, bias, out, rows, cols, (<double>1.0), nthreads)
+
+cdef inline int silu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, (<double>1.0), nthreads)
+
 cdef inline int hswish_f32(const float* x, float* out, int64_t n, int nthreads) noexcept nogil:
     return hard_swish_f32(x, out, n, nthreads)
 
@@ -200,6 +314,18 @@ cdef inline int hswish_f64(const double* x, double* out, int64_t n, int nthreads
 
 cdef inline int hswish_backward_f64(const double* grad, const double* x, double* out, int64_t n, int nthreads) noexcept nogil:
     return hard_swish_backward_f64(grad, x, out, n, nthreads)
+
+cdef inline int hswish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return hard_swish_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef inline int hswish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return hard_swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef inline int hswish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return hard_swish_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef inline int hswish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return hard_swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
 
 
 # ---------------------------------------------------------------- typed memoryviews
@@ -1021,6 +1147,567 @@ cdef inline int threshold_backward(const floating[::1] grad, const floating[::1]
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef inline int sigmoid_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return sigmoid_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return sigmoid_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int sigmoid_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return sigmoid_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return sigmoid_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int tanh_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return tanh_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return tanh_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int tanh_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return tanh_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return tanh_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int relu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return relu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return relu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int relu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return relu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return relu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int leaky_relu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating negative_slope=0.01, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return leaky_relu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], negative_slope, nthreads)
+    else:
+        return leaky_relu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], negative_slope, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int leaky_relu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating negative_slope=0.01, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return leaky_relu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], negative_slope, nthreads)
+    else:
+        return leaky_relu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], negative_slope, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int elu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating alpha=1, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return elu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+    else:
+        return elu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int elu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating alpha=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return elu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+    else:
+        return elu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int selu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return selu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return selu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int selu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return selu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return selu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softsign_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softsign_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return softsign_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softsign_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return softsign_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return softsign_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softplus_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating beta=1, floating threshold=20, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softplus_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], beta, threshold, nthreads)
+    else:
+        return softplus_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], beta, threshold, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softplus_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating beta=1, floating threshold=20, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return softplus_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], beta, threshold, nthreads)
+    else:
+        return softplus_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], beta, threshold, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int swish_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating beta=1, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return swish_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], beta, nthreads)
+    else:
+        return swish_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], beta, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int swish_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating beta=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return swish_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], beta, nthreads)
+    else:
+        return swish_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], beta, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_swish_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return hard_swish_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return hard_swish_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_swish_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return hard_swish_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return hard_swish_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int relu6_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return relu6_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return relu6_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int relu6_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return relu6_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return relu6_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_sigmoid_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return hard_sigmoid_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return hard_sigmoid_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_sigmoid_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return hard_sigmoid_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return hard_sigmoid_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_tanh_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating min_val=-1, floating max_val=1, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return hard_tanh_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], min_val, max_val, nthreads)
+    else:
+        return hard_tanh_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], min_val, max_val, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hard_tanh_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating min_val=-1, floating max_val=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return hard_tanh_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], min_val, max_val, nthreads)
+    else:
+        return hard_tanh_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], min_val, max_val, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int gelu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int approximate=0, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return gelu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], approximate, nthreads)
+    else:
+        return gelu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], approximate, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int gelu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int approximate=0, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return gelu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], approximate, nthreads)
+    else:
+        return gelu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], approximate, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int mish_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return mish_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return mish_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int mish_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return mish_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return mish_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int celu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating alpha=1, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return celu_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+    else:
+        return celu_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int celu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating alpha=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return celu_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+    else:
+        return celu_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], alpha, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int log_sigmoid_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return log_sigmoid_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return log_sigmoid_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int log_sigmoid_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return log_sigmoid_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return log_sigmoid_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int tanhshrink_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return tanhshrink_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return tanhshrink_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int tanhshrink_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return tanhshrink_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+    else:
+        return tanhshrink_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softshrink_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating lambd=0.5, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softshrink_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+    else:
+        return softshrink_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softshrink_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating lambd=0.5, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return softshrink_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+    else:
+        return softshrink_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hardshrink_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating lambd=0.5, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return hardshrink_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+    else:
+        return hardshrink_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hardshrink_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating lambd=0.5, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return hardshrink_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+    else:
+        return hardshrink_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], lambd, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int threshold_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating threshold, floating value, int nthreads=0) noexcept nogil:
+    if bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return threshold_bias_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], threshold, value, nthreads)
+    else:
+        return threshold_bias_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], threshold, value, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int threshold_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, floating threshold, floating value, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or bias.shape[0] != x.shape[1] or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1] or (grad_bias is not None and (grad_bias.shape[0] != x.shape[1])):
+        return ACT_ESIZE
+    if floating is float:
+        return threshold_bias_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], threshold, value, nthreads)
+    else:
+        return threshold_bias_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&bias[0] if bias.shape[0] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), (&grad_bias[0] if grad_bias is not None and grad_bias.shape[0] > 0 else NULL), x.shape[0], x.shape[1], threshold, value, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmax_masked(const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmax_masked_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return softmax_masked_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmax_masked_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmax_masked_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return softmax_masked_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmax_masked_backward_y(const floating[:, ::1] grad, const floating[:, ::1] y, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != y.shape[0] or grad.shape[1] != y.shape[1] or out.shape[0] != y.shape[0] or out.shape[1] != y.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmax_masked_backward_y_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+    else:
+        return softmax_masked_backward_y_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int log_softmax_masked(const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return log_softmax_masked_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return log_softmax_masked_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int log_softmax_masked_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return log_softmax_masked_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return log_softmax_masked_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int log_softmax_masked_backward_y(const floating[:, ::1] grad, const floating[:, ::1] y, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != y.shape[0] or grad.shape[1] != y.shape[1] or out.shape[0] != y.shape[0] or out.shape[1] != y.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return log_softmax_masked_backward_y_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+    else:
+        return log_softmax_masked_backward_y_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmin_masked(const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmin_masked_f32((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return softmin_masked_f64((&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmin_masked_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[:, ::1] mask, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != x.shape[0] or grad.shape[1] != x.shape[1] or (mask is not None and (mask.shape[0] != x.shape[0] or mask.shape[1] != x.shape[1])) or out.shape[0] != x.shape[0] or out.shape[1] != x.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmin_masked_backward_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+    else:
+        return softmin_masked_backward_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&x[0, 0] if x.shape[0] > 0 and x.shape[1] > 0 else NULL), (&mask[0, 0] if mask is not None and mask.shape[0] > 0 and mask.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), x.shape[0], x.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int softmin_masked_backward_y(const floating[:, ::1] grad, const floating[:, ::1] y, floating[:, ::1] out, floating scale=1, int nthreads=0) noexcept nogil:
+    if grad.shape[0] != y.shape[0] or grad.shape[1] != y.shape[1] or out.shape[0] != y.shape[0] or out.shape[1] != y.shape[1]:
+        return ACT_ESIZE
+    if floating is float:
+        return softmin_masked_backward_y_f32((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+    else:
+        return softmin_masked_backward_y_f64((&grad[0, 0] if grad.shape[0] > 0 and grad.shape[1] > 0 else NULL), (&y[0, 0] if y.shape[0] > 0 and y.shape[1] > 0 else NULL), (&out[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL), y.shape[0], y.shape[1], scale, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef inline int silu(const floating[::1] x, floating[::1] out, int nthreads=0) noexcept nogil:
     return swish(x, out, (1.0), nthreads)
 
@@ -1033,6 +1720,18 @@ cdef inline int silu_backward(const floating[::1] grad, const floating[::1] x, f
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+cdef inline int silu_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    return swish_bias(x, bias, out, (1.0), nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int silu_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    return swish_bias_backward(grad, x, bias, out, grad_bias, (1.0), nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef inline int hswish(const floating[::1] x, floating[::1] out, int nthreads=0) noexcept nogil:
     return hard_swish(x, out, nthreads)
 
@@ -1041,3 +1740,15 @@ cdef inline int hswish(const floating[::1] x, floating[::1] out, int nthreads=0)
 @cython.wraparound(False)
 cdef inline int hswish_backward(const floating[::1] grad, const floating[::1] x, floating[::1] out, int nthreads=0) noexcept nogil:
     return hard_swish_backward(grad, x, out, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hswish_bias(const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, int nthreads=0) noexcept nogil:
+    return hard_swish_bias(x, bias, out, nthreads)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int hswish_bias_backward(const floating[:, ::1] grad, const floating[:, ::1] x, const floating[::1] bias, floating[:, ::1] out, floating[::1] grad_bias, int nthreads=0) noexcept nogil:
+    return hard_swish_bias_backward(grad, x, bias, out, grad_bias, nthreads)

@@ -472,3 +472,309 @@ cdef int threshold_f64(const double* x, double* out, int64_t n, double threshold
 
 cdef int threshold_backward_f64(const double* grad, const double* x, double* out, int64_t n, double threshold, double value, int nthreads) noexcept nogil:
     return api.threshold_backward_f64(grad, x, out, n, threshold, value, nthreads)
+
+cdef int sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.sigmoid_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.sigmoid_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanh_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanh_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanh_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanh_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int leaky_relu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil:
+    return api.leaky_relu_bias_f32(x, bias, out, rows, cols, negative_slope, nthreads)
+
+cdef int leaky_relu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads) noexcept nogil:
+    return api.leaky_relu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, negative_slope, nthreads)
+
+cdef int leaky_relu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil:
+    return api.leaky_relu_bias_f64(x, bias, out, rows, cols, negative_slope, nthreads)
+
+cdef int leaky_relu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads) noexcept nogil:
+    return api.leaky_relu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, negative_slope, nthreads)
+
+cdef int elu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    return api.elu_bias_f32(x, bias, out, rows, cols, alpha, nthreads)
+
+cdef int elu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    return api.elu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads)
+
+cdef int elu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    return api.elu_bias_f64(x, bias, out, rows, cols, alpha, nthreads)
+
+cdef int elu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    return api.elu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads)
+
+cdef int selu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.selu_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int selu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.selu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int selu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.selu_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int selu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.selu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int softsign_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.softsign_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int softsign_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.softsign_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int softsign_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.softsign_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int softsign_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.softsign_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int softplus_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil:
+    return api.softplus_bias_f32(x, bias, out, rows, cols, beta, threshold, nthreads)
+
+cdef int softplus_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads) noexcept nogil:
+    return api.softplus_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, beta, threshold, nthreads)
+
+cdef int softplus_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil:
+    return api.softplus_bias_f64(x, bias, out, rows, cols, beta, threshold, nthreads)
+
+cdef int softplus_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads) noexcept nogil:
+    return api.softplus_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, beta, threshold, nthreads)
+
+cdef int swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil:
+    return api.swish_bias_f32(x, bias, out, rows, cols, beta, nthreads)
+
+cdef int swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float beta, int nthreads) noexcept nogil:
+    return api.swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, beta, nthreads)
+
+cdef int swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil:
+    return api.swish_bias_f64(x, bias, out, rows, cols, beta, nthreads)
+
+cdef int swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double beta, int nthreads) noexcept nogil:
+    return api.swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, beta, nthreads)
+
+cdef int hard_swish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_swish_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int hard_swish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int hard_swish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_swish_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int hard_swish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int relu6_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu6_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int relu6_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu6_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int relu6_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu6_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int relu6_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.relu6_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int hard_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_sigmoid_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int hard_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int hard_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_sigmoid_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int hard_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.hard_sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int hard_tanh_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil:
+    return api.hard_tanh_bias_f32(x, bias, out, rows, cols, min_val, max_val, nthreads)
+
+cdef int hard_tanh_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads) noexcept nogil:
+    return api.hard_tanh_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, min_val, max_val, nthreads)
+
+cdef int hard_tanh_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil:
+    return api.hard_tanh_bias_f64(x, bias, out, rows, cols, min_val, max_val, nthreads)
+
+cdef int hard_tanh_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads) noexcept nogil:
+    return api.hard_tanh_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, min_val, max_val, nthreads)
+
+cdef int gelu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    return api.gelu_bias_f32(x, bias, out, rows, cols, approximate, nthreads)
+
+cdef int gelu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    return api.gelu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, approximate, nthreads)
+
+cdef int gelu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    return api.gelu_bias_f64(x, bias, out, rows, cols, approximate, nthreads)
+
+cdef int gelu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads) noexcept nogil:
+    return api.gelu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, approximate, nthreads)
+
+cdef int mish_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.mish_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int mish_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.mish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int mish_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.mish_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int mish_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.mish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int celu_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    return api.celu_bias_f32(x, bias, out, rows, cols, alpha, nthreads)
+
+cdef int celu_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads) noexcept nogil:
+    return api.celu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads)
+
+cdef int celu_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    return api.celu_bias_f64(x, bias, out, rows, cols, alpha, nthreads)
+
+cdef int celu_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads) noexcept nogil:
+    return api.celu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads)
+
+cdef int log_sigmoid_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.log_sigmoid_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int log_sigmoid_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.log_sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int log_sigmoid_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.log_sigmoid_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int log_sigmoid_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.log_sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int tanhshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanhshrink_bias_f32(x, bias, out, rows, cols, nthreads)
+
+cdef int tanhshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanhshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int tanhshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanhshrink_bias_f64(x, bias, out, rows, cols, nthreads)
+
+cdef int tanhshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, int nthreads) noexcept nogil:
+    return api.tanhshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads)
+
+cdef int softshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    return api.softshrink_bias_f32(x, bias, out, rows, cols, lambd, nthreads)
+
+cdef int softshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    return api.softshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads)
+
+cdef int softshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    return api.softshrink_bias_f64(x, bias, out, rows, cols, lambd, nthreads)
+
+cdef int softshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    return api.softshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads)
+
+cdef int hardshrink_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    return api.hardshrink_bias_f32(x, bias, out, rows, cols, lambd, nthreads)
+
+cdef int hardshrink_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads) noexcept nogil:
+    return api.hardshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads)
+
+cdef int hardshrink_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    return api.hardshrink_bias_f64(x, bias, out, rows, cols, lambd, nthreads)
+
+cdef int hardshrink_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads) noexcept nogil:
+    return api.hardshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads)
+
+cdef int threshold_bias_f32(const float* x, const float* bias, float* out, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil:
+    return api.threshold_bias_f32(x, bias, out, rows, cols, threshold, value, nthreads)
+
+cdef int threshold_bias_backward_f32(const float* grad, const float* x, const float* bias, float* out, float* grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads) noexcept nogil:
+    return api.threshold_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, threshold, value, nthreads)
+
+cdef int threshold_bias_f64(const double* x, const double* bias, double* out, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil:
+    return api.threshold_bias_f64(x, bias, out, rows, cols, threshold, value, nthreads)
+
+cdef int threshold_bias_backward_f64(const double* grad, const double* x, const double* bias, double* out, double* grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads) noexcept nogil:
+    return api.threshold_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, threshold, value, nthreads)
+
+cdef int softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_f32(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads)
+
+cdef int softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_f64(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmax_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_f32(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_f64(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int log_softmax_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.log_softmax_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_f32(const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_f32(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_backward_f32(const float* grad, const float* x, const float* mask, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_backward_y_f32(const float* grad, const float* y, float* out, int64_t rows, int64_t cols, float scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_f64(const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_f64(x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_backward_f64(const double* grad, const double* x, const double* mask, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads)
+
+cdef int softmin_masked_backward_y_f64(const double* grad, const double* y, double* out, int64_t rows, int64_t cols, double scale, int nthreads) noexcept nogil:
+    return api.softmin_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads)

@@ -25,7 +25,8 @@ ROOT = HERE.parents[1]
 
 FORM_POINTER, FORM_MEMORYVIEW, FORM_PRANGE = 0, 1, 2
 #: call_<entry> returns this when the entry has no prange form (results that depend on
-#: the whole array: prelu's weight gradient, rrelu's per-index slopes in training).
+#: the whole array: prelu's weight gradient, the bias gradient of the bias form,
+#: rrelu's per-index slopes in training).
 NO_PRANGE = -100
 #: Elements per prange piece of an elementwise entry.
 PRANGE_CHUNK = 4096
@@ -47,11 +48,16 @@ def _memoryview_type(ptr_type: str, ctype: str, ndim: int) -> str:
 def _prange_offsets(e):
     """(units, {pointer name: offset expression in u}, {size name: value}) of entry e's
     prange form, or None where it has none."""
+    if e.form == "bias":   # the forward row by row (the backward's grad_bias sums all rows)
+        if e.direction != "forward":
+            return None
+        return "rows", {"x": "u * cols", "out": "u * cols", "bias": "0"}, \
+            {"rows": "1", "cols": "cols"}
     if e.kind == "elementwise" or (e.kind == "rrelu"):
         return ("(n + CHUNK - 1) // CHUNK",
                 {n: "u * CHUNK" for t, n in e.data if "*" in t},
                 {"n": "min(CHUNK, n - u * CHUNK)"})
-    if e.kind == "softmax":
+    if e.kind == "softmax":   # (a null mask stays null)
         return "rows", {n: "u * cols" for t, n in e.data if "*" in t}, {"rows": "1", "cols": "cols"}
     if e.kind == "gated":
         half = "out" if e.direction == "forward" else "grad"
@@ -78,7 +84,7 @@ def render_cython_harness() -> str:
         "",
         "",
         "cdef size_t address(a):",
-        "    return <size_t>a.__array_interface__['data'][0]",
+        "    return 0 if a is None else <size_t>a.__array_interface__['data'][0]",
         "",
     ]
     for e in table:
@@ -110,7 +116,12 @@ def render_cython_harness() -> str:
             units, offsets, piece = plan
             args = []
             for t, n in e.data:
-                args.append(f"{n} + {offsets[n]}" if "*" in t else piece[n])
+                if "*" not in t:
+                    args.append(piece[n])
+                elif n in gen.OPTIONAL:
+                    args.append(f"({n} + {offsets[n]} if {n} != NULL else NULL)")
+                else:
+                    args.append(f"{n} + {offsets[n]}")
             args += [n for _, n in e.params] + ["1"]
             out += [f"    for u in prange({units}, nogil=True, num_threads=2, schedule='static'):",
                     f"        bad += ca.{e.name}({', '.join(args)}) != 0",

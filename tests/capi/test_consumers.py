@@ -50,6 +50,16 @@ PARAMS = {
     "threshold": [{"threshold": 0.125, "value": -2.0}],
 }
 
+#: Variants of the fused forms (keys with "_" choose the case; the rest are C
+#: parameters): a mask or none, with scale 1 (the plain family when there is no mask,
+#: but from y the backward of a masked forward) and other scales; the bias gradient
+#: asked for or skipped (a null grad_bias).
+FORM_PARAMS = {
+    "masked": [{"scale": 0.125, "_mask": True}, {"scale": 1.0, "_mask": True},
+               {"scale": 1.0, "_mask": False}, {"scale": -2.0, "_mask": False}],
+    "bias": [{"_grad_bias": True}, {"_grad_bias": False}],
+}
+
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
@@ -68,6 +78,8 @@ def python_params(func, params):
     """The Python API's keywords for C parameter values."""
     out = {}
     for k, v in params.items():
+        if k.startswith("_"):
+            continue
         if k == "approximate":
             out[k] = ("none", "tanh")[v]
         elif k == "training":
@@ -89,10 +101,10 @@ def inputs(e, rng, big):
         flat[:8] = [0.0, -0.0, np.inf, -np.inf, 1e-30, -1e-30, 30.0, -30.0][:flat.size]
         return np.ascontiguousarray(x, dtype=dtype)
 
-    if e.kind in ("elementwise", "rrelu"):
+    if e.kind in ("elementwise", "rrelu") and not e.form:
         n = (1 << 17) + 3 if big else 1000
         shape, sizes = (n,), {"n": n}
-    elif e.kind in ("softmax", "gated"):
+    elif e.kind in ("softmax", "gated") or e.form:
         rows, cols = ((70, 2050) if big else (5, 38))
         shape, sizes = (rows, cols), {"rows": rows, "cols": cols}
     else:  # prelu
@@ -117,6 +129,36 @@ def case(e, params, rng, big):
         gx, gw = act.prelu_backward(grad, x, weight, axis=1)
         return {"grad": grad, "x": x, "weight": weight, "grad_x": np.empty_like(x),
                 "grad_weight": np.empty_like(weight)}, sizes, {"grad_x": gx, "grad_weight": gw}
+    if e.form == "bias":
+        bias = data((x.shape[1],))
+        if e.direction == "forward":
+            return {"x": x, "bias": bias, "out": np.empty_like(x)}, sizes, \
+                {"out": py(x, bias=bias, **kw)}
+        grad = data(x.shape)
+        gb = np.empty_like(bias) if params["_grad_bias"] else None
+        want = {"out": pyb(grad, x, bias=bias, grad_bias=gb, **kw)}
+        if gb is not None:
+            want["grad_bias"] = gb
+        return {"grad": grad, "x": x, "bias": bias, "out": np.empty_like(x),
+                "grad_bias": None if gb is None else np.empty_like(gb)}, sizes, want
+    if e.form == "masked":
+        mask = None
+        if params["_mask"]:
+            mask = np.where(rng.random(x.shape) < 0.25, -np.inf, rng.standard_normal(x.shape))
+            mask[1] = -np.inf   # a row masked out entirely
+            mask = mask.astype(x.dtype)
+        kw = {"scale": params["scale"], "mask": mask}
+        if e.direction == "forward":
+            return {"x": x, "mask": mask, "out": np.empty_like(x)}, sizes, {"out": py(x, **kw)}
+        grad = data(x.shape)
+        if e.direction == "backward":
+            return {"grad": grad, "x": x, "mask": mask, "out": np.empty_like(x)}, sizes, \
+                {"out": pyb(grad, x, **kw)}
+        y = py(x, **kw)
+        # from y the C entry is the backward of a masked forward: the Python call with a
+        # mask (which it does not read), whatever the scale
+        kw["mask"] = np.zeros(x.shape, x.dtype)
+        return {"grad": grad, "y": y, "out": np.empty_like(x)}, sizes, {"out": pyb(grad, y=y, **kw)}
     if e.direction == "forward":
         y = py(x, **kw)
         return {"x": x, "out": np.empty_like(y)}, sizes, {"out": y}
@@ -137,7 +179,11 @@ def same_bits(a, b):
 
 def entry_cases():
     for e in TABLE:
-        for k, params in enumerate(PARAMS.get(e.func, [{}])):
+        variants = [{**p, **f} for p in PARAMS.get(e.func, [{}])
+                    for f in FORM_PARAMS.get(e.form, [{}])]
+        if e.form == "bias" and e.direction == "forward":
+            variants = [p for p in variants if p.get("_grad_bias", True)]
+        for k, params in enumerate(variants):
             yield pytest.param(e, params, id=f"{e.name}-{k}")
 
 
@@ -195,9 +241,32 @@ def test_invalid_calls_return_status_and_write_nothing(cy):
     assert cy.call_prelu_f32({"x": xp, "weight": np.ones(2, np.float32), "out": np.empty_like(xp)},
                              {"outer": 2, "channels": 3, "inner": 4, "weight_len": 2},
                              {}, 1, 0) == -2
+    m = x.reshape(2, 8)
+    mo = out.reshape(2, 8)
+    M = {"rows": 2, "cols": 8}
+    for scale in (np.inf, -np.inf, np.nan):   # the Python layer's rule: a finite scale
+        assert cy.call_softmax_masked_f32({"x": m, "mask": None, "out": mo}, M,
+                                          {"scale": scale}, 1, 0) == -1
+        assert cy.call_log_softmax_masked_backward_y_f32({"grad": m, "y": m, "out": mo}, M,
+                                                         {"scale": scale}, 1, 0) == -1
+    assert cy.call_softmin_masked_f32({"x": m, "mask": None, "out": mo}, {"rows": 2, "cols": -8},
+                                      {"scale": 0.5}, 1, 0) == -2
+    assert cy.call_softmax_masked_backward_f32({"grad": m, "x": None, "mask": None, "out": mo}, M,
+                                               {"scale": 0.5}, 1, 0) == -3
+    assert cy.call_sigmoid_bias_f32({"x": m, "bias": None, "out": mo}, M, {}, 1, 0) == -3
+    assert cy.call_elu_bias_backward_f32({"grad": m, "x": m, "bias": m[0], "out": mo,
+                                          "grad_bias": None}, M, {"alpha": np.nan}, 1, 0) == -1
+    assert cy.call_relu_bias_f32({"x": m, "bias": m[0], "out": mo}, M, {}, -1, 0) == -1
     assert np.all(out == 7.0)
     # memoryview forms: mismatched shapes
     assert cy.call_sigmoid_f32({"x": x, "out": np.empty(15, np.float32)}, S, {}, 1, 1) == -2
+    assert cy.call_sigmoid_bias_f32({"x": m, "bias": np.ones(7, np.float32), "out": mo},
+                                    M, {}, 1, 1) == -2
+    assert cy.call_tanh_bias_backward_f32({"grad": m, "x": m, "bias": m[0], "out": mo,
+                                           "grad_bias": np.ones(9, np.float32)}, M, {}, 1, 1) == -2
+    assert cy.call_softmax_masked_f32({"x": m, "mask": np.zeros((2, 7), np.float32), "out": mo},
+                                      M, {"scale": 1.0}, 1, 1) == -2
+    assert np.all(out == 7.0)
 
 
 def test_cython_api_follows_the_simd_level(cy):

@@ -28,7 +28,7 @@ extern "C" {
 
 #define ACT_ABI_VERSION 1
 /* Entries this header knows; the package's table has at least as many. */
-#define ACT_TABLE_SIZE 148
+#define ACT_TABLE_SIZE 250
 
 typedef struct act_api_table {
     uint32_t abi_version;
@@ -181,6 +181,108 @@ typedef struct act_api_table {
     int (*threshold_backward_f32)(const float *grad, const float *x, float *out, int64_t n, float threshold, float value, int nthreads);
     int (*threshold_f64)(const double *x, double *out, int64_t n, double threshold, double value, int nthreads);
     int (*threshold_backward_f64)(const double *grad, const double *x, double *out, int64_t n, double threshold, double value, int nthreads);
+    int (*sigmoid_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*sigmoid_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*sigmoid_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*sigmoid_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*tanh_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*tanh_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*tanh_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*tanh_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*relu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*relu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*relu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*relu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*leaky_relu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float negative_slope, int nthreads);
+    int (*leaky_relu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads);
+    int (*leaky_relu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double negative_slope, int nthreads);
+    int (*leaky_relu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads);
+    int (*elu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float alpha, int nthreads);
+    int (*elu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads);
+    int (*elu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double alpha, int nthreads);
+    int (*elu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads);
+    int (*selu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*selu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*selu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*selu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*softsign_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*softsign_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*softsign_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*softsign_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*softplus_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads);
+    int (*softplus_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads);
+    int (*softplus_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads);
+    int (*softplus_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads);
+    int (*swish_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float beta, int nthreads);
+    int (*swish_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float beta, int nthreads);
+    int (*swish_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double beta, int nthreads);
+    int (*swish_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double beta, int nthreads);
+    int (*hard_swish_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_swish_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_swish_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_swish_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*relu6_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*relu6_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*relu6_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*relu6_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_sigmoid_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_sigmoid_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_sigmoid_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_sigmoid_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*hard_tanh_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads);
+    int (*hard_tanh_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads);
+    int (*hard_tanh_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads);
+    int (*hard_tanh_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads);
+    int (*gelu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int approximate, int nthreads);
+    int (*gelu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads);
+    int (*gelu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int approximate, int nthreads);
+    int (*gelu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads);
+    int (*mish_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*mish_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*mish_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*mish_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*celu_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float alpha, int nthreads);
+    int (*celu_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads);
+    int (*celu_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double alpha, int nthreads);
+    int (*celu_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads);
+    int (*log_sigmoid_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*log_sigmoid_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*log_sigmoid_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*log_sigmoid_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*tanhshrink_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads);
+    int (*tanhshrink_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*tanhshrink_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads);
+    int (*tanhshrink_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads);
+    int (*softshrink_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float lambd, int nthreads);
+    int (*softshrink_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads);
+    int (*softshrink_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double lambd, int nthreads);
+    int (*softshrink_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads);
+    int (*hardshrink_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float lambd, int nthreads);
+    int (*hardshrink_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads);
+    int (*hardshrink_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double lambd, int nthreads);
+    int (*hardshrink_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads);
+    int (*threshold_bias_f32)(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float threshold, float value, int nthreads);
+    int (*threshold_bias_backward_f32)(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads);
+    int (*threshold_bias_f64)(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double threshold, double value, int nthreads);
+    int (*threshold_bias_backward_f64)(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads);
+    int (*softmax_masked_f32)(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmax_masked_backward_f32)(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmax_masked_backward_y_f32)(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmax_masked_f64)(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*softmax_masked_backward_f64)(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*softmax_masked_backward_y_f64)(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*log_softmax_masked_f32)(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*log_softmax_masked_backward_f32)(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*log_softmax_masked_backward_y_f32)(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*log_softmax_masked_f64)(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*log_softmax_masked_backward_f64)(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*log_softmax_masked_backward_y_f64)(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*softmin_masked_f32)(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmin_masked_backward_f32)(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmin_masked_backward_y_f32)(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads);
+    int (*softmin_masked_f64)(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*softmin_masked_backward_f64)(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
+    int (*softmin_masked_backward_y_f64)(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads);
 } act_api_table;
 
 static const act_api_table *act_api = NULL;
@@ -508,6 +610,210 @@ static inline int act_threshold_f64(const double *x, double *out, int64_t n, dou
 { return act_api->threshold_f64(x, out, n, threshold, value, nthreads); }
 static inline int act_threshold_backward_f64(const double *grad, const double *x, double *out, int64_t n, double threshold, double value, int nthreads)
 { return act_api->threshold_backward_f64(grad, x, out, n, threshold, value, nthreads); }
+static inline int act_sigmoid_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->sigmoid_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_sigmoid_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_sigmoid_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->sigmoid_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_sigmoid_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_tanh_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanh_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_tanh_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanh_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_tanh_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanh_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_tanh_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanh_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_relu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_relu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_relu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_relu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_leaky_relu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float negative_slope, int nthreads)
+{ return act_api->leaky_relu_bias_f32(x, bias, out, rows, cols, negative_slope, nthreads); }
+static inline int act_leaky_relu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float negative_slope, int nthreads)
+{ return act_api->leaky_relu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, negative_slope, nthreads); }
+static inline int act_leaky_relu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double negative_slope, int nthreads)
+{ return act_api->leaky_relu_bias_f64(x, bias, out, rows, cols, negative_slope, nthreads); }
+static inline int act_leaky_relu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double negative_slope, int nthreads)
+{ return act_api->leaky_relu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, negative_slope, nthreads); }
+static inline int act_elu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float alpha, int nthreads)
+{ return act_api->elu_bias_f32(x, bias, out, rows, cols, alpha, nthreads); }
+static inline int act_elu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads)
+{ return act_api->elu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads); }
+static inline int act_elu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double alpha, int nthreads)
+{ return act_api->elu_bias_f64(x, bias, out, rows, cols, alpha, nthreads); }
+static inline int act_elu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads)
+{ return act_api->elu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads); }
+static inline int act_selu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->selu_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_selu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->selu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_selu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->selu_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_selu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->selu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_softsign_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->softsign_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_softsign_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->softsign_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_softsign_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->softsign_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_softsign_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->softsign_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_softplus_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float beta, float threshold, int nthreads)
+{ return act_api->softplus_bias_f32(x, bias, out, rows, cols, beta, threshold, nthreads); }
+static inline int act_softplus_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float beta, float threshold, int nthreads)
+{ return act_api->softplus_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, beta, threshold, nthreads); }
+static inline int act_softplus_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double beta, double threshold, int nthreads)
+{ return act_api->softplus_bias_f64(x, bias, out, rows, cols, beta, threshold, nthreads); }
+static inline int act_softplus_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double beta, double threshold, int nthreads)
+{ return act_api->softplus_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, beta, threshold, nthreads); }
+static inline int act_swish_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float beta, int nthreads)
+{ return act_api->swish_bias_f32(x, bias, out, rows, cols, beta, nthreads); }
+static inline int act_swish_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float beta, int nthreads)
+{ return act_api->swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, beta, nthreads); }
+static inline int act_swish_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double beta, int nthreads)
+{ return act_api->swish_bias_f64(x, bias, out, rows, cols, beta, nthreads); }
+static inline int act_swish_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double beta, int nthreads)
+{ return act_api->swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, beta, nthreads); }
+static inline int act_hard_swish_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_swish_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_hard_swish_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_hard_swish_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_swish_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_hard_swish_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_relu6_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu6_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_relu6_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu6_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_relu6_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu6_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_relu6_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->relu6_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_hard_sigmoid_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_sigmoid_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_hard_sigmoid_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_hard_sigmoid_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_sigmoid_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_hard_sigmoid_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->hard_sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_hard_tanh_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads)
+{ return act_api->hard_tanh_bias_f32(x, bias, out, rows, cols, min_val, max_val, nthreads); }
+static inline int act_hard_tanh_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float min_val, float max_val, int nthreads)
+{ return act_api->hard_tanh_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, min_val, max_val, nthreads); }
+static inline int act_hard_tanh_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads)
+{ return act_api->hard_tanh_bias_f64(x, bias, out, rows, cols, min_val, max_val, nthreads); }
+static inline int act_hard_tanh_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double min_val, double max_val, int nthreads)
+{ return act_api->hard_tanh_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, min_val, max_val, nthreads); }
+static inline int act_gelu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int approximate, int nthreads)
+{ return act_api->gelu_bias_f32(x, bias, out, rows, cols, approximate, nthreads); }
+static inline int act_gelu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads)
+{ return act_api->gelu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, approximate, nthreads); }
+static inline int act_gelu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int approximate, int nthreads)
+{ return act_api->gelu_bias_f64(x, bias, out, rows, cols, approximate, nthreads); }
+static inline int act_gelu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int approximate, int nthreads)
+{ return act_api->gelu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, approximate, nthreads); }
+static inline int act_mish_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->mish_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_mish_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->mish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_mish_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->mish_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_mish_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->mish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_celu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float alpha, int nthreads)
+{ return act_api->celu_bias_f32(x, bias, out, rows, cols, alpha, nthreads); }
+static inline int act_celu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float alpha, int nthreads)
+{ return act_api->celu_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads); }
+static inline int act_celu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double alpha, int nthreads)
+{ return act_api->celu_bias_f64(x, bias, out, rows, cols, alpha, nthreads); }
+static inline int act_celu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double alpha, int nthreads)
+{ return act_api->celu_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, alpha, nthreads); }
+static inline int act_log_sigmoid_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->log_sigmoid_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_log_sigmoid_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->log_sigmoid_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_log_sigmoid_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->log_sigmoid_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_log_sigmoid_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->log_sigmoid_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_tanhshrink_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanhshrink_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_tanhshrink_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanhshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_tanhshrink_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanhshrink_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_tanhshrink_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_api->tanhshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_softshrink_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float lambd, int nthreads)
+{ return act_api->softshrink_bias_f32(x, bias, out, rows, cols, lambd, nthreads); }
+static inline int act_softshrink_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads)
+{ return act_api->softshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads); }
+static inline int act_softshrink_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double lambd, int nthreads)
+{ return act_api->softshrink_bias_f64(x, bias, out, rows, cols, lambd, nthreads); }
+static inline int act_softshrink_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads)
+{ return act_api->softshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads); }
+static inline int act_hardshrink_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float lambd, int nthreads)
+{ return act_api->hardshrink_bias_f32(x, bias, out, rows, cols, lambd, nthreads); }
+static inline int act_hardshrink_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float lambd, int nthreads)
+{ return act_api->hardshrink_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads); }
+static inline int act_hardshrink_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double lambd, int nthreads)
+{ return act_api->hardshrink_bias_f64(x, bias, out, rows, cols, lambd, nthreads); }
+static inline int act_hardshrink_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double lambd, int nthreads)
+{ return act_api->hardshrink_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, lambd, nthreads); }
+static inline int act_threshold_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, float threshold, float value, int nthreads)
+{ return act_api->threshold_bias_f32(x, bias, out, rows, cols, threshold, value, nthreads); }
+static inline int act_threshold_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, float threshold, float value, int nthreads)
+{ return act_api->threshold_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, threshold, value, nthreads); }
+static inline int act_threshold_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, double threshold, double value, int nthreads)
+{ return act_api->threshold_bias_f64(x, bias, out, rows, cols, threshold, value, nthreads); }
+static inline int act_threshold_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, double threshold, double value, int nthreads)
+{ return act_api->threshold_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, threshold, value, nthreads); }
+static inline int act_softmax_masked_f32(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmax_masked_f32(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmax_masked_backward_f32(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmax_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmax_masked_backward_y_f32(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmax_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads); }
+static inline int act_softmax_masked_f64(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmax_masked_f64(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmax_masked_backward_f64(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmax_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmax_masked_backward_y_f64(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmax_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_f32(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->log_softmax_masked_f32(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_backward_f32(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->log_softmax_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_backward_y_f32(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->log_softmax_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_f64(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->log_softmax_masked_f64(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_backward_f64(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->log_softmax_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_log_softmax_masked_backward_y_f64(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->log_softmax_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_f32(const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmin_masked_f32(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_backward_f32(const float *grad, const float *x, const float *mask, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmin_masked_backward_f32(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_backward_y_f32(const float *grad, const float *y, float *out, int64_t rows, int64_t cols, float scale, int nthreads)
+{ return act_api->softmin_masked_backward_y_f32(grad, y, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_f64(const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmin_masked_f64(x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_backward_f64(const double *grad, const double *x, const double *mask, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmin_masked_backward_f64(grad, x, mask, out, rows, cols, scale, nthreads); }
+static inline int act_softmin_masked_backward_y_f64(const double *grad, const double *y, double *out, int64_t rows, int64_t cols, double scale, int nthreads)
+{ return act_api->softmin_masked_backward_y_f64(grad, y, out, rows, cols, scale, nthreads); }
 
 static inline int act_silu_f32(const float *x, float *out, int64_t n, int nthreads)
 { return act_swish_f32(x, out, n, ((float)1.0), nthreads); }
@@ -517,6 +823,14 @@ static inline int act_silu_f64(const double *x, double *out, int64_t n, int nthr
 { return act_swish_f64(x, out, n, ((double)1.0), nthreads); }
 static inline int act_silu_backward_f64(const double *grad, const double *x, double *out, int64_t n, int nthreads)
 { return act_swish_backward_f64(grad, x, out, n, ((double)1.0), nthreads); }
+static inline int act_silu_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_swish_bias_f32(x, bias, out, rows, cols, ((float)1.0), nthreads); }
+static inline int act_silu_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, ((float)1.0), nthreads); }
+static inline int act_silu_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_swish_bias_f64(x, bias, out, rows, cols, ((double)1.0), nthreads); }
+static inline int act_silu_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, ((double)1.0), nthreads); }
 static inline int act_hswish_f32(const float *x, float *out, int64_t n, int nthreads)
 { return act_hard_swish_f32(x, out, n, nthreads); }
 static inline int act_hswish_backward_f32(const float *grad, const float *x, float *out, int64_t n, int nthreads)
@@ -525,6 +839,14 @@ static inline int act_hswish_f64(const double *x, double *out, int64_t n, int nt
 { return act_hard_swish_f64(x, out, n, nthreads); }
 static inline int act_hswish_backward_f64(const double *grad, const double *x, double *out, int64_t n, int nthreads)
 { return act_hard_swish_backward_f64(grad, x, out, n, nthreads); }
+static inline int act_hswish_bias_f32(const float *x, const float *bias, float *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_hard_swish_bias_f32(x, bias, out, rows, cols, nthreads); }
+static inline int act_hswish_bias_backward_f32(const float *grad, const float *x, const float *bias, float *out, float *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_hard_swish_bias_backward_f32(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
+static inline int act_hswish_bias_f64(const double *x, const double *bias, double *out, int64_t rows, int64_t cols, int nthreads)
+{ return act_hard_swish_bias_f64(x, bias, out, rows, cols, nthreads); }
+static inline int act_hswish_bias_backward_f64(const double *grad, const double *x, const double *bias, double *out, double *grad_bias, int64_t rows, int64_t cols, int nthreads)
+{ return act_hard_swish_bias_backward_f64(grad, x, bias, out, grad_bias, rows, cols, nthreads); }
 
 #ifdef __cplusplus
 }
