@@ -23,8 +23,9 @@ from activations._capi_table cimport (act_api_table, ACT_OK, ACT_EINVAL, ACT_ESI
 
 
 cdef inline int capi_threads(int nthreads) noexcept nogil:
-    """The thread count a C call runs with (nthreads >= 0)."""
-    return default_num_threads() if nthreads == 0 else nthreads
+    """The thread count a C call runs with (nthreads >= 0): 0 is the package default,
+    n >= 1 at most n, bounded as set_num_threads is (and 1 in a forked child)."""
+    return default_num_threads() if nthreads == 0 else bounded_num_threads(nthreads)
 
 
 cdef inline bint capi_bad_size(int64_t a, int64_t b) noexcept nogil:

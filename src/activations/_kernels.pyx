@@ -35,7 +35,7 @@ from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 
 from activations._formulas cimport *
-from activations._threadstate cimport default_num_threads
+from activations._threadstate cimport bounded_num_threads, default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error, vsum_split
 
 cnp.import_array()

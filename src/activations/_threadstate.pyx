@@ -246,6 +246,14 @@ cdef int default_num_threads() noexcept nogil:
     return act_fit_to_load(act_configured_num_threads())
 
 
+cdef int bounded_num_threads(int n) noexcept nogil:
+    """An explicit count n >= 1 (the C API's nthreads) made safe: at most
+    `max_threads()` (more could fail to create threads), and 1 in a forked child."""
+    if act_forked_child:
+        return 1
+    return n if n < act_max_threads else act_max_threads
+
+
 def get_num_threads():
     return configured_num_threads()
 

@@ -345,3 +345,13 @@ def test_embedded_python_calls_from_pthreads(built):
     res = subprocess.run([str(exe)], capture_output=True, text=True, env=env, timeout=300)
     print(res.stdout, res.stderr)
     assert res.returncode == 0 and "embed: ok" in res.stdout, res.stdout + res.stderr
+
+
+def test_huge_nthreads_is_bounded(cy):
+    # nthreads beyond what set_num_threads accepts would make OpenMP fail to create
+    # threads (the process dies): the C API bounds it the same way, results unchanged.
+    x = np.linspace(-3, 3, 1 << 18, dtype=np.float32)
+    want = act.sigmoid(x)
+    out = np.empty_like(x)
+    assert cy.call_sigmoid_f32({"x": x, "out": out}, {"n": x.size}, {}, 100000, 0) == 0
+    assert same_bits(out, want)
