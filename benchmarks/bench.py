@@ -3,13 +3,16 @@
 
 Design:
  1. Data-driven.  The functions come from ``activations.names()`` and
-    ``activations.get(name)``; ``PEERS`` below holds one row per function with its
-    peer expressions (NumPy, PyTorch, an ONNX operator) and a high-precision
-    reference.  A function without a row is still benchmarked (ours only, no
-    accuracy); adding a peer is editing one row.
- 2. One timing helper (``measure``): warm-up, a loop count calibrated so that one
-    sample lasts ``sample_ms``, ``repeats`` samples timed with perf_counter_ns; the
-    median is reported with the min/max spread.  Tiny arrays loop many calls per sample.
+    ``activations.get(name)``; the peers (NumPy, PyTorch, an ONNX operator), the
+    long-double references and the ULP measure are the package's checking core
+    (``activations/_check/``: ``peers.py``, ``references.py``, ``ulp.py``), shared with
+    ``python -m activations``.  A function without a peer is still benchmarked (ours
+    only); this file holds only what is particular to it: ``FROM_Y`` (backwards timed
+    from the forward output) and ``PARAMS`` (values for required parameters).
+ 2. One timer (``activations/_check/timing.py``): warm-up, a loop count calibrated so
+    that one sample lasts ``sample_ms``, ``repeats`` samples timed with perf_counter_ns;
+    the median is reported with the min/max spread.  Tiny arrays loop many calls per
+    sample.
  3. Every contestant writes into an output buffer allocated once per problem
     (forwards out of place, ``out=``; no contestant works in place, so the input
     values never drift between calls).  PyTorch uses the ``out=`` overloads of its
@@ -48,26 +51,15 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import activations as act  # before torch: docs/performance-notes.md "one OpenMP runtime per process"
+from activations._check import peers, references, ulp
+from activations._check.timing import Budget, measure
 
-try:
-    import torch
-    import torch.nn.functional as F  # noqa: F401  (kept for peer rows that want it)
-    ATEN = torch.ops.aten
-except ImportError:  # optional peer
-    torch = None
-try:
-    import onnx
-    import onnx.helper
-    import onnxruntime as ort
-except ImportError:  # optional peer
-    onnx = ort = None
-try:
-    import scipy.special as scipy_special  # only for the gelu reference (erf)
-except ImportError:
-    scipy_special = None
+#: the optional peers, loaded by main() unless --no-torch / --no-onnx
+torch = None
+TORCH: Dict[str, peers.Peer] = {}
+ONNX: Optional[peers.OnnxPeers] = None
 
 np.seterr(all="ignore")  # peers overflow in exp() on purpose; the results are checked
-L = np.longdouble        # reference precision (80-bit extended on x86-64)
 DTYPES = {"f32": np.float32, "f64": np.float64}
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
@@ -111,7 +103,7 @@ class Problem:
     o_bwd: np.ndarray             # backward output buffer (shaped like x)
     args: tuple                   # extra positional arguments (prelu's weight)
     params: dict                  # every keyword parameter, defaults filled in
-    overrides: dict               # keyword parameters passed explicitly (row.params)
+    overrides: dict               # keyword parameters passed explicitly (PARAMS)
     _torch: Optional[SimpleNamespace] = None
 
     @property
@@ -145,32 +137,37 @@ def shapes(layout: str, n: int) -> Tuple[tuple, tuple, Optional[tuple]]:
 
 
 def build_problem(name: str, dtype, n: int, kind: str = "ordinary") -> Problem:
-    entry, row = act.get(name), PEERS.get(name, Row())
+    entry, overrides = act.get(name), PARAMS.get(name, {})
     rng = np.random.default_rng(n + 7 * INPUT_KINDS.index(kind))
-    xs, ys, ws = shapes(row.layout or LAYOUTS.get(name, "flat"), n)
+    xs, ys, ws = shapes(LAYOUTS.get(name, "flat"), n)
     x = make_x(kind, n, dtype, rng).reshape(xs)
     args = (np.full(ws, 0.25, dtype),) if ws else ()
-    params = {**entry.params, **row.params}
+    params = {**entry.params, **overrides}
     g = rng.standard_normal(int(np.prod(ys))).astype(dtype).reshape(ys)
     try:
-        y = np.asarray(entry.forward(x, *args, **row.params))
+        y = np.asarray(entry.forward(x, *args, **overrides))
     except Exception:  # a broken forward still leaves the backward measurable from x
         y = np.zeros(ys, dtype)
     return Problem(name, dtype, n, kind, x, g, y, np.empty(ys, dtype), np.empty(xs, dtype),
-                   args, params, dict(row.params))
+                   args, params, dict(overrides))
 
 
-#: layout of functions that have no PEERS row, from the package's own table if present
+#: layout of each function, from its kind in the package's own table
 LAYOUTS = {s.name: {"softmax": "rows", "gated": "gated", "prelu": "channels"}.get(s.kind, "flat")
            for s in getattr(getattr(act, "_spec", None), "SPECS", ())}
+
+#: functions whose backward (ours and every peer) is timed from the forward output y
+FROM_Y = frozenset({"sigmoid", "tanh", "softmax", "log_softmax"})
+
+#: explicit keyword parameters per function: values for required ones
+PARAMS: Dict[str, dict] = {"threshold": {"threshold": 0.0, "value": -1.0}}
 
 
 # ============================================================== contestants
 
 def backward_input(name: str) -> str:
-    """'y' when the row asks for backward from the output and the function allows it."""
-    row = PEERS.get(name, Row())
-    return "y" if row.from_y and "y" in act.get(name).backward_takes else "x"
+    """'y' when FROM_Y asks for backward from the output and the function allows it."""
+    return "y" if name in FROM_Y and "y" in act.get(name).backward_takes else "x"
 
 
 def ours(p: Problem, direction: str) -> Callable:
@@ -182,67 +179,29 @@ def ours(p: Problem, direction: str) -> Callable:
     return functools.partial(entry.backward, p.g, p.x, *p.args, out=p.o_bwd, **p.overrides)
 
 
+def _peer_call(table: Dict[str, peers.Peer], name: str, direction: str) -> Optional[Callable]:
+    """The peer's forward, or its backward from the input backward_input(name) picks."""
+    peer = table.get(name)
+    if peer is None:
+        return None
+    if direction == "fwd":
+        return peer.fwd
+    return peer.bwd_from_y if backward_input(name) == "y" else peer.bwd
+
+
 def numpy_peer(p: Problem, direction: str) -> Optional[Callable]:
-    expr = getattr(PEERS.get(p.name, Row()), f"np_{direction}")
+    expr = _peer_call(peers.NUMPY, p.name, direction)
     return None if expr is None else functools.partial(expr, p)
 
 
 def torch_peer(p: Problem, direction: str) -> Optional[Callable]:
-    expr = getattr(PEERS.get(p.name, Row()), f"torch_{direction}")
-    return None if expr is None or torch is None else functools.partial(expr, p.t)
-
-
-_ORT_SESSIONS: Dict[tuple, object] = {}
+    expr = _peer_call(TORCH, p.name, direction)
+    return None if expr is None else functools.partial(expr, p.t)
 
 
 def onnx_peer(p: Problem, direction: str, threads: int) -> Optional[Callable]:
     """A one-node ONNX model run with IO binding onto p's buffers (forward only)."""
-    row = PEERS.get(p.name, Row())
-    if direction != "fwd" or row.onnx is None or ort is None:
-        return None
-    op, attrs, inits, domain = row.onnx(p)
-    key = (p.name, p.dtype, p.x.ndim, threads, tuple((k, v.shape) for k, v in inits.items()))
-    if key not in _ORT_SESSIONS:
-        _ORT_SESSIONS[key] = _onnx_session(op, attrs, inits, domain, p.dtype, p.x.ndim, threads)
-    sess = _ORT_SESSIONS[key]
-    if sess is None:  # the operator has no kernel for this dtype
-        return None
-    binding = sess.io_binding()
-    binding.bind_ortvalue_input("x", ort.OrtValue.ortvalue_from_numpy(p.x))
-    binding.bind_ortvalue_output("y", ort.OrtValue.ortvalue_from_numpy(p.o_fwd))
-
-    def run():
-        sess.run_with_iobinding(binding)
-        return p.o_fwd
-    return run
-
-
-def _onnx_session(op, attrs, inits, domain, dtype, rank, threads):
-    h = onnx.helper
-    elem = onnx.TensorProto.FLOAT if dtype == np.float32 else onnx.TensorProto.DOUBLE
-    x = h.make_tensor_value_info("x", elem, [f"d{i}" for i in range(rank)])
-    y = h.make_tensor_value_info("y", elem, None)
-    initializers = [onnx.numpy_helper.from_array(np.asarray(v, dtype), k) for k, v in inits.items()]
-    if op == ONNX_GRAPH:
-        nodes = [h.make_node(o, i, out, domain=d, **a) for o, i, out, a, d in attrs]
-    else:
-        nodes = [h.make_node(op, ["x", *inits], ["y"], domain=domain, **attrs)]
-    graph = h.make_graph(nodes, "model", [x], [y], initializer=initializers)
-    opsets = [h.make_opsetid("", 20)] + ([h.make_opsetid(domain, 1)] if domain else [])
-    model = h.make_model(graph, opset_imports=opsets)
-    model.ir_version = 10
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    # idle pool threads must not spin while the next contestant is timed
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.log_severity_level = 4
-    try:
-        return ort.InferenceSession(model.SerializeToString(), so,
-                                    providers=["CPUExecutionProvider"])
-    except Exception:  # e.g. NOT_IMPLEMENTED: no float64 kernel
-        return None
+    return None if direction != "fwd" or ONNX is None else ONNX.forward(p, threads)
 
 
 def contestant(name: str, p: Problem, direction: str, threads: int) -> Optional[Callable]:
@@ -265,50 +224,6 @@ def set_threads(n: int) -> None:
     act.set_num_threads(n)
     if torch is not None:
         torch.set_num_threads(n)
-
-
-# ============================================================== timing (the one helper)
-
-@dataclasses.dataclass
-class Budget:
-    sample_ms: float = 5.0
-    repeats: int = 5
-    long_repeats: int = 3  # samples when one call alone fills a sample (large arrays)
-
-
-@dataclasses.dataclass
-class Timing:
-    median: float  # ns per element
-    lo: float
-    hi: float
-    loops: int
-    repeats: int
-
-
-def measure(thunk: Callable, n: int, budget: Budget) -> Timing:
-    """Median/min/max ns per element of thunk() over budget.repeats samples."""
-    thunk()  # warm-up (page faults, lazy init)
-    loops = 1
-    while True:  # calibrate: double the loop count until a batch lasts >= 1/4 sample
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            thunk()
-        elapsed = time.perf_counter_ns() - t0
-        if elapsed * 4 >= budget.sample_ms * 1e6 or loops >= 1 << 20:
-            break
-        loops *= 2
-    samples, repeats = [], budget.repeats
-    if elapsed >= budget.sample_ms * 1e6:  # one call fills a sample: keep it as the first
-        samples.append(elapsed / loops / n)
-        repeats = min(repeats, budget.long_repeats)
-    else:
-        loops = max(1, int(loops * budget.sample_ms * 1e6 / max(elapsed, 1)))
-    while len(samples) < repeats:
-        t0 = time.perf_counter_ns()
-        for _ in range(loops):
-            thunk()
-        samples.append((time.perf_counter_ns() - t0) / loops / n)
-    return Timing(statistics.median(samples), min(samples), max(samples), loops, repeats)
 
 
 # ============================================================== results store
@@ -375,22 +290,13 @@ def fastest_peer(name, direction, dt, n, threads, budget) -> Optional[Cell]:
 
 # ============================================================== accuracy (max ULP)
 
-def max_ulp(result, ref: np.ndarray, dtype) -> float:
-    """Max error in units of the last place of dtype, against a longdouble reference."""
-    if result is None:
-        return float("nan")
+def as_array(result) -> np.ndarray:
+    """A contestant's result as a NumPy array (prelu's backward: grad_x of the pair)."""
     if isinstance(result, tuple):
         result = result[0]
     if torch is not None and isinstance(result, torch.Tensor):
         result = result.numpy()
-    res = np.asarray(result).astype(L)
-    ref_rounded = ref.astype(dtype)
-    fi = np.finfo(dtype)
-    ulp = np.spacing(np.minimum(np.abs(ref_rounded), fi.max)).astype(L)
-    err = np.abs(res - ref) / ulp
-    exact = (res == ref_rounded) | (np.isnan(res) & np.isnan(ref))
-    err = np.where(exact, 0, np.where(np.isnan(err), np.inf, err))
-    return float(err.max()) if err.size else 0.0
+    return np.asarray(result)
 
 
 ACCURACY: Dict[tuple, float] = {}
@@ -402,413 +308,23 @@ def accuracy(name, direction, dt, who, threads=1) -> float:
     key = (name, direction, dt, who)
     if key in ACCURACY:
         return ACCURACY[key]
-    row, dtype = PEERS.get(name, Row()), DTYPES[dt]
-    ref_fn = row.ref_fwd if direction == "fwd" else row.ref_bwd
+    dtype = DTYPES[dt]
     value = float("nan")
-    if ref_fn is not None:
+    if name in references.REFERENCES:
         p = problem(name, dtype, ACCURACY_N)
         set_threads(threads)
         try:
             thunk = contestant(who, p, direction, threads)
-            if thunk is not None:
-                result = thunk()
-                P = {k: L(dtype(v)) if isinstance(v, float) else v for k, v in p.params.items()}
-                P.update(_dtype=dtype, _raw=p.params)
-                x, g, y = (a.astype(L) for a in (p.x, p.g, p.y))
-                w = p.w.astype(L) if p.w is not None else None
-                if w is None:
-                    ref = ref_fn(x, P) if direction == "fwd" else ref_fn(g, x, y, P)
-                else:
-                    ref = ref_fn(x, w, P) if direction == "fwd" else ref_fn(g, x, w, P)
-                value = max_ulp(result, np.asarray(ref, dtype=L), dtype)
+            want = None if thunk is None else references.expected(
+                name, direction, dtype, p.x, p.g, p.y, p.w, p.params,
+                from_y=backward_input(name) == "y")
+            if want is not None:
+                values, unit = want
+                value = ulp.max_ulp(as_array(thunk()), values, dtype, unit)
         except Exception:
             value = float("nan")
     ACCURACY[key] = value
     return value
-
-
-# ============================================================== the peer table
-
-def _aten_out(op: str, *args, out, **kw):
-    """An ATen op through its out= overload ('out' or 'grad_input'), writing into out."""
-    packet = getattr(ATEN, op)
-    for overload in ("out", "grad_input"):
-        if overload in packet.overloads():
-            fn = getattr(packet, overload)
-            name = next(a.name for a in fn._schema.arguments if a.is_out)
-            return fn(*args, **kw, **{name: out})
-    raise LookupError(f"aten.{op} has no out= overload")
-
-
-def _onnx(op, domain="", inits=None, **attrs):
-    return lambda p: (op, attrs, inits(p) if inits else {}, domain)
-
-
-#: op_type of an ONNX row that is a small graph: its "attributes" are the nodes
-ONNX_GRAPH = "graph"
-
-
-def _onnx_gated(gate_op, on_first=True, domain="", **attrs):
-    """The graph a user exports for a gated unit: Split(x) -> a, b; gate_op on one half
-    (a: swiglu/geglu, b: glu), times the other.  Node specs: (op, inputs, outputs, attrs, domain)."""
-    act_in, other = ("a", "b") if on_first else ("b", "a")
-    nodes = [("Split", ["x"], ["a", "b"], {"axis": -1, "num_outputs": 2}, ""),
-             (gate_op, [act_in], ["f"], attrs, domain),
-             ("Mul", ["f", other], ["y"], {}, "")]
-    return lambda p: (ONNX_GRAPH, nodes, {}, domain)
-
-
-@dataclasses.dataclass
-class Row:
-    """Peers and reference of one function.  Every field is optional.
-
-    np_fwd / np_bwd / torch_fwd / torch_bwd: f(p) running one call on problem p
-    (NumPy arrays p.x, p.g, p.y, p.o_fwd, p.o_bwd, p.w, p.params; for torch the same
-    names as tensors) and returning the result.  onnx: f(p) -> (op_type, attributes,
-    initializer inputs, domain).  ref_fwd(x, P) / ref_bwd(g, x, y, P): the exact
-    values in longdouble (P: the parameters rounded to the dtype, as longdouble);
-    with a weight, ref_fwd(x, w, P) / ref_bwd(g, x, w, P).
-    """
-    np_fwd: Optional[Callable] = None
-    np_bwd: Optional[Callable] = None
-    torch_fwd: Optional[Callable] = None
-    torch_bwd: Optional[Callable] = None
-    onnx: Optional[Callable] = None
-    ref_fwd: Optional[Callable] = None
-    ref_bwd: Optional[Callable] = None
-    from_y: bool = False          # backward (ours and peers) from the forward output y
-    layout: Optional[str] = None  # flat | rows | gated | channels (default: from kind)
-    params: dict = dataclasses.field(default_factory=dict)  # explicit parameters
-
-
-# ---- NumPy expressions: what a competent user writes, out= where natural
-
-def _np_sigmoid(x, o):
-    np.negative(x, out=o); np.exp(o, out=o); o += 1
-    return np.reciprocal(o, out=o)
-
-
-def _np_elu(x, o, alpha, scale=1.0):
-    np.minimum(x, 0, out=o); np.expm1(o, out=o); o *= alpha
-    np.copyto(o, x, where=x > 0)
-    if scale != 1.0:
-        o *= scale
-    return o
-
-
-def _np_elu_bwd(p, alpha, scale=1.0):
-    o, x = p.o_bwd, p.x
-    np.exp(x, out=o); o *= alpha * scale
-    np.copyto(o, x.dtype.type(scale), where=x > 0)
-    return np.multiply(o, p.g, out=o)
-
-
-def _np_swish_bwd(p):
-    x, o, beta = p.x, p.o_bwd, p.params["beta"]
-    s = _np_sigmoid(beta * x, np.empty_like(x))
-    np.subtract(1, s, out=o); o *= x; o *= beta; o += 1; o *= s
-    return np.multiply(o, p.g, out=o)
-
-
-def _np_hard_swish_bwd(p):
-    x, o = p.x, p.o_bwd
-    np.multiply(x, x.dtype.type(1 / 3), out=o); o += 0.5
-    np.copyto(o, 0, where=x <= -3); np.copyto(o, 1, where=x >= 3)
-    return np.multiply(o, p.g, out=o)
-
-
-def _np_softmax(x, o):
-    np.subtract(x, x.max(axis=-1, keepdims=True), out=o); np.exp(o, out=o)
-    o /= o.sum(axis=-1, keepdims=True)
-    return o
-
-
-def _np_log_softmax(x, o):
-    np.subtract(x, x.max(axis=-1, keepdims=True), out=o)
-    o -= np.log(np.exp(o).sum(axis=-1, keepdims=True))
-    return o
-
-
-def _np_mish(x, o):
-    np.logaddexp(x, 0, out=o); np.tanh(o, out=o)
-    return np.multiply(o, x, out=o)
-
-
-def _np_mish_bwd(p):
-    x, o = p.x, p.o_bwd
-    t = np.tanh(np.logaddexp(x, 0))
-    s = _np_sigmoid(x, np.empty_like(x))
-    np.multiply(t, t, out=o); np.subtract(1, o, out=o); o *= s; o *= x; o += t
-    return np.multiply(o, p.g, out=o)
-
-
-def _np_gelu(x, o):
-    if scipy_special is None:  # NumPy has no erf
-        raise NotImplementedError("gelu needs scipy.special.erf")
-    np.multiply(x, x.dtype.type(1 / math.sqrt(2)), out=o); scipy_special.erf(o, out=o)
-    o += 1; o *= x; o *= 0.5
-    return o
-
-
-def _np_gated(p, f):
-    """f(a) * b into p.o_fwd (f(a, out) writes f(a) into out)."""
-    a, b = _halves(p.x)
-    return np.multiply(f(a, p.o_fwd), b, out=p.o_fwd)
-
-
-def _np_gated_bwd(p, f_and_grad):
-    """[g * b * f'(a), g * f(a)] into p.o_bwd; f_and_grad(a) -> (f(a), f'(a))."""
-    a, b = _halves(p.x)
-    ga, gb = _halves(p.o_bwd)
-    f, d = f_and_grad(a)
-    np.multiply(p.g, b, out=ga); ga *= d
-    return np.multiply(p.g, f, out=gb)
-
-
-def _torch_gated_bwd(t, f, f_backward):
-    a, b = _halves(t.x)
-    return torch.cat([f_backward(t.g * b, a), f(a) * t.g], dim=-1, out=t.o_bwd)
-
-
-def _rrelu_slope(p) -> float:
-    return (p.params["lower"] + p.params["upper"]) / 2
-
-
-def _rrelu_slope_ref(x, P):  # the slope is computed in double, then rounded to the dtype
-    return L(P["_dtype"](_rrelu_slope(SimpleNamespace(params=P["_raw"]))))
-
-
-def _halves(a):
-    h = a.shape[-1] // 2
-    return a[..., :h], a[..., h:]
-
-
-# ---- references in longdouble (x, g, y are longdouble arrays; P the parameters)
-
-def _ref_sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def _phi_ld(x):  # normal CDF via float64 erfc (no cancellation for x << 0): float64-accurate
-    return scipy_special.erfc(-x.astype(np.float64) / math.sqrt(2)).astype(L) / 2
-
-
-def _ref_softplus(x, P):
-    b, th = P["beta"], P["threshold"]
-    return np.where(x * b > th, x, np.logaddexp(L(0), x * b) / b)
-
-
-def _ref_softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _ref_elu(x, alpha, scale=L(1)):
-    return scale * np.where(x > 0, x, alpha * np.expm1(x))
-
-
-_SELU = (L("1.0507009873554804934193349852946"), L("1.6732632423543772848170429916717"))
-
-PEERS: Dict[str, Row] = {
-    "sigmoid": Row(
-        from_y=True,
-        np_fwd=lambda p: _np_sigmoid(p.x, p.o_fwd),
-        np_bwd=lambda p: np.multiply(np.subtract(1, p.y, out=p.o_bwd), p.y * p.g, out=p.o_bwd),
-        torch_fwd=lambda t: torch.sigmoid(t.x, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("sigmoid_backward", t.g, t.y, out=t.o_bwd),
-        onnx=_onnx("Sigmoid"),
-        ref_fwd=lambda x, P: _ref_sigmoid(x),
-        ref_bwd=lambda g, x, y, P: g * y * (1 - y)),
-    "tanh": Row(
-        from_y=True,
-        np_fwd=lambda p: np.tanh(p.x, out=p.o_fwd),
-        np_bwd=lambda p: np.multiply(np.subtract(1, np.square(p.y, out=p.o_bwd), out=p.o_bwd),
-                                     p.g, out=p.o_bwd),
-        torch_fwd=lambda t: torch.tanh(t.x, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("tanh_backward", t.g, t.y, out=t.o_bwd),
-        onnx=_onnx("Tanh"),
-        ref_fwd=lambda x, P: np.tanh(x),
-        ref_bwd=lambda g, x, y, P: g * ((1 - y) * (1 + y))),  # exact factors near |y| = 1
-    "threshold": Row(   # both parameters are required: the values benchmarked
-        params={"threshold": 0.0, "value": -1.0},
-        np_fwd=lambda p: np.copyto(p.o_fwd, np.where(p.x > p.params["threshold"], p.x,
-                                                     p.params["value"])),
-        np_bwd=lambda p: np.multiply(p.g, p.x > p.params["threshold"], out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("threshold", t.x, t.params["threshold"],
-                                      t.params["value"], out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("threshold_backward", t.g, t.x, t.params["threshold"],
-                                      out=t.o_bwd),
-        ref_fwd=lambda x, P: np.where(x > P["threshold"], x, P["value"]),
-        ref_bwd=lambda g, x, y, P: np.where(x > P["threshold"], g, 0)),
-    "relu": Row(
-        np_fwd=lambda p: np.maximum(p.x, 0, out=p.o_fwd),
-        np_bwd=lambda p: np.multiply(p.g, p.x > 0, out=p.o_bwd),
-        torch_fwd=lambda t: torch.clamp_min(t.x, 0, out=t.o_fwd),  # = relu in ATen
-        torch_bwd=lambda t: _aten_out("threshold_backward", t.g, t.x, 0, out=t.o_bwd),
-        onnx=_onnx("Relu"),
-        ref_fwd=lambda x, P: np.maximum(x, 0),
-        ref_bwd=lambda g, x, y, P: np.where(x > 0, g, 0)),
-    "leaky_relu": Row(
-        np_fwd=lambda p: np.maximum(p.x, np.multiply(p.x, p.params["negative_slope"],
-                                                     out=p.o_fwd), out=p.o_fwd),
-        np_bwd=lambda p: np.multiply(p.g, np.where(p.x > 0, 1, p.x.dtype.type(
-            p.params["negative_slope"])), out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("leaky_relu", t.x, t.params["negative_slope"], out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("leaky_relu_backward", t.g, t.x,
-                                      t.params["negative_slope"], False, out=t.o_bwd),
-        onnx=lambda p: ("LeakyRelu", {"alpha": p.params["negative_slope"]}, {}, ""),
-        ref_fwd=lambda x, P: np.where(x > 0, x, P["negative_slope"] * x),
-        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, P["negative_slope"])),
-    "rrelu": Row(  # training=False: leaky ReLU with slope (lower + upper) / 2
-        np_fwd=lambda p: np.maximum(p.x, np.multiply(p.x, _rrelu_slope(p), out=p.o_fwd),
-                                    out=p.o_fwd),
-        np_bwd=lambda p: np.multiply(p.g, np.where(p.x > 0, 1, p.x.dtype.type(_rrelu_slope(p))),
-                                     out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("leaky_relu", t.x, _rrelu_slope(t), out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("leaky_relu_backward", t.g, t.x, _rrelu_slope(t), False,
-                                      out=t.o_bwd),
-        onnx=lambda p: ("LeakyRelu", {"alpha": _rrelu_slope(p)}, {}, ""),
-        ref_fwd=lambda x, P: np.where(x > 0, x, _rrelu_slope_ref(x, P) * x),
-        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, _rrelu_slope_ref(x, P))),
-    "elu": Row(
-        np_fwd=lambda p: _np_elu(p.x, p.o_fwd, p.params["alpha"]),
-        np_bwd=lambda p: _np_elu_bwd(p, p.params["alpha"]),
-        torch_fwd=lambda t: _aten_out("elu", t.x, t.params["alpha"], 1, 1, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("elu_backward", t.g, t.params["alpha"], 1, 1, False, t.x,
-                                      out=t.o_bwd),
-        onnx=lambda p: ("Elu", {"alpha": p.params["alpha"]}, {}, ""),
-        ref_fwd=lambda x, P: _ref_elu(x, P["alpha"]),
-        ref_bwd=lambda g, x, y, P: g * np.where(x > 0, 1, P["alpha"] * np.exp(x))),
-    "selu": Row(
-        np_fwd=lambda p: _np_elu(p.x, p.o_fwd, float(_SELU[1]), float(_SELU[0])),
-        np_bwd=lambda p: _np_elu_bwd(p, float(_SELU[1]), float(_SELU[0])),
-        torch_fwd=lambda t: _aten_out("elu", t.x, float(_SELU[1]), float(_SELU[0]), 1,
-                                      out=t.o_fwd),  # what torch.selu runs
-        torch_bwd=lambda t: _aten_out("elu_backward", t.g, float(_SELU[1]), float(_SELU[0]), 1,
-                                      False, t.x, out=t.o_bwd),
-        onnx=lambda p: ("Selu", {"alpha": float(_SELU[1]), "gamma": float(_SELU[0])}, {}, ""),
-        ref_fwd=lambda x, P: _ref_elu(x, _SELU[1], _SELU[0]),
-        ref_bwd=lambda g, x, y, P: g * _SELU[0] * np.where(x > 0, 1, _SELU[1] * np.exp(x))),
-    "softsign": Row(
-        np_fwd=lambda p: np.divide(p.x, np.add(np.abs(p.x, out=p.o_fwd), 1, out=p.o_fwd),
-                                   out=p.o_fwd),
-        np_bwd=lambda p: np.divide(p.g, np.square(np.add(np.abs(p.x, out=p.o_bwd), 1,
-                                                         out=p.o_bwd), out=p.o_bwd), out=p.o_bwd),
-        torch_fwd=lambda t: torch.div(t.x, torch.abs(t.x).add_(1), out=t.o_fwd),  # F.softsign
-        torch_bwd=lambda t: torch.div(t.g, torch.abs(t.x).add_(1).square_(), out=t.o_bwd),
-        onnx=_onnx("Softsign"),
-        ref_fwd=lambda x, P: x / (1 + np.abs(x)),
-        ref_bwd=lambda g, x, y, P: g / (1 + np.abs(x)) ** 2),
-    "softplus": Row(
-        np_fwd=lambda p: np.logaddexp(p.x, 0, out=p.o_fwd),  # beta=1; threshold: same values
-        np_bwd=lambda p: np.multiply(_np_sigmoid(p.x, p.o_bwd), p.g, out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("softplus", t.x, t.params["beta"], t.params["threshold"],
-                                      out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("softplus_backward", t.g, t.x, t.params["beta"],
-                                      t.params["threshold"], out=t.o_bwd),
-        onnx=_onnx("Softplus"),
-        ref_fwd=lambda x, P: _ref_softplus(x, P),
-        ref_bwd=lambda g, x, y, P: g * np.where(x * P["beta"] > P["threshold"], 1,
-                                                _ref_sigmoid(x * P["beta"]))),
-    "swish": Row(
-        np_fwd=lambda p: np.multiply(_np_sigmoid(p.x, p.o_fwd), p.x, out=p.o_fwd),
-        np_bwd=_np_swish_bwd,
-        torch_fwd=lambda t: _aten_out("silu", t.x, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("silu_backward", t.g, t.x, out=t.o_bwd),
-        # com.microsoft QuickGelu(alpha) is x * sigmoid(alpha * x): swish with beta = alpha
-        onnx=lambda p: ("QuickGelu", {"alpha": p.params["beta"]}, {}, "com.microsoft"),
-        ref_fwd=lambda x, P: x * _ref_sigmoid(P["beta"] * x),
-        ref_bwd=lambda g, x, y, P: g * (lambda s: s + P["beta"] * x * s * (1 - s))(
-            _ref_sigmoid(P["beta"] * x))),
-    "hard_swish": Row(
-        np_fwd=lambda p: np.divide(np.multiply(np.clip(np.add(p.x, 3, out=p.o_fwd), 0, 6,
-                                                       out=p.o_fwd), p.x, out=p.o_fwd), 6,
-                                   out=p.o_fwd),
-        np_bwd=_np_hard_swish_bwd,
-        torch_fwd=lambda t: _aten_out("hardswish", t.x, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("hardswish_backward", t.g, t.x, out=t.o_bwd),
-        onnx=_onnx("HardSwish"),
-        ref_fwd=lambda x, P: x * np.clip(x + 3, 0, 6) / 6,
-        ref_bwd=lambda g, x, y, P: g * np.where(x <= -3, 0, np.where(x >= 3, 1, (2 * x + 3) / 6))),
-    # ---- functions of the rest of the family (rows take effect once the package has them)
-    "softmax": Row(
-        from_y=True, layout="rows",
-        np_fwd=lambda p: _np_softmax(p.x, p.o_fwd),
-        np_bwd=lambda p: np.multiply(np.subtract(p.g, (p.g * p.y).sum(-1, keepdims=True),
-                                                 out=p.o_bwd), p.y, out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("_softmax", t.x, -1, False, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("_softmax_backward_data", t.g, t.y, -1, t.y.dtype,
-                                      out=t.o_bwd),
-        onnx=lambda p: ("Softmax", {"axis": -1}, {}, ""),
-        ref_fwd=lambda x, P: _ref_softmax(x),
-        ref_bwd=lambda g, x, y, P: y * (g - (g * y).sum(-1, keepdims=True))),
-    "log_softmax": Row(
-        from_y=True, layout="rows",
-        np_fwd=lambda p: _np_log_softmax(p.x, p.o_fwd),
-        np_bwd=lambda p: np.subtract(p.g, np.multiply(np.exp(p.y, out=p.o_bwd),
-                                                      p.g.sum(-1, keepdims=True), out=p.o_bwd),
-                                     out=p.o_bwd),
-        torch_fwd=lambda t: _aten_out("_log_softmax", t.x, -1, False, out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("_log_softmax_backward_data", t.g, t.y, -1, t.y.dtype,
-                                      out=t.o_bwd),
-        onnx=lambda p: ("LogSoftmax", {"axis": -1}, {}, ""),
-        ref_fwd=lambda x, P: np.log(_ref_softmax(x)),
-        ref_bwd=lambda g, x, y, P: g - np.exp(y) * g.sum(-1, keepdims=True)),
-    "gelu": Row(
-        np_fwd=lambda p: _np_gelu(p.x, p.o_fwd),
-        torch_fwd=lambda t: _aten_out("gelu", t.x, approximate="none", out=t.o_fwd),
-        torch_bwd=lambda t: _aten_out("gelu_backward", t.g, t.x, approximate="none",
-                                      out=t.o_bwd),
-        onnx=lambda p: ("Gelu", {"approximate": "none"}, {}, ""),
-        ref_fwd=lambda x, P: x * _phi_ld(x),
-        ref_bwd=lambda g, x, y, P: g * (_phi_ld(x) + x * np.exp(-x * x / 2)
-                                        / np.sqrt(2 * L(np.pi)))),
-    "mish": Row(
-        np_fwd=lambda p: _np_mish(p.x, p.o_fwd),
-        np_bwd=_np_mish_bwd,
-        torch_fwd=lambda t: _aten_out("mish", t.x, out=t.o_fwd),
-        torch_bwd=lambda t: ATEN.mish_backward(t.g, t.x),  # no out= overload
-        onnx=_onnx("Mish"),
-        ref_fwd=lambda x, P: x * np.tanh(np.logaddexp(L(0), x)),
-        ref_bwd=lambda g, x, y, P: g * (lambda t: t + x * _ref_sigmoid(x) * (1 - t * t))(
-            np.tanh(np.logaddexp(L(0), x)))),
-    "prelu": Row(
-        layout="channels",
-        np_fwd=lambda p: np.copyto(np.multiply(p.x, p.w, out=p.o_fwd), p.x, where=p.x > 0)
-        or p.o_fwd,
-        torch_fwd=lambda t: ATEN._prelu_kernel(t.x, t.w),
-        torch_bwd=lambda t: ATEN._prelu_kernel_backward(t.g, t.x, t.w),
-        onnx=lambda p: ("PRelu", {}, {"slope": p.w}, ""),
-        ref_fwd=lambda x, w, P: np.where(x > 0, x, w * x),
-        ref_bwd=lambda g, x, w, P: g * np.where(x > 0, 1, w)),
-    "glu": Row(
-        layout="gated",
-        np_fwd=lambda p: np.multiply(_halves(p.x)[0], _np_sigmoid(_halves(p.x)[1], p.o_fwd),
-                                     out=p.o_fwd),
-        torch_fwd=lambda t: _aten_out("glu", t.x, -1, out=t.o_fwd),   # F.glu
-        torch_bwd=lambda t: _aten_out("glu_backward", t.g, t.x, -1, out=t.o_bwd),
-        onnx=_onnx_gated("Sigmoid", on_first=False),
-        ref_fwd=lambda x, P: _halves(x)[0] * _ref_sigmoid(_halves(x)[1])),
-    # swiglu / geglu: the compositions a user writes (F.silu(a) * b, F.gelu(a) * b);
-    # backward: what autograd runs for them (the activation's backward of g * b, and
-    # g * f(a) for b), into the two halves of the output
-    "swiglu": Row(
-        layout="gated",
-        np_fwd=lambda p: _np_gated(p, lambda a, o: np.multiply(_np_sigmoid(a, o), a, out=o)),
-        np_bwd=lambda p: _np_gated_bwd(p, lambda a: (lambda s: (a * s, s * (1 + a * (1 - s))))(
-            _np_sigmoid(a, np.empty_like(a)))),
-        torch_fwd=lambda t: torch.mul(F.silu(_halves(t.x)[0]), _halves(t.x)[1], out=t.o_fwd),
-        torch_bwd=lambda t: _torch_gated_bwd(t, F.silu, lambda gb, a: ATEN.silu_backward(gb, a)),
-        onnx=_onnx_gated("QuickGelu", domain="com.microsoft", alpha=1.0),  # x sigmoid(x)
-        ref_fwd=lambda x, P: (lambda a, b: a * _ref_sigmoid(a) * b)(*_halves(x))),
-    "geglu": Row(
-        layout="gated",
-        np_fwd=lambda p: _np_gated(p, _np_gelu),
-        torch_fwd=lambda t: torch.mul(F.gelu(_halves(t.x)[0]), _halves(t.x)[1], out=t.o_fwd),
-        torch_bwd=lambda t: _torch_gated_bwd(t, F.gelu, lambda gb, a: ATEN.gelu_backward(gb, a)),
-        onnx=_onnx_gated("Gelu"),
-        ref_fwd=lambda x, P: (lambda a, b: a * _phi_ld(a) * b)(*_halves(x))),
-}
 
 
 # ============================================================== sections
@@ -927,7 +443,7 @@ def _ours_in_place(name: str, n: int, budget: Budget) -> Optional[float]:
     x = make_x("ordinary", n, np.float32, np.random.default_rng(1))
     try:
         return measure(functools.partial(act.get(name).forward, x, out=x,
-                                         **PEERS.get(name, Row()).params), n, budget).median
+                                         **PARAMS.get(name, {})), n, budget).median
     except Exception:
         return None
 
@@ -943,7 +459,7 @@ def target_memory(fns, budget, out=print) -> dict:
             + ", ".join(f"{k} {v:.3g}" for k, v in r["all"].items()) + ")")
     rows = []
     for name in fns:
-        if (PEERS.get(name, Row()).layout or LAYOUTS.get(name, "flat")) != "flat":
+        if LAYOUTS.get(name, "flat") != "flat":
             continue  # only elementwise functions
         inplace = _ours_in_place(name, n, budget)
         copy = cell(name, "fwd", "f32", n, 1, "ours", budget).ns_per_element
@@ -1187,8 +703,8 @@ def machine() -> dict:
                 numpy=np.__version__, python=platform.python_version(),
                 platform=platform.platform(),
                 torch=getattr(torch, "__version__", None),
-                onnxruntime=getattr(ort, "__version__", None),
-                onnx=getattr(onnx, "__version__", None),
+                onnxruntime=ONNX.versions["onnxruntime"] if ONNX else None,
+                onnx=ONNX.versions["onnx"] if ONNX else None,
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
     info["loadavg_start"] = os.getloadavg()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_CORETYPE", "ACTIVATIONS_SIMD"):
@@ -1275,12 +791,13 @@ def exponents(spec: str) -> List[int]:
 
 
 def main(argv=None) -> int:
-    global torch, ort
+    global torch, TORCH, ONNX
     args = parse_args(argv)
-    if args.no_torch:
-        torch = None
-    if args.no_onnx:
-        ort = None
+    if not args.no_torch:
+        torch = peers.import_torch()
+        TORCH = peers.torch_peers(torch) if torch is not None else {}
+    if not args.no_onnx:
+        ONNX = peers.OnnxPeers.load()
     if args.simd:
         act._set_simd_level(args.simd)
     fns = args.functions.split(",") if args.functions else list(act.names())

@@ -1,0 +1,56 @@
+"""The one timer of ``python -m activations`` and ``benchmarks/bench.py``.
+
+Warm-up, then a loop count calibrated so that one sample lasts ``Budget.sample_ms``,
+then ``Budget.repeats`` samples timed with ``perf_counter_ns``; the median is reported
+with the min/max spread.  Tiny arrays loop many calls per sample; a call that alone
+fills a sample is timed ``Budget.long_repeats`` times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from typing import Callable
+
+
+@dataclasses.dataclass
+class Budget:
+    sample_ms: float = 5.0
+    repeats: int = 5
+    long_repeats: int = 3  # samples when one call alone fills a sample (large arrays)
+
+
+@dataclasses.dataclass
+class Timing:
+    median: float  # ns per element
+    lo: float
+    hi: float
+    loops: int
+    repeats: int
+
+
+def measure(thunk: Callable, n: int, budget: Budget) -> Timing:
+    """Median/min/max ns per element of thunk() (on n elements) over budget.repeats samples."""
+    thunk()  # warm-up (page faults, lazy init)
+    loops = 1
+    while True:  # calibrate: double the loop count until a batch lasts >= 1/4 sample
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            thunk()
+        elapsed = time.perf_counter_ns() - t0
+        if elapsed * 4 >= budget.sample_ms * 1e6 or loops >= 1 << 20:
+            break
+        loops *= 2
+    samples, repeats = [], budget.repeats
+    if elapsed >= budget.sample_ms * 1e6:  # one call fills a sample: keep it as the first
+        samples.append(elapsed / loops / n)
+        repeats = min(repeats, budget.long_repeats)
+    else:
+        loops = max(1, int(loops * budget.sample_ms * 1e6 / max(elapsed, 1)))
+    while len(samples) < repeats:
+        t0 = time.perf_counter_ns()
+        for _ in range(loops):
+            thunk()
+        samples.append((time.perf_counter_ns() - t0) / loops / n)
+    return Timing(statistics.median(samples), min(samples), max(samples), loops, repeats)
