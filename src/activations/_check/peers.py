@@ -186,7 +186,8 @@ def _np_gated_bwd(p, f_and_grad):
     ga, gb = halves(p.o_bwd)
     f, d = f_and_grad(a)
     np.multiply(p.g, b, out=ga); ga *= d
-    return np.multiply(p.g, f, out=gb)
+    np.multiply(p.g, f, out=gb)
+    return p.o_bwd
 
 
 def _np_glu_bwd(p):
@@ -201,8 +202,13 @@ def _np_prelu_bwd(p):
     return p.o_bwd, np.sum(np.where(neg, p.x * p.g, 0), axis=0)
 
 
+def _into(o, value):
+    np.copyto(o, value)
+    return o
+
+
 def _where(o, cond, a, b):
-    return np.copyto(o, np.where(cond, a, b)) or o
+    return _into(o, np.where(cond, a, b))
 
 
 _P = lambda p, k: p.params[k]  # noqa: E731  (a parameter of the problem)
@@ -258,7 +264,7 @@ NUMPY: Dict[str, Peer] = {
         bwd=lambda p: np.multiply(p.g, (p.x > _P(p, "min_val")) & (p.x < _P(p, "max_val")),
                                   out=p.o_bwd)),
     "gelu": Peer(fwd=None if scipy_special is None else lambda p: _np_gelu(p.x, p.o_fwd)),
-    "gelu approximate='tanh'": Peer(fwd=lambda p: np.copyto(p.o_fwd, _np_gelu_tanh(p.x)),
+    "gelu approximate='tanh'": Peer(fwd=lambda p: _into(p.o_fwd, _np_gelu_tanh(p.x)),
                                     bwd=_np_gelu_tanh_bwd),
     "mish": Peer(fwd=lambda p: _np_mish(p.x, p.o_fwd), bwd=_np_mish_bwd),
     "celu": Peer(
