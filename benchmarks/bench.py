@@ -5,10 +5,11 @@ Design:
  1. Data-driven.  The functions come from ``activations.names()`` and
     ``activations.get(name)``; the peers (NumPy, PyTorch, an ONNX operator), the
     long-double references and the ULP measure are the package's checking core
-    (``activations/_check/``: ``peers.py``, ``references.py``, ``ulp.py``), shared with
-    ``python -m activations``.  A function without a peer is still benchmarked (ours
-    only); this file holds only what is particular to it: ``FROM_Y`` (backwards timed
-    from the forward output) and ``PARAMS`` (values for required parameters).
+    (``activations/_check/``: ``peers.py``, ``peers_optional.py``, ``references.py``,
+    ``ulp.py``), shared with ``python -m activations``.  A function without a peer is
+    still benchmarked (ours only); this file holds only what is particular to it:
+    ``FROM_Y`` (backwards timed from the forward output) and ``PARAMS`` (values for
+    required parameters).
  2. One timer (``activations/_check/timing.py``): warm-up, a loop count calibrated so
     that one sample lasts ``sample_ms``, ``repeats`` samples timed with perf_counter_ns;
     the median is reported with the min/max spread.  Tiny arrays loop many calls per
@@ -51,13 +52,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 import activations as act  # before torch: docs/performance-notes.md "one OpenMP runtime per process"
-from activations._check import peers, references, ulp
+from activations._check import peers, peers_optional, references, ulp
 from activations._check.timing import Budget, measure
 
 #: the optional peers, loaded by main() unless --no-torch / --no-onnx
 torch = None
 TORCH: Dict[str, peers.Peer] = {}
-ONNX: Optional[peers.OnnxPeers] = None
+ONNX: Optional[peers_optional.OnnxPeers] = None
 
 np.seterr(all="ignore")  # peers overflow in exp() on purpose; the results are checked
 DTYPES = {"f32": np.float32, "f64": np.float64}
@@ -794,10 +795,10 @@ def main(argv=None) -> int:
     global torch, TORCH, ONNX
     args = parse_args(argv)
     if not args.no_torch:
-        torch = peers.import_torch()
-        TORCH = peers.torch_peers(torch) if torch is not None else {}
+        torch = peers_optional.import_torch()
+        TORCH = peers_optional.torch_peers(torch) if torch is not None else {}
     if not args.no_onnx:
-        ONNX = peers.OnnxPeers.load()
+        ONNX = peers_optional.OnnxPeers.load()
     if args.simd:
         act._set_simd_level(args.simd)
     fns = args.functions.split(",") if args.functions else list(act.names())

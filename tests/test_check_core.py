@@ -13,7 +13,8 @@ import pytest
 import activations as act
 from activations import __main__ as cli
 from activations._check import checks, references, selfcheck, shortbench, ulp
-from activations._check.peers import NUMPY, torch_peers
+from activations._check.peers import NUMPY
+from activations._check.peers_optional import torch_peers
 from activations._check.timing import Budget, measure
 
 
