@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
 import activations as act  # before torch: one OpenMP runtime (docs/performance-notes.md)
+from activations._check.timing import interleaved
 
 try:
     import torch
@@ -73,19 +72,6 @@ TORCH_BIAS = {
 }
 REQUIRED = {"threshold": {"threshold": 0.5, "value": -2.0}}
 QUICK_NAMES = ("relu", "leaky_relu", "hard_swish", "sigmoid", "gelu", "swish")
-
-
-def interleaved(variants: Dict[str, Callable], repeats: int) -> Dict[str, float]:
-    """Median seconds per call of each variant, timed in turn in every repetition."""
-    for fn in variants.values():
-        fn()  # warm-up: page faults, lazy initialization
-    samples: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(repeats):
-        for key, fn in variants.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[key].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in samples.items()}
 
 
 def bias_problems(names, repeats: int, rows: int) -> List[dict]:

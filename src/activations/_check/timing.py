@@ -1,9 +1,13 @@
-"""The one timer of ``python -m activations`` and ``benchmarks/bench.py``.
+"""The timers of ``python -m activations`` and the benchmarks.
 
-Warm-up, then a loop count calibrated so that one sample lasts ``Budget.sample_ms``,
-then ``Budget.repeats`` samples timed with ``perf_counter_ns``; the median is reported
-with the min/max spread.  Tiny arrays loop many calls per sample; a call that alone
-fills a sample is timed ``Budget.long_repeats`` times.
+:func:`measure` (``python -m activations``, ``benchmarks/bench.py``): warm-up, then a
+loop count calibrated so that one sample lasts ``Budget.sample_ms``, then
+``Budget.repeats`` samples timed with ``perf_counter_ns``; the median is reported with
+the min/max spread.  Tiny arrays loop many calls per sample; a call that alone fills a
+sample is timed ``Budget.long_repeats`` times.
+
+:func:`interleaved` (``benchmarks/bench_fused.py``): variants of one computation timed
+one call each in turn, so that a burst of background load hits all of them alike.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from typing import Callable
+from typing import Callable, Dict, List
 
 
 @dataclasses.dataclass
@@ -54,3 +58,16 @@ def measure(thunk: Callable, n: int, budget: Budget) -> Timing:
             thunk()
         samples.append((time.perf_counter_ns() - t0) / loops / n)
     return Timing(statistics.median(samples), min(samples), max(samples), loops, repeats)
+
+
+def interleaved(variants: Dict[str, Callable], repeats: int) -> Dict[str, float]:
+    """Median seconds per call of each variant, timed in turn in every repetition."""
+    for fn in variants.values():
+        fn()  # warm-up: page faults, lazy initialization
+    samples: Dict[str, List[float]] = {k: [] for k in variants}
+    for _ in range(repeats):
+        for key, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[key].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in samples.items()}
