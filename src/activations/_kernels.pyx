@@ -307,6 +307,13 @@ def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t o
     for arr in arrays:
         if cnp.PyArray_SIZE(<cnp.ndarray>arr) != outer * length * inner:
             raise ValueError("internal error: softmax kernel shape mismatch")
+    return softmax_checked(mode, typenum, in1, in2, out, outer, length, inner, flip)
+
+
+cdef object softmax_checked(int mode, int typenum, cnp.ndarray in1, object in2, cnp.ndarray out,
+                            Py_ssize_t outer, Py_ssize_t length, Py_ssize_t inner, double flip):
+    """`softmax` on arrays already checked (plain, of `typenum`, of matching sizes): the
+    fast path calls it directly, a Python-level call costing more than a 16-element row."""
     cdef const void* p1 = cnp.PyArray_DATA(in1)
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
@@ -327,6 +334,7 @@ def prelu(int direction, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.nda
     FORWARD: grad and grad_weight are None; BACKWARD: grad_weight (channels values)
     receives the weight gradient.  Returns out.
     """
+    cdef bint backward = direction == BACKWARD
     cdef tuple arrays = (x, weight, out) + ((grad, grad_weight) if backward else ())
     cdef int typenum = checked_typenum(arrays)
     if (cnp.PyArray_SIZE(x) != outer * channels * inner or cnp.PyArray_SIZE(out) != cnp.PyArray_SIZE(x)
@@ -334,7 +342,6 @@ def prelu(int direction, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.nda
             or (backward and (cnp.PyArray_SIZE(<cnp.ndarray>grad) != cnp.PyArray_SIZE(x)
                               or cnp.PyArray_SIZE(<cnp.ndarray>grad_weight) != channels))):
         raise ValueError("internal error: prelu kernel shape mismatch")
-    cdef bint backward = direction == BACKWARD
     cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if backward else NULL
     cdef const void* px = cnp.PyArray_DATA(x)
     cdef const void* pw = cnp.PyArray_DATA(weight)
@@ -377,6 +384,13 @@ def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
             or cnp.PyArray_SIZE(out) != (full if direction != FORWARD else full // 2)
             or (grad is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad) != full // 2)):
         raise ValueError("internal error: gated kernel shape mismatch")
+    return gated_checked(direction, op, typenum, x, grad, out, outer, half, inner)
+
+
+cdef object gated_checked(int direction, int op, int typenum, cnp.ndarray x, object grad,
+                          cnp.ndarray out, Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
+    """`gated` on arrays already checked (plain, of `typenum`, of matching sizes), for
+    the fast path (see softmax_checked)."""
     cdef const void* px = cnp.PyArray_DATA(x)
     cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if grad is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
@@ -423,7 +437,8 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
                 length = dims[k]
             else:
                 inner *= dims[k]
-    res = softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+    res = softmax_checked(mode, typenum, arr, in2, <cnp.ndarray>prepared, outer, length, inner,
+                          flip)
     return res[()] if out is None and nd == 0 else res
 
 
@@ -512,11 +527,13 @@ def gated_plain(int direction, int op, object x, object grad, object out, object
         if res is None or not disjoint(<cnp.ndarray>res, ga) or not (
                 res is x or disjoint(<cnp.ndarray>res, xa)):
             return NotImplemented
-        return gated(direction, op, xa, ga, <cnp.ndarray>res, outer, length // 2, inner)
+        return gated_checked(direction, op, typenum, xa, ga, <cnp.ndarray>res, outer,
+                             length // 2, inner)
     res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), dims)
     if res is None or not disjoint(<cnp.ndarray>res, xa):
         return NotImplemented
-    return gated(direction, op, xa, None, <cnp.ndarray>res, outer, length // 2, inner)
+    return gated_checked(direction, op, typenum, xa, None, <cnp.ndarray>res, outer, length // 2,
+                         inner)
 
 
 def prelu_plain(int direction, object grad, object x, object weight, object axis,
@@ -526,6 +543,7 @@ def prelu_plain(int direction, object grad, object x, object weight, object axis
     1 means 0), out None or a plain writeable array of x's shape that is x (forward),
     grad (backward) or disjoint from the inputs.  Returns out, (grad_x, grad_weight)
     when backward, or NotImplemented."""
+    cdef bint backward = direction == BACKWARD
     cdef int typenum
     cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
     if not cnp.PyArray_CheckExact(x):
@@ -543,7 +561,6 @@ def prelu_plain(int direction, object grad, object x, object weight, object axis
         return NotImplemented
     if cnp.PyArray_SIZE(wa) == 1:
         outer, channels, inner = 1, 1, cnp.PyArray_SIZE(xa)
-    cdef bint backward = direction == BACKWARD
     elif cnp.PyArray_SIZE(wa) != channels:
         return NotImplemented
     if backward and (not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa)):
