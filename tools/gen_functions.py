@@ -147,7 +147,7 @@ def wrap(head: str, args: str, tail: str, indent: str) -> str:
     continuation lines aligned with the first argument (or ``indent`` if given)."""
     lead = indent or " " * len(head)
     lines, line = [], head
-    for piece in args.split(", "):
+    for piece in top_level_items(args):
         piece_text = piece if line in (head, lead) else ", " + piece
         if len(line) + len(piece_text) + 1 > WIDTH and line not in (head, lead):
             lines.append(line + ",")
@@ -155,6 +155,18 @@ def wrap(head: str, args: str, tail: str, indent: str) -> str:
         else:
             line += piece_text
     return "\n".join(lines + [line + tail]) + "\n"
+
+
+def top_level_items(args: str) -> List[str]:
+    """``args`` split at the ", " outside parentheses and brackets."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(args):
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if depth == 0 and args.startswith(", ", i):
+            items.append(args[start:i])
+            start = i + 2
+    return items + [args[start:]]
 
 
 def def_line(name: str, args: str) -> str:
@@ -188,7 +200,7 @@ def from_output_check(spec, indent: str) -> str:
         return ""
     call = ", ".join(f"{k}={k}" for k in spec.params)
     return wrap(f"{indent}_validation.check_from_output(",
-                f"_SPEC[{spec.name!r}].check_from_output, value, {call}", ")", "")
+                f"_SPEC[{spec.name!r}].check_from_output, second, {call}", ")", "")
 
 
 # ---------------------------------------------------------------- one template per kind
@@ -214,23 +226,23 @@ def elementwise(spec, op_id) -> str:
         + docstring_literal(bdoc)
         + args_lines(spec, op_id, "x if x is not None else y")
         + f"    if bias is not None or grad_bias is not None:\n"
-        f"        name, value = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
-        + (f"        if name == \"y\":\n" + from_output_check(spec, "            ")
+        f"        which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
+        + (f"        if which == \"y\":\n" + from_output_check(spec, "            ")
            if spec.check_from_output is not None else "")
         + f"        return _fallback.elementwise_bias(\n"
-        f"            _K, {n + '_backward'!r}, BACKWARD if name == \"x\" else BACKWARD_FROM_OUTPUT, op,\n"
-        f"            grad, value, out, a, b, bias, bias_axis, grad_bias)\n"
+        f"            _K, {n + '_backward'!r}, BACKWARD if which == \"x\" else BACKWARD_FROM_OUTPUT, op,\n"
+        f"            grad, second, out, a, b, bias, bias_axis, grad_bias)\n"
         f"    if y is None and x is not None:\n"
         f"        res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)\n"
         f"        if res is NotImplemented:\n"
         f"            res = _fallback.elementwise(_K, {n + '_backward'!r}, BACKWARD, op, grad, x, out, a, b)\n"
         f"        return res\n"
-        f"    name, value = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
+        f"    which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
         + from_output_check(spec, "    ")
-        + f"    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)\n"
+        + f"    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)\n"
         f"    if res is NotImplemented:\n"
         f"        res = _fallback.elementwise(_K, {n + '_backward'!r}, BACKWARD_FROM_OUTPUT, op, grad,\n"
-        f"                                    value, out, a, b)\n"
+        f"                                    second, out, a, b)\n"
         f"    return res\n")
 
 

@@ -74,20 +74,20 @@ def sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias
     """
     op, a, b = 0, 0.0, 0.0  # sigmoid
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('sigmoid_backward', x, y, True)
+        which, second = _validation.exactly_one('sigmoid_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'sigmoid_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('sigmoid_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('sigmoid_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'sigmoid_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -130,20 +130,20 @@ def tanh_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     """
     op, a, b = 1, 0.0, 0.0  # tanh
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('tanh_backward', x, y, True)
+        which, second = _validation.exactly_one('tanh_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'tanh_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'tanh_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'tanh_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('tanh_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('tanh_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'tanh_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -186,20 +186,20 @@ def relu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     """
     op, a, b = 2, 0.0, 0.0  # relu
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('relu_backward', x, y, True)
+        which, second = _validation.exactly_one('relu_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'relu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'relu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'relu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('relu_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('relu_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'relu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -262,25 +262,25 @@ def leaky_relu_backward(grad, x=None, *, y=None, negative_slope=0.01, bias=None,
                                            (negative_slope,), x if x is not None else y,
                                            negative_slope=negative_slope)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('leaky_relu_backward', x, y, True)
-        if name == "y":
-            _validation.check_from_output(_SPEC['leaky_relu'].check_from_output, value,
+        which, second = _validation.exactly_one('leaky_relu_backward', x, y, True)
+        if which == "y":
+            _validation.check_from_output(_SPEC['leaky_relu'].check_from_output, second,
                                           negative_slope=negative_slope)
         return _fallback.elementwise_bias(
-            _K, 'leaky_relu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'leaky_relu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'leaky_relu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('leaky_relu_backward', x, y, True)
-    _validation.check_from_output(_SPEC['leaky_relu'].check_from_output, value,
+    which, second = _validation.exactly_one('leaky_relu_backward', x, y, True)
+    _validation.check_from_output(_SPEC['leaky_relu'].check_from_output, second,
                                   negative_slope=negative_slope)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'leaky_relu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -437,23 +437,23 @@ def elu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, gr
         op, a, b = _validation.cached_args(_cache_elu, _args_elu, (alpha,),
                                            x if x is not None else y, alpha=alpha)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('elu_backward', x, y, True)
-        if name == "y":
-            _validation.check_from_output(_SPEC['elu'].check_from_output, value, alpha=alpha)
+        which, second = _validation.exactly_one('elu_backward', x, y, True)
+        if which == "y":
+            _validation.check_from_output(_SPEC['elu'].check_from_output, second, alpha=alpha)
         return _fallback.elementwise_bias(
-            _K, 'elu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'elu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'elu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('elu_backward', x, y, True)
-    _validation.check_from_output(_SPEC['elu'].check_from_output, value, alpha=alpha)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('elu_backward', x, y, True)
+    _validation.check_from_output(_SPEC['elu'].check_from_output, second, alpha=alpha)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'elu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -496,20 +496,20 @@ def selu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     """
     op, a, b = 5, 0.0, 0.0  # selu
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('selu_backward', x, y, True)
+        which, second = _validation.exactly_one('selu_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'selu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'selu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'selu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('selu_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('selu_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'selu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -553,20 +553,20 @@ def softsign_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bia
     """
     op, a, b = 6, 0.0, 0.0  # softsign
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('softsign_backward', x, y, True)
+        which, second = _validation.exactly_one('softsign_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'softsign_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'softsign_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'softsign_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('softsign_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('softsign_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softsign_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -631,20 +631,20 @@ def softplus_backward(grad, x=None, *, y=None, beta=1.0, threshold=20.0, bias=No
                                            x if x is not None else y, beta=beta,
                                            threshold=threshold)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('softplus_backward', x, y, True)
+        which, second = _validation.exactly_one('softplus_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'softplus_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'softplus_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'softplus_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('softplus_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('softplus_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softplus_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -828,20 +828,20 @@ def swish_backward(grad, x=None, *, y=None, beta=1.0, bias=None, bias_axis=-1, g
         op, a, b = _validation.cached_args(_cache_swish, _args_swish, (beta,),
                                            x if x is not None else y, beta=beta)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('swish_backward', x, y, False)
+        which, second = _validation.exactly_one('swish_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'swish_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'swish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'swish_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('swish_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('swish_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'swish_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -885,20 +885,20 @@ def hard_swish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
     """
     op, a, b = 10, 0.0, 0.0  # hard_swish
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('hard_swish_backward', x, y, False)
+        which, second = _validation.exactly_one('hard_swish_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'hard_swish_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'hard_swish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'hard_swish_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('hard_swish_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('hard_swish_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_swish_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -941,20 +941,20 @@ def relu6_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=N
     """
     op, a, b = 11, 0.0, 0.0  # relu6
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('relu6_backward', x, y, True)
+        which, second = _validation.exactly_one('relu6_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'relu6_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'relu6_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'relu6_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('relu6_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('relu6_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'relu6_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -998,20 +998,20 @@ def hard_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad
     """
     op, a, b = 12, 0.0, 0.0  # hard_sigmoid
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('hard_sigmoid_backward', x, y, True)
+        which, second = _validation.exactly_one('hard_sigmoid_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'hard_sigmoid_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'hard_sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'hard_sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('hard_sigmoid_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('hard_sigmoid_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_sigmoid_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1040,8 +1040,9 @@ def hard_tanh(x, *, min_val=-1.0, max_val=1.0, bias=None, bias_axis=-1, out=None
     try:
         op, a, b = _cache_hard_tanh[min_val, max_val]
     except (KeyError, TypeError):
-        op, a, b = _validation.cached_args(_cache_hard_tanh, _args_hard_tanh, (min_val,
-                                           max_val), x, min_val=min_val, max_val=max_val)
+        op, a, b = _validation.cached_args(_cache_hard_tanh, _args_hard_tanh,
+                                           (min_val, max_val), x, min_val=min_val,
+                                           max_val=max_val)
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'hard_tanh', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
@@ -1072,24 +1073,24 @@ def hard_tanh_backward(grad, x=None, *, y=None, min_val=-1.0, max_val=1.0, bias=
     try:
         op, a, b = _cache_hard_tanh[min_val, max_val]
     except (KeyError, TypeError):
-        op, a, b = _validation.cached_args(_cache_hard_tanh, _args_hard_tanh, (min_val,
-                                           max_val), x if x is not None else y, min_val=min_val,
-                                           max_val=max_val)
+        op, a, b = _validation.cached_args(_cache_hard_tanh, _args_hard_tanh,
+                                           (min_val, max_val), x if x is not None else y,
+                                           min_val=min_val, max_val=max_val)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('hard_tanh_backward', x, y, True)
+        which, second = _validation.exactly_one('hard_tanh_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'hard_tanh_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'hard_tanh_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'hard_tanh_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('hard_tanh_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('hard_tanh_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_tanh_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1151,20 +1152,20 @@ def gelu_backward(grad, x=None, *, y=None, approximate='none', bias=None, bias_a
         op, a, b = _validation.cached_args(_cache_gelu, _args_gelu, (approximate,),
                                            x if x is not None else y, approximate=approximate)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('gelu_backward', x, y, False)
+        which, second = _validation.exactly_one('gelu_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'gelu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'gelu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'gelu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('gelu_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('gelu_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'gelu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1207,20 +1208,20 @@ def mish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     """
     op, a, b = 16, 0.0, 0.0  # mish
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('mish_backward', x, y, False)
+        which, second = _validation.exactly_one('mish_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'mish_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'mish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'mish_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('mish_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('mish_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'mish_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1281,23 +1282,23 @@ def celu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, g
         op, a, b = _validation.cached_args(_cache_celu, _args_celu, (alpha,),
                                            x if x is not None else y, alpha=alpha)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('celu_backward', x, y, True)
-        if name == "y":
-            _validation.check_from_output(_SPEC['celu'].check_from_output, value, alpha=alpha)
+        which, second = _validation.exactly_one('celu_backward', x, y, True)
+        if which == "y":
+            _validation.check_from_output(_SPEC['celu'].check_from_output, second, alpha=alpha)
         return _fallback.elementwise_bias(
-            _K, 'celu_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'celu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'celu_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('celu_backward', x, y, True)
-    _validation.check_from_output(_SPEC['celu'].check_from_output, value, alpha=alpha)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('celu_backward', x, y, True)
+    _validation.check_from_output(_SPEC['celu'].check_from_output, second, alpha=alpha)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'celu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1341,20 +1342,20 @@ def log_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_
     """
     op, a, b = 18, 0.0, 0.0  # log_sigmoid
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('log_sigmoid_backward', x, y, True)
+        which, second = _validation.exactly_one('log_sigmoid_backward', x, y, True)
         return _fallback.elementwise_bias(
-            _K, 'log_sigmoid_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'log_sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'log_sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('log_sigmoid_backward', x, y, True)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('log_sigmoid_backward', x, y, True)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'log_sigmoid_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1460,20 +1461,20 @@ def tanhshrink_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
     """
     op, a, b = 19, 0.0, 0.0  # tanhshrink
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('tanhshrink_backward', x, y, False)
+        which, second = _validation.exactly_one('tanhshrink_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'tanhshrink_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'tanhshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'tanhshrink_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('tanhshrink_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('tanhshrink_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'tanhshrink_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1535,20 +1536,20 @@ def softshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
         op, a, b = _validation.cached_args(_cache_softshrink, _args_softshrink, (lambd,),
                                            x if x is not None else y, lambd=lambd)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('softshrink_backward', x, y, False)
+        which, second = _validation.exactly_one('softshrink_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'softshrink_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'softshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'softshrink_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('softshrink_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('softshrink_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softshrink_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1610,20 +1611,20 @@ def hardshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
         op, a, b = _validation.cached_args(_cache_hardshrink, _args_hardshrink, (lambd,),
                                            x if x is not None else y, lambd=lambd)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('hardshrink_backward', x, y, False)
+        which, second = _validation.exactly_one('hardshrink_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'hardshrink_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'hardshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'hardshrink_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('hardshrink_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('hardshrink_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hardshrink_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
@@ -1801,8 +1802,9 @@ def threshold(x, *, threshold, value, bias=None, bias_axis=-1, out=None):
     try:
         op, a, b = _cache_threshold[threshold, value]
     except (KeyError, TypeError):
-        op, a, b = _validation.cached_args(_cache_threshold, _args_threshold, (threshold,
-                                           value), x, threshold=threshold, value=value)
+        op, a, b = _validation.cached_args(_cache_threshold, _args_threshold,
+                                           (threshold, value), x, threshold=threshold,
+                                           value=value)
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'threshold', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
@@ -1833,24 +1835,24 @@ def threshold_backward(grad, x=None, *, y=None, threshold, value, bias=None, bia
     try:
         op, a, b = _cache_threshold[threshold, value]
     except (KeyError, TypeError):
-        op, a, b = _validation.cached_args(_cache_threshold, _args_threshold, (threshold,
-                                           value), x if x is not None else y,
+        op, a, b = _validation.cached_args(_cache_threshold, _args_threshold,
+                                           (threshold, value), x if x is not None else y,
                                            threshold=threshold, value=value)
     if bias is not None or grad_bias is not None:
-        name, value = _validation.exactly_one('threshold_backward', x, y, False)
+        which, second = _validation.exactly_one('threshold_backward', x, y, False)
         return _fallback.elementwise_bias(
-            _K, 'threshold_backward', BACKWARD if name == "x" else BACKWARD_FROM_OUTPUT, op,
-            grad, value, out, a, b, bias, bias_axis, grad_bias)
+            _K, 'threshold_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
+            grad, second, out, a, b, bias, bias_axis, grad_bias)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'threshold_backward', BACKWARD, op, grad, x, out, a, b)
         return res
-    name, value = _validation.exactly_one('threshold_backward', x, y, False)
-    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, value, out, a, b)
+    which, second = _validation.exactly_one('threshold_backward', x, y, False)
+    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'threshold_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    value, out, a, b)
+                                    second, out, a, b)
     return res
 
 
