@@ -49,10 +49,20 @@ def _torch_values(name, params, x, g):
     return y.detach().numpy(), t.grad.numpy()
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_torch_expression_runs(name):
-    t = torch.linspace(-3, 3, 7, dtype=torch.float64)
-    assert torch_fn(name, {})(t).shape == t.shape, f"{name}: check its torch= in _spec.py"
+@pytest.mark.parametrize("name", [spec.name for spec in _SPEC_ROWS])
+def test_torch_expression_of_every_row(name):
+    """Each row's ``torch`` expression is the function (float64, default parameters;
+    prelu with a weight per channel along axis 1)."""
+    x = np.random.default_rng(5).uniform(-4, 4, (3, 4, 6))
+    params, call = {}, {}
+    if name == "prelu":
+        weight = np.array([0.25, -0.5, 1.5, 0.0])
+        params, call = {"weight": torch.tensor(weight)}, {"weight": weight}
+    want = torch_fn(name, params)(torch.tensor(x)).numpy()
+    got = act.get(name).forward(x, **REQUIRED_PARAMS.get(name, {}), **call)
+    # the expression, not its accuracy (test_matches_torch bounds that in ULPs)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-10,
+                               err_msg=f"{name}: check its torch= in _spec.py")
 
 
 @pytest.mark.parametrize("dtype", dtype_params())

@@ -72,7 +72,7 @@ class Spec:
     params: Dict[str, Default] = field(default_factory=dict)
     backward_takes: Tuple[str, ...] = ("x",)
     aliases: Tuple[str, ...] = ()
-    ops: Tuple[str, ...] = ()  # elementwise kernel ops this function may use
+    ops: Tuple[str, ...] = ()  # kernel ops it may use (elementwise ops; gated: gate ops)
     kernel_args: Optional[Callable[..., Tuple[str, float, float]]] = None
     check_from_output: Optional[Callable[..., None]] = None
     #: No exp, log or division per element: the loop runs at memory speed, so a
