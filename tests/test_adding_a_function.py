@@ -73,6 +73,9 @@ def _copy_repository(target: Path) -> Path:
     built = Path(activations.__file__).resolve().parent
     for module in list(built.glob("*.so")) + list(built.glob("*.pyd")):
         (target / "src" / "activations" / module.name).symlink_to(module)
+    libs = built.parent / "activations.libs"   # a repaired wheel's libgomp ($ORIGIN/..)
+    if libs.is_dir():
+        (target / "src" / "activations.libs").symlink_to(libs)
     return target
 
 
