@@ -12,62 +12,21 @@ import numpy as np
 import pytest
 
 import activations as act
+from activations._spec import SPECS as _SPEC_ROWS
 from cases import NAMES, dtype_params, function_params, reference
 from reference import REQUIRED_PARAMS, ulp_error, ulp_of
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+SPECS = {spec.name: spec for spec in _SPEC_ROWS}
 
 
 def torch_fn(name, params):
-    p = dict(params)
-    if name == "sigmoid":
-        return torch.sigmoid
-    if name == "tanh":
-        return torch.tanh
-    if name == "relu":
-        return torch.relu
-    if name == "leaky_relu":
-        return lambda t: F.leaky_relu(t, p.get("negative_slope", 0.01))
-    if name == "rrelu":
-        return lambda t: F.rrelu(t, p.get("lower", 1 / 8), p.get("upper", 1 / 3), training=False)
-    if name == "elu":
-        return lambda t: F.elu(t, p.get("alpha", 1.0))
-    if name == "selu":
-        return F.selu
-    if name == "softsign":
-        return F.softsign
-    if name == "softplus":
-        return lambda t: F.softplus(t, p.get("beta", 1.0), p.get("threshold", 20.0))
-    if name == "swish":
-        b = p.get("beta", 1.0)
-        return F.silu if b == 1.0 else (lambda t: t * torch.sigmoid(b * t))
-    if name == "hard_swish":
-        return F.hardswish
-    if name == "relu6":
-        return F.relu6
-    if name == "hard_sigmoid":
-        return F.hardsigmoid
-    if name == "hard_tanh":
-        return lambda t: F.hardtanh(t, p.get("min_val", -1.0), p.get("max_val", 1.0))
-    if name == "gelu":
-        return lambda t: F.gelu(t, approximate=p.get("approximate", "none"))
-    if name == "mish":
-        return F.mish
-    if name == "celu":
-        return lambda t: F.celu(t, p.get("alpha", 1.0))
-    if name == "log_sigmoid":
-        return F.logsigmoid
-    if name == "tanhshrink":
-        return F.tanhshrink
-    if name == "softshrink":
-        return lambda t: F.softshrink(t, p.get("lambd", 0.5))
-    if name == "hardshrink":
-        return lambda t: F.hardshrink(t, p.get("lambd", 0.5))
-    if name == "threshold":
-        q = {**REQUIRED_PARAMS["threshold"], **p}
-        return lambda t: F.threshold(t, q["threshold"], q["value"])
-    return None
+    """The PyTorch function ``name`` matches: its row's ``torch`` expression
+    (activations/_spec.py) over ``params``, with the row's defaults for the rest."""
+    spec = SPECS[name]
+    values = {**spec.params, **REQUIRED_PARAMS.get(name, {}), **params}
+    return eval(f"lambda x: {spec.torch}", {"torch": torch, "F": F, **values})
 
 
 def torch_float32_constant_error(name, params, dtype, g):
@@ -90,9 +49,20 @@ def _torch_values(name, params, x, g):
     return y.detach().numpy(), t.grad.numpy()
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_torch_mapping_exists(name):
-    assert torch_fn(name, {}) is not None, f"add {name} to test_torch.torch_fn"
+@pytest.mark.parametrize("name", [spec.name for spec in _SPEC_ROWS])
+def test_torch_expression_of_every_row(name):
+    """Each row's ``torch`` expression is the function (float64, default parameters;
+    prelu with a weight per channel along axis 1)."""
+    x = np.random.default_rng(5).uniform(-4, 4, (3, 4, 6))
+    params, call = {}, {}
+    if name == "prelu":
+        weight = np.array([0.25, -0.5, 1.5, 0.0])
+        params, call = {"weight": torch.tensor(weight)}, {"weight": weight}
+    want = torch_fn(name, params)(torch.tensor(x)).numpy()
+    got = act.get(name).forward(x, **REQUIRED_PARAMS.get(name, {}), **call)
+    # the expression, not its accuracy (test_matches_torch bounds that in ULPs)
+    np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-10,
+                               err_msg=f"{name}: check its torch= in _spec.py")
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
@@ -109,7 +79,7 @@ def test_matches_torch(name, params, dtype):
     fwd_bound = 8.0
     if name in ("swish", "softplus") and params.get("beta", 1.0) != 1.0:
         # PyTorch's t * sigmoid(b * t) and log1p(exp(b * t)) / b round b * t: ~|b x| / 2
-        # ulp of their own (ours are exact since main dd37c38)
+        # ulp of their own (ours are exact: test_accuracy.py)
         fwd_bound += 0.5 * 8.0 * abs(params["beta"])
     fwd_scale = None
     if name in ("gelu", "tanhshrink"):

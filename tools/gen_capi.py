@@ -350,9 +350,9 @@ def _entry_body(spec, e: Entry) -> List[str]:
         return [f"# gate {names}", f"return capi_gated({direction}, {op}, x, {grad}, out, rows, cols, nthreads)"]
     if e.kind == "prelu":
         if e.direction == "forward":
-            return [f"return capi_prelu(0, {null}, x, weight, out, {null}, outer, channels, "
+            return [f"return capi_prelu(FORWARD, {null}, x, weight, out, {null}, outer, channels, "
                     "inner, weight_len, nthreads)"]
-        return ["return capi_prelu(1, grad, x, weight, grad_x, grad_weight, outer, channels, "
+        return ["return capi_prelu(BACKWARD, grad, x, weight, grad_x, grad_weight, outer, channels, "
                 "inner, weight_len, nthreads)"]
     raise ValueError(f"{e.func}: no C entry for kind {e.kind!r}")
 

@@ -62,7 +62,7 @@ class Activation:
     name: str
     forward: Callable[..., Any]
     backward: Callable[..., Any]
-    params: Dict[str, Optional[object]]
+    params: Dict[str, float | int | bool | str | None]
     backward_takes: FrozenSet[str]
     aliases: Tuple[str, ...]
     formula: str

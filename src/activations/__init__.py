@@ -24,16 +24,15 @@ _functions.bind_kernels(_dispatch.load(_dispatch.choose_level()))
 #: "activations._C_API" (include/activations.h, README.md "From Cython and C").
 _C_API = _functions._K.C_API
 
-_ALL = _functions.make_all()
 for _spec_row in _spec.SPECS:
-    _fwd, _bwd = _ALL[_spec_row.name]
+    _fwd, _bwd = _functions.FUNCTIONS[_spec_row.name]
     _registry.register(_spec_row, _fwd, _bwd)
     globals()[_spec_row.name] = _fwd
     globals()[f"{_spec_row.name}_backward"] = _bwd
     for _alias in _spec_row.aliases:
         globals()[_alias] = _fwd
         globals()[f"{_alias}_backward"] = _bwd
-del _ALL, _spec_row, _fwd, _bwd
+del _spec_row, _fwd, _bwd
 
 
 def simd_level() -> str:

@@ -151,10 +151,10 @@ cdef int capi_gated(int direction, int op, const floating* x, const floating* gr
 #: constant, GCC 12.2 -O3 clones run_prelu for backward = True and vectorizes that clone's
 #: weight-gradient lanes (prelu_run) with a masked load of grad whose mask comes from the
 #: wrong half of x (wrong grad_weight; tests/capi checks every entry against the Python
-#: API, whose call compiles correctly).  Index 0: forward, 1: backward.
+#: API, whose call compiles correctly).  Indexed by Direction.
 cdef bint PRELU_DIRECTION[2]
-PRELU_DIRECTION[0] = False
-PRELU_DIRECTION[1] = True
+PRELU_DIRECTION[<int>FORWARD] = False
+PRELU_DIRECTION[<int>BACKWARD] = True
 
 
 cdef int capi_prelu(int direction, const floating* grad, const floating* x,

@@ -116,16 +116,16 @@ cdef int capi_leaky_relu_backward_y_f64(const double* grad, const double* y, dou
     return capi_elementwise(BACKWARD_FROM_OUTPUT, 3, negative_slope, 0, 0, grad, y, out, n, nthreads)
 
 cdef int capi_prelu_f32(const float* x, const float* weight, float* out, int64_t outer, int64_t channels, int64_t inner, int64_t weight_len, int nthreads) noexcept nogil:
-    return capi_prelu(0, <float*>NULL, x, weight, out, <float*>NULL, outer, channels, inner, weight_len, nthreads)
+    return capi_prelu(FORWARD, <float*>NULL, x, weight, out, <float*>NULL, outer, channels, inner, weight_len, nthreads)
 
 cdef int capi_prelu_backward_f32(const float* grad, const float* x, const float* weight, float* grad_x, float* grad_weight, int64_t outer, int64_t channels, int64_t inner, int64_t weight_len, int nthreads) noexcept nogil:
-    return capi_prelu(1, grad, x, weight, grad_x, grad_weight, outer, channels, inner, weight_len, nthreads)
+    return capi_prelu(BACKWARD, grad, x, weight, grad_x, grad_weight, outer, channels, inner, weight_len, nthreads)
 
 cdef int capi_prelu_f64(const double* x, const double* weight, double* out, int64_t outer, int64_t channels, int64_t inner, int64_t weight_len, int nthreads) noexcept nogil:
-    return capi_prelu(0, <double*>NULL, x, weight, out, <double*>NULL, outer, channels, inner, weight_len, nthreads)
+    return capi_prelu(FORWARD, <double*>NULL, x, weight, out, <double*>NULL, outer, channels, inner, weight_len, nthreads)
 
 cdef int capi_prelu_backward_f64(const double* grad, const double* x, const double* weight, double* grad_x, double* grad_weight, int64_t outer, int64_t channels, int64_t inner, int64_t weight_len, int nthreads) noexcept nogil:
-    return capi_prelu(1, grad, x, weight, grad_x, grad_weight, outer, channels, inner, weight_len, nthreads)
+    return capi_prelu(BACKWARD, grad, x, weight, grad_x, grad_weight, outer, channels, inner, weight_len, nthreads)
 
 cdef int capi_rrelu_f32(const float* x, float* out, int64_t n, float lower, float upper, int training, uint64_t seed, int nthreads) noexcept nogil:
     if not ((0 <= lower <= 1) and (0 <= upper <= 1) and (lower <= upper)):

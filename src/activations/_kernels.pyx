@@ -73,10 +73,12 @@ cdef extern from *:
     const char* ACT_SIMD_LEVEL
     int act_cpu_has(int level) noexcept nogil
 
-cdef enum Direction:
-    FORWARD = 0
-    BACKWARD = 1
-    BACKWARD_FROM_OUTPUT = 2
+#: Which pass a kernel runs, named once for the kernels and the Python layer (a cpdef
+#: enum: exported as activations._kernels.Direction, an IntEnum).
+cpdef enum Direction:
+    FORWARD = 0               # x -> y
+    BACKWARD = 1              # grad, x -> grad * f'(x)
+    BACKWARD_FROM_OUTPUT = 2  # grad, y -> grad * f'(x), f' written in terms of y
 
 #: Smallest element count for which a parallel region is entered (entering one and
 #: waking the second thread costs ~3-4 us here), set by
@@ -255,8 +257,8 @@ cdef object run_task(ElementwiseTask* task, object in1, object in2, object out):
 
 def elementwise(int direction, int op, object in1, object in2, object out,
                 double a, double b):
-    """Run elementwise kernel `op` in `direction` (0 forward, 1 backward from x,
-    2 backward from y) and return the array written.
+    """Run elementwise kernel `op` in `direction` (a Direction) and return the array
+    written.
 
     forward: in1 = x, in2 = None; backward: in1 = grad, in2 = x or y.  Returns
     NotImplemented, having written nothing, unless every array is plain (see
@@ -305,6 +307,13 @@ def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t o
     for arr in arrays:
         if cnp.PyArray_SIZE(<cnp.ndarray>arr) != outer * length * inner:
             raise ValueError("internal error: softmax kernel shape mismatch")
+    return softmax_checked(mode, typenum, in1, in2, out, outer, length, inner, flip)
+
+
+cdef object softmax_checked(int mode, int typenum, cnp.ndarray in1, object in2, cnp.ndarray out,
+                            Py_ssize_t outer, Py_ssize_t length, Py_ssize_t inner, double flip):
+    """`softmax` on arrays already checked (plain, of `typenum`, of matching sizes): the
+    fast path calls it directly, a Python-level call costing more than a 16-element row."""
     cdef const void* p1 = cnp.PyArray_DATA(in1)
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
@@ -318,13 +327,14 @@ def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t o
     return out
 
 
-def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
+def prelu(int direction, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
           object grad_weight, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner):
     """PReLU (see _prelu.pxi) over arrays validated by the Python layer.
 
-    forward: grad and grad_weight are None; backward: grad_weight (channels values)
+    FORWARD: grad and grad_weight are None; BACKWARD: grad_weight (channels values)
     receives the weight gradient.  Returns out.
     """
+    cdef bint backward = direction == BACKWARD
     cdef tuple arrays = (x, weight, out) + ((grad, grad_weight) if backward else ())
     cdef int typenum = checked_typenum(arrays)
     if (cnp.PyArray_SIZE(x) != outer * channels * inner or cnp.PyArray_SIZE(out) != cnp.PyArray_SIZE(x)
@@ -353,12 +363,12 @@ def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.nda
 
 #: Modes of the softmax kernel, by (function, direction) -- see _softmax.pxi.
 SOFTMAX_MODES = {
-    ("softmax", "forward"): SOFTMAX_FORWARD,
-    ("softmax", "x"): SOFTMAX_BACKWARD_X,
-    ("softmax", "y"): SOFTMAX_BACKWARD_Y,
-    ("log_softmax", "forward"): LOG_SOFTMAX_FORWARD,
-    ("log_softmax", "x"): LOG_SOFTMAX_BACKWARD_X,
-    ("log_softmax", "y"): LOG_SOFTMAX_BACKWARD_Y,
+    ("softmax", FORWARD): SOFTMAX_FORWARD,
+    ("softmax", BACKWARD): SOFTMAX_BACKWARD_X,
+    ("softmax", BACKWARD_FROM_OUTPUT): SOFTMAX_BACKWARD_Y,
+    ("log_softmax", FORWARD): LOG_SOFTMAX_FORWARD,
+    ("log_softmax", BACKWARD): LOG_SOFTMAX_BACKWARD_X,
+    ("log_softmax", BACKWARD_FROM_OUTPUT): LOG_SOFTMAX_BACKWARD_Y,
 }
 
 
@@ -374,6 +384,13 @@ def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
             or cnp.PyArray_SIZE(out) != (full if direction != FORWARD else full // 2)
             or (grad is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad) != full // 2)):
         raise ValueError("internal error: gated kernel shape mismatch")
+    return gated_checked(direction, op, typenum, x, grad, out, outer, half, inner)
+
+
+cdef object gated_checked(int direction, int op, int typenum, cnp.ndarray x, object grad,
+                          cnp.ndarray out, Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
+    """`gated` on arrays already checked (plain, of `typenum`, of matching sizes), for
+    the fast path (see softmax_checked)."""
     cdef const void* px = cnp.PyArray_DATA(x)
     cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if grad is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
@@ -420,7 +437,8 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
                 length = dims[k]
             else:
                 inner *= dims[k]
-    res = softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+    res = softmax_checked(mode, typenum, arr, in2, <cnp.ndarray>prepared, outer, length, inner,
+                          flip)
     return res[()] if out is None and nd == 0 else res
 
 
@@ -509,20 +527,23 @@ def gated_plain(int direction, int op, object x, object grad, object out, object
         if res is None or not disjoint(<cnp.ndarray>res, ga) or not (
                 res is x or disjoint(<cnp.ndarray>res, xa)):
             return NotImplemented
-        return gated(direction, op, xa, ga, <cnp.ndarray>res, outer, length // 2, inner)
+        return gated_checked(direction, op, typenum, xa, ga, <cnp.ndarray>res, outer,
+                             length // 2, inner)
     res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), dims)
     if res is None or not disjoint(<cnp.ndarray>res, xa):
         return NotImplemented
-    return gated(direction, op, xa, None, <cnp.ndarray>res, outer, length // 2, inner)
+    return gated_checked(direction, op, typenum, xa, None, <cnp.ndarray>res, outer, length // 2,
+                         inner)
 
 
-def prelu_plain(bint backward, object grad, object x, object weight, object axis,
+def prelu_plain(int direction, object grad, object x, object weight, object axis,
                 object out=None):
     """prelu's fast path: plain x (and grad of x's shape), a plain 1-D weight of x's
     dtype with length 1 or x.shape[axis], an in-range int axis (for 1-D x the default
     1 means 0), out None or a plain writeable array of x's shape that is x (forward),
     grad (backward) or disjoint from the inputs.  Returns out, (grad_x, grad_weight)
     when backward, or NotImplemented."""
+    cdef bint backward = direction == BACKWARD
     cdef int typenum
     cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
     if not cnp.PyArray_CheckExact(x):
@@ -551,9 +572,9 @@ def prelu_plain(bint backward, object grad, object x, object weight, object axis
             not backward or same_or_disjoint(<cnp.ndarray>res, <cnp.ndarray>grad))):
         return NotImplemented
     if not backward:
-        return prelu(False, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
+        return prelu(FORWARD, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
     cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
-    prelu(True, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
+    prelu(BACKWARD, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
     return res, gw
 
 
@@ -565,19 +586,19 @@ def elementwise_bias(int direction, int op, cnp.ndarray in1, object in2, object 
     """Bias + activation (see _bias.pxi) over arrays validated by the Python layer, all of
     outer*length*inner values but bias and grad_bias (length values, or None).
 
-    direction 0: out = f(in1 + bias); 1: out = in1 * f'(in2 + bias), grad_bias (if not
-    None) = its sums; 2: out already holds the gradient, only grad_bias is written
-    (in1, in2, bias unused).  Returns out."""
+    FORWARD: out = f(in1 + bias); BACKWARD: out = in1 * f'(in2 + bias), grad_bias (if
+    not None) = its sums; BACKWARD_FROM_OUTPUT: out already holds the gradient, only
+    grad_bias is written (in1, in2, bias unused).  Returns out."""
     cdef tuple arrays = (out,) + tuple(arr for arr in (in1, in2, bias, grad_bias)
-                                       if arr is not None and direction != 2) \
-        + ((grad_bias,) if direction == 2 else ())
+                                       if arr is not None and direction != BACKWARD_FROM_OUTPUT) \
+        + ((grad_bias,) if direction == BACKWARD_FROM_OUTPUT else ())
     cdef int typenum = checked_typenum(arrays)
     cdef Py_ssize_t total = outer * length * inner
     if (cnp.PyArray_SIZE(out) != total or cnp.PyArray_SIZE(in1) != total
             or (in2 is not None and cnp.PyArray_SIZE(<cnp.ndarray>in2) != total)
             or (bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>bias) != length)
             or (grad_bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad_bias) != length)
-            or (direction != 2 and bias is None)):
+            or (direction != BACKWARD_FROM_OUTPUT and bias is None)):
         raise ValueError("internal error: bias kernel shape mismatch")
     cdef const void* p1 = cnp.PyArray_DATA(in1)
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, FrozenSet, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Tuple
 
 from . import _spec
 
@@ -15,7 +15,7 @@ class Activation:
     name: str
     forward: Callable
     backward: Callable
-    params: Dict[str, Optional[object]]
+    params: Dict[str, _spec.Default]   # a default, or None for a required parameter
     backward_takes: FrozenSet[str]
     aliases: Tuple[str, ...]
     formula: str

@@ -1,15 +1,25 @@
 """The table of activations: one row per public function.
 
 This module is plain data plus small argument mappers and uses the standard library
-only, because ``setup.py`` reads it at build time to generate the kernel dispatch
-(``_elementwise.pxi`` from ``_elementwise.pxi.tp``): the kernel op list below is
-derived from these rows, so the Python layer and the compiled kernels cannot
-disagree about which op number is which.
+only, because ``setup.py`` and the generators in ``tools/`` read it without the built
+package.  Everything about a function that is not its formulas or its test reference
+comes from its row: the kernel op list (``setup.py`` fills ``_elementwise.pxi`` from
+``_elementwise.pxi.tp``, so the Python layer and the compiled kernels cannot disagree
+about op numbers), the public functions (``_functions.py``), the registry, the type
+stub, the README's table, the C API and the PyTorch comparison in the tests.
 
-Adding an elementwise activation means:
-  1. its formulas in ``_formulas.pxd`` (``NAME_forward``, ``NAME_backward`` and,
-     if the output determines the derivative, ``NAME_backward_from_output``);
-  2. one ``Spec`` row here.
+Adding an elementwise activation NAME means (README.md, "Adding a function"):
+  1. its formulas in ``_formulas.pxd``: ``NAME_forward``, ``NAME_backward`` and, if
+     the output determines the derivative, ``NAME_backward_from_output``;
+  2. one ``Spec`` row in ``SPECS`` below (with the ``torch`` expression it matches),
+     and NAME appended to ``C_API_ROWS`` (the C table only ever grows at its end);
+  3. its independent reference in the tests: a row in ``tests/reference.py``, its
+     special values in ``tests/test_special_values.py``, and (for the self-check of
+     ``python -m activations``) its reference in ``__main__.py``;
+  4. the generators: ``python tools/gen_functions.py && python tools/gen_stubs.py &&
+     python tools/gen_readme_table.py && python tools/gen_capi.py && python
+     tools/gen_capi.py --record-abi``, then a rebuild.
+``tests/test_completeness.py`` names whatever a new row is still missing.
 """
 
 from __future__ import annotations
@@ -25,6 +35,20 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 
 REQUIRED = None  # marks a parameter without a default in Spec.params
 
+#: A parameter's default: a number, a flag (rrelu's training), a choice (gelu's
+#: approximate), or REQUIRED.
+Default = Union[float, int, bool, str, None]
+
+#: The kinds of rows, each with its own signature (one template per kind in
+#: tools/gen_functions.py):
+#:   elementwise  f(x) element by element, backward from x (or y); fused bias form
+#:   rrelu        elementwise, with a random slope per element when training
+#:   prelu        a learned slope per channel: f(x, weight), backward returns two arrays
+#:   softmax      normalized along an axis (softmax, log_softmax, softmin); fused
+#:                scale and mask form
+#:   gated        x split in halves a, b along an axis, f(a) * b (glu family)
+KINDS: Tuple[str, ...] = ("elementwise", "rrelu", "prelu", "softmax", "gated")
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -37,14 +61,18 @@ class Spec:
     """
 
     name: str
-    kind: str  # "elementwise", "prelu", "softmax", "gated" (see _functions.py)
+    kind: str  # one of KINDS
     summary: str
     formula: str
     derivative: str
-    params: Dict[str, Optional[float]] = field(default_factory=dict)
+    #: The PyTorch expression the function matches (tests/test_torch.py evaluates it),
+    #: over the input ``x``, the parameters by name, ``torch`` and
+    #: ``F = torch.nn.functional``.
+    torch: str
+    params: Dict[str, Default] = field(default_factory=dict)
     backward_takes: Tuple[str, ...] = ("x",)
     aliases: Tuple[str, ...] = ()
-    ops: Tuple[str, ...] = ()  # elementwise kernel ops this function may use
+    ops: Tuple[str, ...] = ()  # kernel ops it may use (elementwise ops; gated: gate ops)
     kernel_args: Optional[Callable[..., Tuple[str, float, float]]] = None
     check_from_output: Optional[Callable[..., None]] = None
     #: No exp, log or division per element: the loop runs at memory speed, so a
@@ -152,78 +180,6 @@ def _swish_args(beta: float = 1.0):
     return ("silu" if beta == 1.0 else "swish"), beta, 0.0
 
 
-# ---------------------------------------------------------------------------- table
-
-SPECS: Tuple[Spec, ...] = (
-    Spec("sigmoid", "elementwise", "Logistic sigmoid.",
-         "1 / (1 + exp(-x))", "y * (1 - y)",
-         backward_takes=("x", "y"), ops=("sigmoid",), kernel_args=_no_params("sigmoid")),
-    Spec("tanh", "elementwise", "Hyperbolic tangent.",
-         "tanh(x)", "1 - y**2",
-         backward_takes=("x", "y"), ops=("tanh",), kernel_args=_no_params("tanh")),
-    Spec("relu", "elementwise", "Rectified linear unit.",
-         "max(x, 0)", "1 if x > 0 else 0",
-         backward_takes=("x", "y"), ops=("relu",), kernel_args=_no_params("relu"),
-         memory_bound=True),
-    Spec("leaky_relu", "elementwise", "Leaky ReLU.",
-         "x if x > 0 else negative_slope * x",
-         "1 if x > 0 else negative_slope",
-         params={"negative_slope": 0.01}, backward_takes=("x", "y"),
-         ops=("leaky_relu",), kernel_args=_leaky_relu_args,
-         check_from_output=_leaky_relu_from_output,
-         memory_bound=True),
-    Spec("prelu", "prelu", "Parametric ReLU (He et al. 2015), one slope per channel.",
-         "x if x > 0 else weight[c] * x, c = the index along axis",
-         "1 if x > 0 else weight[c];  d/dweight[c] = sum of x * grad where x <= 0",
-         params={"weight": REQUIRED, "axis": 1}),
-    Spec("rrelu", "rrelu", "Randomized leaky ReLU (Xu et al. 2015).",
-         "x if x >= 0 else a * x, a ~ U(lower, upper) per element when training, "
-         "else a = (lower + upper) / 2",
-         "1 if x > 0 else a",
-         params={"lower": 1 / 8, "upper": 1 / 3, "training": False, "seed": 0},
-         ops=("leaky_relu",), kernel_args=_rrelu_eval_args,
-         memory_bound=True),
-    Spec("elu", "elementwise", "Exponential linear unit (Clevert et al. 2015).",
-         "x if x > 0 else alpha * (exp(x) - 1)",
-         "1 if x > 0 else alpha * exp(x)  (= y + alpha)",
-         params={"alpha": 1.0}, backward_takes=("x", "y"),
-         ops=("elu",), kernel_args=_alpha_args("elu"),
-         check_from_output=_alpha_from_output("elu")),
-    Spec("selu", "elementwise", "Scaled ELU (Klambauer et al. 2017).",
-         "scale * (x if x > 0 else alpha * (exp(x) - 1)), "
-         "scale = 1.0507009873554804934, alpha = 1.6732632423543772848",
-         "scale if x > 0 else scale * alpha * exp(x)  (= y + scale * alpha)",
-         backward_takes=("x", "y"), ops=("selu",), kernel_args=_no_params("selu")),
-    Spec("softsign", "elementwise", "Softsign.",
-         "x / (1 + |x|)", "1 / (1 + |x|)**2  (= (1 - |y|)**2)",
-         backward_takes=("x", "y"), ops=("softsign",), kernel_args=_no_params("softsign"),
-         memory_bound=True),
-    Spec("softplus", "elementwise", "Softplus, a smooth ReLU.",
-         "log(1 + exp(beta * x)) / beta, or x where beta * x > threshold",
-         "sigmoid(beta * x), or 1 where beta * x > threshold  (= 1 - exp(-beta * y))",
-         params={"beta": 1.0, "threshold": 20.0}, backward_takes=("x", "y"),
-         ops=("softplus",), kernel_args=_softplus_args),
-    Spec("softmax", "softmax", "Softmax along an axis.",
-         "exp(x - max) / sum(exp(x - max))",
-         "y * (grad - sum(grad * y))  (Jacobian-vector product)",
-         params={"axis": -1}, backward_takes=("x", "y")),
-    Spec("log_softmax", "softmax", "Log-softmax along an axis.",
-         "x - max - log(sum(exp(x - max)))",
-         "grad - exp(y) * sum(grad)  (Jacobian-vector product)",
-         params={"axis": -1}, backward_takes=("x", "y")),
-    Spec("swish", "elementwise", "Swish / SiLU (Ramachandran et al. 2017).",
-         "x * sigmoid(beta * x)",
-         "s + beta * x * s * (1 - s), s = sigmoid(beta * x)",
-         params={"beta": 1.0}, aliases=("silu",),
-         ops=("swish", "silu"), kernel_args=_swish_args),
-    Spec("hard_swish", "elementwise", "Hard swish (Howard et al. 2019, MobileNetV3).",
-         "x * relu6(x + 3) / 6",
-         "0 if x <= -3, 1 if x >= 3, else (2x + 3) / 6",
-         aliases=("hswish",), ops=("hard_swish",), kernel_args=_no_params("hard_swish"),
-         memory_bound=True),
-)
-
-
 def _hard_tanh_args(min_val: float = -1.0, max_val: float = 1.0):
     lo = _finite("hard_tanh", "min_val", min_val)
     hi = _finite("hard_tanh", "max_val", max_val)
@@ -270,17 +226,102 @@ def _celu_args(alpha: float = 1.0):
     return "celu", alpha, 0.0
 
 
-SPECS = SPECS + (
+# ---------------------------------------------------------------------------- table
+
+SPECS: Tuple[Spec, ...] = (
+    Spec("sigmoid", "elementwise", "Logistic sigmoid.",
+         "1 / (1 + exp(-x))", "y * (1 - y)",
+         torch="torch.sigmoid(x)",
+         backward_takes=("x", "y"), ops=("sigmoid",), kernel_args=_no_params("sigmoid")),
+    Spec("tanh", "elementwise", "Hyperbolic tangent.",
+         "tanh(x)", "1 - y**2",
+         torch="torch.tanh(x)",
+         backward_takes=("x", "y"), ops=("tanh",), kernel_args=_no_params("tanh")),
+    Spec("relu", "elementwise", "Rectified linear unit.",
+         "max(x, 0)", "1 if x > 0 else 0",
+         torch="torch.relu(x)",
+         backward_takes=("x", "y"), ops=("relu",), kernel_args=_no_params("relu"),
+         memory_bound=True),
+    Spec("leaky_relu", "elementwise", "Leaky ReLU.",
+         "x if x > 0 else negative_slope * x",
+         "1 if x > 0 else negative_slope",
+         torch="F.leaky_relu(x, negative_slope)",
+         params={"negative_slope": 0.01}, backward_takes=("x", "y"),
+         ops=("leaky_relu",), kernel_args=_leaky_relu_args,
+         check_from_output=_leaky_relu_from_output,
+         memory_bound=True),
+    Spec("prelu", "prelu", "Parametric ReLU (He et al. 2015), one slope per channel.",
+         "x if x > 0 else weight[c] * x, c = the index along axis",
+         "1 if x > 0 else weight[c];  d/dweight[c] = sum of x * grad where x <= 0",
+         torch="F.prelu(x, weight)",
+         params={"weight": REQUIRED, "axis": 1}),
+    Spec("rrelu", "rrelu", "Randomized leaky ReLU (Xu et al. 2015).",
+         "x if x >= 0 else a * x, a ~ U(lower, upper) per element when training, "
+         "else a = (lower + upper) / 2",
+         "1 if x > 0 else a",
+         torch="F.rrelu(x, lower, upper, training=False)",
+         params={"lower": 1 / 8, "upper": 1 / 3, "training": False, "seed": 0},
+         ops=("leaky_relu",), kernel_args=_rrelu_eval_args,
+         memory_bound=True),
+    Spec("elu", "elementwise", "Exponential linear unit (Clevert et al. 2015).",
+         "x if x > 0 else alpha * (exp(x) - 1)",
+         "1 if x > 0 else alpha * exp(x)  (= y + alpha)",
+         torch="F.elu(x, alpha)",
+         params={"alpha": 1.0}, backward_takes=("x", "y"),
+         ops=("elu",), kernel_args=_alpha_args("elu"),
+         check_from_output=_alpha_from_output("elu")),
+    Spec("selu", "elementwise", "Scaled ELU (Klambauer et al. 2017).",
+         "scale * (x if x > 0 else alpha * (exp(x) - 1)), "
+         "scale = 1.0507009873554804934, alpha = 1.6732632423543772848",
+         "scale if x > 0 else scale * alpha * exp(x)  (= y + scale * alpha)",
+         torch="F.selu(x)",
+         backward_takes=("x", "y"), ops=("selu",), kernel_args=_no_params("selu")),
+    Spec("softsign", "elementwise", "Softsign.",
+         "x / (1 + |x|)", "1 / (1 + |x|)**2  (= (1 - |y|)**2)",
+         torch="F.softsign(x)",
+         backward_takes=("x", "y"), ops=("softsign",), kernel_args=_no_params("softsign"),
+         memory_bound=True),
+    Spec("softplus", "elementwise", "Softplus, a smooth ReLU.",
+         "log(1 + exp(beta * x)) / beta, or x where beta * x > threshold",
+         "sigmoid(beta * x), or 1 where beta * x > threshold  (= 1 - exp(-beta * y))",
+         torch="F.softplus(x, beta, threshold)",
+         params={"beta": 1.0, "threshold": 20.0}, backward_takes=("x", "y"),
+         ops=("softplus",), kernel_args=_softplus_args),
+    Spec("softmax", "softmax", "Softmax along an axis.",
+         "exp(x - max) / sum(exp(x - max))",
+         "y * (grad - sum(grad * y))  (Jacobian-vector product)",
+         torch="F.softmax(x, dim=axis)",
+         params={"axis": -1}, backward_takes=("x", "y")),
+    Spec("log_softmax", "softmax", "Log-softmax along an axis.",
+         "x - max - log(sum(exp(x - max)))",
+         "grad - exp(y) * sum(grad)  (Jacobian-vector product)",
+         torch="F.log_softmax(x, dim=axis)",
+         params={"axis": -1}, backward_takes=("x", "y")),
+    Spec("swish", "elementwise", "Swish / SiLU (Ramachandran et al. 2017).",
+         "x * sigmoid(beta * x)",
+         "s + beta * x * s * (1 - s), s = sigmoid(beta * x)",
+         torch="F.silu(x) if beta == 1 else x * torch.sigmoid(beta * x)",
+         params={"beta": 1.0}, aliases=("silu",),
+         ops=("swish", "silu"), kernel_args=_swish_args),
+    Spec("hard_swish", "elementwise", "Hard swish (Howard et al. 2019, MobileNetV3).",
+         "x * relu6(x + 3) / 6",
+         "0 if x <= -3, 1 if x >= 3, else (2x + 3) / 6",
+         torch="F.hardswish(x)",
+         aliases=("hswish",), ops=("hard_swish",), kernel_args=_no_params("hard_swish"),
+         memory_bound=True),
     Spec("relu6", "elementwise", "ReLU capped at 6.",
          "min(max(x, 0), 6)", "1 if 0 < x < 6 else 0",
+         torch="F.relu6(x)",
          backward_takes=("x", "y"), ops=("relu6",), kernel_args=_no_params("relu6"),
          memory_bound=True),
     Spec("hard_sigmoid", "elementwise", "Hard sigmoid (as PyTorch's hardsigmoid).",
          "relu6(x + 3) / 6", "1/6 if -3 < x < 3 else 0",
+         torch="F.hardsigmoid(x)",
          backward_takes=("x", "y"), ops=("hard_sigmoid",), kernel_args=_no_params("hard_sigmoid"),
          memory_bound=True),
     Spec("hard_tanh", "elementwise", "Hard tanh: clip to [min_val, max_val].",
          "clip(x, min_val, max_val)", "1 if min_val < x < max_val else 0",
+         torch="F.hardtanh(x, min_val, max_val)",
          params={"min_val": -1.0, "max_val": 1.0}, backward_takes=("x", "y"),
          ops=("hard_tanh",), kernel_args=_hard_tanh_args,
          memory_bound=True),
@@ -288,47 +329,59 @@ SPECS = SPECS + (
          "x * Phi(x), Phi the standard normal CDF; approximate='tanh': "
          "x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))",
          "Phi(x) + x * phi(x)  (tanh form: its own derivative)",
+         torch="F.gelu(x, approximate=approximate)",
          params={"approximate": "none"}, ops=("gelu", "gelu_tanh"), kernel_args=_gelu_args),
     Spec("mish", "elementwise", "Mish (Misra 2019).",
          "x * tanh(softplus(x))",
          "tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)**2), sp = softplus(x)",
+         torch="F.mish(x)",
          ops=("mish",), kernel_args=_no_params("mish")),
     Spec("celu", "elementwise", "Continuously differentiable ELU (Barron 2017).",
          "max(0, x) + min(0, alpha * (exp(x / alpha) - 1))",
          "1 if x > 0 else exp(x / alpha)  (= y / alpha + 1)",
+         torch="F.celu(x, alpha)",
          params={"alpha": 1.0}, backward_takes=("x", "y"), ops=("celu",),
          kernel_args=_celu_args, check_from_output=_alpha_from_output("celu")),
     Spec("log_sigmoid", "elementwise", "Logarithm of the sigmoid.",
          "-softplus(-x) = min(x, 0) - log1p(exp(-|x|))", "sigmoid(-x)  (= 1 - exp(y))",
+         torch="F.logsigmoid(x)",
          backward_takes=("x", "y"), ops=("log_sigmoid",), kernel_args=_no_params("log_sigmoid")),
     Spec("softmin", "softmax", "Softmin along an axis: softmax(-x).",
          "exp(-x - max(-x)) / sum(exp(-x - max(-x)))",
          "-y * (grad - sum(grad * y))  (Jacobian-vector product)",
+         torch="F.softmin(x, dim=axis)",
          params={"axis": -1}, backward_takes=("x", "y")),
     Spec("tanhshrink", "elementwise", "Tanh shrink.",
          "x - tanh(x)", "tanh(x)**2",
+         torch="F.tanhshrink(x)",
          ops=("tanhshrink",), kernel_args=_no_params("tanhshrink")),
     Spec("softshrink", "elementwise", "Soft shrinkage.",
          "x - lambd if x > lambd, x + lambd if x < -lambd, else 0",
          "1 if |x| > lambd else 0",
+         torch="F.softshrink(x, lambd)",
          params={"lambd": 0.5}, ops=("softshrink",), kernel_args=_lambd_args("softshrink"),
          memory_bound=True),
     Spec("hardshrink", "elementwise", "Hard shrinkage.",
          "x if |x| > lambd else 0", "1 if |x| > lambd else 0",
+         torch="F.hardshrink(x, lambd)",
          params={"lambd": 0.5}, ops=("hardshrink",), kernel_args=_lambd_args("hardshrink"),
          memory_bound=True),
     Spec("glu", "gated", "Gated linear unit (Dauphin et al. 2017): x split into halves a, b.",
          "a * sigmoid(b)", "d/da = sigmoid(b), d/db = a * sigmoid(b) * (1 - sigmoid(b))",
+         torch="F.glu(x, dim=axis)",
          params={"axis": -1}, ops=("glu",)),
     Spec("swiglu", "gated", "SwiGLU (Shazeer 2020, the LLaMA feed-forward gate).",
          "silu(a) * b", "d/da = b * silu'(a), d/db = silu(a)",
+         torch="F.silu(x.chunk(2, dim=axis)[0]) * x.chunk(2, dim=axis)[1]",
          params={"axis": -1}, ops=("swiglu",)),
     Spec("geglu", "gated", "GeGLU (Shazeer 2020): x split into halves a, b.",
          "gelu(a) * b  (approximate as for gelu)", "d/da = b * gelu'(a), d/db = gelu(a)",
+         torch="F.gelu(x.chunk(2, dim=axis)[0], approximate=approximate) * x.chunk(2, dim=axis)[1]",
          params={"axis": -1, "approximate": "none"}, ops=("geglu", "geglu_tanh"),
          kernel_args=_geglu_args),
     Spec("threshold", "elementwise", "Threshold: replace x <= threshold by value.",
          "x if x > threshold else value", "1 if x > threshold else 0",
+         torch="F.threshold(x, threshold, value)",
          params={"threshold": REQUIRED, "value": REQUIRED}, ops=("threshold",),
          kernel_args=_threshold_args,
          memory_bound=True),

@@ -11,7 +11,9 @@ so that the compiled entry point accepts them.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+import math
+import numbers
+from typing import Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -119,6 +121,88 @@ def exactly_one(fname: str, x, y, takes_y: bool):
         raise TypeError(f"{fname}: takes the forward input x only (y does not determine the "
                         "derivative); pass x")
     return ("x", x) if y is None else ("y", y)
+
+
+# ------------------------------------------------------------------ scalar parameters
+
+#: Parameter-cache size per function (cleared when full: callers use a few values).
+ARGS_CACHE_SIZE = 64
+
+
+def _signed_zeros(key):
+    """``key`` with every zero replaced by a marker of its sign, or None if it holds no
+    zero: 0.0 and -0.0 are equal dict keys, yet give different results (a threshold
+    value, a slope), so a key with a zero is stored and looked up in this form."""
+    try:
+        if not any(not isinstance(v, str) and v == 0 for v in key):
+            return None
+        return tuple(("zero", math.copysign(1.0, float(v)))
+                     if not isinstance(v, str) and v == 0 else v for v in key)
+    except (TypeError, ValueError):  # arrays or odd objects: not cached
+        return None
+
+
+def _float32_error(args: Callable, params) -> Optional[ValueError]:
+    """The ValueError ``args`` raises for ``params`` rounded to float32, or None.
+
+    Parameters are converted to the array's dtype before use (docs/api.md), so the
+    checks (finite, non-zero, ...) must hold for the float32 value too: beta = 1e300
+    is finite but float32(1e300) is inf."""
+    rounded = {}
+    for k, v in params.items():
+        if isinstance(v, (str, bool)) or not isinstance(v, (numbers.Real, np.ndarray)):
+            rounded[k] = v
+            continue
+        with np.errstate(over="ignore", under="ignore"):
+            rounded[k] = float(np.float32(float(v)))
+    try:
+        args(**rounded)
+    except ValueError as exc:
+        return exc
+    return None
+
+
+def _is_float32(data) -> bool:
+    dtype = getattr(data, "dtype", None)
+    return (dtype if isinstance(dtype, np.dtype) else np.asarray(data).dtype) == np.float32
+
+
+def cached_args(cache: dict, args: Callable, key, data, **params):
+    """Validate ``params`` with ``args`` and remember the result under ``key``.
+
+    The public functions look their parameters up in ``cache`` first: validating and
+    converting them costs more than the kernel on a small array.  ``data``: the array
+    whose dtype the parameters are converted to; parameters valid as float64 but not
+    as float32 raise ValueError for float32 data (and are never cached, so every call
+    checks)."""
+    zero_key = _signed_zeros(key)
+    if zero_key is not None:
+        try:
+            return cache[zero_key]
+        except (KeyError, TypeError):
+            pass
+    result = args(**params)   # raises ValueError for invalid values: nothing cached
+    error32 = _float32_error(args, params)
+    if error32 is not None:
+        if _is_float32(data):
+            raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
+        return result
+    try:
+        if len(cache) >= ARGS_CACHE_SIZE:
+            cache.clear()
+        cache[key if zero_key is None else zero_key] = result
+    except TypeError:         # an unhashable parameter value: just not cached
+        pass
+    return result
+
+
+def check_from_output(check: Callable, y, **params) -> None:
+    """Backward from y is possible for these parameters (``check``), also after their
+    conversion to float32 when y is float32 (negative_slope = 1e-50 becomes 0)."""
+    check(**params)
+    error32 = _float32_error(check, params)
+    if error32 is not None and _is_float32(y):
+        raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
 
 
 # ------------------------------------------------------------------ fused forms

@@ -53,7 +53,8 @@ except ImportError as exc:  # pragma: no cover - exercised without Dask only
 
 import activations as _act
 
-from . import _functions, _spec, _validation
+from . import _fallback, _functions, _spec, _validation
+from ._fallback import BACKWARD, BACKWARD_FROM_OUTPUT, FORWARD
 from ._threads import thread_limit
 
 _threads_per_task = 1
@@ -304,7 +305,7 @@ def _make_rrelu(entry) -> Tuple[Callable, Callable]:
         arrays = _aligned(*arrays)
         return da.map_blocks(_rrelu_block, *arrays, dtype=arrays[-1].dtype,
                              meta=_meta(arrays[-1].ndim, arrays[-1].dtype), lower=lo,
-                             upper=hi, seed=_functions._seed(fname, seed),
+                             upper=hi, seed=_fallback.seed64(fname, seed),
                              threads=_threads_per_task)
 
     def rrelu(x, *, lower=1 / 8, upper=1 / 3, training=False, seed=0):
@@ -325,11 +326,12 @@ def _make_rrelu(entry) -> Tuple[Callable, Callable]:
 def _make_softmax(entry) -> Tuple[Callable, Callable]:
     name = entry.name
     base, flip = ("softmax", -1.0) if name == "softmin" else (name, 1.0)
+    modes = _fallback.softmax_modes(name)
 
     def two_stage(direction, in1, in2, x, axis):
-        """direction "forward", "x" or "y"; in1 = x or grad, in2 = None, x or y; x:
-        the array whose row maxima the mode needs (None for "y")."""
-        mode = _functions._K.SOFTMAX_MODES[base, direction]
+        """direction: a Direction; in1 = x or grad, in2 = None, x or y; x: the array
+        whose row maxima the mode needs (None from y)."""
+        mode = modes[direction]
         nd = in1.ndim
         ind = tuple(range(nd))
         ind_rows = tuple(k for k in ind if k != axis)
@@ -345,7 +347,7 @@ def _make_softmax(entry) -> Tuple[Callable, Callable]:
                                 meta=_meta(nd + 1, np.float64), **kwargs)
         totals = da.blockwise(_softmax_totals_block, ind_rows + (nd,), partials, ind + (nd,),
                               concatenate=True, dtype=np.float64, meta=_meta(nd, np.float64),
-                              axis=axis, divide_dot=(base, direction) == ("softmax", "x"))
+                              axis=axis, divide_dot=base == "softmax" and direction == BACKWARD)
         return da.blockwise(_softmax_write_block, ind, *args, totals, ind_rows + (nd,),
                             concatenate=True, dtype=in1.dtype, meta=_meta(nd, in1.dtype),
                             **kwargs)
@@ -356,7 +358,7 @@ def _make_softmax(entry) -> Tuple[Callable, Callable]:
         ax = _axis(name, x.ndim, axis)
         if x.ndim == 0 or x.numblocks[ax] == 1:
             return _elementwise(name, "forward", {"x": x}, {"axis": axis}, _threads_per_task)
-        return two_stage("forward", x, None, x, ax)
+        return two_stage(FORWARD, x, None, x, ax)
 
     def backward(grad, x=None, *, y=None, axis=-1):
         fname = f"{name}_backward"
@@ -366,7 +368,8 @@ def _make_softmax(entry) -> Tuple[Callable, Callable]:
         if value.ndim == 0 or (grad.numblocks[ax] == 1 and value.numblocks[ax] == 1):
             return _elementwise(fname, "backward", {"grad": grad, which: value},
                                 {"axis": axis}, _threads_per_task)
-        return two_stage(which, grad, value, value if which == "x" else None, ax)
+        return two_stage(BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, grad, value,
+                         value if which == "x" else None, ax)
 
     return forward, backward
 

@@ -1,0 +1,57 @@
+"""The public functions are a generated, committed module (src/activations/_functions.py).
+
+Fails when a row of _spec.py changes without ``python tools/gen_functions.py``, and
+checks that what is public is that module's code: a reader can open every function,
+and a traceback points into it.
+"""
+
+import importlib.util
+import inspect
+from pathlib import Path
+
+import pytest
+
+import activations
+from activations import _functions, _spec
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = ROOT / "src" / "activations" / "_functions.py"
+GENERATOR = ROOT / "tools" / "gen_functions.py"
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("gen_functions", GENERATOR)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_committed_module_is_what_the_generator_writes_now():
+    assert MODULE.read_text() == _load_generator().render(), (
+        "src/activations/_functions.py is stale: run `python tools/gen_functions.py` "
+        "and commit it")
+
+
+@pytest.mark.parametrize("name", [s.name for s in _spec.SPECS])
+def test_public_functions_are_the_generated_ones(name):
+    forward, backward = _functions.FUNCTIONS[name]
+    for fn, public in ((forward, name), (backward, f"{name}_backward")):
+        assert getattr(activations, public) is fn
+        assert fn.__name__ == fn.__qualname__ == public
+        assert fn.__module__ == "activations"
+        assert Path(inspect.getsourcefile(fn)).resolve() == MODULE.resolve()
+        assert inspect.getsource(fn).startswith(f"def {public}(")
+        assert fn.__doc__ and fn.__doc__.startswith(
+            spec_doc_start(name, backward=fn is backward))
+
+
+def spec_doc_start(name, backward):
+    spec = {s.name: s for s in _spec.SPECS}[name]
+    if not backward:
+        return spec.summary
+    return "Gradients of prelu" if spec.kind == "prelu" else f"Gradient of {name}:"
+
+
+def test_every_kind_has_a_template():
+    assert set(_load_generator().TEMPLATES) == set(_spec.KINDS)
+    assert {s.kind for s in _spec.SPECS} <= set(_spec.KINDS)
