@@ -44,8 +44,8 @@ _add(Reference(
 '''
 SPECIAL_ROWS = f'''    ("{NAME}", {{}}, 0.0, 0.0, 0.2), ("{NAME}", {{}}, -inf, -inf, 0.2),
 '''
-SELF_CHECK_REFERENCE = f'''    "{NAME}": Ref(lambda x, slope: np.where(x > 0, x, slope * x),
-                  lambda x, slope: _step(x > 0, x) + _step(x <= 0, x, slope)),
+SELF_CHECK_REFERENCE = f'''    "{NAME}": Elementwise(lambda x, slope: np.where(x > 0, x, slope * x),
+                      lambda x, slope: _step(x > 0, x) + _step(x <= 0, x, slope)),
 '''
 GENERATORS = (["tools/gen_functions.py"], ["tools/gen_stubs.py"], ["tools/gen_readme_table.py"],
               ["tools/gen_capi.py"], ["tools/gen_capi.py", "--record-abi"])
@@ -99,7 +99,8 @@ def test_a_new_row_needs_only_its_pieces_and_the_generators(tmp_path):
     with open(copy / "tests" / "reference.py", "a") as fh:
         fh.write(TEST_REFERENCE)
     _insert_after(copy / "tests" / "test_special_values.py", "ROWS = [\n", SPECIAL_ROWS)
-    _insert_after(pkg / "__main__.py", "REFERENCES: Dict[str, Ref] = {\n", SELF_CHECK_REFERENCE)
+    _insert_after(pkg / "_check" / "references.py", "REFERENCES: Dict[str, Reference] = {\n",
+                  SELF_CHECK_REFERENCE)
 
     import runpy
     row = next(s for s in runpy.run_path(str(pkg / "_spec.py"))["SPECS"] if s.name == NAME)

@@ -60,7 +60,7 @@ def _reference_names(root: Path) -> frozenset:
 
 def _self_check_names(root: Path) -> set:
     """Names with a reference in the self-check of ``python -m activations``."""
-    return _string_keys(root / "src" / "activations" / "__main__.py", "REFERENCES")
+    return _string_keys(root / "src" / "activations" / "_check" / "references.py", "REFERENCES")
 
 
 def _formula_defined(formulas: str, fn: str) -> bool:
@@ -105,12 +105,9 @@ def missing(spec, root: Path = ROOT) -> List[str]:
         out.append(f"tests of {name} in tests/{TESTED_IN[kind]}")
     if not re.search(r"\bx\b", spec.torch or ""):
         out.append("the PyTorch expression it matches (Spec.torch, over x) in _spec.py")
-    if kind in REFERENCE_KINDS:
-        if name not in _self_check_names(root):
-            out.append("its reference in the self-check (REFERENCES in "
-                       "src/activations/__main__.py)")
-    elif not re.search(rf"\b{kind}\b", (pkg / "__main__.py").read_text()):
-        out.append(f"a self-check of the {kind} kind in src/activations/__main__.py")
+    if name not in _self_check_names(root):
+        out.append("its reference in the self-check and the benchmark (REFERENCES in "
+                   "src/activations/_check/references.py)")
     # generated files: rerun the generators
     if not re.search(rf"^def {name}\(", (pkg / "_functions.py").read_text(), re.M):
         out.append("its functions in _functions.py: run python tools/gen_functions.py")
@@ -160,6 +157,6 @@ def test_missing_names_what_a_bare_row_lacks():
     bare = replace(_specs()[0], name="bare_activation", ops=("bare_activation",))
     lacking = missing(bare)
     for piece in ("_formulas.pxd", "tests/reference.py", "test_special_values.py",
-                  "__main__.py", "gen_functions.py", "gen_stubs.py", "gen_readme_table.py",
+                  "_check/references.py", "gen_functions.py", "gen_stubs.py", "gen_readme_table.py",
                   "C_API_ROWS", "gen_capi.py", "--record-abi"):
         assert any(piece in item for item in lacking), f"{piece} not named: {lacking}"

@@ -14,8 +14,9 @@ Adding an elementwise activation NAME means (README.md, "Adding a function"):
   2. one ``Spec`` row in ``SPECS`` below (with the ``torch`` expression it matches),
      and NAME appended to ``C_API_ROWS`` (the C table only ever grows at its end);
   3. its independent reference in the tests: a row in ``tests/reference.py``, its
-     special values in ``tests/test_special_values.py``, and (for the self-check of
-     ``python -m activations``) its reference in ``__main__.py``;
+     special values in ``tests/test_special_values.py``; and the package's own reference
+     (read by ``python -m activations`` and ``benchmarks/bench.py``, which run where the
+     tests are not installed) in ``_check/references.py``;
   4. the generators: ``python tools/gen_functions.py && python tools/gen_stubs.py &&
      python tools/gen_readme_table.py && python tools/gen_capi.py && python
      tools/gen_capi.py --record-abi``, then a rebuild.
