@@ -150,3 +150,78 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
             grad_w[c] = <floating>acc
         free(partial)
     return True
+
+
+# ---------------------------------------------------------------- entry points
+def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
+          object grad_weight, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner):
+    """PReLU (see _prelu.pxi) over arrays validated by the Python layer.
+
+    forward: grad and grad_weight are None; backward: grad_weight (channels values)
+    receives the weight gradient.  Returns out.
+    """
+    cdef tuple arrays = (x, weight, out) + ((grad, grad_weight) if backward else ())
+    cdef int typenum = checked_typenum(arrays)
+    if (cnp.PyArray_SIZE(x) != outer * channels * inner or cnp.PyArray_SIZE(out) != cnp.PyArray_SIZE(x)
+            or cnp.PyArray_SIZE(weight) != channels
+            or (backward and (cnp.PyArray_SIZE(<cnp.ndarray>grad) != cnp.PyArray_SIZE(x)
+                              or cnp.PyArray_SIZE(<cnp.ndarray>grad_weight) != channels))):
+        raise ValueError("internal error: prelu kernel shape mismatch")
+    cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if backward else NULL
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef const void* pw = cnp.PyArray_DATA(weight)
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef void* pgw = cnp.PyArray_DATA(<cnp.ndarray>grad_weight) if backward else NULL
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
+                           <float*>po, <float*>pgw, outer, channels, inner, default_num_threads())
+        else:
+            ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
+                           <double*>po, <double*>pgw, outer, channels, inner,
+                           default_num_threads())
+    if not ok:
+        raise MemoryError("prelu_backward: cannot allocate the weight-gradient partial sums")
+    return out
+
+
+def prelu_plain(bint backward, object grad, object x, object weight, object axis,
+                object out=None):
+    """prelu's fast path: plain x (and grad of x's shape), a plain 1-D weight of x's
+    dtype with length 1 or x.shape[axis], an in-range int axis (for 1-D x the default
+    1 means 0), out None or a plain writeable array of x's shape that is x (forward),
+    grad (backward) or disjoint from the inputs.  Returns out, (grad_x, grad_weight)
+    when backward, or NotImplemented."""
+    cdef int typenum
+    cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
+    if not cnp.PyArray_CheckExact(x):
+        return NotImplemented
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    typenum = cnp.PyArray_TYPE(xa)
+    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not is_plain(xa, typenum) \
+            or not is_plain(weight, typenum) or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
+        return NotImplemented
+    cdef cnp.ndarray wa = <cnp.ndarray>weight
+    if cnp.PyArray_NDIM(xa) == 1 and type(axis) is int and axis == 1:
+        axis = 0
+    ax = plain_axis(xa, axis, &outer, &channels, &inner)
+    if ax < 0:
+        return NotImplemented
+    if cnp.PyArray_SIZE(wa) == 1:
+        outer, channels, inner = 1, 1, cnp.PyArray_SIZE(xa)
+    elif cnp.PyArray_SIZE(wa) != channels:
+        return NotImplemented
+    if backward and (not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa)):
+        return NotImplemented
+    cdef object res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa))
+    if res is None or not disjoint(<cnp.ndarray>res, wa):
+        return NotImplemented
+    if out is not None and not (same_or_disjoint(<cnp.ndarray>res, xa) and (
+            not backward or same_or_disjoint(<cnp.ndarray>res, <cnp.ndarray>grad))):
+        return NotImplemented
+    if not backward:
+        return prelu(False, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
+    cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
+    prelu(True, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
+    return res, gw
