@@ -237,6 +237,7 @@ cdef int run_elementwise_bias(int direction, int op, const floating* in1, const 
 
 
 # ---------------------------------------------------------------- entry points
+
 def elementwise_bias(int direction, int op, cnp.ndarray in1, object in2, object bias,
                      cnp.ndarray out, object grad_bias, Py_ssize_t outer, Py_ssize_t length,
                      Py_ssize_t inner, double a, double b):

@@ -57,6 +57,7 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
 
 
 # ---------------------------------------------------------------- entry points
+
 def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
           Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
     """Gated kernel (see _gated.pxi) over arrays validated by the Python layer: x and
@@ -92,14 +93,11 @@ def gated_plain(int direction, int op, object x, object grad, object out, object
     x itself).  NotImplemented otherwise (the Python layer then validates)."""
     cdef int typenum
     cdef Py_ssize_t outer = 1, length = 1, inner = 1, ax, k
-    cdef cnp.npy_intp dims[32]
-    if not cnp.PyArray_CheckExact(x):
+    cdef cnp.npy_intp dims[MAX_RANK]
+    typenum = plain_float_typenum(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) > MAX_RANK:
         return NotImplemented
     cdef cnp.ndarray xa = <cnp.ndarray>x
-    typenum = cnp.PyArray_TYPE(xa)
-    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not is_plain(xa, typenum) \
-            or cnp.PyArray_NDIM(xa) > 32:
-        return NotImplemented
     ax = plain_axis(xa, axis, &outer, &length, &inner)
     if ax < 0 or length % 2:
         return NotImplemented

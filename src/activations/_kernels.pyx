@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False, nonecheck=False, embedsignature=True
-"""The compiled core of `activations`: elementwise kernels and their entry points.
+"""The compiled core of `activations`: the driver, the threads, and the kernel families.
 
 Design:
  1. Formulas live in _formulas.pxd (one inline nogil function per formula and
@@ -11,20 +11,24 @@ Design:
  3. The same source is compiled once per SIMD level (this file as `_kernels`, the
     SSE2 baseline; `_kernels_avx2.pyx` and `_kernels_avx512.pyx` include it with
     other compiler flags) and `_dispatch.py` imports the best one the CPU runs.
- 4. Entry points take ndarrays and read them through the NumPy C-API, so a call on a
-    small array costs little more than a ufunc call.  They accept only the plain case
-    (exact ndarray, native float32/float64, C-contiguous, aligned, matching `out`)
-    and return NotImplemented for anything else; the Python layer then validates
-    (raising the documented errors before anything is written) and normalizes.
+ 4. Each family (elementwise: _elementwise_entry.pxi; rrelu, softmax,
+    softmax_masked, bias, prelu, gated: _<family>.pxi) keeps its Python entry points
+    beside its loops.  They take ndarrays and read them through the NumPy C-API, so
+    a call on a small array costs little more than a ufunc call.  They accept only
+    the plain case (exact ndarray, native float32/float64, C-contiguous, aligned,
+    matching `out`: the checks of _plain.pxi) and return NotImplemented for anything
+    else; the Python layer then validates (raising the documented errors before
+    anything is written) and normalizes.
  5. C-level callers (Cython's cython_api.pxd, C's include/activations.h) reach the
     same drivers through a table of function pointers (_capi.pxi), exported as the
     capsule C_API: pointers and sizes in, a status code out, no Python object.
  6. Threads: below a size threshold (PARALLEL_MIN_ELEMENTS, or
-    PARALLEL_MIN_MEMORY_BOUND for memory-bound ops) a plain serial loop runs (a
-    parallel region costs microseconds even when idle); above it a static split
-    into one contiguous block per thread.  Elementwise results do not depend on the
-    split: every element is computed by the same code, vector body or scalar tail
-    alike (-ffp-contract=off keeps them bit-identical).
+    PARALLEL_MIN_MEMORY_BOUND for memory-bound ops: _constants.pxd, with the
+    measurement behind them) a plain serial loop runs (a parallel region costs
+    microseconds even when idle); above it a static split into one contiguous block
+    per thread.  Elementwise results do not depend on the split: every element is
+    computed by the same code, vector body or scalar tail alike (-ffp-contract=off
+    keeps them bit-identical).
 """
 
 cimport cython
@@ -34,6 +38,8 @@ cimport numpy as cnp
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 
+from activations._constants cimport (LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
+                                     PARALLEL_MIN_MEMORY_BOUND)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error, vsum_split
@@ -77,15 +83,6 @@ cdef enum Direction:
     FORWARD = 0
     BACKWARD = 1
     BACKWARD_FROM_OUTPUT = 2
-
-#: Smallest element count for which a parallel region is entered (entering one and
-#: waking the second thread costs ~3-4 us here), set by
-#: `python benchmarks/bench.py --threads-scan` (2-core AMD EPYC, AVX-512, 2026-11-27,
-#: thresholds lowered to 0 for the scan): compute-bound kernels (sigmoid: 2 threads
-#: 0.85x at 2**13, 1.17x at 2**14, 1.44x at 2**15) from 2**14 ...
-cdef Py_ssize_t PARALLEL_MIN_ELEMENTS = 1 << 14
-#: ... and memory-bound ones (relu: 0.89x at 2**16, 1.45x at 2**17) from 2**17.
-cdef Py_ssize_t PARALLEL_MIN_MEMORY_BOUND = 1 << 17
 
 #: Block sizes are rounded to this many elements (one or more cache lines).
 cdef Py_ssize_t BLOCK_ALIGN = 64

@@ -59,13 +59,18 @@ cdef double prelu_run(bint backward, const floating* g, const floating* x, float
 
 cdef void prelu_rows_channels_last(bint backward, const floating* g, const floating* x,
                                    const floating* w, floating* out, double* partial,
-                                   Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C) noexcept nogil:
-    """Rows r0..r1 of a (rows, C) array; backward adds the unit's sums into partial[C]."""
+                                   Py_ssize_t u, Py_ssize_t rows_per_unit, Py_ssize_t rows,
+                                   Py_ssize_t C) noexcept nogil:
+    """Work unit u (rows_per_unit rows) of a (rows, C) array; backward adds the unit's
+    sums into partial[u*C : (u+1)*C]."""
     cdef Py_ssize_t r, c
+    cdef Py_ssize_t r0 = u * rows_per_unit
     cdef const floating* xr
     cdef const floating* gr
     cdef floating* orow
-    for r in range(r0, r1):
+    if backward:
+        partial = partial + u * C
+    for r in range(r0, min(rows, r0 + rows_per_unit)):
         xr = x + r * C
         orow = out + r * C
         if not backward:
@@ -79,6 +84,21 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
                 orow[c] = prelu_grad_x(gr[c], xr[c], w[c])
 
 
+cdef inline void prelu_runs_unit(bint backward, const floating* g, const floating* x,
+                                 const floating* w, floating* out, double* partial,
+                                 Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t inner,
+                                 Py_ssize_t C) noexcept nogil:
+    """Work unit u of an inner > 1 array: block u % nblk of row u // nblk (row = o*C +
+    c); backward stores the unit's sum in partial[u]."""
+    cdef Py_ssize_t r = u // nblk
+    cdef Py_ssize_t start = r * inner + (u % nblk) * PRELU_BLOCK
+    cdef Py_ssize_t len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
+    cdef double acc = prelu_run(backward, g + start if backward else NULL, x + start,
+                                out + start, len_, w[r % C])
+    if backward:
+        partial[u] = acc
+
+
 cdef bint run_prelu(bint backward, const floating* g, const floating* x, const floating* w,
                     floating* out, floating* grad_w, Py_ssize_t outer, Py_ssize_t C,
                     Py_ssize_t inner, int nthreads) noexcept nogil:
@@ -86,7 +106,7 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
     scratch memory ran out."""
     cdef Py_ssize_t total = outer * C * inner
     cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_MEMORY_BOUND
-    cdef Py_ssize_t nblk, nunits, u, r, j, start, len_, c, o, rows_per_unit, r0
+    cdef Py_ssize_t nblk, nunits, u, j, c, o, rows_per_unit
     cdef double* partial = NULL
     cdef double acc
     if inner == 1:
@@ -98,16 +118,12 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
                 return False
         if threaded:
             for u in prange(nunits, schedule='static', num_threads=nthreads):
-                r0 = u * rows_per_unit
-                prelu_rows_channels_last(backward, g, x, w, out,
-                                         partial + u * C if backward else NULL,
-                                         r0, min(outer, r0 + rows_per_unit), C)
+                prelu_rows_channels_last(backward, g, x, w, out, partial, u, rows_per_unit,
+                                         outer, C)
         else:
             for u in range(nunits):
-                r0 = u * rows_per_unit
-                prelu_rows_channels_last(backward, g, x, w, out,
-                                         partial + u * C if backward else NULL,
-                                         r0, min(outer, r0 + rows_per_unit), C)
+                prelu_rows_channels_last(backward, g, x, w, out, partial, u, rows_per_unit,
+                                         outer, C)
         if backward:
             for c in range(C):
                 acc = 0
@@ -125,22 +141,10 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
             return False
     if threaded:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
-            r = u // nblk
-            start = r * inner + (u % nblk) * PRELU_BLOCK
-            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
-            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
-                            len_, w[r % C])
-            if backward:
-                partial[u] = acc
+            prelu_runs_unit(backward, g, x, w, out, partial, u, nblk, inner, C)
     else:
         for u in range(nunits):
-            r = u // nblk
-            start = r * inner + (u % nblk) * PRELU_BLOCK
-            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
-            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
-                            len_, w[r % C])
-            if backward:
-                partial[u] = acc
+            prelu_runs_unit(backward, g, x, w, out, partial, u, nblk, inner, C)
     if backward:
         for c in range(C):
             acc = 0
@@ -153,6 +157,7 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
 
 
 # ---------------------------------------------------------------- entry points
+
 def prelu(bint backward, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
           object grad_weight, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner):
     """PReLU (see _prelu.pxi) over arrays validated by the Python layer.
@@ -195,13 +200,11 @@ def prelu_plain(bint backward, object grad, object x, object weight, object axis
     when backward, or NotImplemented."""
     cdef int typenum
     cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
-    if not cnp.PyArray_CheckExact(x):
+    typenum = plain_float_typenum(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) == 0 or not is_plain(weight, typenum) \
+            or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
         return NotImplemented
     cdef cnp.ndarray xa = <cnp.ndarray>x
-    typenum = cnp.PyArray_TYPE(xa)
-    if (typenum != cnp.NPY_FLOAT and typenum != cnp.NPY_DOUBLE) or not is_plain(xa, typenum) \
-            or not is_plain(weight, typenum) or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
-        return NotImplemented
     cdef cnp.ndarray wa = <cnp.ndarray>weight
     if cnp.PyArray_NDIM(xa) == 1 and type(axis) is int and axis == 1:
         axis = 0

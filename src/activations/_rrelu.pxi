@@ -65,6 +65,7 @@ cdef void rrelu_training_rows(int direction, const floating* in1, const floating
 
 
 # ---------------------------------------------------------------- entry points
+
 def rrelu_training(int direction, object in1, object in2, object out, double lower,
                    double upper, uint64_t seed):
     """rrelu with training=True: forward (in1 = x) or backward (in1 = grad, in2 = x).

@@ -37,10 +37,10 @@ cdef enum SoftmaxMode:
 
 cdef enum:
     ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
-    SUB_BLOCK = 256     # exp values are staged through a buffer of this many
-    LANES = 8           # independent partial sums inside a block (vectorizable, fixed order);
-                        # the stepped loops spell 8 and 256 as literals (Cython emits a C
-                        # loop only for a literal step)
+    SUB_BLOCK = 256     # exp values are staged through a buffer of this many (the
+                        # stepped loops spell 256 as a literal: Cython emits a C loop
+                        # only for a literal step); LANES (_constants.pxd) partial sums
+                        # inside a block
     COL_TILE = 128      # columns processed together on the column path
     STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
 
@@ -493,6 +493,7 @@ cdef inline void chunk_row(bint write, int mode, const floating* in1, const floa
 
 
 # ---------------------------------------------------------------- entry points
+
 #: Modes of the softmax kernel, by (function, direction) -- see _softmax.pxi.
 SOFTMAX_MODES = {
     ("softmax", "forward"): SOFTMAX_FORWARD,
@@ -531,33 +532,14 @@ def softmax_plain(int mode, object in1, object in2, object out, object axis, dou
     forward) and an in-range int axis.  Returns NotImplemented, having written
     nothing, otherwise (the Python layer then validates and raises)."""
     cdef int typenum = 0
-    cdef Py_ssize_t ax, nd, k, outer = 1, length = 1, inner = 1
+    cdef Py_ssize_t outer, length, inner
     if type(axis) is not int:
         return NotImplemented
     cdef object prepared = prepare(FORWARD if in2 is None else BACKWARD, in1, in2, out, &typenum)
-    if prepared is None:
+    if prepared is None or plain_axis(<cnp.ndarray>in1, axis, &outer, &length, &inner) < 0:
         return NotImplemented
-    cdef cnp.ndarray arr = <cnp.ndarray>in1
-    cdef cnp.npy_intp* dims = cnp.PyArray_DIMS(arr)
-    nd = cnp.PyArray_NDIM(arr)
-    try:
-        ax = axis
-    except OverflowError:  # beyond Py_ssize_t: the validating path raises AxisError
-        return NotImplemented
-    if ax < -max(nd, 1) or ax >= max(nd, 1):
-        return NotImplemented
-    if nd > 0:
-        if ax < 0:
-            ax += nd      # (C's %, under cdivision, keeps the sign)
-        for k in range(nd):
-            if k < ax:
-                outer *= dims[k]
-            elif k == ax:
-                length = dims[k]
-            else:
-                inner *= dims[k]
-    res = softmax(mode, arr, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
-    return res[()] if out is None and nd == 0 else res
+    res = softmax(mode, <cnp.ndarray>in1, in2, <cnp.ndarray>prepared, outer, length, inner, flip)
+    return res[()] if out is None and cnp.PyArray_NDIM(<cnp.ndarray>in1) == 0 else res
 
 
 def softmax_chunk(bint write, int mode, cnp.ndarray in1, object in2, object out, object m,

@@ -147,6 +147,7 @@ cdef bint run_softmax_masked(int mode, const floating* in1, const floating* in2,
 
 
 # ---------------------------------------------------------------- entry points
+
 def softmax_masked(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t rows,
                    Py_ssize_t length, double scale, double flip, object mask,
                    object mask_row_offset, Py_ssize_t mask_step):
