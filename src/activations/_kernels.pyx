@@ -46,6 +46,8 @@ from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, ex
 
 cnp.import_array()
 
+from activations import _simd_levels as simd_levels
+
 # ------------------------------------------------------------------ OpenMP shim
 cdef extern from *:
     """
@@ -59,25 +61,32 @@ cdef extern from *:
     #define ACT_SIMD_LEVEL "baseline"
     #endif
 
-    /* CPU features, as the compiler's runtime sees them (CPUID plus the OS's
-       XSAVE state for AVX and AVX-512 registers). */
-    static int act_cpu_has(int level) {
+    /* Whether the CPU (and OS) has a feature, as the compiler's runtime sees it (CPUID
+       plus the OS's XSAVE state for AVX and AVX-512 registers): 1 or 0, -1 for a name
+       this build does not know.  The names are the CPU features of the SIMD level
+       table (_simd_levels.py), which setup.py passes as ACT_CPU_FEATURES: one
+       ACT_CPU_FEATURE("name") each, since __builtin_cpu_supports takes only a
+       literal. */
+    #include <string.h>
+    #ifndef ACT_CPU_FEATURES
+    #define ACT_CPU_FEATURES
+    #endif
+    static int act_cpu_feature(const char* name) {
     #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
         __builtin_cpu_init();
-        int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-        if (level == 1) return avx2;
-        if (level == 2) return avx2 && __builtin_cpu_supports("avx512f")
-            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
-            && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512cd");
-        return 1;
+        #define ACT_CPU_FEATURE(f) if (strcmp(name, f) == 0) return __builtin_cpu_supports(f) != 0;
+        ACT_CPU_FEATURES
+        #undef ACT_CPU_FEATURE
+        return -1;
     #else
-        return level == 0;
+        (void)name;
+        return 0;  /* the table's features are x86's */
     #endif
     }
     """
     const int ACT_HAVE_OPENMP
     const char* ACT_SIMD_LEVEL
-    int act_cpu_has(int level) noexcept nogil
+    int act_cpu_feature(const char* name) noexcept nogil
 
 cdef enum Direction:
     FORWARD = 0
@@ -121,9 +130,21 @@ def _set_parallel_thresholds(Py_ssize_t compute_bound, Py_ssize_t memory_bound):
     return old
 
 
+def cpu_has_feature(str name):
+    """Whether this CPU (and OS) has the feature `name` (a CPU feature of a level in
+    _simd_levels.py, as GCC's __builtin_cpu_supports names it)."""
+    cdef bytes encoded = name.encode()
+    cdef int has = act_cpu_feature(encoded)
+    if has < 0:
+        raise ValueError(f"CPU feature {name!r} is not one this build checks "
+                         "(the features of _simd_levels.LEVELS)")
+    return bool(has)
+
+
 def cpu_supports(str level):
-    """Whether this CPU (and OS) runs code built for `level` ("baseline", "avx2", "avx512")."""
-    return bool(act_cpu_has({"baseline": 0, "avx2": 1, "avx512": 2}[level]))
+    """Whether this CPU (and OS) runs code built for `level` (a name in
+    _simd_levels.LEVELS): it has every feature the level needs."""
+    return all(cpu_has_feature(f) for f in simd_levels.level(level).cpu_features)
 
 
 # ------------------------------------------------------------------ the driver
