@@ -39,7 +39,7 @@ cdef inline bint same_or_disjoint(cnp.ndarray a, cnp.ndarray b):
     return cnp.PyArray_BYTES(a) == cnp.PyArray_BYTES(b) or disjoint(a, b)
 
 
-cdef object plain_out(object out, int typenum, int nd, cnp.npy_intp* dims):
+cdef inline object plain_out(object out, int typenum, int nd, cnp.npy_intp* dims):
     """`out` if it is a plain, writeable array of these dims (None: a new one), else None."""
     cdef int k
     if out is None:
@@ -79,8 +79,8 @@ cdef object prepare(int direction, object in1, object in2, object out, int* type
     return res
 
 
-cdef int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t* length,
-                    Py_ssize_t* inner) except -2:
+cdef inline int plain_axis(cnp.ndarray arr, object axis, Py_ssize_t* outer, Py_ssize_t* length,
+                           Py_ssize_t* inner) except -2:
     """(outer, length, inner) around an in-range int `axis` (a 0-d array has one axis of
     length 1: -1 or 0), and the axis made non-negative; -1 when the call must take the
     validating path (a non-int or out-of-range axis)."""
