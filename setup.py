@@ -3,10 +3,11 @@
 What this adds to a plain setuptools build:
  1. Generates src/activations/_elementwise.pxi from _elementwise.pxi.tp and the op
     table in src/activations/_spec.py (Tempita, shipped with Cython).
- 2. Compiles the kernel source once per SIMD level: `_kernels` (baseline, SSE2 on
-    x86-64), `_kernels_avx2` (AVX2+FMA) and `_kernels_avx512` (AVX-512 F/BW/DQ/VL/CD),
-    the last two on x86-64 only.  `_dispatch.py` picks one at import.  Nothing is
-    built with -march=native or -ffast-math.
+ 2. Compiles the kernel source once per SIMD level of the table in
+    src/activations/_simd_levels.py (modules, flags, CPU features): `_kernels`
+    (baseline, SSE2 on x86-64), `_kernels_avx2` (AVX2+FMA) and `_kernels_avx512`
+    (AVX-512 F/BW/DQ/VL/CD), the last two on x86-64 only.  `_dispatch.py` picks one at
+    import.  Nothing is built with -march=native or -ffast-math.
  3. Probes the compiler for OpenMP (a compile-and-link test with the flags of the
     real build, CFLAGS and LDFLAGS included) and fails, showing the compiler's error,
     when it has none: a serial package is built only when ACTIVATIONS_NO_OPENMP=1
@@ -42,27 +43,12 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 PKG = os.path.join(HERE, "src", "activations")
 
-# Flags every level gets.  -fno-trapping-math lets GCC if-convert the branch-free
-# selects (without it the loops do not vectorize: docs/performance-notes.md);
-# -fno-math-errno lets it inline what libm would otherwise set errno for;
-# -ffp-contract=off leaves fused multiply-adds to the explicit ACT_FMA of _vmath.h;
-# -fopenmp-simd honours `#pragma omp simd` (vectorized reductions in a fixed lane
-# order) without the OpenMP runtime, so serial builds vectorize the same.
-COMMON_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
-                "-fopenmp-simd"]
-# Cython's `cdef inline` functions are only hints to GCC, which leaves large ones (the
-# formulas) out of line in big functions such as the generated op switch, and a loop
-# that calls a function does not vectorize: force them inline.
-INLINE_MACRO = ("CYTHON_INLINE", "inline __attribute__((always_inline))")
-
-# Per-level flags (x86-64 only; the baseline gets none beyond the platform default).
-SIMD_FLAGS = {
-    "baseline": [],
-    "avx2": ["-mavx2", "-mfma"],
-    "avx512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512dq", "-mavx512vl",
-               "-mavx512cd", "-mprefer-vector-width=512"],
-}
-MODULE_OF_LEVEL = {"baseline": "_kernels", "avx2": "_kernels_avx2", "avx512": "_kernels_avx512"}
+# The SIMD levels (modules, flags, CPU features) and the flags every level gets: one
+# table, read as _spec.py is (the package is not importable yet).
+SIMD = runpy.run_path(os.path.join(PKG, "_simd_levels.py"))
+COMMON_FLAGS = list(SIMD["COMMON_FLAGS"])
+INLINE_MACRO = SIMD["INLINE_MACRO"]
+LEVEL_TABLE = {lv.name: lv for lv in SIMD["LEVELS"]}
 
 OPENMP_PROBE = textwrap.dedent("""\
     #include <omp.h>
@@ -81,13 +67,14 @@ def is_x86_64():
 
 
 def selected_levels():
-    levels = ["baseline", "avx2", "avx512"] if is_x86_64() else ["baseline"]
+    # the levels with flags are x86-64's
+    levels = [lv.name for lv in SIMD["LEVELS"] if not lv.flags or is_x86_64()]
     wanted = os.environ.get("ACTIVATIONS_SIMD_LEVELS", "").strip()
     if wanted:
         asked = [w.strip() for w in wanted.split(",") if w.strip()]
-        unknown = sorted(set(asked) - set(SIMD_FLAGS))
+        unknown = sorted(set(asked) - set(LEVEL_TABLE))
         if unknown:
-            sys.exit(f"ACTIVATIONS_SIMD_LEVELS: unknown level(s) {unknown}; known: {list(SIMD_FLAGS)}")
+            sys.exit(f"ACTIVATIONS_SIMD_LEVELS: unknown level(s) {unknown}; known: {list(LEVEL_TABLE)}")
         levels = [lv for lv in levels if lv in asked]
         if "baseline" not in levels:
             levels.insert(0, "baseline")  # the dispatcher's fallback is always built
@@ -188,7 +175,7 @@ class BuildExt(build_ext):
             "compiler": " ".join(compiler[:1]),
             "compiler_version": compiler_version(compiler[0]),
             "common_flags": COMMON_FLAGS,
-            "simd_flags": {lv: SIMD_FLAGS[lv] for lv in LEVELS},
+            "simd_flags": {lv: list(LEVEL_TABLE[lv].flags) for lv in LEVELS},
             "openmp": openmp,
             "simd_levels": LEVELS,
         }
@@ -217,12 +204,13 @@ LEVELS = selected_levels()
 
 extensions = [
     Extension(
-        f"activations.{MODULE_OF_LEVEL[level]}",
-        sources=[f"src/activations/{MODULE_OF_LEVEL[level]}.pyx"],
+        f"activations.{LEVEL_TABLE[level].module}",
+        sources=[f"src/activations/{LEVEL_TABLE[level].module}.pyx"],
         include_dirs=[np.get_include(), PKG, os.path.join(PKG, "include")],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
-                       ("ACT_SIMD_LEVEL", f'"{level}"'), INLINE_MACRO],
-        extra_compile_args=COMMON_FLAGS + SIMD_FLAGS[level],
+                       ("ACT_SIMD_LEVEL", f'"{level}"'), INLINE_MACRO,
+                       ("ACT_CPU_FEATURES", SIMD["cpu_feature_macro"]())],
+        extra_compile_args=COMMON_FLAGS + list(LEVEL_TABLE[level].flags),
         extra_link_args=[],
     )
     for level in LEVELS

@@ -562,7 +562,7 @@ def threads_scan(budget, out=print) -> dict:
     every 2-thread cell really runs threaded; the scan also models where threading
     pays: the fixed cost c of a parallel region (c = T2 - T1/2), threading paying once
     T1(n) / 2 > c.  These crossovers set PARALLEL_MIN_ELEMENTS (compute-bound kernels,
-    sigmoid) and PARALLEL_MIN_MEMORY_BOUND (relu) in src/activations/_kernels.pyx.
+    sigmoid) and PARALLEL_MIN_MEMORY_BOUND (relu) in src/activations/_constants.pxd.
     """
     out("\n== threads scan: ours, f32 forward, ns per call: min T1, min T2, min T1/T2 "
         "(median T1/T2)")

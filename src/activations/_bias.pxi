@@ -234,3 +234,47 @@ cdef int run_elementwise_bias(int direction, int op, const floating* in1, const 
             grad_bias[c] = <floating>(acc + accomp)
         free(partial)
     return BIAS_OK
+
+
+# ---------------------------------------------------------------- entry points
+
+def elementwise_bias(int direction, int op, cnp.ndarray in1, object in2, object bias,
+                     cnp.ndarray out, object grad_bias, Py_ssize_t outer, Py_ssize_t length,
+                     Py_ssize_t inner, double a, double b):
+    """Bias + activation (see _bias.pxi) over arrays validated by the Python layer, all of
+    outer*length*inner values but bias and grad_bias (length values, or None).
+
+    FORWARD: out = f(in1 + bias); BACKWARD: out = in1 * f'(in2 + bias), grad_bias (if
+    not None) = its sums; BACKWARD_FROM_OUTPUT: out already holds the gradient, only
+    grad_bias is written (in1, in2, bias unused).  Returns out."""
+    cdef tuple arrays = (out,) + tuple(arr for arr in (in1, in2, bias, grad_bias)
+                                       if arr is not None and direction != BACKWARD_FROM_OUTPUT) \
+        + ((grad_bias,) if direction == BACKWARD_FROM_OUTPUT else ())
+    cdef int typenum = checked_typenum(arrays)
+    cdef Py_ssize_t total = outer * length * inner
+    if (cnp.PyArray_SIZE(out) != total or cnp.PyArray_SIZE(in1) != total
+            or (in2 is not None and cnp.PyArray_SIZE(<cnp.ndarray>in2) != total)
+            or (bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>bias) != length)
+            or (grad_bias is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad_bias) != length)
+            or (direction != BACKWARD_FROM_OUTPUT and bias is None)):
+        raise ValueError("internal error: bias kernel shape mismatch")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef const void* pb = cnp.PyArray_DATA(<cnp.ndarray>bias) if bias is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef void* pgb = cnp.PyArray_DATA(<cnp.ndarray>grad_bias) if grad_bias is not None else NULL
+    cdef int status
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            status = run_elementwise_bias(direction, op, <const float*>p1, <const float*>p2,
+                                          <const float*>pb, <float*>po, <float*>pgb, outer,
+                                          length, inner, a, b, default_num_threads())
+        else:
+            status = run_elementwise_bias(direction, op, <const double*>p1, <const double*>p2,
+                                          <const double*>pb, <double*>po, <double*>pgb, outer,
+                                          length, inner, a, b, default_num_threads())
+    if status == BIAS_NO_MEMORY:
+        raise MemoryError("cannot allocate the bias-gradient partial sums")
+    if status != BIAS_OK:
+        raise ValueError(f"no elementwise kernel for op {op} in direction {direction}")
+    return out

@@ -1,7 +1,8 @@
 """Choose, at import, the compiled kernel module for the widest SIMD level this CPU runs.
 
-setup.py compiles the same kernel source once per level (see its docstring); this
-module imports the best one that was built and that the CPU (and OS) supports.
+setup.py compiles the same kernel source once per level of the table in
+_simd_levels.py; this module imports the best one that was built and that the CPU
+(and OS) supports.
 The environment variable ``ACTIVATIONS_SIMD`` (``avx512``, ``avx2`` or ``baseline``)
 forces a lower level, e.g. to compare levels or to work around a CPU problem; a
 level the CPU cannot run is refused with a warning and the best one is used.
@@ -16,9 +17,11 @@ import warnings
 from types import ModuleType
 from typing import Tuple
 
-#: Levels from widest to narrowest.
-LEVELS: Tuple[str, ...] = ("avx512", "avx2", "baseline")
-MODULE_OF_LEVEL = {"baseline": "_kernels", "avx2": "_kernels_avx2", "avx512": "_kernels_avx512"}
+from activations._simd_levels import LEVELS as _TABLE
+
+#: Levels from widest to narrowest (the table in _simd_levels.py, reversed).
+LEVELS: Tuple[str, ...] = tuple(lv.name for lv in reversed(_TABLE))
+MODULE_OF_LEVEL = {lv.name: lv.module for lv in _TABLE}
 ENV_VAR = "ACTIVATIONS_SIMD"
 
 

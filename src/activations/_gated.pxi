@@ -54,3 +54,81 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
     else:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, g + h_off,
                     out + a_off, out + a_off + b_gap, len_)
+
+
+# ---------------------------------------------------------------- entry points
+
+def gated(int direction, int op, cnp.ndarray x, object grad, cnp.ndarray out,
+          Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
+    """Gated kernel (see _gated.pxi) over arrays validated by the Python layer: x and
+    (backward) out have outer*2*half*inner values, the forward out and grad
+    outer*half*inner.  Returns out."""
+    cdef tuple arrays = (x, out) if grad is None else (x, grad, out)
+    cdef int typenum = checked_typenum(arrays)
+    cdef Py_ssize_t full = outer * 2 * half * inner
+    if (cnp.PyArray_SIZE(x) != full
+            or cnp.PyArray_SIZE(out) != (full if direction != FORWARD else full // 2)
+            or (grad is not None and cnp.PyArray_SIZE(<cnp.ndarray>grad) != full // 2)):
+        raise ValueError("internal error: gated kernel shape mismatch")
+    return gated_checked(direction, op, typenum, x, grad, out, outer, half, inner)
+
+
+cdef object gated_checked(int direction, int op, int typenum, cnp.ndarray x, object grad,
+                          cnp.ndarray out, Py_ssize_t outer, Py_ssize_t half, Py_ssize_t inner):
+    """`gated` on arrays already checked (plain, of `typenum`, of matching sizes), for
+    the fast path (see softmax_checked)."""
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if grad is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_gated(direction, op, <const float*>px, <const float*>pg, <float*>po,
+                           outer, half, inner, default_num_threads())
+        else:
+            ok = run_gated(direction, op, <const double*>px, <const double*>pg, <double*>po,
+                           outer, half, inner, default_num_threads())
+    if not ok:
+        raise ValueError(f"no gated kernel for op {op} in direction {direction}")
+    return out
+
+
+def gated_plain(int direction, int op, object x, object grad, object out, object axis):
+    """The gated kernel's fast path: plain x (and grad of x's shape halved along axis),
+    an in-range int axis with an even length, out None or a plain writeable array of
+    the result's shape that shares no memory with x or grad (the backward's out may be
+    x itself).  NotImplemented otherwise (the Python layer then validates)."""
+    cdef int typenum
+    cdef Py_ssize_t outer = 1, length = 1, inner = 1, ax, k
+    cdef cnp.npy_intp dims[MAX_RANK]
+    typenum = plain_float_typenum(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) > MAX_RANK:
+        return NotImplemented
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    ax = plain_axis(xa, axis, &outer, &length, &inner)
+    if ax < 0 or length % 2:
+        return NotImplemented
+    for k in range(cnp.PyArray_NDIM(xa)):
+        dims[k] = cnp.PyArray_DIMS(xa)[k] // 2 if k == ax else cnp.PyArray_DIMS(xa)[k]
+    cdef cnp.ndarray ga
+    cdef object res
+    if direction != FORWARD:
+        if not is_plain(grad, typenum):
+            return NotImplemented
+        ga = <cnp.ndarray>grad
+        if cnp.PyArray_NDIM(ga) != cnp.PyArray_NDIM(xa):
+            return NotImplemented
+        for k in range(cnp.PyArray_NDIM(xa)):
+            if cnp.PyArray_DIMS(ga)[k] != dims[k]:
+                return NotImplemented
+        res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa))
+        if res is None or not disjoint(<cnp.ndarray>res, ga) or not (
+                res is x or disjoint(<cnp.ndarray>res, xa)):
+            return NotImplemented
+        return gated_checked(direction, op, typenum, xa, ga, <cnp.ndarray>res, outer,
+                             length // 2, inner)
+    res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), dims)
+    if res is None or not disjoint(<cnp.ndarray>res, xa):
+        return NotImplemented
+    return gated_checked(direction, op, typenum, xa, None, <cnp.ndarray>res, outer, length // 2,
+                         inner)

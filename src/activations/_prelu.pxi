@@ -59,13 +59,18 @@ cdef double prelu_run(bint backward, const floating* g, const floating* x, float
 
 cdef void prelu_rows_channels_last(bint backward, const floating* g, const floating* x,
                                    const floating* w, floating* out, double* partial,
-                                   Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t C) noexcept nogil:
-    """Rows r0..r1 of a (rows, C) array; backward adds the unit's sums into partial[C]."""
+                                   Py_ssize_t u, Py_ssize_t rows_per_unit, Py_ssize_t rows,
+                                   Py_ssize_t C) noexcept nogil:
+    """Work unit u (rows_per_unit rows) of a (rows, C) array; backward adds the unit's
+    sums into partial[u*C : (u+1)*C]."""
     cdef Py_ssize_t r, c
+    cdef Py_ssize_t r0 = u * rows_per_unit
     cdef const floating* xr
     cdef const floating* gr
     cdef floating* orow
-    for r in range(r0, r1):
+    if backward:
+        partial = partial + u * C
+    for r in range(r0, min(rows, r0 + rows_per_unit)):
         xr = x + r * C
         orow = out + r * C
         if not backward:
@@ -79,6 +84,21 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
                 orow[c] = prelu_grad_x(gr[c], xr[c], w[c])
 
 
+cdef inline void prelu_runs_unit(bint backward, const floating* g, const floating* x,
+                                 const floating* w, floating* out, double* partial,
+                                 Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t inner,
+                                 Py_ssize_t C) noexcept nogil:
+    """Work unit u of an inner > 1 array: block u % nblk of row u // nblk (row = o*C +
+    c); backward stores the unit's sum in partial[u]."""
+    cdef Py_ssize_t r = u // nblk
+    cdef Py_ssize_t start = r * inner + (u % nblk) * PRELU_BLOCK
+    cdef Py_ssize_t len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
+    cdef double acc = prelu_run(backward, g + start if backward else NULL, x + start,
+                                out + start, len_, w[r % C])
+    if backward:
+        partial[u] = acc
+
+
 cdef bint run_prelu(bint backward, const floating* g, const floating* x, const floating* w,
                     floating* out, floating* grad_w, Py_ssize_t outer, Py_ssize_t C,
                     Py_ssize_t inner, int nthreads) noexcept nogil:
@@ -86,7 +106,7 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
     scratch memory ran out."""
     cdef Py_ssize_t total = outer * C * inner
     cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_MEMORY_BOUND
-    cdef Py_ssize_t nblk, nunits, u, r, j, start, len_, c, o, rows_per_unit, r0
+    cdef Py_ssize_t nblk, nunits, u, j, c, o, rows_per_unit
     cdef double* partial = NULL
     cdef double acc
     if inner == 1:
@@ -98,16 +118,12 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
                 return False
         if threaded:
             for u in prange(nunits, schedule='static', num_threads=nthreads):
-                r0 = u * rows_per_unit
-                prelu_rows_channels_last(backward, g, x, w, out,
-                                         partial + u * C if backward else NULL,
-                                         r0, min(outer, r0 + rows_per_unit), C)
+                prelu_rows_channels_last(backward, g, x, w, out, partial, u, rows_per_unit,
+                                         outer, C)
         else:
             for u in range(nunits):
-                r0 = u * rows_per_unit
-                prelu_rows_channels_last(backward, g, x, w, out,
-                                         partial + u * C if backward else NULL,
-                                         r0, min(outer, r0 + rows_per_unit), C)
+                prelu_rows_channels_last(backward, g, x, w, out, partial, u, rows_per_unit,
+                                         outer, C)
         if backward:
             for c in range(C):
                 acc = 0
@@ -125,22 +141,10 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
             return False
     if threaded:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
-            r = u // nblk
-            start = r * inner + (u % nblk) * PRELU_BLOCK
-            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
-            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
-                            len_, w[r % C])
-            if backward:
-                partial[u] = acc
+            prelu_runs_unit(backward, g, x, w, out, partial, u, nblk, inner, C)
     else:
         for u in range(nunits):
-            r = u // nblk
-            start = r * inner + (u % nblk) * PRELU_BLOCK
-            len_ = min(<Py_ssize_t>PRELU_BLOCK, inner - (u % nblk) * PRELU_BLOCK)
-            acc = prelu_run(backward, g + start if backward else NULL, x + start, out + start,
-                            len_, w[r % C])
-            if backward:
-                partial[u] = acc
+            prelu_runs_unit(backward, g, x, w, out, partial, u, nblk, inner, C)
     if backward:
         for c in range(C):
             acc = 0
@@ -150,3 +154,79 @@ cdef bint run_prelu(bint backward, const floating* g, const floating* x, const f
             grad_w[c] = <floating>acc
         free(partial)
     return True
+
+
+# ---------------------------------------------------------------- entry points
+
+def prelu(int direction, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.ndarray out,
+          object grad_weight, Py_ssize_t outer, Py_ssize_t channels, Py_ssize_t inner):
+    """PReLU (see _prelu.pxi) over arrays validated by the Python layer.
+
+    FORWARD: grad and grad_weight are None; BACKWARD: grad_weight (channels values)
+    receives the weight gradient.  Returns out.
+    """
+    cdef bint backward = direction == BACKWARD
+    cdef tuple arrays = (x, weight, out) + ((grad, grad_weight) if backward else ())
+    cdef int typenum = checked_typenum(arrays)
+    if (cnp.PyArray_SIZE(x) != outer * channels * inner or cnp.PyArray_SIZE(out) != cnp.PyArray_SIZE(x)
+            or cnp.PyArray_SIZE(weight) != channels
+            or (backward and (cnp.PyArray_SIZE(<cnp.ndarray>grad) != cnp.PyArray_SIZE(x)
+                              or cnp.PyArray_SIZE(<cnp.ndarray>grad_weight) != channels))):
+        raise ValueError("internal error: prelu kernel shape mismatch")
+    cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if backward else NULL
+    cdef const void* px = cnp.PyArray_DATA(x)
+    cdef const void* pw = cnp.PyArray_DATA(weight)
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef void* pgw = cnp.PyArray_DATA(<cnp.ndarray>grad_weight) if backward else NULL
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
+                           <float*>po, <float*>pgw, outer, channels, inner, default_num_threads())
+        else:
+            ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
+                           <double*>po, <double*>pgw, outer, channels, inner,
+                           default_num_threads())
+    if not ok:
+        raise MemoryError("prelu_backward: cannot allocate the weight-gradient partial sums")
+    return out
+
+
+def prelu_plain(int direction, object grad, object x, object weight, object axis,
+                object out=None):
+    """prelu's fast path: plain x (and grad of x's shape), a plain 1-D weight of x's
+    dtype with length 1 or x.shape[axis], an in-range int axis (for 1-D x the default
+    1 means 0), out None or a plain writeable array of x's shape that is x (forward),
+    grad (backward) or disjoint from the inputs.  Returns out, (grad_x, grad_weight)
+    when backward, or NotImplemented."""
+    cdef bint backward = direction == BACKWARD
+    cdef int typenum
+    cdef Py_ssize_t outer = 1, channels = 1, inner = 1, ax
+    typenum = plain_float_typenum(x)
+    if typenum < 0 or cnp.PyArray_NDIM(<cnp.ndarray>x) == 0 or not is_plain(weight, typenum) \
+            or cnp.PyArray_NDIM(<cnp.ndarray>weight) != 1:
+        return NotImplemented
+    cdef cnp.ndarray xa = <cnp.ndarray>x
+    cdef cnp.ndarray wa = <cnp.ndarray>weight
+    if cnp.PyArray_NDIM(xa) == 1 and type(axis) is int and axis == 1:
+        axis = 0
+    ax = plain_axis(xa, axis, &outer, &channels, &inner)
+    if ax < 0:
+        return NotImplemented
+    if cnp.PyArray_SIZE(wa) == 1:
+        outer, channels, inner = 1, 1, cnp.PyArray_SIZE(xa)
+    elif cnp.PyArray_SIZE(wa) != channels:
+        return NotImplemented
+    if backward and (not is_plain(grad, typenum) or not same_shape(<cnp.ndarray>grad, xa)):
+        return NotImplemented
+    cdef object res = plain_out(out, typenum, cnp.PyArray_NDIM(xa), cnp.PyArray_DIMS(xa))
+    if res is None or not disjoint(<cnp.ndarray>res, wa):
+        return NotImplemented
+    if out is not None and not (same_or_disjoint(<cnp.ndarray>res, xa) and (
+            not backward or same_or_disjoint(<cnp.ndarray>res, <cnp.ndarray>grad))):
+        return NotImplemented
+    if not backward:
+        return prelu(FORWARD, None, xa, wa, <cnp.ndarray>res, None, outer, channels, inner)
+    cdef object gw = cnp.PyArray_EMPTY(1, cnp.PyArray_DIMS(wa), typenum, 0)
+    prelu(BACKWARD, grad, xa, wa, <cnp.ndarray>res, gw, outer, channels, inner)
+    return res, gw

@@ -62,3 +62,55 @@ cdef void rrelu_training_rows(int direction, const floating* in1, const floating
         for r in range(rows):
             rrelu_training_run(direction, in1 + r * cols, in2 + r * cols if in2 != NULL else NULL,
                                out + r * cols, cols, <uint64_t>row_first_index[r], lower, upper, seed)
+
+
+# ---------------------------------------------------------------- entry points
+
+def rrelu_training(int direction, object in1, object in2, object out, double lower,
+                   double upper, uint64_t seed):
+    """rrelu with training=True: forward (in1 = x) or backward (in1 = grad, in2 = x).
+
+    Returns NotImplemented when the arrays are not plain (see `prepare`).
+    """
+    cdef ElementwiseTask task
+    task.direction = direction
+    task.op = OP_RRELU_TRAINING
+    task.a = lower
+    task.b = upper
+    task.seed = seed
+    return run_task(&task, in1, in2, out)
+
+
+# ------------------------------------------------------------------ blocks of larger arrays
+# Private entries of activations.dask: a chunk of a Dask array is computed by the same
+# code as the in-memory call, given where the chunk sits in the whole array.
+
+
+def rrelu_training_rows_entry(int direction, cnp.ndarray in1, object in2, cnp.ndarray out,
+                              cnp.ndarray row_first_index, double lower, double upper,
+                              uint64_t seed):
+    """rrelu training over a C-contiguous (rows, cols) chunk whose row r starts at flat
+    index row_first_index[r] (int64) of the whole array.  Returns out."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    if cnp.PyArray_NDIM(in1) != 2 or not is_plain(row_first_index, cnp.NPY_INT64):
+        raise ValueError("internal error: rrelu chunk kernel takes a 2-D chunk and int64 row starts")
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(in1)[0], cols = cnp.PyArray_DIMS(in1)[1]
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != rows * cols:
+            raise ValueError("internal error: rrelu chunk kernel shape mismatch")
+    if cnp.PyArray_SIZE(row_first_index) != rows:
+        raise ValueError("internal error: rrelu chunk kernel needs one start per row")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef const int64_t* starts = <const int64_t*>cnp.PyArray_DATA(row_first_index)
+    cdef int direction_ = FORWARD if in2 is None else BACKWARD
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            rrelu_training_rows(direction_, <const float*>p1, <const float*>p2, <float*>po,
+                                rows, cols, starts, lower, upper, seed, default_num_threads())
+        else:
+            rrelu_training_rows(direction_, <const double*>p1, <const double*>p2, <double*>po,
+                                rows, cols, starts, lower, upper, seed, default_num_threads())
+    return out

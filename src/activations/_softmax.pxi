@@ -37,10 +37,10 @@ cdef enum SoftmaxMode:
 
 cdef enum:
     ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
-    SUB_BLOCK = 256     # exp values are staged through a buffer of this many
-    LANES = 8           # independent partial sums inside a block (vectorizable, fixed order);
-                        # the stepped loops spell 8 and 256 as literals (Cython emits a C
-                        # loop only for a literal step)
+    SUB_BLOCK = 256     # exp values are staged through a buffer of this many (the
+                        # stepped loops spell 256 as a literal: Cython emits a C loop
+                        # only for a literal step); LANES (_constants.pxd) partial sums
+                        # inside a block
     COL_TILE = 128      # columns processed together on the column path
     STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
 
@@ -490,3 +490,95 @@ cdef inline void chunk_row(bint write, int mode, const floating* in1, const floa
     else:
         chunk_row_partials(mode, in1 + r * n, in2 + r * n if in2 != NULL else NULL,
                            n, mr, flip, stats + 3 * r)
+
+
+# ---------------------------------------------------------------- entry points
+
+#: Modes of the softmax kernel, by (function, direction) -- see _softmax.pxi.
+SOFTMAX_MODES = {
+    ("softmax", FORWARD): SOFTMAX_FORWARD,
+    ("softmax", BACKWARD): SOFTMAX_BACKWARD_X,
+    ("softmax", BACKWARD_FROM_OUTPUT): SOFTMAX_BACKWARD_Y,
+    ("log_softmax", FORWARD): LOG_SOFTMAX_FORWARD,
+    ("log_softmax", BACKWARD): LOG_SOFTMAX_BACKWARD_X,
+    ("log_softmax", BACKWARD_FROM_OUTPUT): LOG_SOFTMAX_BACKWARD_Y,
+}
+
+
+def softmax(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t outer,
+            Py_ssize_t length, Py_ssize_t inner, double flip):
+    """Softmax-family kernel (see _softmax.pxi) over arrays validated by the Python layer:
+    forward in1 = x; backward in1 = grad, in2 = x or y; all of outer*length*inner."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != outer * length * inner:
+            raise ValueError("internal error: softmax kernel shape mismatch")
+    return softmax_checked(mode, typenum, in1, in2, out, outer, length, inner, flip)
+
+
+cdef object softmax_checked(int mode, int typenum, cnp.ndarray in1, object in2, cnp.ndarray out,
+                            Py_ssize_t outer, Py_ssize_t length, Py_ssize_t inner, double flip):
+    """`softmax` on arrays already checked (plain, of `typenum`, of matching sizes): the
+    fast path calls it directly, a Python-level call costing more than a 16-element row."""
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            run_softmax(mode, <const float*>p1, <const float*>p2, <float*>po, outer, length,
+                        inner, <float>flip, default_num_threads())
+        else:
+            run_softmax(mode, <const double*>p1, <const double*>p2, <double*>po, outer, length,
+                        inner, flip, default_num_threads())
+    return out
+
+
+def softmax_plain(int mode, object in1, object in2, object out, object axis, double flip):
+    """The softmax kernel's fast path: plain arrays (see `prepare`; in2 is None for a
+    forward) and an in-range int axis.  Returns NotImplemented, having written
+    nothing, otherwise (the Python layer then validates and raises)."""
+    cdef int typenum = 0
+    cdef Py_ssize_t outer, length, inner
+    if type(axis) is not int:
+        return NotImplemented
+    cdef object prepared = prepare(FORWARD if in2 is None else BACKWARD, in1, in2, out, &typenum)
+    if prepared is None or plain_axis(<cnp.ndarray>in1, axis, &outer, &length, &inner) < 0:
+        return NotImplemented
+    res = softmax_checked(mode, typenum, <cnp.ndarray>in1, in2, <cnp.ndarray>prepared, outer,
+                          length, inner, flip)
+    return res[()] if out is None and cnp.PyArray_NDIM(<cnp.ndarray>in1) == 0 else res
+
+
+def softmax_chunk(bint write, int mode, cnp.ndarray in1, object in2, object out, object m,
+                  cnp.ndarray stats, double flip):
+    """One chunk of rows split along the softmax axis (see _softmax.pxi, "rows split
+    into chunks"): in1 (and in2, out) C-contiguous (rows, n); m (rows,) the whole
+    rows' maxima of flip*x, None for the backward from y; stats float64 (rows, 3):
+    written with the partials (write False) or read as the totals (write True)."""
+    cdef tuple arrays = (in1,) + ((in2,) if in2 is not None else ()) \
+        + ((out,) if write else ()) + ((m,) if m is not None else ())
+    cdef int typenum = checked_typenum(arrays)
+    if cnp.PyArray_NDIM(in1) != 2 or not is_plain(stats, cnp.NPY_DOUBLE):
+        raise ValueError("internal error: softmax chunk kernel takes 2-D chunks and float64 stats")
+    cdef Py_ssize_t rows = cnp.PyArray_DIMS(in1)[0], n = cnp.PyArray_DIMS(in1)[1]
+    for arr in arrays[1:]:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != (rows if arr is m else rows * n):
+            raise ValueError("internal error: softmax chunk kernel shape mismatch")
+    if cnp.PyArray_SIZE(stats) != 3 * rows or (m is None and mode_reads_x(mode)):
+        raise ValueError("internal error: softmax chunk kernel stats or maxima missing")
+    if not write and not cnp.PyArray_ISWRITEABLE(stats):
+        raise ValueError("internal error: softmax chunk kernel stats are read-only")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(<cnp.ndarray>out) if write else NULL
+    cdef const void* pm = cnp.PyArray_DATA(<cnp.ndarray>m) if m is not None else NULL
+    cdef double* ps = <double*>cnp.PyArray_DATA(stats)
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            softmax_chunk_rows(write, mode, <const float*>p1, <const float*>p2, <float*>po,
+                               <const float*>pm, ps, rows, n, <float>flip, default_num_threads())
+        else:
+            softmax_chunk_rows(write, mode, <const double*>p1, <const double*>p2, <double*>po,
+                               <const double*>pm, ps, rows, n, flip, default_num_threads())
+    return out if write else stats

@@ -144,3 +144,58 @@ cdef bint run_softmax_masked(int mode, const floating* in1, const floating* in2,
                                bmask + moff if bmask != NULL else NULL, mask_step, nt)
     free(scratch)
     return True
+
+
+# ---------------------------------------------------------------- entry points
+
+def softmax_masked(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ssize_t rows,
+                   Py_ssize_t length, double scale, double flip, object mask,
+                   object mask_row_offset, Py_ssize_t mask_step):
+    """The fused softmax family (see _softmax_masked.pxi) along the last axis of (rows,
+    length) arrays validated by the Python layer.  mask: None, an array of the data's
+    dtype (added) or of uint8/bool (keep where non-zero), read at
+    mask_row_offset[r] (an int64 array of rows offsets, in elements) + j * mask_step."""
+    cdef tuple arrays = (in1, out) if in2 is None else (in1, in2, out)
+    cdef int typenum = checked_typenum(arrays)
+    cdef cnp.ndarray m, offs
+    cdef Py_ssize_t r, msize = 0
+    cdef const void* pm = NULL
+    cdef const unsigned char* pbm = NULL
+    cdef const int64_t* poff = NULL
+    for arr in arrays:
+        if cnp.PyArray_SIZE(<cnp.ndarray>arr) != rows * length:
+            raise ValueError("internal error: softmax kernel shape mismatch")
+    if mask is not None:
+        m = <cnp.ndarray>mask
+        offs = <cnp.ndarray>mask_row_offset
+        if not cnp.PyArray_IS_C_CONTIGUOUS(m) or not cnp.PyArray_ISALIGNED(m) \
+                or cnp.PyArray_TYPE(offs) != cnp.NPY_INT64 or not is_plain(offs, cnp.NPY_INT64) \
+                or cnp.PyArray_SIZE(offs) != rows or mask_step not in (0, 1):
+            raise ValueError("internal error: softmax mask layout")
+        msize = cnp.PyArray_SIZE(m)
+        poff = <const int64_t*>cnp.PyArray_DATA(offs)
+        for r in range(rows):   # every row's mask inside the mask's buffer
+            if length and not (0 <= poff[r] and poff[r] + (length - 1) * mask_step < msize):
+                raise ValueError("internal error: softmax mask offsets")
+        if cnp.PyArray_TYPE(m) == cnp.NPY_BOOL or cnp.PyArray_TYPE(m) == cnp.NPY_UINT8:
+            pbm = <const unsigned char*>cnp.PyArray_DATA(m)
+        elif cnp.PyArray_TYPE(m) == typenum and cnp.PyArray_ISNOTSWAPPED(m):
+            pm = cnp.PyArray_DATA(m)
+        else:
+            raise ValueError("internal error: softmax mask dtype")
+    cdef const void* p1 = cnp.PyArray_DATA(in1)
+    cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
+    cdef void* po = cnp.PyArray_DATA(out)
+    cdef bint ok
+    with nogil:
+        if typenum == cnp.NPY_FLOAT:
+            ok = run_softmax_masked(mode, <const float*>p1, <const float*>p2, <float*>po, rows,
+                                    length, <float>scale, <float>flip, <const float*>pm, pbm,
+                                    poff, mask_step, default_num_threads())
+        else:
+            ok = run_softmax_masked(mode, <const double*>p1, <const double*>p2, <double*>po,
+                                    rows, length, scale, flip, <const double*>pm, pbm, poff,
+                                    mask_step, default_num_threads())
+    if not ok:
+        raise MemoryError("softmax: cannot allocate a scratch row")
+    return out

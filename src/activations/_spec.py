@@ -77,7 +77,7 @@ class Spec:
     kernel_args: Optional[Callable[..., Tuple[str, float, float]]] = None
     check_from_output: Optional[Callable[..., None]] = None
     #: No exp, log or division per element: the loop runs at memory speed, so a
-    #: second thread pays off only on larger arrays (see _kernels.pyx thresholds).
+    #: second thread pays off only on larger arrays (see _constants.pxd thresholds).
     memory_bound: bool = False
 
     @property
