@@ -8,24 +8,37 @@
 #     per-row statistics become per-column vectors, computed across a tile of
 #     columns at once (vectorized over the tile, no transposed copy).
 #  2. Determinism: every reduction is split into fixed blocks (ROW_BLOCK elements of
-#     a row; 8 fixed lanes inside a block), combined in block order.  The split
+#     a row; inside a block, the lanes of the compiled level's vectors, or 8 fixed
+#     lanes), combined in block order.  The split
 #     depends on the shape only, so the threads only decide who computes a block,
 #     never the order of the additions: results are bit-identical for any thread
 #     count.  Columns are reduced sequentially over L.
 #  3. Accuracy: the row maximum m is subtracted with its exact rounding error
-#     (two_sum) folded into the exp (vexp_hilo), sums accumulate in double (float32
-#     data) or in compensated double (float64 data: each lane carries the exact
-#     rounding errors of its additions, two_sum, added back at the end), and the
-#     sum is kept as (count of e == 1) + (sum of e < 1), so log(sum) = log1p(...)
-#     stays accurate when one probability is close to 1.
+#     (two_sum) folded into the exp (vexp_hilo; on the row path _softmax_math.h's
+#     exp, which keeps e scaled by 2**64 so that out = e / sum rounds once, subnormal
+#     outputs included), sums accumulate in double (float32 data) or in compensated
+#     double (float64 data: each lane carries the exact rounding errors of its
+#     additions, two_sum, added back at the end), and the sum is kept as (count of
+#     e == 1) + (sum of e < 1), so log(sum) = log1p(...) stays accurate when one
+#     probability is close to 1.
 #  4. Edge cases (as PyTorch): a row of all -inf gives NaN (m = -inf, -inf - m =
 #     NaN); NaN or +inf anywhere makes the row NaN (the sum is NaN); -inf entries get
 #     probability 0, log-probability -inf and (softmax) a zero gradient.
 #  5. Passes over a row: forward softmax reads x twice (max; exp stored to out and
-#     summed) and rescales out; log_softmax reads x three times but writes once.
+#     summed in the same loop) and divides out; log_softmax reads x three times (max;
+#     exp summed, never stored; x - m - log(sum)) but writes once.
 
 from libc.math cimport log1p as libm_log1p
 from libc.stdlib cimport malloc, free
+
+cdef extern from "_softmax_math.h" nogil:
+    double ACT_SM_SCALE_D     # e is stored as exp(d) * 2**64 (see the header)
+    double act_sm_exp_store_f(const float* x, float* store, Py_ssize_t n, float m,
+                              float flip, double* ones) noexcept
+    double act_sm_exp_split_f(const float* x, Py_ssize_t n, float m, float flip,
+                              double* ones) noexcept
+    double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
+                             double flip, double* ones) noexcept
 
 cdef enum SoftmaxMode:
     SOFTMAX_FORWARD = 0
@@ -37,7 +50,7 @@ cdef enum SoftmaxMode:
 
 cdef enum:
     ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
-    SUB_BLOCK = 256     # exp values are staged through a buffer of this many
+    SUB_BLOCK = 256     # the backward from x stages g * exp through a buffer of this many
     LANES = 8           # independent partial sums inside a block (vectorizable, fixed order);
                         # the stepped loops spell 8 and 256 as literals (Cython emits a C
                         # loop only for a literal step)
@@ -76,23 +89,19 @@ cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
                    floating flip, RowStats* st) noexcept nogil:
     """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1).
 
-    `store`: where to keep the e values (softmax forward), or NULL.  The e values are
-    staged SUB_BLOCK at a time and summed by vsum_split (vectorized, fixed order).
+    `store`: where to keep the e values, scaled by 2**64 (softmax forward; the sum
+    then comes whole in st.small), or NULL.  One vectorized loop (_softmax_math.h).
     """
-    cdef floating buf[SUB_BLOCK]
-    cdef floating* e
-    cdef double ones, small
-    cdef Py_ssize_t s0, len_, i
-    st.ones = 0
-    st.small = 0
-    for s0 in range(0, n, 256):
-        len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
-        e = store + s0 if store != NULL else buf
-        for i in range(len_):
-            e[i] = shifted_exp(x[s0 + i], m, flip)
-        small = vsum_split(e, len_, &ones)
-        st.small += small
-        st.ones += ones
+    if floating is float:
+        if store != NULL:
+            st.small = act_sm_exp_store_f(x, store, n, m, flip, &st.ones)
+        else:
+            st.small = act_sm_exp_split_f(x, n, m, flip, &st.ones)
+    else:
+        if store != NULL:
+            st.small = act_sm_exp_sums_d(x, store, n, m, flip, &st.ones)
+        else:
+            st.small = act_sm_exp_sums_d(x, NULL, n, m, flip, &st.ones)
 
 
 cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,
@@ -167,16 +176,18 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
                     floating flip) noexcept nogil:
     """Write one run of the result from the row's statistics.
 
-    forward: in1 = x (softmax: out already holds exp(x - m)).  backward: in1 = grad,
-    in2 = x or y.
+    forward: in1 = x (softmax: out already holds exp(x - m) * 2**64, exp_sums).
+    backward: in1 = grad, in2 = x or y.
     """
     cdef Py_ssize_t i
     cdef floating e, y
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
+    cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
     if mode == SOFTMAX_FORWARD:
+        # both scaled by 2**64: the quotient is rounded once, subnormal outputs included
         for i in range(n):
-            out[i] = out[i] / sf
+            out[i] = out[i] / scaled_sum
     elif mode == LOG_SOFTMAX_FORWARD:
         if floating is float:
             # x - m is exact in double: one rounding in all
