@@ -47,6 +47,7 @@ cdef enum SoftmaxMode:
     SOFTMAX_BACKWARD_Y = 3
     LOG_SOFTMAX_BACKWARD_X = 4
     LOG_SOFTMAX_BACKWARD_Y = 5
+    LOG_SOFTMAX_BACKWARD_P = 6   # internal: log_softmax's backward from p = softmax(x)
 
 cdef enum:
     ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
@@ -56,6 +57,7 @@ cdef enum:
                         # loop only for a literal step)
     COL_TILE = 128      # columns processed together on the column path
     STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
+    Y_STACK = 1024      # backward from x in place: rows up to this long keep y on the stack
 
 
 cdef struct RowStats:
@@ -207,6 +209,9 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     elif mode == LOG_SOFTMAX_BACKWARD_Y:
         for i in range(n):
             out[i] = in1[i] - vexp(in2[i]) * dotf
+    elif mode == LOG_SOFTMAX_BACKWARD_P:
+        for i in range(n):
+            out[i] = in1[i] - in2[i] * dotf
     elif mode == LOG_SOFTMAX_BACKWARD_X:
         for i in range(n):
             out[i] = in1[i] - (shifted_exp(in2[i], m, flip) / sf) * dotf
@@ -217,6 +222,9 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
 cdef void softmax_row(int mode, const floating* in1, const floating* in2, floating* out,
                       Py_ssize_t n, floating flip, int nthreads) noexcept nogil:
     """One contiguous row, its blocks split over `nthreads` threads if > 1."""
+    if mode == SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_X:
+        backward_x_through_y(mode, in1, in2, out, n, flip, nthreads)
+        return
     cdef Py_ssize_t nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
     cdef Py_ssize_t b, start, len_
     cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
@@ -266,7 +274,8 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         s = ones + small
         log_s = libm_log1p((ones - 1.0) + small)
     if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \
-            mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y:
+            mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y or \
+            mode == LOG_SOFTMAX_BACKWARD_P:
         if parallel:
             for b in prange(nblocks, schedule='static', num_threads=nthreads):
                 bdots[b] = row_dot(mode, in1, in2, b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), m, flip)
@@ -287,6 +296,29 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         write_run(mode, in1, in2, out, n, m, s, log_s, dot, flip)
     if nblocks > STACK_BLOCKS:
         free(bmax); free(bstats); free(bdots)
+
+
+cdef void backward_x_through_y(int mode, const floating* g, const floating* x, floating* out,
+                               Py_ssize_t n, floating flip, int nthreads) noexcept nogil:
+    """The backward from x as the forward, y = softmax(x), then the backward from y
+    (log_softmax: from p = y): the exp is computed once, by the forward's loop, and the
+    result is that of the backward from y at the y the forward returns.  y goes to out,
+    or, when out is grad (in place), to a scratch row."""
+    cdef floating stack_y[Y_STACK]
+    cdef floating* on_stack = stack_y
+    cdef floating* y = out
+    cdef Py_ssize_t i
+    if not (out + n <= g or g + n <= out):
+        y = on_stack if n <= Y_STACK else <floating*>malloc(n * sizeof(floating))
+        if y == NULL:  # pragma: no cover
+            for i in range(n):
+                out[i] = vinf(flip) - vinf(flip)  # NaN: cannot allocate a scratch row
+            return
+    softmax_row(SOFTMAX_FORWARD, x, NULL, y, n, flip, nthreads)
+    softmax_row(SOFTMAX_BACKWARD_Y if mode == SOFTMAX_BACKWARD_X else LOG_SOFTMAX_BACKWARD_P,
+                g, y, out, n, flip, nthreads)
+    if y != out and y != on_stack:
+        free(y)
 
 
 cdef inline double row_dot(int mode, const floating* g, const floating* xy, Py_ssize_t start,
