@@ -39,6 +39,8 @@ cdef extern from "_softmax_math.h" nogil:
                               double* ones) noexcept
     double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
                              double flip, double* ones) noexcept
+    float act_sm_div_f(float e, float s, float recip) noexcept
+    double act_sm_div_d(double e, double s, double recip) noexcept
 
 cdef enum SoftmaxMode:
     SOFTMAX_FORWARD = 0
@@ -186,10 +188,16 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
     cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
+    cdef floating one = 1
+    cdef floating recip = one / scaled_sum
     if mode == SOFTMAX_FORWARD:
         # both scaled by 2**64: the quotient is rounded once, subnormal outputs included
-        for i in range(n):
-            out[i] = out[i] / scaled_sum
+        if floating is float:
+            for i in range(n):
+                out[i] = act_sm_div_f(out[i], scaled_sum, recip)
+        else:
+            for i in range(n):
+                out[i] = act_sm_div_d(out[i], scaled_sum, recip)
     elif mode == LOG_SOFTMAX_FORWARD:
         if floating is float:
             # x - m is exact in double: one rounding in all
