@@ -8,24 +8,39 @@
 #     per-row statistics become per-column vectors, computed across a tile of
 #     columns at once (vectorized over the tile, no transposed copy).
 #  2. Determinism: every reduction is split into fixed blocks (ROW_BLOCK elements of
-#     a row; 8 fixed lanes inside a block), combined in block order.  The split
+#     a row; inside a block, the lanes of the compiled level's vectors, or 8 fixed
+#     lanes), combined in block order.  The split
 #     depends on the shape only, so the threads only decide who computes a block,
 #     never the order of the additions: results are bit-identical for any thread
 #     count.  Columns are reduced sequentially over L.
 #  3. Accuracy: the row maximum m is subtracted with its exact rounding error
-#     (two_sum) folded into the exp (vexp_hilo), sums accumulate in double (float32
-#     data) or in compensated double (float64 data: each lane carries the exact
-#     rounding errors of its additions, two_sum, added back at the end), and the
-#     sum is kept as (count of e == 1) + (sum of e < 1), so log(sum) = log1p(...)
-#     stays accurate when one probability is close to 1.
+#     (two_sum) folded into the exp (vexp_hilo; on the row path _softmax_math.h's
+#     exp, which keeps e scaled by 2**64 so that out = e / sum rounds once, subnormal
+#     outputs included), sums accumulate in double (float32 data) or in compensated
+#     double (float64 data: each lane carries the exact rounding errors of its
+#     additions, two_sum, added back at the end), and the sum is kept as (count of
+#     e == 1) + (sum of e < 1), so log(sum) = log1p(...) stays accurate when one
+#     probability is close to 1.
 #  4. Edge cases (as PyTorch): a row of all -inf gives NaN (m = -inf, -inf - m =
 #     NaN); NaN or +inf anywhere makes the row NaN (the sum is NaN); -inf entries get
 #     probability 0, log-probability -inf and (softmax) a zero gradient.
 #  5. Passes over a row: forward softmax reads x twice (max; exp stored to out and
-#     summed) and rescales out; log_softmax reads x three times but writes once.
+#     summed in the same loop) and divides out; log_softmax reads x three times (max;
+#     exp summed, never stored; x - m - log(sum)) but writes once.
 
 from libc.math cimport log1p as libm_log1p
 from libc.stdlib cimport malloc, free
+
+cdef extern from "_softmax_math.h" nogil:
+    double ACT_SM_SCALE_D     # e is stored as exp(d) * 2**64 (see the header)
+    double act_sm_exp_store_f(const float* x, float* store, Py_ssize_t n, float m,
+                              float flip, double* ones) noexcept
+    double act_sm_exp_split_f(const float* x, Py_ssize_t n, float m, float flip,
+                              double* ones) noexcept
+    double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
+                             double flip, double* ones) noexcept
+    float act_sm_div_f(float e, float s, float recip) noexcept
+    double act_sm_div_d(double e, double s, double recip) noexcept
 
 cdef enum SoftmaxMode:
     SOFTMAX_FORWARD = 0
@@ -34,15 +49,17 @@ cdef enum SoftmaxMode:
     SOFTMAX_BACKWARD_Y = 3
     LOG_SOFTMAX_BACKWARD_X = 4
     LOG_SOFTMAX_BACKWARD_Y = 5
+    LOG_SOFTMAX_BACKWARD_P = 6   # internal: log_softmax's backward from p = softmax(x)
 
 cdef enum:
     ROW_BLOCK = 16384   # elements per reduction block of a row (fixed: see Design 2)
-    SUB_BLOCK = 256     # exp values are staged through a buffer of this many (the
-                        # stepped loops spell 256 as a literal: Cython emits a C loop
-                        # only for a literal step); LANES (_constants.pxd) partial sums
-                        # inside a block
+    SUB_BLOCK = 256     # the backward from x stages g * exp through a buffer of this many;
+                        # LANES (_constants.pxd) independent partial sums inside a block
+                        # (vectorizable, fixed order); the stepped loops spell 8 and 256 as
+                        # literals (Cython emits a C loop only for a literal step)
     COL_TILE = 128      # columns processed together on the column path
     STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
+    Y_STACK = 1024      # backward from x in place: rows up to this long keep y on the stack
 
 
 cdef struct RowStats:
@@ -76,23 +93,19 @@ cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
                    floating flip, RowStats* st) noexcept nogil:
     """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1).
 
-    `store`: where to keep the e values (softmax forward), or NULL.  The e values are
-    staged SUB_BLOCK at a time and summed by vsum_split (vectorized, fixed order).
+    `store`: where to keep the e values, scaled by 2**64 (softmax forward; the sum
+    then comes whole in st.small), or NULL.  One vectorized loop (_softmax_math.h).
     """
-    cdef floating buf[SUB_BLOCK]
-    cdef floating* e
-    cdef double ones, small
-    cdef Py_ssize_t s0, len_, i
-    st.ones = 0
-    st.small = 0
-    for s0 in range(0, n, 256):
-        len_ = min(<Py_ssize_t>SUB_BLOCK, n - s0)
-        e = store + s0 if store != NULL else buf
-        for i in range(len_):
-            e[i] = shifted_exp(x[s0 + i], m, flip)
-        small = vsum_split(e, len_, &ones)
-        st.small += small
-        st.ones += ones
+    if floating is float:
+        if store != NULL:
+            st.small = act_sm_exp_store_f(x, store, n, m, flip, &st.ones)
+        else:
+            st.small = act_sm_exp_split_f(x, n, m, flip, &st.ones)
+    else:
+        if store != NULL:
+            st.small = act_sm_exp_sums_d(x, store, n, m, flip, &st.ones)
+        else:
+            st.small = act_sm_exp_sums_d(x, NULL, n, m, flip, &st.ones)
 
 
 cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,
@@ -167,16 +180,24 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
                     floating flip) noexcept nogil:
     """Write one run of the result from the row's statistics.
 
-    forward: in1 = x (softmax: out already holds exp(x - m)).  backward: in1 = grad,
-    in2 = x or y.
+    forward: in1 = x (softmax: out already holds exp(x - m) * 2**64, exp_sums).
+    backward: in1 = grad, in2 = x or y.
     """
     cdef Py_ssize_t i
     cdef floating e, y
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
+    cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
+    cdef floating one = 1
+    cdef floating recip = one / scaled_sum
     if mode == SOFTMAX_FORWARD:
-        for i in range(n):
-            out[i] = out[i] / sf
+        # both scaled by 2**64: the quotient is rounded once, subnormal outputs included
+        if floating is float:
+            for i in range(n):
+                out[i] = act_sm_div_f(out[i], scaled_sum, recip)
+        else:
+            for i in range(n):
+                out[i] = act_sm_div_d(out[i], scaled_sum, recip)
     elif mode == LOG_SOFTMAX_FORWARD:
         if floating is float:
             # x - m is exact in double: one rounding in all
@@ -196,6 +217,9 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     elif mode == LOG_SOFTMAX_BACKWARD_Y:
         for i in range(n):
             out[i] = in1[i] - vexp(in2[i]) * dotf
+    elif mode == LOG_SOFTMAX_BACKWARD_P:
+        for i in range(n):
+            out[i] = in1[i] - in2[i] * dotf
     elif mode == LOG_SOFTMAX_BACKWARD_X:
         for i in range(n):
             out[i] = in1[i] - (shifted_exp(in2[i], m, flip) / sf) * dotf
@@ -206,6 +230,9 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
 cdef void softmax_row(int mode, const floating* in1, const floating* in2, floating* out,
                       Py_ssize_t n, floating flip, int nthreads) noexcept nogil:
     """One contiguous row, its blocks split over `nthreads` threads if > 1."""
+    if mode == SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_X:
+        backward_x_through_y(mode, in1, in2, out, n, flip, nthreads)
+        return
     cdef Py_ssize_t nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
     cdef Py_ssize_t b, start, len_
     cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
@@ -255,7 +282,8 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         s = ones + small
         log_s = libm_log1p((ones - 1.0) + small)
     if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \
-            mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y:
+            mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y or \
+            mode == LOG_SOFTMAX_BACKWARD_P:
         if parallel:
             for b in prange(nblocks, schedule='static', num_threads=nthreads):
                 bdots[b] = row_dot(mode, in1, in2, b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), m, flip)
@@ -276,6 +304,29 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         write_run(mode, in1, in2, out, n, m, s, log_s, dot, flip)
     if nblocks > STACK_BLOCKS:
         free(bmax); free(bstats); free(bdots)
+
+
+cdef void backward_x_through_y(int mode, const floating* g, const floating* x, floating* out,
+                               Py_ssize_t n, floating flip, int nthreads) noexcept nogil:
+    """The backward from x as the forward, y = softmax(x), then the backward from y
+    (log_softmax: from p = y): the exp is computed once, by the forward's loop, and the
+    result is that of the backward from y at the y the forward returns.  y goes to out,
+    or, when out is grad (in place), to a scratch row."""
+    cdef floating stack_y[Y_STACK]
+    cdef floating* on_stack = stack_y
+    cdef floating* y = out
+    cdef Py_ssize_t i
+    if not (out + n <= g or g + n <= out):
+        y = on_stack if n <= Y_STACK else <floating*>malloc(n * sizeof(floating))
+        if y == NULL:  # pragma: no cover
+            for i in range(n):
+                out[i] = vinf(flip) - vinf(flip)  # NaN: cannot allocate a scratch row
+            return
+    softmax_row(SOFTMAX_FORWARD, x, NULL, y, n, flip, nthreads)
+    softmax_row(SOFTMAX_BACKWARD_Y if mode == SOFTMAX_BACKWARD_X else LOG_SOFTMAX_BACKWARD_P,
+                g, y, out, n, flip, nthreads)
+    if y != out and y != on_stack:
+        free(y)
 
 
 cdef inline double row_dot(int mode, const floating* g, const floating* xy, Py_ssize_t start,
