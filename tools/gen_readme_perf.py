@@ -195,11 +195,14 @@ def target_lines(report: dict, cells: Dict[Key, dict]) -> List[str]:
         ratios = [r["ratio"] for r in small["cells"] if r.get("ratio") is not None]
         if ratios:
             over = [r for r in small["cells"] if r.get("ratio") is not None and r["ratio"] > 1.25]
+            over.sort(key=lambda r: -r["ratio"])
             lines.append(f"- Small arrays: one call on 16 float32 elements costs "
                          f"{min(ratios):.2f}–{max(ratios):.2f}× `np.tanh(x, out=x)` "
-                         f"({small['np_tanh_ns_per_call']:.0f} ns); above 1.25×: "
-                         + (", ".join(f"{r['function']} {r['direction']} {r['ratio']:.2f}×"
-                                      for r in over) or "none") + ".")
+                         f"({small['np_tanh_ns_per_call']:.0f} ns); {len(over)} of "
+                         f"{len(ratios)} above 1.25×"
+                         + (": " + ", ".join(f"{r['function']} {r['direction']} "
+                                             f"{r['ratio']:.2f}×" for r in over[:8])
+                            + ("…" if len(over) > 8 else "") if over else "") + ".")
     memory = find_section(targets, "passes", "cells")
     if memory:
         rs = [(r["ratio"], r["function"], r["direction"]) for r in memory["cells"]
@@ -228,11 +231,10 @@ def target_lines(report: dict, cells: Dict[Key, dict]) -> List[str]:
     if vr:
         over = sorted((r for r in vr if r[4] > 1.25), key=lambda r: -r[4])
         worst = max(vr, key=lambda r: r[4])
-        n_fn = len({(r[0], r[1], r[2]) for r in vr})
         lines.append(f"- Value dependence (ours, one thread, fastest samples, special inputs "
                      f"against N(0, 3)): worst {worst[4]:.2f}× ({worst[0]} {worst[1]} {worst[2]} "
-                     f"on {worst[3]}); {len(over)} of {len(vr)} (function, direction, dtype, "
-                     f"input kind) cells over {n_fn} functions-directions above 1.25×"
+                     f"on {worst[3]}); {len(over)} of {len(vr)} cells (function, direction, "
+                     f"dtype, input kind) above 1.25×"
                      + (": " + ", ".join(f"{r[0]} {r[1]} {r[2]} {r[3]} {r[4]:.2f}×"
                                          for r in over[:8]) + ("…" if len(over) > 8 else "")
                         if over else "") + ".")
