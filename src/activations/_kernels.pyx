@@ -42,7 +42,7 @@ from activations._constants cimport (LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
                                      PARALLEL_MIN_MEMORY_BOUND)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
-from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error, vsum_split
+from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
 
 cnp.import_array()
 

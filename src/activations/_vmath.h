@@ -135,10 +135,13 @@ ACT_INLINE double act_expm1_poly_d(double r)
  * once, at the end (see swish).
  * The input is clamped to [-104, 89] (float32) /
  * [-746, 710] (float64), outside of which the result is 0 or +inf anyway; the
- * clamps are written as compares so that NaN passes through them. */
+ * clamps are written as compares so that NaN passes through them.  Below the lower
+ * clamp the result is an exact +0 (a zero factor), so that -inf, huge negative
+ * inputs and the like cost no underflowing multiplication. */
 ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 {
     const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
+    const float x0 = x;
     lo = x < lowest ? 0.0f : lo;  /* clamped: the correction is moot (and may be huge) */
     lo = x > 89.0f ? 0.0f : lo;
     x = x < lowest ? lowest : x;
@@ -152,7 +155,11 @@ ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
     int32_t n2 = ni - n1;
     float s1 = act_asfloat_u((uint32_t)(n1 + 127) << 23);
     float s2 = act_asfloat_u((uint32_t)(n2 + 127) << 23);
-    return ((1.0f + q) * s1) * s2;
+    /* below `lowest` the result is +0 by a zero factor, not by a product that underflows
+       (an underflowing multiplication is as slow as a subnormal one; docs/
+       performance-notes.md "Value dependence") */
+    float p = x0 < lowest ? 0.0f : 1.0f + q;
+    return (p * s1) * s2;
 }
 
 ACT_INLINE float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
@@ -161,6 +168,7 @@ ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
 ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 {
     const double lowest = -746.0 - 0.6931471805599453 * (double)k;
+    const double x0 = x;
     lo = x < lowest ? 0.0 : lo;
     lo = x > 710.0 ? 0.0 : lo;
     x = x < lowest ? lowest : x;
@@ -174,7 +182,8 @@ ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
     int64_t n2 = ni - n1;
     double s1 = act_asdouble_u((uint64_t)(n1 + 1023) << 52);
     double s2 = act_asdouble_u((uint64_t)(n2 + 1023) << 52);
-    return ((1.0 + q) * s1) * s2;
+    double p = x0 < lowest ? 0.0 : 1.0 + q;
+    return (p * s1) * s2;
 }
 
 ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
@@ -416,40 +425,5 @@ ACT_INLINE float act_max_f(const float *x, ptrdiff_t n, float flip)
 ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
 { double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
 #endif
-
-/* ---- sums of exp values for the softmax family ----------------------------------
- * Over e[0..n) (values in [0, 1], or NaN): the sum of the entries below 1 and the
- * count of the entries equal to 1, accumulated in double.  `omp simd reduction` lets
- * the compiler keep one partial sum per vector lane (the order is then fixed by the
- * compiled level's vector width, never by the thread count); -fopenmp-simd enables
- * it also in builds without OpenMP.  float64: each lane also carries the exact
- * rounding errors of its additions (two_sum), added back at the end. */
-ACT_INLINE double act_sum_split_f(const float *e, ptrdiff_t n, double *ones)
-{
-    double s = 0.0, c = 0.0;
-#pragma omp simd reduction(+ : s, c)
-    for (ptrdiff_t i = 0; i < n; i++) {
-        double v = (double)e[i];
-        s += v >= 1.0 ? 0.0 : v;   /* !(v >= 1): a NaN goes into the sum */
-        c += v >= 1.0 ? 1.0 : 0.0;
-    }
-    *ones = c;
-    return s;
-}
-
-ACT_INLINE double act_sum_split_d(const double *e, ptrdiff_t n, double *ones)
-{
-    double s = 0.0, err = 0.0, c = 0.0;
-#pragma omp simd reduction(+ : s, err, c)
-    for (ptrdiff_t i = 0; i < n; i++) {
-        double v = e[i] >= 1.0 ? 0.0 : e[i];
-        double t = s + v;
-        err += act_two_sum_err_d(s, v, t);
-        s = t;
-        c += e[i] >= 1.0 ? 1.0 : 0.0;
-    }
-    *ones = c;
-    return s + err;
-}
 
 #endif /* ACTIVATIONS_VMATH_H */

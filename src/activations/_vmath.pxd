@@ -16,8 +16,6 @@ cdef extern from "_vmath.h" nogil:
     double act_two_sum_err_d(double a, double b, double s) noexcept
     float act_two_prod_err_f(float a, float b, float p) noexcept
     double act_two_prod_err_d(double a, double b, double p) noexcept
-    double act_sum_split_f(const float* e, Py_ssize_t n, double* ones) noexcept
-    double act_sum_split_d(const double* e, Py_ssize_t n, double* ones) noexcept
     float act_max_f(const float* x, Py_ssize_t n, float flip) noexcept
     double act_max_d(const double* x, Py_ssize_t n, double flip) noexcept
     float act_expm1_f(float x) noexcept
@@ -151,10 +149,3 @@ cdef inline floating vmax_run(const floating* x, Py_ssize_t n, floating flip) no
     else:
         return act_max_d(x, n, flip)
 
-
-cdef inline double vsum_split(const floating* e, Py_ssize_t n, double* ones) noexcept nogil:
-    """Sum of the e[i] < 1 (NaN included) and, in `ones`, the count of e[i] == 1."""
-    if floating is float:
-        return act_sum_split_f(e, n, ones)
-    else:
-        return act_sum_split_d(e, n, ones)

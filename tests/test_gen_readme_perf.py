@@ -1,0 +1,122 @@
+"""tools/gen_readme_perf.py: README's performance block from a bench.py JSON.
+
+A synthetic run (random timings, so the expectations are computed here, not copied)
+goes through the tool: the table has every function and direction with the fastest
+contestant in bold, the target lines count what the cells say, and the rewrite touches
+only the text between the markers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("gen_readme_perf",
+                                               ROOT / "tools" / "gen_readme_perf.py")
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
+
+FUNCTIONS = ["sigmoid", "tanh", "relu"]
+SIZES = [1 << 16, 1 << 20, 1 << 24]
+
+
+def synthetic_run(seed=0):
+    rng = np.random.default_rng(seed)
+    cells = []
+    for name in FUNCTIONS:
+        for direction in ("fwd", "bwd"):
+            for dt in ("f32", "f64"):
+                for n in SIZES:
+                    for who in gen.CONTESTANTS:
+                        t = None if (who == "onnxrt" and direction == "bwd") else float(
+                            rng.uniform(0.1, 3.0))
+                        cells.append(dict(function=name, direction=direction, dtype=dt, n=n,
+                                          threads=1, contestant=who, kind="ordinary",
+                                          ns_per_element=t, ns_min=t, ns_max=t))
+                for kind in ("underflow", "inf_nan"):
+                    base = next(c for c in cells if c["function"] == name and c["n"] == SIZES[0]
+                                and c["direction"] == direction and c["dtype"] == dt
+                                and c["contestant"] == "ours")
+                    t = base["ns_min"] * float(rng.uniform(0.8, 2.0))
+                    cells.append(dict(function=name, direction=direction, dtype=dt, n=SIZES[0],
+                                      threads=1, contestant="ours", kind=kind,
+                                      ns_per_element=t, ns_min=t, ns_max=t))
+    machine = dict(cpu_model="Test CPU", cpus_available=2, simd_level="avx2",
+                   activations="9.9", numpy="2.0", torch="2.13.0", onnxruntime="1.32.0",
+                   python="3.11.7", date="2026-12-02T03:00:00+00:00", loadavg_start=[1.0, 1, 1])
+    config = dict(quick=False, functions=FUNCTIONS, dtypes=["f32", "f64"], sizes=SIZES,
+                  threads=[1])
+    targets = {"target5": {"np_tanh_ns_per_call": 400.0, "cells": [
+        dict(function="tanh", direction="fwd", ns_per_call=440.0, ratio=1.1),
+        dict(function="relu", direction="bwd", ns_per_call=600.0, ratio=1.5)]}}
+    return dict(machine=machine, config=config, targets=targets, cells=cells, elapsed_s=600)
+
+
+def test_table_bolds_the_fastest_of_every_row():
+    run = synthetic_run()
+    block = gen.render(run)
+    rows = [ln for ln in block.splitlines() if re.match(r"\| (sigmoid|tanh|relu) \|", ln)]
+    assert len(rows) == 2 * len(FUNCTIONS)
+    for row in rows:
+        fields = [f.strip() for f in row.strip("|").split("|")]
+        name, direction, values = fields[0], fields[1], fields[2:]
+        times = {who: c["ns_per_element"] for c in run["cells"] for who in [c["contestant"]]
+                 if c["function"] == name and c["direction"] == direction and c["dtype"] == "f32"
+                 and c["n"] == 1 << 20 and c["kind"] == "ordinary"}
+        best = min(t for t in times.values() if t is not None)
+        for who, text in zip(gen.CONTESTANTS, values):
+            t = times[who]
+            if t is None:
+                assert text == "–"
+            else:
+                assert text.strip("*") == f"{t:.2f}"
+                assert text.startswith("**") == (t == best)
+
+
+def test_target_lines_follow_the_cells():
+    run = synthetic_run(1)
+    block = gen.render(run)
+    ours = [c for c in run["cells"] if c["contestant"] == "ours" and c["kind"] == "ordinary"]
+    speedups, wins = [], 0
+    for c in ours:
+        peers = [p["ns_per_element"] for p in run["cells"]
+                 if p["contestant"] != "ours" and p["kind"] == "ordinary"
+                 and p["ns_per_element"] is not None
+                 and all(p[k] == c[k] for k in ("function", "direction", "dtype", "n"))]
+        wins += c["ns_per_element"] <= min(peers)
+        speedups.append(min(peers) / c["ns_per_element"])
+    assert f"in {wins} of {len(ours)} cells" in block
+    geo = math.exp(sum(map(math.log, speedups)) / len(speedups))
+    assert f"{geo:.2f}×" in block
+    worst = max(c["ns_min"] / next(o["ns_min"] for o in ours if all(
+        o[k] == c[k] for k in ("function", "direction", "dtype", "n")))
+        for c in run["cells"] if c["kind"] != "ordinary")
+    assert f"worst {worst:.2f}×" in block
+    assert "1.10–1.50× `np.tanh(x, out=x)` (400 ns); 1 of 2 above 1.25×: relu bwd 1.50×" in block
+    assert "python benchmarks/bench.py --sizes 16,20,24 --threads 1" in block
+    assert "Test CPU" in block and "avx2" in block and "2026-12-02 03:00 UTC" in block
+
+
+def test_rewrite_touches_only_the_block(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(synthetic_run()))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{gen.BEGIN}\nOLD-BLOCK\n{gen.END}\nafter\n")
+    assert gen.main([str(path), "--readme", str(readme), "--check"]) == 1
+    assert gen.main([str(path), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith(f"before\n{gen.BEGIN}\n") and text.endswith(f"{gen.END}\nafter\n")
+    assert "OLD-BLOCK" not in text and "| sigmoid | fwd |" in text
+    assert gen.main([str(path), "--readme", str(readme), "--check"]) == 0
+
+
+def test_readme_has_the_markers():
+    text = (ROOT / "README.md").read_text()
+    assert text.count(gen.BEGIN) == 1 and text.count(gen.END) == 1
+    assert text.index(gen.BEGIN) < text.index(gen.END)
