@@ -134,10 +134,13 @@ def _signed_zeros(key):
     zero: 0.0 and -0.0 are equal dict keys, yet give different results (a threshold
     value, a slope), so a key with a zero is stored and looked up in this form."""
     try:
-        if not any(not isinstance(v, str) and v == 0 for v in key):
+        if 0 not in key:   # a C-level scan: this runs on every call with a zero parameter
             return None
-        return tuple(("zero", math.copysign(1.0, float(v)))
-                     if not isinstance(v, str) and v == 0 else v for v in key)
+        marked = []
+        for v in key:
+            marked.append(("zero", math.copysign(1.0, float(v)))
+                          if not isinstance(v, str) and v == 0 else v)
+        return tuple(marked)
     except (TypeError, ValueError):  # arrays or odd objects: not cached
         return None
 
