@@ -5,25 +5,21 @@ checks that what is public is that module's code: a reader can open every functi
 and a traceback points into it.
 """
 
-import importlib.util
 import inspect
 from pathlib import Path
 
 import pytest
 
 import activations
+from tools_loader import load_tool
 from activations import _functions, _spec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "src" / "activations" / "_functions.py"
-GENERATOR = ROOT / "tools" / "gen_functions.py"
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("gen_functions", GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_functions")
 
 
 def test_committed_module_is_what_the_generator_writes_now():

@@ -4,24 +4,20 @@ Fails when a function is added or changed without ``python tools/gen_stubs.py``.
 """
 
 import ast
-import importlib.util
 import inspect
 from pathlib import Path
 
 import pytest
 
 import activations
+from tools_loader import load_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 STUB = ROOT / "src" / "activations" / "__init__.pyi"
-GENERATOR = ROOT / "tools" / "gen_stubs.py"
 
 
 def _load_generator():
-    spec = importlib.util.spec_from_file_location("gen_stubs", GENERATOR)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_stubs")
 
 
 def _stub_tree():

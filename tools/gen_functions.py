@@ -14,11 +14,12 @@ committed module differs from this output.
 
 from __future__ import annotations
 
-import argparse
 import os
 import runpy
 import sys
 from typing import Dict, List, Tuple
+
+from _generated import write_or_check  # tools/_generated.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_PATH = os.path.join(ROOT, "src", "activations", "_spec.py")
@@ -90,6 +91,15 @@ GATED_DOC = (
 GATED_BACKWARD_DOC = "\n    Returns the gradient for the whole x (twice grad's length along axis).\n"
 
 
+
+def param_line(name: str, default) -> str:
+    """One parameter in a docstring: its type and default, or that it is required
+    (``_spec.REQUIRED``, which is None, marks a parameter without a default)."""
+    if default is None:
+        return f"    {name}: float, required\n"
+    kind = (type(default).__name__ if isinstance(default, (str, bool, int)) else "float")
+    return f"    {name}: {kind}, default {default!r}\n"
+
 def docstrings(spec) -> Tuple[str, str]:
     """The forward and backward docstrings of a row."""
     if spec.kind == "prelu":
@@ -102,7 +112,7 @@ def docstrings(spec) -> Tuple[str, str]:
             "    grad_weight sums over every axis but `axis` (one value for a length-1 weight),\n"
             "    accumulated in float64 and bit-identical for any thread count.  out (for\n"
             "    grad_x) may be grad itself.\n")
-    params = "".join(f"    {k}: float, default {v!r}\n" for k, v in spec.params.items())
+    params = "".join(param_line(k, v) for k, v in spec.params.items())
     params_doc = f"Parameters (keyword-only)\n    ---------\n{params}" if params else ""
     takes = " or ".join(spec.backward_takes)
     forward = (
@@ -399,26 +409,7 @@ def render() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if the committed module differs")
-    args = parser.parse_args(argv)
-    text = render()
-    current = open(TARGET).read() if os.path.exists(TARGET) else ""
-    if args.check:
-        if current != text:
-            print(f"{TARGET} is stale: run python tools/gen_functions.py", file=sys.stderr)
-            return 1
-        print(f"{TARGET} is up to date")
-        return 0
-    if current != text:
-        with open(TARGET, "w") as fh:
-            fh.write(text)
-        print(f"wrote {TARGET}")
-    else:
-        print(f"{TARGET} unchanged")
-    return 0
-
+    return write_or_check(TARGET, render(), "python tools/gen_functions.py", __doc__.splitlines()[0], argv)
 
 if __name__ == "__main__":
     sys.exit(main())

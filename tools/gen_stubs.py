@@ -12,12 +12,13 @@ parameter is a float); a few parameter names have fixed types (``NAME_TYPES``).
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import math
 import os
 import sys
 from typing import List
+
+from _generated import write_or_check  # tools/_generated.py
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUB_PATH = os.path.join(ROOT, "src", "activations", "__init__.pyi")
@@ -159,26 +160,7 @@ def render() -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="do not write; exit 1 if the committed stub differs")
-    args = parser.parse_args(argv)
-    text = render()
-    current = open(STUB_PATH).read() if os.path.exists(STUB_PATH) else ""
-    if args.check:
-        if current != text:
-            print(f"{STUB_PATH} is stale: run python tools/gen_stubs.py", file=sys.stderr)
-            return 1
-        print(f"{STUB_PATH} is up to date")
-        return 0
-    if current != text:
-        with open(STUB_PATH, "w") as fh:
-            fh.write(text)
-        print(f"wrote {STUB_PATH}")
-    else:
-        print(f"{STUB_PATH} unchanged")
-    return 0
-
+    return write_or_check(STUB_PATH, render(), "python tools/gen_stubs.py", __doc__.splitlines()[0], argv)
 
 if __name__ == "__main__":
     sys.exit(main())

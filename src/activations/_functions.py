@@ -328,8 +328,8 @@ def rrelu(x, *, lower=0.125, upper=0.3333333333333333, training=False, seed=0, o
     ---------
     lower: float, default 0.125
     upper: float, default 0.3333333333333333
-    training: float, default False
-    seed: float, default 0
+    training: bool, default False
+    seed: int, default 0
 
     Backward: activations.rrelu_backward.
 
@@ -362,8 +362,8 @@ def rrelu_backward(grad, x=None, *, y=None, lower=0.125, upper=0.333333333333333
     ---------
     lower: float, default 0.125
     upper: float, default 0.3333333333333333
-    training: float, default False
-    seed: float, default 0
+    training: bool, default False
+    seed: int, default 0
     """
     _validation.exactly_one('rrelu_backward', x, y, False)
     if not training:
@@ -662,7 +662,7 @@ def softmax(x, *, axis=-1, scale=1.0, mask=None, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Backward: activations.softmax_backward.
 
@@ -692,7 +692,7 @@ def softmax_backward(grad, x=None, *, y=None, axis=-1, scale=1.0, mask=None, out
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
     """
     if mask is not None or type(scale) is not float or scale != 1.0:
         return _fallback.softmax_fused(_K, 'softmax_backward', _modes_softmax, 1.0, BACKWARD,
@@ -723,7 +723,7 @@ def log_softmax(x, *, axis=-1, scale=1.0, mask=None, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Backward: activations.log_softmax_backward.
 
@@ -754,7 +754,7 @@ def log_softmax_backward(grad, x=None, *, y=None, axis=-1, scale=1.0, mask=None,
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
     """
     if mask is not None or type(scale) is not float or scale != 1.0:
         return _fallback.softmax_fused(_K, 'log_softmax_backward', _modes_log_softmax, 1.0,
@@ -1108,7 +1108,7 @@ def gelu(x, *, approximate='none', bias=None, bias_axis=-1, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    approximate: float, default 'none'
+    approximate: str, default 'none'
 
     Backward: activations.gelu_backward.
 
@@ -1138,7 +1138,7 @@ def gelu_backward(grad, x=None, *, y=None, approximate='none', bias=None, bias_a
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    approximate: float, default 'none'
+    approximate: str, default 'none'
 
     bias: None, or a 1-D array of x's dtype, of length x.shape[bias_axis] or 1: the
         function of x + bias (rounded in the dtype, never stored), in one pass.
@@ -1373,7 +1373,7 @@ def softmin(x, *, axis=-1, scale=1.0, mask=None, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Backward: activations.softmin_backward.
 
@@ -1404,7 +1404,7 @@ def softmin_backward(grad, x=None, *, y=None, axis=-1, scale=1.0, mask=None, out
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
     """
     if mask is not None or type(scale) is not float or scale != 1.0:
         return _fallback.softmax_fused(_K, 'softmin_backward', _modes_softmin, -1.0, BACKWARD,
@@ -1638,7 +1638,7 @@ def glu(x, *, axis=-1, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Backward: activations.glu_backward.
 
@@ -1660,7 +1660,7 @@ def glu_backward(grad, x=None, *, y=None, axis=-1, out=None):
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Returns the gradient for the whole x (twice grad's length along axis).
     """
@@ -1683,7 +1683,7 @@ def swiglu(x, *, axis=-1, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Backward: activations.swiglu_backward.
 
@@ -1705,7 +1705,7 @@ def swiglu_backward(grad, x=None, *, y=None, axis=-1, out=None):
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
+    axis: int, default -1
 
     Returns the gradient for the whole x (twice grad's length along axis).
     """
@@ -1732,8 +1732,8 @@ def geglu(x, *, axis=-1, approximate='none', out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
-    approximate: float, default 'none'
+    axis: int, default -1
+    approximate: str, default 'none'
 
     Backward: activations.geglu_backward.
 
@@ -1759,8 +1759,8 @@ def geglu_backward(grad, x=None, *, y=None, axis=-1, approximate='none', out=Non
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    axis: float, default -1
-    approximate: float, default 'none'
+    axis: int, default -1
+    approximate: str, default 'none'
 
     Returns the gradient for the whole x (twice grad's length along axis).
     """
@@ -1791,8 +1791,8 @@ def threshold(x, *, threshold, value, bias=None, bias_axis=-1, out=None):
         dtype; it may be x itself (in place).  Returns the array written.
     Parameters (keyword-only)
     ---------
-    threshold: float, default None
-    value: float, default None
+    threshold: float, required
+    value: float, required
 
     Backward: activations.threshold_backward.
 
@@ -1823,8 +1823,8 @@ def threshold_backward(grad, x=None, *, y=None, threshold, value, bias=None, bia
     writeable ndarray of that shape and dtype; it may be grad (or x / y) itself.
     Parameters (keyword-only)
     ---------
-    threshold: float, default None
-    value: float, default None
+    threshold: float, required
+    value: float, required
 
     bias: None, or a 1-D array of x's dtype, of length x.shape[bias_axis] or 1: the
         function of x + bias (rounded in the dtype, never stored), in one pass.
