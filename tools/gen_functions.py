@@ -215,6 +215,16 @@ def from_output_check(spec, indent: str) -> str:
 
 # ---------------------------------------------------------------- one template per kind
 
+def elementwise_call(name: str, direction: str, in1: str, in2: str, indent: str) -> str:
+    """The two steps of every elementwise call: the kernel's plain-array fast path, then
+    (NotImplemented) the validating path; ``res`` holds the result."""
+    args = f"op, {in1}, {in2}, out, a, b"
+    return (f"{indent}res = _K.elementwise({direction}, {args})\n"
+            f"{indent}if res is NotImplemented:\n"
+            + wrap(f"{indent}    res = _fallback.elementwise(",
+                   f"_K, {name!r}, {direction}, {args}", ")", ""))
+
+
 def elementwise(spec, op_id) -> str:
     n = spec.name
     sig = signature_params(spec, spec.params)
@@ -227,10 +237,8 @@ def elementwise(spec, op_id) -> str:
         + f"    if bias is not None:\n"
         f"        return _fallback.elementwise_bias(_K, {n!r}, FORWARD, op, x, None, out, a, b, bias,\n"
         f"                                          bias_axis, None)\n"
-        f"    res = _K.elementwise(FORWARD, op, x, None, out, a, b)\n"
-        f"    if res is NotImplemented:\n"
-        f"        res = _fallback.elementwise(_K, {n!r}, FORWARD, op, x, None, out, a, b)\n"
-        f"    return res\n\n\n"
+        + elementwise_call(n, "FORWARD", "x", "None", "    ")
+        + "    return res\n\n\n"
         + def_line(f"{n}_backward",
                    f"grad, x=None, *, y=None, {sig}bias=None, bias_axis=-1, grad_bias=None, out=None")
         + docstring_literal(bdoc)
@@ -243,17 +251,12 @@ def elementwise(spec, op_id) -> str:
         f"            _K, {n + '_backward'!r}, BACKWARD if which == \"x\" else BACKWARD_FROM_OUTPUT, op,\n"
         f"            grad, second, out, a, b, bias, bias_axis, grad_bias)\n"
         f"    if y is None and x is not None:\n"
-        f"        res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)\n"
-        f"        if res is NotImplemented:\n"
-        f"            res = _fallback.elementwise(_K, {n + '_backward'!r}, BACKWARD, op, grad, x, out, a, b)\n"
-        f"        return res\n"
+        + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
+        + f"        return res\n"
         f"    which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
         + from_output_check(spec, "    ")
-        + f"    res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)\n"
-        f"    if res is NotImplemented:\n"
-        f"        res = _fallback.elementwise(_K, {n + '_backward'!r}, BACKWARD_FROM_OUTPUT, op, grad,\n"
-        f"                                    second, out, a, b)\n"
-        f"    return res\n")
+        + elementwise_call(f"{n}_backward", "BACKWARD_FROM_OUTPUT", "grad", "second", "    ")
+        + "    return res\n")
 
 
 def rrelu(spec, op_id) -> str:
@@ -265,10 +268,8 @@ def rrelu(spec, op_id) -> str:
         + docstring_literal(fdoc)
         + "    if not training:\n"
         + args_lines(spec, op_id, "None", "        ")
-        + f"        res = _K.elementwise(FORWARD, op, x, None, out, a, b)\n"
-        f"        if res is NotImplemented:\n"
-        f"            res = _fallback.elementwise(_K, {n!r}, FORWARD, op, x, None, out, a, b)\n"
-        f"        return res\n"
+        + elementwise_call(n, "FORWARD", "x", "None", "        ")
+        + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n!r}, FORWARD, x, None, out, lower, upper, seed)\n"
         f"\n\n"
         + def_line(f"{n}_backward", f"grad, x=None, *, y=None, {sig}out=None")
@@ -276,10 +277,8 @@ def rrelu(spec, op_id) -> str:
         + f"    _validation.exactly_one({n + '_backward'!r}, x, y, False)\n"
         f"    if not training:\n"
         + args_lines(spec, op_id, "None", "        ")
-        + f"        res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)\n"
-        f"        if res is NotImplemented:\n"
-        f"            res = _fallback.elementwise(_K, {n + '_backward'!r}, BACKWARD, op, grad, x, out, a, b)\n"
-        f"        return res\n"
+        + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
+        + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n + '_backward'!r}, BACKWARD, grad, x, out, lower, upper,\n"
         f"                                    seed)\n")
 

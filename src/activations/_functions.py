@@ -81,7 +81,8 @@ def sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'sigmoid_backward', BACKWARD, op, grad, x, out, a,
+                                        b)
         return res
     which, second = _validation.exactly_one('sigmoid_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -142,8 +143,8 @@ def tanh_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     which, second = _validation.exactly_one('tanh_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'tanh_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'tanh_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -198,8 +199,8 @@ def relu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     which, second = _validation.exactly_one('relu_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'relu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'relu_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -272,7 +273,8 @@ def leaky_relu_backward(grad, x=None, *, y=None, negative_slope=0.01, bias=None,
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'leaky_relu_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'leaky_relu_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('leaky_relu_backward', x, y, True)
     _validation.check_from_output(_SPEC['leaky_relu'].check_from_output, second,
@@ -452,8 +454,8 @@ def elu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, gr
     _validation.check_from_output(_SPEC['elu'].check_from_output, second, alpha=alpha)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'elu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'elu_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -508,8 +510,8 @@ def selu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     which, second = _validation.exactly_one('selu_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'selu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'selu_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -560,7 +562,8 @@ def softsign_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bia
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'softsign_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'softsign_backward', BACKWARD, op, grad, x, out, a,
+                                        b)
         return res
     which, second = _validation.exactly_one('softsign_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -638,7 +641,8 @@ def softplus_backward(grad, x=None, *, y=None, beta=1.0, threshold=20.0, bias=No
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'softplus_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'softplus_backward', BACKWARD, op, grad, x, out, a,
+                                        b)
         return res
     which, second = _validation.exactly_one('softplus_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -892,7 +896,8 @@ def hard_swish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'hard_swish_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'hard_swish_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('hard_swish_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1005,7 +1010,8 @@ def hard_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'hard_sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'hard_sigmoid_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('hard_sigmoid_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1084,7 +1090,8 @@ def hard_tanh_backward(grad, x=None, *, y=None, min_val=-1.0, max_val=1.0, bias=
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'hard_tanh_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'hard_tanh_backward', BACKWARD, op, grad, x, out, a,
+                                        b)
         return res
     which, second = _validation.exactly_one('hard_tanh_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1164,8 +1171,8 @@ def gelu_backward(grad, x=None, *, y=None, approximate='none', bias=None, bias_a
     which, second = _validation.exactly_one('gelu_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'gelu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'gelu_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -1220,8 +1227,8 @@ def mish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
     which, second = _validation.exactly_one('mish_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'mish_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'mish_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -1297,8 +1304,8 @@ def celu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, g
     _validation.check_from_output(_SPEC['celu'].check_from_output, second, alpha=alpha)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
     if res is NotImplemented:
-        res = _fallback.elementwise(_K, 'celu_backward', BACKWARD_FROM_OUTPUT, op, grad,
-                                    second, out, a, b)
+        res = _fallback.elementwise(_K, 'celu_backward', BACKWARD_FROM_OUTPUT, op, grad, second,
+                                    out, a, b)
     return res
 
 
@@ -1349,7 +1356,8 @@ def log_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'log_sigmoid_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'log_sigmoid_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('log_sigmoid_backward', x, y, True)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1468,7 +1476,8 @@ def tanhshrink_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'tanhshrink_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'tanhshrink_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('tanhshrink_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1543,7 +1552,8 @@ def softshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'softshrink_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'softshrink_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('softshrink_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1618,7 +1628,8 @@ def hardshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'hardshrink_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'hardshrink_backward', BACKWARD, op, grad, x, out,
+                                        a, b)
         return res
     which, second = _validation.exactly_one('hardshrink_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
@@ -1846,7 +1857,8 @@ def threshold_backward(grad, x=None, *, y=None, threshold, value, bias=None, bia
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
-            res = _fallback.elementwise(_K, 'threshold_backward', BACKWARD, op, grad, x, out, a, b)
+            res = _fallback.elementwise(_K, 'threshold_backward', BACKWARD, op, grad, x, out, a,
+                                        b)
         return res
     which, second = _validation.exactly_one('threshold_backward', x, y, False)
     res = _K.elementwise(BACKWARD_FROM_OUTPUT, op, grad, second, out, a, b)
