@@ -118,13 +118,13 @@ def test_reference_values_for_the_benchmark():
                                                   None, {})[0][0, 1]), 1 / (1 + math.exp(-1)))
 
 
-@pytest.mark.parametrize("name,params", [(n, p) for label, n, p in ROWS if label == n],
-                         ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize("label,name,params", ROWS, ids=[r[0] for r in ROWS])
 @pytest.mark.parametrize("direction", ["fwd", "bwd", "bwd_from_y"])
-def test_torch_peer_computes_the_function(name, params, direction):
-    """As the NumPy peers: the benchmark's PyTorch ops compute the package's function."""
+def test_torch_peer_computes_the_function(label, name, params, direction):
+    """As the NumPy peers: the benchmark's PyTorch ops compute the package's function
+    (a row with other parameters, e.g. gelu's tanh form, under its label)."""
     torch = pytest.importorskip("torch")
-    expr = getattr(torch_peers(torch).get(name), direction, None)
+    expr = getattr(torch_peers(torch).get(label), direction, None)
     if expr is None:
         pytest.skip("no PyTorch peer")
     fwd, bwd, ops = shortbench.bench_case(name, params, np.float64, 1024,

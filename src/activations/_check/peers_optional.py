@@ -100,6 +100,9 @@ def torch_peers(torch) -> Dict[str, Peer]:
         "gelu": Peer(
             fwd=lambda t: out("gelu", t.x, approximate="none", out=t.o_fwd),
             bwd=lambda t: out("gelu_backward", t.g, t.x, approximate="none", out=t.o_bwd)),
+        "gelu approximate='tanh'": Peer(
+            fwd=lambda t: out("gelu", t.x, approximate="tanh", out=t.o_fwd),
+            bwd=lambda t: out("gelu_backward", t.g, t.x, approximate="tanh", out=t.o_bwd)),
         "mish": Peer(fwd=lambda t: out("mish", t.x, out=t.o_fwd),
                      bwd=lambda t: aten.mish_backward(t.g, t.x)),  # no out= overload
         "prelu": Peer(fwd=lambda t: aten._prelu_kernel(t.x, t.w),
@@ -225,6 +228,7 @@ ONNX: Dict[str, Callable] = {
     "softmax": _onnx("Softmax", axis=-1),
     "log_softmax": _onnx("LogSoftmax", axis=-1),
     "gelu": _onnx("Gelu", approximate="none"),
+    "gelu approximate='tanh'": _onnx("Gelu", approximate="tanh"),
     "mish": _onnx("Mish"),
     "prelu": lambda p: ("PRelu", {}, {"slope": p.w}, ""),
     "glu": _onnx_gated("Sigmoid", on_first=False),
