@@ -1,4 +1,6 @@
-"""tools/gen_readme_perf.py: README's performance block from a bench.py JSON.
+"""The benchmark's reports: README's performance block (tools/gen_readme_perf.py, which
+judges the speed targets through benchmarks/speed_targets.py) and the instruction
+counts of benchmarks/instructions.py.
 
 A synthetic run (random timings, so the expectations are computed here, not copied)
 goes through the tool: the table has every function and direction with the fastest
@@ -15,6 +17,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("gen_readme_perf",
@@ -135,3 +138,22 @@ def test_readme_has_the_markers():
     text = (ROOT / "README.md").read_text()
     assert text.count(gen.BEGIN) == 1 and text.count(gen.END) == 1
     assert text.index(gen.BEGIN) < text.index(gen.END)
+
+
+def test_instruction_counts_come_from_the_parts_of_each_case(tmp_path):
+    """benchmarks/instructions.py: per case, (large - small) / (calls x size difference),
+    the setup part left out; parts are read in dump order, not file-name order."""
+    spec = importlib.util.spec_from_file_location("instructions",
+                                                  ROOT / "benchmarks" / "instructions.py")
+    ins = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ins)
+    per_call = 1000                      # Python and dispatch cost, cancels out
+    want = {("sigmoid", "fwd", "f32", "ours"): 5.25, ("tanh", "bwd", "f64", "torch"): 1.5}
+    totals = []
+    for ipe in want.values():
+        totals += [123456789] + [ins.CALLS * (per_call + ipe * n) for n in ins.SIZES]
+    for i, t in enumerate(totals, 1):
+        (tmp_path / f"cg.out.{i}").write_text(f"version: 1\ncmd: x\nevents: Ir\nsummary: {int(t)}\n")
+    (tmp_path / "cg.out.x").write_text("not a part\n")
+    got = ins.per_element(ins.part_totals(str(tmp_path / "cg.out")), list(want))
+    assert got == pytest.approx(want)
