@@ -106,17 +106,41 @@
 #define ACT_GELU_P10_F 0x1.27a095bb08874p-17 /* 8.810379645455615e-06 */
 ACT_INLINE double act_gelu_poly_f(double t)
 {
-    double p = ACT_GELU_P10_F;
-    p = ACT_FMA_D(p, t, ACT_GELU_P9_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P8_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P7_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P6_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P5_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P4_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P3_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P2_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P1_F);
-    return ACT_FMA_D(p, t, ACT_GELU_P0_F);
+    double u = t * t;
+    double even = ACT_GELU_P10_F;
+    even = ACT_FMA_D(even, u, ACT_GELU_P8_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P6_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P4_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P2_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P0_F);
+    double odd = ACT_GELU_P9_F;
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P7_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P5_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P3_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P1_F);
+    return ACT_FMA_D(odd, t, even);
+}
+
+/* f: exp(-s/2) for |s| <= ln 2, degree 7, max relative error 4.05e-11 (0.0007 float32 ulp) */
+#define ACT_GELU_E0_F 0x1.ffffffffabed3p-1 /* 0.9999999999617678 */
+#define ACT_GELU_E1_F -0x1.000000010d463p-1 /* -0.5000000001224517 */
+#define ACT_GELU_E2_F 0x1.00000059fb50ep-3 /* 0.12500000261881222 */
+#define ACT_GELU_E3_F -0x1.55555340c765fp-6 /* -0.02083333139591159 */
+#define ACT_GELU_E4_F 0x1.555467fb62e9fp-9 /* 0.002604139035332256 */
+#define ACT_GELU_E5_F -0x1.1112fc9044ffep-12 /* -0.0002604238188876894 */
+#define ACT_GELU_E6_F 0x1.6da51d29e9111p-16 /* 2.179413892346253e-05 */
+#define ACT_GELU_E7_F -0x1.9eb57f46a1a74p-20 /* -1.5449113150170964e-06 */
+ACT_INLINE double act_gelu_exp_half_f(double s)
+{
+    double p = ACT_GELU_E7_F;
+    p = ACT_FMA_D(p, s, ACT_GELU_E6_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E5_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E4_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E3_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E2_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E1_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E0_F);
+    return p;
 }
 
 /* d: degree 22, max relative error of P 4.44e-17 (0.3995 ulp) */
@@ -315,46 +339,75 @@ ACT_INLINE double act_gelu_tanh_grad_d(double x)
  * float32-only evaluation of the same formulas accumulates ~8 roundings of 2^-24 (up
  * to 5 ulp measured); in double the float32 result is within 0.52 ulp (see above),
  * i.e. correctly rounded except near ties.  Each piece carries only what float32
- * needs: the lower-degree polynomial (ACT_GELU_*_F: 1e-9 relative) and exp to 5e-10
- * (act_exp_for_f32_d); both forms of the tanh form's result share one division. */
-ACT_INLINE double act_gelu_tail_ratio_f(double a)      /* R(a) = Q(a) exp(a^2/2) */
+ * needs, in as few double operations as that allows (the double multiply-adds bound
+ * the speed: docs/performance-notes.md): the lower-degree P (ACT_GELU_*_F: 1e-9
+ * relative) evaluated as two chains in t^2, t = B + K (1 - B) r in one multiply-add,
+ * exp(-a^2/2) to 4e-11 with one reduction step (act_gelu_gauss_f); both forms of the
+ * tanh form's result share one division.
+ * a = |x| is clamped to AMAX by an integer min on the bits (a compare-and-select there
+ * makes GCC carry the select through every later operation: 8 blends per vector), so
+ * NaN becomes AMAX too: the float32 results put NaN back (act_gelu_nan_f); the `_fd`
+ * forms are for finite x (geglu passes infinities and NaN to the float32 forms). */
+ACT_INLINE float act_gelu_abs_clamped_f(float x)
 {
-    double r = 1.0 / (ACT_GELU_K_F + a);
-    double t = (ACT_GELU_K_F + ACT_GELU_B_F * a) * r;
-    return act_gelu_poly_f(t) * r;
+    uint32_t a = act_asuint_f(x) & 0x7fffffffu, amax = act_asuint_f(ACT_GELU_AMAX_F);
+    return act_asfloat_u(a < amax ? a : amax);
 }
 
-/* exp(-a^2/2) for a = |x| of a float32 x (a^2 exact in double), clamped a <= AMAX */
-ACT_INLINE double act_gelu_gauss_f(double a) { return act_exp_for_f32_d(-0.5 * (a * a)); }
+/* y, or x where x is NaN */
+ACT_INLINE float act_gelu_nan_f(float x, float y) { return x == x ? y : x; }
+
+/* R(a) = Q(a) exp(a^2/2) = P(t) r,  r = 1/(K + a),  t = (K + B a) r = B + K (1 - B) r */
+#define ACT_GELU_KB_F (ACT_GELU_K_F * (1.0 - ACT_GELU_B_F))
+ACT_INLINE double act_gelu_tail_ratio_f(double a)
+{
+    double r = 1.0 / (ACT_GELU_K_F + a);
+    return act_gelu_poly_f(ACT_FMA_D(ACT_GELU_KB_F, r, ACT_GELU_B_F)) * r;
+}
+
+/* exp(-a^2/2) for a = |x| of a float32 x, a <= AMAX: with n = round(-a^2/(2 ln2)) and
+ * s = a^2 + 2 n ln2 (|s| <= ln2; a^2 is exact, the one-step reduction is off by
+ * |n| ulp(2 ln2) <= 2e-14), exp(-a^2/2) = 2^n exp(-s/2).  The shifter carries the
+ * exponent bias in its low bits, so kd's low 12 bits are n + 1023, the bits of 2^n
+ * once shifted into the exponent field (n >= -113 here). */
+#define ACT_GELU_SHIFTER_F (0x1.8p52 + 1023.0)
+ACT_INLINE double act_gelu_gauss_f(double a)
+{
+    double a2 = a * a;
+    double kd = ACT_FMA_D(a2, -0.5 * ACT_LOG2E_D, ACT_GELU_SHIFTER_F);
+    double n = kd - ACT_GELU_SHIFTER_F;
+    double s = ACT_FMA_D(n, 2.0 * 0x1.62e42fefa39efp-1, a2);    /* 2 ln2 */
+    return act_gelu_exp_half_f(s) * act_asdouble_u(act_asuint_d(kd) << 52);
+}
 
 ACT_INLINE float act_ndtr_f(float x)
 {
-    double a = act_fabs_d((double)x);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
+    double a = (double)act_gelu_abs_clamped_f(x);
     double q = act_gelu_gauss_f(a) * act_gelu_tail_ratio_f(a);
-    return (float)(x < 0.0f ? q : 1.0 - q);
+    return act_gelu_nan_f(x, (float)(x < 0.0f ? q : 1.0 - q));
 }
 
+/* gelu = x Phi(x) with x clamped below at -AMAX (an integer min on the bits, as for a:
+ * the bits of a negative float grow with its magnitude), so that -inf gives
+ * -AMAX Q(AMAX), which rounds to -0 */
 ACT_INLINE double act_gelu_fd(float x)
 {
-    double xd = (double)x;
-    double a = act_fabs_d(xd);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
+    double a = (double)act_gelu_abs_clamped_f(x);
     double q = act_gelu_gauss_f(a) * act_gelu_tail_ratio_f(a);
-    double neg = -(a * q);                  /* a clamped: -0 at -inf */
-    double pos = xd * (1.0 - q);
-    return x < 0.0f ? neg : pos;
+    uint32_t xb = act_asuint_f(x), lowest = act_asuint_f(-ACT_GELU_AMAX_F);
+    double xl = (double)act_asfloat_u(xb < lowest ? xb : lowest);
+    return xl * (x < 0.0f ? q : 1.0 - q);
 }
-ACT_INLINE float act_gelu_f(float x) { return (float)act_gelu_fd(x); }
+ACT_INLINE float act_gelu_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_fd(x)); }
 
 ACT_INLINE double act_gelu_grad_fd(float x)
 {
-    double a = act_fabs_d((double)x);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
-    double m = act_gelu_gauss_f(a) * (act_gelu_tail_ratio_f(a) - a * ACT_GELU_INV_SQRT_2PI_D);
+    double a = (double)act_gelu_abs_clamped_f(x);
+    double m = act_gelu_gauss_f(a)
+             * ACT_FMA_D(-a, ACT_GELU_INV_SQRT_2PI_D, act_gelu_tail_ratio_f(a));
     return x < 0.0f ? m : 1.0 - m;
 }
-ACT_INLINE float act_gelu_grad_f(float x) { return (float)act_gelu_grad_fd(x); }
+ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
 
 /* w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in double (relative error ~3e-16, so exp's
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.
