@@ -7,8 +7,9 @@
  *     special values blended in with selects; compiled with -O3 -fno-math-errno
  *     -fno-trapping-math -ffp-contract=off (never -ffast-math).  Every loop
  *     y[i] = act_*(x[i]) vectorizes at SSE2, AVX2 and AVX-512 (tools/gelu_check/
- *     check_gelu.py --vec); float64 gives bit-identical results at all three, float32
- *     uses FMA where the level has it (each level within the bounds below).
+ *     check_gelu.py --vec); both dtypes use FMA where the level has it (float64 in
+ *     _vmath.h's exp and the series near 0), so results may differ in the last bit
+ *     across levels, each level within the bounds below.
  *  2. The normal tail Q(a) = Phi(-a), a = |x| (not |x|/sqrt 2, so nothing is rounded
  *     before the approximation): Q(a) = exp(-a^2/2) * P(t) / (K + a) with
  *     t = (K + B a) / (K + a) in [-1, 1] for a in [0, AMAX] (Boyd's rational-
@@ -19,9 +20,13 @@
  *     in double for a float32 a, by two_prod in float64.  Then
  *       gelu  = x < 0 ? -a Q : x (1 - Q),    Phi = x < 0 ? Q : 1 - Q,
  *       gelu' = x < 0 ? E (R - a c) : 1 - E (R - a c),  R = Q / E, c = 1/sqrt(2 pi).
+ *     float64 gelu and gelu' take Phi = 1/2 + x S(x^2) for |x| < 1 instead (the tail
+ *     form gathers ~5 ulp of rounding there); gelu' shares E with that branch.
  *  3. float32 is evaluated in double and rounded once, with only the precision a
- *     float32 result needs (act_exp_for_f32_d: 5e-10 relative; the degree-10 P), and
- *     FMA: 1.6-1.9x faster than full double precision at AVX2, same max errors.
+ *     float32 result needs (exp(-a^2/2) to 4e-11 relative, the degree-10 P to 1e-9)
+ *     and FMA, in as few double operations as that allows: their multiply-adds, 4
+ *     lanes per AVX2 vector, bound the speed (26 per element for gelu, against 34 with
+ *     the generic exp and Horner chains: 13% faster at AVX2; docs/performance-notes.md).
  *     A float32-only evaluation is faster still but measured 3.4 ulp (series near 0,
  *     split a^2, Cody-Waite exp, rational tail; docs/performance-notes.md) and 5 ulp
  *     for these formulas: above this file's 0.52 ulp and the tests' bounds.  float64
@@ -41,6 +46,7 @@
  *   act_ndtr(x)            Phi(x), the standard normal CDF (the shared helper; erf and
  *                          erfc are not provided: erf(z) = 2 Phi(z sqrt2) - 1 would
  *                          round z sqrt2 first, costing ~z^2 ulp)
+ *   act_ndtr_small_d(x)    Phi(x) for |x| <= 1, float64 (geglu's gate near 0)
  * Special values: NaN -> NaN everywhere; gelu(+-0) = +-0, gelu(+inf) = +inf,
  *   gelu(-inf) = -0 and a signed zero wherever the negative result underflows (same
  *   for gelu_tanh); gelu'(+-inf) = 1 / -0, gelu'(0) = 1/2; Phi(-inf) = 0, Phi(+inf) = 1.
@@ -219,6 +225,25 @@ ACT_INLINE double act_gelu_gauss_up_d(double a)
     return act_exp_scaled_d(-0.5 * a2, -0.5 * lo, ACT_GELU_SCALE_D);
 }
 
+/* ---- Phi near 0 (float64): Phi(x) = 1/2 + x S(x^2) for |x| <= 1 ------------------------
+ * S from tools/fit_ndtr_small.py.  Near 0 the tail form above gathers ~5 ulp of
+ * rounding in gelu and gelu' (built for the tails); x * (1/2 + x S(x^2)) ~1.5. */
+ACT_INLINE double act_ndtr_small_s_d(double u)
+{
+    double p = 4.0743269774266276e-12;
+    p = ACT_FMA_D(p, u, -1.106432828275589e-10);
+    p = ACT_FMA_D(p, u, 2.2704137585676e-09);
+    p = ACT_FMA_D(p, u, -4.1224107514160815e-08);
+    p = ACT_FMA_D(p, u, 6.659679879655231e-07);
+    p = ACT_FMA_D(p, u, -9.444655793103845e-06);
+    p = ACT_FMA_D(p, u, 0.00011543468751655941);
+    p = ACT_FMA_D(p, u, -0.0011873282154680343);
+    p = ACT_FMA_D(p, u, 0.009973557010035022);
+    p = ACT_FMA_D(p, u, -0.06649038006690543);
+    return ACT_FMA_D(p, u, 0.3989422804014327);
+}
+ACT_INLINE double act_ndtr_small_d(double x) { return ACT_FMA_D(x, act_ndtr_small_s_d(x * x), 0.5); }
+
 /* ---- Phi(x), the standard normal CDF (scipy's ndtr) --------------------------------
  * x < 0: Q(|x|), relative accuracy down to the smallest denormal;  x >= 0: 1 - Q(x).
  * Phi(-inf) = 0, Phi(+inf) = 1, NaN -> NaN. */
@@ -244,7 +269,7 @@ ACT_INLINE double act_gelu_d(double x)
     double q_up = act_gelu_gauss_up_d(a) * act_gelu_tail_ratio_d(a);
     double neg = -(a * q_up) * ACT_GELU_SCALE_DOWN_D;   /* a clamped: -0 at -inf */
     double pos = x * (1.0 - q_up * ACT_GELU_SCALE_DOWN_D);
-    return x < 0.0 ? neg : pos;
+    return a < 1.0 ? x * act_ndtr_small_d(x) : (x < 0.0 ? neg : pos);
 }
 
 /* ---- gelu'(x) = Phi(x) + x * phi(x) -----------------------------------------------------
@@ -259,10 +284,13 @@ ACT_INLINE double act_gelu_grad_d(double x)
 {
     double a = act_fabs_d(x);
     a = a > ACT_GELU_AMAX_D ? ACT_GELU_AMAX_D : a;
+    double e_up = act_gelu_gauss_up_d(a);
     double d = act_gelu_tail_ratio_d(a) - a * ACT_GELU_INV_SQRT_2PI_D;
-    double m_up = act_gelu_gauss_up_d(a) * d;
-    double m = m_up * ACT_GELU_SCALE_DOWN_D;
-    return x < 0.0 ? m : 1.0 - m;
+    double m = (e_up * d) * ACT_GELU_SCALE_DOWN_D;
+    /* |x| < 1: 1/2 + x (S(x^2) + phi(x)), phi from the same exp (normal there) */
+    double phi = (e_up * ACT_GELU_SCALE_DOWN_D) * ACT_GELU_INV_SQRT_2PI_D;
+    double near0 = ACT_FMA_D(x, act_ndtr_small_s_d(x * x) + phi, 0.5);
+    return a < 1.0 ? near0 : (x < 0.0 ? m : 1.0 - m);
 }
 
 /* ---- gelu_tanh(x) = x/2 * (1 + tanh(u)),  u = sqrt(2/pi) * (x + 0.044715 x^3) ---------
