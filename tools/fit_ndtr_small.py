@@ -1,4 +1,4 @@
-"""Coefficients of the small-|x| branch of float64 gelu in _formulas.pxd.
+"""Coefficients of the small-|x| branch of float64 gelu in src/activations/_gelu.h.
 
 Phi(x) = 1/2 + x S(x^2) for |x| <= 1, S the Chebyshev interpolant of
 (Phi(sqrt u) - 1/2) / sqrt u on u in [0, 1] (near-minimax; Phi is entire, so a short

@@ -627,6 +627,7 @@ cdef extern from "_gelu.h" nogil:
     double act_gelu_tanh_fd(float x) noexcept
     double act_gelu_tanh_grad_fd(float x) noexcept
     double act_ndtr_d(double x) noexcept
+    double act_ndtr_small_d(double x) noexcept
     float act_gelu_f(float x) noexcept
     double act_gelu_d(double x) noexcept
     float act_gelu_grad_f(float x) noexcept
@@ -637,49 +638,18 @@ cdef extern from "_gelu.h" nogil:
     double act_gelu_tanh_grad_d(double x) noexcept
 
 
-cdef extern from *:
-    """
-    /* tools/fit_ndtr_small.py: Phi(x) = 1/2 + x S(x^2) for |x| <= 1 (float64) */
-    static inline double act_ndtr_small_s_d(double u) {
-        double p = 4.0743269774266276e-12;
-        p = act_fma_d(p, u, -1.106432828275589e-10);
-        p = act_fma_d(p, u, 2.2704137585676e-09);
-        p = act_fma_d(p, u, -4.1224107514160815e-08);
-        p = act_fma_d(p, u, 6.659679879655231e-07);
-        p = act_fma_d(p, u, -9.444655793103845e-06);
-        p = act_fma_d(p, u, 0.00011543468751655941);
-        p = act_fma_d(p, u, -0.0011873282154680343);
-        p = act_fma_d(p, u, 0.009973557010035022);
-        p = act_fma_d(p, u, -0.06649038006690543);
-        return act_fma_d(p, u, 0.3989422804014327);
-    }
-    """
-    double act_ndtr_small_s_d(double u) noexcept nogil
-
-
-cdef inline double ndtr_small(double x) noexcept nogil:
-    """Phi(x) for |x| <= 1 (float64), within ~1 ulp."""
-    return vfma(x, act_ndtr_small_s_d(x * x), 0.5)
-
-
 cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept nogil:
-    # float64, |x| < 1: x * (1/2 + x S(x^2)) -- the tail-ratio form of _gelu.h gathers
-    # ~5 ulp of rounding here, this ~1.5
     if floating is float:
         return act_gelu_f(x)
     else:
-        return x * ndtr_small(x) if vfabs(x) < 1.0 else act_gelu_d(x)
+        return act_gelu_d(x)
 
 
 cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    # float64, |x| < 1: Phi + x phi = 1/2 + x (S(x^2) + phi(x))
-    cdef double phi
     if floating is float:
         return g * act_gelu_grad_f(x)
     else:
-        phi = vexp(-0.5 * (x * x)) * 0.3989422804014327   # 1/sqrt(2 pi)
-        return g * (vfma(x, act_ndtr_small_s_d(x * x) + phi, 0.5) if vfabs(x) < 1.0
-                    else act_gelu_grad_d(x))
+        return g * act_gelu_grad_d(x)
 
 
 cdef inline floating gelu_tanh_forward(floating x, floating a, floating b) noexcept nogil:
@@ -770,7 +740,7 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form) noexcept
     else:
         ab = a * b
         if (vfabs(a) < one) & finite(ab):
-            return (gelu_tanh_cdf(a) if tanh_form else ndtr_small(a)) * ab
+            return (gelu_tanh_cdf(a) if tanh_form else act_ndtr_small_d(a)) * ab
         return (act_gelu_tanh_d(a) if tanh_form else act_gelu_d(a)) * b
 
 

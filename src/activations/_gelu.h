@@ -7,26 +7,36 @@
  *     special values blended in with selects; compiled with -O3 -fno-math-errno
  *     -fno-trapping-math -ffp-contract=off (never -ffast-math).  Every loop
  *     y[i] = act_*(x[i]) vectorizes at SSE2, AVX2 and AVX-512 (tools/gelu_check/
- *     check_gelu.py --vec); float64 gives bit-identical results at all three, float32
- *     uses FMA where the level has it (each level within the bounds below).
+ *     check_gelu.py --vec); both dtypes use FMA where the level has it (float64 in
+ *     _vmath.h's exp and the series near 0), so results may differ in the last bit
+ *     across levels, each level within the bounds below.
  *  2. The normal tail Q(a) = Phi(-a), a = |x| (not |x|/sqrt 2, so nothing is rounded
  *     before the approximation): Q(a) = exp(-a^2/2) * P(t) / (K + a) with
  *     t = (K + B a) / (K + a) in [-1, 1] for a in [0, AMAX] (Boyd's rational-
  *     Chebyshev map of the half line; P(t) = erfcx(a/sqrt2)(K+a)/2 is analytic
  *     there).  P is a polynomial fitted by tools/fit_gelu.py (mpmath weighted least
  *     squares + Lawson, coefficients rounded greedily): degree 10 (1e-9 relative) for
- *     float32, degree 22 (0.40 ulp) for float64.  exp's argument -a^2/2 is exact:
+ *     float32, degree 22 (0.40 ulp) for float64, evaluated with FMA where the level
+ *     has it (one instruction per step instead of two).  exp's argument -a^2/2 is exact:
  *     in double for a float32 a, by two_prod in float64.  Then
  *       gelu  = x < 0 ? -a Q : x (1 - Q),    Phi = x < 0 ? Q : 1 - Q,
  *       gelu' = x < 0 ? E (R - a c) : 1 - E (R - a c),  R = Q / E, c = 1/sqrt(2 pi).
+ *     float64 gelu and gelu' take Phi = 1/2 + x S(x^2) for |x| < 1 instead (the tail
+ *     form gathers ~5 ulp of rounding there); gelu' shares E with that branch.
  *  3. float32 is evaluated in double and rounded once, with only the precision a
- *     float32 result needs (act_exp_for_f32_d: 5e-10 relative; the degree-10 P), and
- *     FMA: 1.6-1.9x faster than full double precision at AVX2, same max errors.
+ *     float32 result needs (exp(-a^2/2) to 4e-11 relative, the degree-10 P to 1e-9)
+ *     and FMA, in as few double operations as that allows: their multiply-adds, 4
+ *     lanes per AVX2 vector, bound the speed (gelu: 27 FMA, multiplications and blends
+ *     per vector of 4, against 34 with the generic exp, one Horner chain and a float
+ *     clamp: 13% faster at AVX2; docs/performance-notes.md).
  *     A float32-only evaluation is faster still but measured 3.4 ulp (series near 0,
  *     split a^2, Cody-Waite exp, rational tail; docs/performance-notes.md) and 5 ulp
  *     for these formulas: above this file's 0.52 ulp and the tests' bounds.  float64
  *     scales exp by 2^512 where the result is denormal and rounds into the denormal
- *     range once at the end (swish).
+ *     range once at the end (swish), with an exp specialised to the one range it
+ *     sees (no clamps, one scale factor: act_gelu_gauss_up_d); with FMA in P and one
+ *     exp for gelu' (shared with the series near 0) float64 gelu is 1.8x and gelu'
+ *     2.1x faster at AVX2 than with the generic exp and plain Horner steps.
  *  4. Tanh form: the exact function of the real constants sqrt(2/pi) and 0.044715
  *     (not of the dtype-rounded ones), as x * sigmoid(w), w = 2u, with w formed in
  *     double (float32) or double-word arithmetic (float64) so that exp(-|w|) sees no
@@ -41,6 +51,7 @@
  *   act_ndtr(x)            Phi(x), the standard normal CDF (the shared helper; erf and
  *                          erfc are not provided: erf(z) = 2 Phi(z sqrt2) - 1 would
  *                          round z sqrt2 first, costing ~z^2 ulp)
+ *   act_ndtr_small_d(x)    Phi(x) for |x| <= 1, float64 (geglu's gate near 0)
  * Special values: NaN -> NaN everywhere; gelu(+-0) = +-0, gelu(+inf) = +inf,
  *   gelu(-inf) = -0 and a signed zero wherever the negative result underflows (same
  *   for gelu_tanh); gelu'(+-inf) = 1 / -0, gelu'(0) = 1/2; Phi(-inf) = 0, Phi(+inf) = 1.
@@ -48,11 +59,12 @@
  * Accuracy measured (tools/gelu_check/check_gelu.py; float32 over ~1.4e7 inputs:
  * 5e6 sampled in [-20, 10], [-6, 6] and log-spaced over +-[1e-45, 3e38], plus every
  * float32 in [-14.5, -12.5], [-11.5, -10], [-0.8, -0.7], [0.5, 1); float64 over 1e5
- * inputs per function against mpmath at 50 digits, incl. [-40, -37], [-23, -20]):
+ * inputs per function against mpmath at 50 digits, incl. [-40, -37], [-23, -20];
+ * gelu and gelu' float64 with the series for |x| < 1):
  *                       float32    float64
- *   gelu                0.52 ulp   4 ulp
+ *   gelu                0.52 ulp   3 ulp
  *   gelu_tanh           0.50 ulp   3 ulp
- *   ndtr                0.52 ulp   5 ulp
+ *   ndtr                0.52 ulp   4 ulp
  *   gelu_grad           0.69 ulp   5 ulp (absolute, in ulps of max(Phi, |x phi|))
  *   gelu_tanh_grad      0.50 ulp   5 ulp (absolute, in ulps of max(s, |x w' s(1-s)|))
  * The derivatives have roots at x = -0.75179 (gelu) and -0.75246 (tanh form): there
@@ -106,17 +118,41 @@
 #define ACT_GELU_P10_F 0x1.27a095bb08874p-17 /* 8.810379645455615e-06 */
 ACT_INLINE double act_gelu_poly_f(double t)
 {
-    double p = ACT_GELU_P10_F;
-    p = ACT_FMA_D(p, t, ACT_GELU_P9_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P8_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P7_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P6_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P5_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P4_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P3_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P2_F);
-    p = ACT_FMA_D(p, t, ACT_GELU_P1_F);
-    return ACT_FMA_D(p, t, ACT_GELU_P0_F);
+    double u = t * t;
+    double even = ACT_GELU_P10_F;
+    even = ACT_FMA_D(even, u, ACT_GELU_P8_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P6_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P4_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P2_F);
+    even = ACT_FMA_D(even, u, ACT_GELU_P0_F);
+    double odd = ACT_GELU_P9_F;
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P7_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P5_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P3_F);
+    odd = ACT_FMA_D(odd, u, ACT_GELU_P1_F);
+    return ACT_FMA_D(odd, t, even);
+}
+
+/* f: exp(-s/2) for |s| <= ln 2, degree 7, max relative error 4.05e-11 (0.0007 float32 ulp) */
+#define ACT_GELU_E0_F 0x1.ffffffffabed3p-1 /* 0.9999999999617678 */
+#define ACT_GELU_E1_F -0x1.000000010d463p-1 /* -0.5000000001224517 */
+#define ACT_GELU_E2_F 0x1.00000059fb50ep-3 /* 0.12500000261881222 */
+#define ACT_GELU_E3_F -0x1.55555340c765fp-6 /* -0.02083333139591159 */
+#define ACT_GELU_E4_F 0x1.555467fb62e9fp-9 /* 0.002604139035332256 */
+#define ACT_GELU_E5_F -0x1.1112fc9044ffep-12 /* -0.0002604238188876894 */
+#define ACT_GELU_E6_F 0x1.6da51d29e9111p-16 /* 2.179413892346253e-05 */
+#define ACT_GELU_E7_F -0x1.9eb57f46a1a74p-20 /* -1.5449113150170964e-06 */
+ACT_INLINE double act_gelu_exp_half_f(double s)
+{
+    double p = ACT_GELU_E7_F;
+    p = ACT_FMA_D(p, s, ACT_GELU_E6_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E5_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E4_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E3_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E2_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E1_F);
+    p = ACT_FMA_D(p, s, ACT_GELU_E0_F);
+    return p;
 }
 
 /* d: degree 22, max relative error of P 4.44e-17 (0.3995 ulp) */
@@ -148,28 +184,29 @@ ACT_INLINE double act_gelu_poly_f(double t)
 ACT_INLINE double act_gelu_poly_d(double t)
 {
     double p = ACT_GELU_P22_D;
-    p = p * t + ACT_GELU_P21_D;
-    p = p * t + ACT_GELU_P20_D;
-    p = p * t + ACT_GELU_P19_D;
-    p = p * t + ACT_GELU_P18_D;
-    p = p * t + ACT_GELU_P17_D;
-    p = p * t + ACT_GELU_P16_D;
-    p = p * t + ACT_GELU_P15_D;
-    p = p * t + ACT_GELU_P14_D;
-    p = p * t + ACT_GELU_P13_D;
-    p = p * t + ACT_GELU_P12_D;
-    p = p * t + ACT_GELU_P11_D;
-    p = p * t + ACT_GELU_P10_D;
-    p = p * t + ACT_GELU_P9_D;
-    p = p * t + ACT_GELU_P8_D;
-    p = p * t + ACT_GELU_P7_D;
-    p = p * t + ACT_GELU_P6_D;
-    p = p * t + ACT_GELU_P5_D;
-    p = p * t + ACT_GELU_P4_D;
-    p = p * t + ACT_GELU_P3_D;
-    p = p * t + ACT_GELU_P2_D;
-    p = p * t + ACT_GELU_P1_D;
-    return p * t + ACT_GELU_P0_D;
+    p = ACT_FMA_D(p, t, ACT_GELU_P21_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P20_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P19_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P18_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P17_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P16_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P15_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P14_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P13_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P12_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P11_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P10_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P9_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P8_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P7_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P6_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P5_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P4_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P3_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P2_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P1_D);
+    p = ACT_FMA_D(p, t, ACT_GELU_P0_D);
+    return p;
 }
 
 /* ---- the normal tail Q(a) = Phi(-a), a >= 0 ---------------------------------------
@@ -188,12 +225,40 @@ ACT_INLINE double act_gelu_tail_ratio_d(double a)
     return act_gelu_poly_d(t) * r;
 }
 
+/* act_exp_scaled_d's method for the one range used here, -a^2/2 in [-760.5, 0]: no
+ * clamps, and 2^(n + S) is one normal factor (n + S + 1023 in [438, 1535]; the shifter
+ * carries S + 1023 in its low bits, as in act_gelu_gauss_f), so the result is the same
+ * double as act_exp_scaled_d(-a^2/2, lo, S) in about 3/4 of the operations. */
+#define ACT_GELU_SHIFTER_D (ACT_SHIFTER_D + (1023.0 + ACT_GELU_SCALE_D))
 ACT_INLINE double act_gelu_gauss_up_d(double a)
 {
     double a2 = a * a;
     double lo = act_two_prod_err_d(a, a, a2);
-    return act_exp_scaled_d(-0.5 * a2, -0.5 * lo, ACT_GELU_SCALE_D);
+    double x = -0.5 * a2;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_GELU_SHIFTER_D);
+    double n = kd - ACT_GELU_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) - 0.5 * lo;
+    return (1.0 + act_expm1_poly_d(r)) * act_asdouble_u(act_asuint_d(kd) << 52);
 }
+
+/* ---- Phi near 0 (float64): Phi(x) = 1/2 + x S(x^2) for |x| <= 1 ------------------------
+ * S from tools/fit_ndtr_small.py.  Near 0 the tail form above gathers ~5 ulp of
+ * rounding in gelu and gelu' (built for the tails); x * (1/2 + x S(x^2)) ~1.5. */
+ACT_INLINE double act_ndtr_small_s_d(double u)
+{
+    double p = 4.0743269774266276e-12;
+    p = ACT_FMA_D(p, u, -1.106432828275589e-10);
+    p = ACT_FMA_D(p, u, 2.2704137585676e-09);
+    p = ACT_FMA_D(p, u, -4.1224107514160815e-08);
+    p = ACT_FMA_D(p, u, 6.659679879655231e-07);
+    p = ACT_FMA_D(p, u, -9.444655793103845e-06);
+    p = ACT_FMA_D(p, u, 0.00011543468751655941);
+    p = ACT_FMA_D(p, u, -0.0011873282154680343);
+    p = ACT_FMA_D(p, u, 0.009973557010035022);
+    p = ACT_FMA_D(p, u, -0.06649038006690543);
+    return ACT_FMA_D(p, u, 0.3989422804014327);
+}
+ACT_INLINE double act_ndtr_small_d(double x) { return ACT_FMA_D(x, act_ndtr_small_s_d(x * x), 0.5); }
 
 /* ---- Phi(x), the standard normal CDF (scipy's ndtr) --------------------------------
  * x < 0: Q(|x|), relative accuracy down to the smallest denormal;  x >= 0: 1 - Q(x).
@@ -220,7 +285,7 @@ ACT_INLINE double act_gelu_d(double x)
     double q_up = act_gelu_gauss_up_d(a) * act_gelu_tail_ratio_d(a);
     double neg = -(a * q_up) * ACT_GELU_SCALE_DOWN_D;   /* a clamped: -0 at -inf */
     double pos = x * (1.0 - q_up * ACT_GELU_SCALE_DOWN_D);
-    return x < 0.0 ? neg : pos;
+    return a < 1.0 ? x * act_ndtr_small_d(x) : (x < 0.0 ? neg : pos);
 }
 
 /* ---- gelu'(x) = Phi(x) + x * phi(x) -----------------------------------------------------
@@ -235,10 +300,13 @@ ACT_INLINE double act_gelu_grad_d(double x)
 {
     double a = act_fabs_d(x);
     a = a > ACT_GELU_AMAX_D ? ACT_GELU_AMAX_D : a;
+    double e_up = act_gelu_gauss_up_d(a);
     double d = act_gelu_tail_ratio_d(a) - a * ACT_GELU_INV_SQRT_2PI_D;
-    double m_up = act_gelu_gauss_up_d(a) * d;
-    double m = m_up * ACT_GELU_SCALE_DOWN_D;
-    return x < 0.0 ? m : 1.0 - m;
+    double m = (e_up * d) * ACT_GELU_SCALE_DOWN_D;
+    /* |x| < 1: 1/2 + x (S(x^2) + phi(x)), phi from the same exp (normal there) */
+    double phi = (e_up * ACT_GELU_SCALE_DOWN_D) * ACT_GELU_INV_SQRT_2PI_D;
+    double near0 = ACT_FMA_D(x, act_ndtr_small_s_d(x * x) + phi, 0.5);
+    return a < 1.0 ? near0 : (x < 0.0 ? m : 1.0 - m);
 }
 
 /* ---- gelu_tanh(x) = x/2 * (1 + tanh(u)),  u = sqrt(2/pi) * (x + 0.044715 x^3) ---------
@@ -315,46 +383,75 @@ ACT_INLINE double act_gelu_tanh_grad_d(double x)
  * float32-only evaluation of the same formulas accumulates ~8 roundings of 2^-24 (up
  * to 5 ulp measured); in double the float32 result is within 0.52 ulp (see above),
  * i.e. correctly rounded except near ties.  Each piece carries only what float32
- * needs: the lower-degree polynomial (ACT_GELU_*_F: 1e-9 relative) and exp to 5e-10
- * (act_exp_for_f32_d); both forms of the tanh form's result share one division. */
-ACT_INLINE double act_gelu_tail_ratio_f(double a)      /* R(a) = Q(a) exp(a^2/2) */
+ * needs, in as few double operations as that allows (the double multiply-adds bound
+ * the speed: docs/performance-notes.md): the lower-degree P (ACT_GELU_*_F: 1e-9
+ * relative) evaluated as two chains in t^2, t = B + K (1 - B) r in one multiply-add,
+ * exp(-a^2/2) to 4e-11 with one reduction step (act_gelu_gauss_f); both forms of the
+ * tanh form's result share one division.
+ * a = |x| is clamped to AMAX by an integer min on the bits (a compare-and-select there
+ * makes GCC carry the select through every later operation: 8 blends per vector), so
+ * NaN becomes AMAX too: the float32 results put NaN back (act_gelu_nan_f); the `_fd`
+ * forms are for finite x (geglu passes infinities and NaN to the float32 forms). */
+ACT_INLINE float act_gelu_abs_clamped_f(float x)
 {
-    double r = 1.0 / (ACT_GELU_K_F + a);
-    double t = (ACT_GELU_K_F + ACT_GELU_B_F * a) * r;
-    return act_gelu_poly_f(t) * r;
+    uint32_t a = act_asuint_f(x) & 0x7fffffffu, amax = act_asuint_f(ACT_GELU_AMAX_F);
+    return act_asfloat_u(a < amax ? a : amax);
 }
 
-/* exp(-a^2/2) for a = |x| of a float32 x (a^2 exact in double), clamped a <= AMAX */
-ACT_INLINE double act_gelu_gauss_f(double a) { return act_exp_for_f32_d(-0.5 * (a * a)); }
+/* y, or x where x is NaN */
+ACT_INLINE float act_gelu_nan_f(float x, float y) { return x == x ? y : x; }
+
+/* R(a) = Q(a) exp(a^2/2) = P(t) r,  r = 1/(K + a),  t = (K + B a) r = B + K (1 - B) r */
+#define ACT_GELU_KB_F (ACT_GELU_K_F * (1.0 - ACT_GELU_B_F))
+ACT_INLINE double act_gelu_tail_ratio_f(double a)
+{
+    double r = 1.0 / (ACT_GELU_K_F + a);
+    return act_gelu_poly_f(ACT_FMA_D(ACT_GELU_KB_F, r, ACT_GELU_B_F)) * r;
+}
+
+/* exp(-a^2/2) for a = |x| of a float32 x, a <= AMAX: with n = round(-a^2/(2 ln2)) and
+ * s = a^2 + 2 n ln2 (|s| <= ln2; a^2 is exact, the one-step reduction is off by
+ * |n| ulp(2 ln2) <= 2e-14), exp(-a^2/2) = 2^n exp(-s/2).  The shifter carries the
+ * exponent bias in its low bits, so kd's low 12 bits are n + 1023, the bits of 2^n
+ * once shifted into the exponent field (n >= -113 here). */
+#define ACT_GELU_SHIFTER_F (0x1.8p52 + 1023.0)
+ACT_INLINE double act_gelu_gauss_f(double a)
+{
+    double a2 = a * a;
+    double kd = ACT_FMA_D(a2, -0.5 * ACT_LOG2E_D, ACT_GELU_SHIFTER_F);
+    double n = kd - ACT_GELU_SHIFTER_F;
+    double s = ACT_FMA_D(n, 2.0 * 0x1.62e42fefa39efp-1, a2);    /* 2 ln2 */
+    return act_gelu_exp_half_f(s) * act_asdouble_u(act_asuint_d(kd) << 52);
+}
 
 ACT_INLINE float act_ndtr_f(float x)
 {
-    double a = act_fabs_d((double)x);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
+    double a = (double)act_gelu_abs_clamped_f(x);
     double q = act_gelu_gauss_f(a) * act_gelu_tail_ratio_f(a);
-    return (float)(x < 0.0f ? q : 1.0 - q);
+    return act_gelu_nan_f(x, (float)(x < 0.0f ? q : 1.0 - q));
 }
 
+/* gelu = x Phi(x) with x clamped below at -AMAX (an integer min on the bits, as for a:
+ * the bits of a negative float grow with its magnitude), so that -inf gives
+ * -AMAX Q(AMAX), which rounds to -0 */
 ACT_INLINE double act_gelu_fd(float x)
 {
-    double xd = (double)x;
-    double a = act_fabs_d(xd);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
+    double a = (double)act_gelu_abs_clamped_f(x);
     double q = act_gelu_gauss_f(a) * act_gelu_tail_ratio_f(a);
-    double neg = -(a * q);                  /* a clamped: -0 at -inf */
-    double pos = xd * (1.0 - q);
-    return x < 0.0f ? neg : pos;
+    uint32_t xb = act_asuint_f(x), lowest = act_asuint_f(-ACT_GELU_AMAX_F);
+    double xl = (double)act_asfloat_u(xb < lowest ? xb : lowest);
+    return xl * (x < 0.0f ? q : 1.0 - q);
 }
-ACT_INLINE float act_gelu_f(float x) { return (float)act_gelu_fd(x); }
+ACT_INLINE float act_gelu_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_fd(x)); }
 
 ACT_INLINE double act_gelu_grad_fd(float x)
 {
-    double a = act_fabs_d((double)x);
-    a = a > ACT_GELU_AMAX_F ? ACT_GELU_AMAX_F : a;
-    double m = act_gelu_gauss_f(a) * (act_gelu_tail_ratio_f(a) - a * ACT_GELU_INV_SQRT_2PI_D);
+    double a = (double)act_gelu_abs_clamped_f(x);
+    double m = act_gelu_gauss_f(a)
+             * ACT_FMA_D(-a, ACT_GELU_INV_SQRT_2PI_D, act_gelu_tail_ratio_f(a));
     return x < 0.0f ? m : 1.0 - m;
 }
-ACT_INLINE float act_gelu_grad_f(float x) { return (float)act_gelu_grad_fd(x); }
+ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
 
 /* w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in double (relative error ~3e-16, so exp's
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.

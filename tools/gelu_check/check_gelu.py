@@ -12,9 +12,10 @@ Builds gelu_loops.c at three SIMD levels (the package's flags: -O3 -fno-math-err
   --special  exact expected values at +-0, +-inf, NaN, denormals, +-MAX
   --torch    the same ULP measure for torch.nn.functional.gelu and its autograd
   --bench    ns/element at 2**20 elements, each level
-Accuracy and speed are measured at every level this CPU runs.  float64 must give
-bit-identical results at all of them (checked); float32 uses FMA where the level has it
-(its double intermediate may differ in the last bit, the float32 result rarely).  Usage:
+Accuracy and speed are measured at every level this CPU runs.  Both dtypes use FMA where
+the level has it (_vmath.h's exp, the series near 0, float32's polynomials): results may
+differ in the last bit across levels (float64: counted; float32 results rarely), each
+level within the bounds.  Usage:
   python tools/gelu_check/check_gelu.py --vec --special --f32 --f64 --torch --bench
 """
 import argparse
@@ -252,8 +253,11 @@ def check_f64(args):
             for label, x in parts.items():
                 y = run(name, x)
                 for level in RUNNABLE[:-1]:
-                    if not np.array_equal(y.view(np.int64), run(name, x, level).view(np.int64)):
-                        print(f"  !! {name} f64 {level} differs from {BEST} on {label}")
+                    other = run(name, x, level)
+                    differ = y.view(np.int64) != other.view(np.int64)
+                    if differ.any():
+                        print(f"  {name} f64: {level} differs from {BEST} in the last bits "
+                              f"on {int(differ.sum())} of {x.size} ({label})")
                 chunks = np.array_split(x, 64)
                 res = [r for part in pool.map(_mp_batch, [(name, c) for c in chunks]) for r in part]
                 ref = np.array([r[0] for r in res])
