@@ -154,7 +154,7 @@ cdef inline floating tanh_forward(floating x, floating a, floating b) noexcept n
     # tanh|x| = w / (2 - w) with w = 1 - exp(-2|x|) = -expm1(-2|x|) in [0, 1]: no
     # overflow, full relative accuracy near 0 (expm1 is accurate there), sign restored
     # last (w(0) = +0, so tanh(-0) = -0).  One exp-type evaluation: faster than
-    # tanh_accurate below, within 2.5 ulp (docs/performance-notes.md "tanh").
+    # tanh_accurate below, within 2.5 ulp (docs/performance-notes.md, "expm1 on x <= 0").
     cdef floating two = 2
     cdef floating w = one_minus_exp_neg(two * vfabs(x))
     return vcopysign(w / (two - w), x)

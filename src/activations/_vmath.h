@@ -254,8 +254,9 @@ ACT_INLINE double act_expm1_d(double x)
  *    halving (t - 1 is exact for n >= -24; below, expm1 rounds to -1 anyway);
  *  - float32 reduces in one step, r = x - n*ln2_f with ln2 rounded to float32: the
  *    error n * (ln2 - ln2_f) is scaled by 2^n, so it stays below 0.06 ulp of the
- *    result for every n <= 0 (ln2_f is 0.03 ulp of float32 from ln2); float64 keeps
- *    the two-step split (its ln2 is 0.2 ulp off);
+ *    result for every n <= 0 (ln2_f is 0.03 ulp of float32 from ln2; without FMA the
+ *    rounding of n*ln2_f is scaled alike: the baseline level's sweep maxima are those
+ *    of the two-step form); float64 keeps the two-step split (its ln2 is 0.2 ulp off);
  *  - 2^n is built by one shift of the shifter's bits (their low bits hold n).
  * act_expm1_nonpos_parts clamps nothing: x must lie in [ACT_EXPM1_NONPOS_LOWEST, 0]
  * (NaN passes through to q).  It returns q = expm1(r) and sets *t = 2^n. */
