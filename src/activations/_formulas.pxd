@@ -20,7 +20,7 @@
 
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, vexpm1, vlog1p,
-                                 vlog1p_unit, vfma,
+                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d)
 
@@ -151,12 +151,13 @@ cdef extern from *:
 
 
 cdef inline floating tanh_forward(floating x, floating a, floating b) noexcept nogil:
-    # tanh|x| = -e / (2 + e) with e = expm1(-2|x|) in [-1, 0]: no overflow, full
-    # relative accuracy near 0 (expm1 is accurate there), sign restored last.  One
-    # exp-type evaluation: faster than tanh_accurate below, within 2.5 ulp.
+    # tanh|x| = w / (2 - w) with w = 1 - exp(-2|x|) = -expm1(-2|x|) in [0, 1]: no
+    # overflow, full relative accuracy near 0 (expm1 is accurate there), sign restored
+    # last (w(0) = +0, so tanh(-0) = -0).  One exp-type evaluation: faster than
+    # tanh_accurate below, within 2.5 ulp (docs/performance-notes.md, "expm1 on x <= 0").
     cdef floating two = 2
-    cdef floating e = vexpm1(-two * vfabs(x))
-    return vcopysign(-e / (two + e), x)
+    cdef floating w = one_minus_exp_neg(two * vfabs(x))
+    return vcopysign(w / (two - w), x)
 
 
 cdef inline floating tanh_accurate(floating x) noexcept nogil:
@@ -231,7 +232,7 @@ cdef inline floating leaky_relu_backward_from_output(floating g, floating y, flo
 # ----------------------------------------------------------------- elu (a = alpha)
 
 cdef inline floating elu_forward(floating x, floating a, floating b) noexcept nogil:
-    return x if x > 0 else a * vexpm1(x)
+    return x if x > 0 else a * vexpm1_nonpos(x)
 
 
 cdef inline floating elu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -252,7 +253,7 @@ cdef inline floating elu_backward_from_output(floating g, floating y, floating a
 cdef inline floating selu_forward(floating x, floating a, floating b) noexcept nogil:
     cdef floating scale = <floating>ACT_SELU_SCALE
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
-    return scale * x if x > 0 else scale_alpha * vexpm1(x)
+    return scale * x if x > 0 else scale_alpha * vexpm1_nonpos(x)
 
 
 cdef inline floating selu_backward(floating g, floating x, floating a, floating b) noexcept nogil:

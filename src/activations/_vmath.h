@@ -22,6 +22,7 @@
  *       exp:   NaN -> NaN, +inf -> +inf, -inf -> +0, overflow -> +inf, results in
  *              the denormal range are rounded once (two-factor scaling).
  *       expm1: NaN -> NaN, +inf -> +inf, -inf -> -1, |x| < 2^-25 (2^-54) -> x.
+ *       expm1_nonpos: as expm1 on x <= 0 (+-0 -> +-0, denormals exact); x > 0 -> +0.
  *       log1p: NaN -> NaN, +inf -> +inf, -1 -> -inf, x < -1 -> NaN, +-0 -> +-0.
  */
 #ifndef ACTIVATIONS_VMATH_H
@@ -244,6 +245,81 @@ ACT_INLINE double act_expm1_d(double x)
     double t = act_asdouble_u((uint64_t)(ni + 1022) << 52);
     double y = 2.0 * ACT_FMA_D(t, q, t - 0.5);
     return act_fabs_d(x) < 0x1p-54 ? x : y;
+}
+
+/* ---- expm1 on x <= 0 -----------------------------------------------------------
+ * For the functions that need expm1 of a non-positive argument only (elu, selu:
+ * x <= 0; tanh: -2|x|), a cheaper form than act_expm1:
+ *  - with n <= 0, t = 2^n is a normal number, and expm1(x) = t*q + (t - 1) needs no
+ *    halving (t - 1 is exact for n >= -24; below, expm1 rounds to -1 anyway);
+ *  - float32 reduces in one step, r = x - n*ln2_f with ln2 rounded to float32: the
+ *    error n * (ln2 - ln2_f) is scaled by 2^n, so it stays below 0.06 ulp of the
+ *    result for every n <= 0 (ln2_f is 0.03 ulp of float32 from ln2; without FMA the
+ *    rounding of n*ln2_f is scaled alike: the baseline level's sweep maxima are those
+ *    of the two-step form); float64 keeps the two-step split (its ln2 is 0.2 ulp off);
+ *  - 2^n is built by one shift of the shifter's bits (their low bits hold n).
+ * act_expm1_nonpos_parts clamps nothing: x must lie in [ACT_EXPM1_NONPOS_LOWEST, 0]
+ * (NaN passes through to q).  It returns q = expm1(r) and sets *t = 2^n. */
+#define ACT_EXPM1_NONPOS_LOWEST_F (-20.0f)   /* expm1 rounds to -1 below -17.4 */
+#define ACT_EXPM1_NONPOS_LOWEST_D (-40.0)    /* and below -37.5 */
+#define ACT_LN2_F 0x1.62e430p-1f             /* ln2 rounded to float32 */
+
+ACT_INLINE float act_expm1_nonpos_parts_f(float x, float *t)
+{
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+    /* the shifter's bits are 0x4b400000 + n: shifted left by 23, only n remains */
+    *t = act_asfloat_u((act_asuint_f(kd) << 23) + (127u << 23));
+    return act_expm1_poly_f(ACT_FMA_F(-n, ACT_LN2_F, x));
+}
+
+ACT_INLINE double act_expm1_nonpos_parts_d(double x, double *t)
+{
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    *t = act_asdouble_u((act_asuint_d(kd) << 52) + (1023ull << 52));
+    return act_expm1_poly_d(ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)));
+}
+
+/* expm1(min(x, 0)): NaN -> NaN, -inf -> -1, +-0 -> +-0 (t*q + 0 loses the sign of
+ * -0: put back from x), x > 0 -> +0 (no special arithmetic in the lanes a caller
+ * discards).  A denormal x comes back exact (n = 0, r = x, q = x). */
+ACT_INLINE float act_expm1_nonpos_f(float x)
+{
+    float xc = x > 0.0f ? 0.0f : x;
+    xc = xc < ACT_EXPM1_NONPOS_LOWEST_F ? ACT_EXPM1_NONPOS_LOWEST_F : xc;
+    float t;
+    float q = act_expm1_nonpos_parts_f(xc, &t);
+    float y = ACT_FMA_F(t, q, t - 1.0f);
+    return act_asfloat_u(act_asuint_f(y) | (act_asuint_f(xc) & 0x80000000u));
+}
+
+ACT_INLINE double act_expm1_nonpos_d(double x)
+{
+    double xc = x > 0.0 ? 0.0 : x;
+    xc = xc < ACT_EXPM1_NONPOS_LOWEST_D ? ACT_EXPM1_NONPOS_LOWEST_D : xc;
+    double t;
+    double q = act_expm1_nonpos_parts_d(xc, &t);
+    double y = ACT_FMA_D(t, q, t - 1.0);
+    return act_asdouble_u(act_asuint_d(y) | (act_asuint_d(xc) & 0x8000000000000000ull));
+}
+
+/* 1 - e^(-a) = -expm1(-a) for a = |x| (the caller's absolute value) and a <= inf:
+ * >= 0, with +0 at a = 0 (tanh restores the sign itself); NaN -> NaN. */
+ACT_INLINE float act_one_minus_exp_neg_f(float a)
+{
+    float xc = -a < ACT_EXPM1_NONPOS_LOWEST_F ? ACT_EXPM1_NONPOS_LOWEST_F : -a;
+    float t;
+    float q = act_expm1_nonpos_parts_f(xc, &t);
+    return ACT_FMA_F(-t, q, 1.0f - t);
+}
+
+ACT_INLINE double act_one_minus_exp_neg_d(double a)
+{
+    double xc = -a < ACT_EXPM1_NONPOS_LOWEST_D ? ACT_EXPM1_NONPOS_LOWEST_D : -a;
+    double t;
+    double q = act_expm1_nonpos_parts_d(xc, &t);
+    return ACT_FMA_D(-t, q, 1.0 - t);
 }
 
 /* ---- log1p -------------------------------------------------------------------

@@ -20,6 +20,10 @@ cdef extern from "_vmath.h" nogil:
     double act_max_d(const double* x, Py_ssize_t n, double flip) noexcept
     float act_expm1_f(float x) noexcept
     double act_expm1_d(double x) noexcept
+    float act_expm1_nonpos_f(float x) noexcept
+    double act_expm1_nonpos_d(double x) noexcept
+    float act_one_minus_exp_neg_f(float a) noexcept
+    double act_one_minus_exp_neg_d(double a) noexcept
     float act_fma_f(float a, float b, float c) noexcept
     double act_fma_d(double a, double b, double c) noexcept
     float act_log1p_unit_f(float e) noexcept
@@ -95,6 +99,22 @@ cdef inline floating vexpm1(floating x) noexcept nogil:
         return act_expm1_f(x)
     else:
         return act_expm1_d(x)
+
+
+cdef inline floating vexpm1_nonpos(floating x) noexcept nogil:
+    """expm1(min(x, 0)): cheaper than vexpm1 where only x <= 0 matters."""
+    if floating is float:
+        return act_expm1_nonpos_f(x)
+    else:
+        return act_expm1_nonpos_d(x)
+
+
+cdef inline floating one_minus_exp_neg(floating a) noexcept nogil:
+    """1 - exp(-a) = -expm1(-a) for a >= 0 (or NaN): >= 0, +0 at a = 0."""
+    if floating is float:
+        return act_one_minus_exp_neg_f(a)
+    else:
+        return act_one_minus_exp_neg_d(a)
 
 
 cdef inline floating vlog1p(floating x) noexcept nogil:
