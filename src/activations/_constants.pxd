@@ -10,6 +10,12 @@ cdef enum:
     # the additions depends on the length only).  The stepped loops spell 8 as a
     # literal: Cython emits a C loop only for a literal step.
     LANES = 8
+    # Elements per block of the per-block fast paths (_elementwise.pxi.tp, _formulas.pxd
+    # "Per-block fast paths"): long enough that the predicate pass and its branch cost
+    # little per element, short enough that one rare lane sends few others to the exact
+    # formulas.  Measured (AVX2 EPYC, sigmoid/swish float32, 2**20): see
+    # docs/performance-notes.md, "Per-block fast path".
+    FAST_BLOCK = 64
 
 # The thread thresholds: below them a plain serial loop runs (a parallel region costs
 # microseconds even when idle).  Set by `python benchmarks/bench.py --threads-scan`
