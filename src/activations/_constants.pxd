@@ -16,6 +16,8 @@ cdef enum:
     # formulas.  Measured (AVX2 EPYC, sigmoid/swish float32, 2**20): see
     # docs/performance-notes.md, "Per-block fast path".
     FAST_BLOCK = 64
+    # The most blocks a run of rare blocks sends to the exact formulas unchecked.
+    FAST_STREAK = 63
 
 # The thread thresholds: below them a plain serial loop runs (a parallel region costs
 # microseconds even when idle).  Set by `python benchmarks/bench.py --threads-scan`
