@@ -84,6 +84,7 @@ cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
 # ----------------------------------------------------------------- sigmoid
 
 cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
+    # (blocks with no rare lane run sigmoid_forward_fast: "Per-block fast paths" below)
     return sigmoid_of(x)
 
 
@@ -331,6 +332,9 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 #   z <  0:  s = t / (1 + t)          y = x * t / (1 + t)
 # Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
 # scaled down last, so it is rounded once (a denormal t times x would lose bits).
+# That care costs about half of mul_sigmoid's and swish_derivative's instructions; the
+# loops skip it for blocks whose inputs cannot need it (mul_sigmoid_fast and
+# swish_derivative_fast, "Per-block fast paths" below).
 
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
     """a * sigmoid(z + zlo), rounded once also where the result is denormal.
