@@ -31,7 +31,7 @@ from test_gated import gate_reference
 ROOT = Path(__file__).resolve().parents[1]
 K = act._functions._K
 BLOCK = K.FAST_PATH_BLOCK
-BLOCKS = 12
+BLOCKS = 8
 
 #: (function, params, direction) for every elementwise (op, direction) with a fast path
 ELEMENTWISE = [
