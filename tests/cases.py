@@ -135,6 +135,33 @@ def _key(params):
     return tuple(sorted(params.items()))
 
 
+def reference_values(name, params, dtype, direction, x, g=None):
+    """(ref_hi, ref_lo, scale) of ``name`` at x (and grad g for the backward): float32 in
+    NumPy float64, float64 in mpmath (ref_lo its next digits); scale the derivative's
+    term magnitude where it has a root (see ulp_error), else None."""
+    dtype = np.dtype(dtype)
+    ref = reference(name)
+    p = ref.effective(params, dtype)
+    if dtype == F32:
+        x64 = x.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            if direction == "forward":
+                return ref.forward_np(x64, p), None, None
+            g64 = g.astype(np.float64)
+            scale = (np.abs(g64) * ref.derivative_scale_np(x64, p)
+                     if ref.derivative_scale_np else None)
+            return g64 * ref.derivative_np(x64, p), None, scale
+    if direction == "forward":
+        hi, lo = mp_values(ref.forward_mp, x, p)
+        return hi, lo, None
+    hi, lo = mp_values(ref.derivative_mp, x, p, factor=g)
+    scale = None
+    if ref.derivative_scale_mp:
+        s_hi, _ = mp_values(ref.derivative_scale_mp, x, p)
+        scale = np.abs(g.astype(np.float64)) * s_hi
+    return hi, lo, scale
+
+
 @functools.lru_cache(maxsize=None)
 def accuracy_case(name, params_key, dtype_name, direction):
     """(x, grad, ref_hi, ref_lo, scale) for the accuracy tests (cached across SIMD levels).
@@ -143,35 +170,12 @@ def accuracy_case(name, params_key, dtype_name, direction):
     float64: ~2000 points, references in mpmath."""
     params = dict(params_key)
     dtype = np.dtype(dtype_name)
-    ref = reference(name)
-    p = ref.effective(params, dtype)
     if dtype == F32:
         x = sweep(name, params, dtype, 100_000, 60_000, 40_000)
-        x64 = x.astype(np.float64)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-            if direction == "forward":
-                g = None
-                hi, lo, scale = ref.forward_np(x64, p), None, None
-            else:
-                g = grads_like(x)
-                hi = g.astype(np.float64) * ref.derivative_np(x64, p)
-                lo = None
-                scale = (np.abs(g.astype(np.float64)) * ref.derivative_scale_np(x64, p)
-                         if ref.derivative_scale_np else None)
     else:
         x = sweep(name, params, dtype, 900, 700, 300)
-        if direction == "forward":
-            g = None
-            hi, lo = mp_values(ref.forward_mp, x, p)
-            scale = None
-        else:
-            g = grads_like(x)
-            hi, lo = mp_values(ref.derivative_mp, x, p, factor=g)
-            scale = None
-            if ref.derivative_scale_mp:
-                s_hi, _ = mp_values(ref.derivative_scale_mp, x, p)
-                scale = np.abs(g.astype(np.float64)) * s_hi
-    return x, g, hi, lo, scale
+    g = None if direction == "forward" else grads_like(x)
+    return (x, g) + reference_values(name, params, dtype, direction, x, g)
 
 
 def case(name, params, dtype, direction):

@@ -41,7 +41,9 @@ def unvectorized(level):
     for i, line in enumerate(lines, 1):
         m = re.search(r"__pyx_f_11activations_9_formulas_(\w+?)\(", line)
         if not m or "static" in line or "CYTHON_INLINE" in line or not re.search(
-                r"\(__pyx_v_(out(_a|_b)?\[__pyx_v_i\]|orow\[__pyx_v_j\])\) =", line):
+                r"\(__pyx_v_(out(_a|_b)?\[__pyx_v_i\]|orow\[__pyx_v_j\])\) =|"
+                r"__pyx_t_\d+ = __pyx_fuse_\d__pyx_f_11activations_9_formulas_\w+_rare\(.*"
+                r"\[__pyx_v_i\]", line):
             continue
         fuse = re.search(r"__pyx_fuse_(\d)__pyx_f_11activations_9_formulas_", line)
         key = (m.group(1), "f32" if fuse and fuse.group(1) == "0" else "f64")

@@ -10,6 +10,13 @@ cdef enum:
     # the additions depends on the length only).  The stepped loops spell 8 as a
     # literal: Cython emits a C loop only for a literal step.
     LANES = 8
+    # Elements per block of the per-block fast paths (_elementwise.pxi.tp, _formulas.pxd
+    # "Per-block fast paths"): 256 ran ordinary data 3-7% faster than 64 (AVX2 EPYC,
+    # 2026-12-02, docs/performance-notes.md "Per-block fast path"); one rare lane sends
+    # at most 255 others to the exact formulas.
+    FAST_BLOCK = 256
+    # The most blocks a run of rare blocks sends to the exact formulas unchecked.
+    FAST_STREAK = 63
 
 # The thread thresholds: below them a plain serial loop runs (a parallel region costs
 # microseconds even when idle).  Set by `python benchmarks/bench.py --threads-scan`

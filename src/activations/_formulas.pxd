@@ -21,6 +21,7 @@
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
+                                 vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d)
 
@@ -84,6 +85,7 @@ cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
 # ----------------------------------------------------------------- sigmoid
 
 cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
+    # (blocks with no rare lane run sigmoid_forward_fast: "Per-block fast paths" below)
     return sigmoid_of(x)
 
 
@@ -332,6 +334,9 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 #   z <  0:  s = t / (1 + t)          y = x * t / (1 + t)
 # Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
 # scaled down last, so it is rounded once (a denormal t times x would lose bits).
+# That care costs about half of mul_sigmoid's and swish_derivative's instructions; the
+# loops skip it for blocks whose inputs cannot need it (mul_sigmoid_fast and
+# swish_derivative_fast, "Per-block fast paths" below).
 
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
     """a * sigmoid(z + zlo), rounded once also where the result is denormal.
@@ -389,6 +394,182 @@ cdef inline floating swish_backward(floating g, floating x, floating a, floating
 cdef inline floating silu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return g * swish_derivative(x, x, x, zero)
+
+
+# ================================================================= per-block fast paths
+# For the ops and directions listed in _spec.FAST_PATHS, the loops (_elementwise.pxi.tp)
+# run blocks of FAST_BLOCK elements: a vectorized pass ORs NAME_DIR_rare over the
+# block's inputs, then the block runs NAME_DIR_fast, or NAME_DIR (the exact formula)
+# if any lane is rare.  A fast formula is its exact formula's arithmetic without the
+# rare cases (the exp with one 2^n factor, vexp_normal; no scaled-up exp, no tiny or
+# zero selects): on every input its predicate lets through it gives the exact
+# formula's result bit for bit, so the split into blocks (and so the thread count)
+# never shows in a result, and the exact formulas' accuracy bounds are the fast
+# paths' too.  The predicates are conservative and need not be tight:
+#   - an exp argument below -FAST_EXP_MIN (-60 / -600), where exp is 2^-86.6 / 2^-865.6
+#     and the products below may leave the normal range;
+#   - for a * sigmoid(z) with z < 0, a factor 0 < |a| < FAST_TINY (2^-38 / 2^-150):
+#     then |a| exp(z) >= 2^-124.6 / 2^-1015.6, so a t and a t / (1 + t) are normal and
+#     mul_sigmoid's scaled path (taken below 2^-100 / 2^-960) rounds the same;
+#   - a derivative's exp at |z| > FAST_EXP_MIN, where vexp_normal's clamp would show;
+#   - for swiglu, a product a*b that is not finite (the exact gate's fallback).
+# NaN may take either path (both give NaN); +inf and -inf go to the exact formulas
+# where a fast formula could not give their limit.
+
+cdef inline floating fast_exp_min(floating like) noexcept nogil:
+    """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
+    if floating is float:
+        return <float>-60.0
+    else:
+        return <double>-600.0
+
+
+cdef inline bint mul_sigmoid_rare(floating a, floating z) noexcept nogil:
+    """Whether a * sigmoid(z) needs mul_sigmoid's rare cases (see above)."""
+    cdef floating zero = 0
+    cdef floating tiny
+    if floating is float:
+        tiny = <float>3.637978807091713e-12        # 2**-38
+    else:
+        tiny = <double>7.006492321624085e-46       # 2**-150
+    return (z < zero) & ((z < fast_exp_min(z)) | ((vfabs(a) < tiny) & (a != zero)))
+
+
+cdef inline bint exp_arg_rare(floating z) noexcept nogil:
+    """Whether exp(-|z|) leaves the fast range (a derivative's exp; NaN: False)."""
+    return vfabs(z) > -fast_exp_min(z)
+
+
+cdef inline floating exp_neg_abs_fast(floating z, floating zlo) noexcept nogil:
+    """exp(-|z + zlo|) as mul_sigmoid and swish_derivative take it, where not
+    exp_arg_rare(z).  (A zero zlo may be left out: vexp_normal(-|z|) is the same value,
+    and one evaluation that both gradients of a gate share.)"""
+    return vexp_normal_hilo(-vfabs(z), -zlo if z >= 0 else zlo)
+
+
+cdef inline floating mul_sigmoid_fast(floating a, floating z, floating t) noexcept nogil:
+    """mul_sigmoid(a, z, zlo) given t = exp(-|z + zlo|), where not mul_sigmoid_rare(a, z)."""
+    cdef floating one = 1
+    return (a if z >= 0 else a * t) / (one + t)
+
+
+cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogil:
+    """swish_derivative given t = exp(-|z + zlo|), where not exp_arg_rare(z)."""
+    cdef floating one = 1
+    cdef floating u = one + t
+    return (u + z * t if z >= 0 else t * (u + z)) / (u * u)
+
+
+# sigmoid
+
+cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
+    return x < fast_exp_min(x)
+
+
+cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    # x > 87 (float32) meets vexp_normal's clamp: 1 / (1 + exp(-87)) is 1, as the limit
+    cdef floating one = 1
+    cdef floating t = vexp_normal(-vfabs(x))
+    return (one if x >= 0 else t) / (one + t)
+
+
+# swish / silu (a = beta)
+
+cdef inline bint swish_forward_rare(floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_rare(x, x * a)
+
+
+cdef inline floating swish_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating z = x * a
+    cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
+    cdef floating y = mul_sigmoid_fast(x, z, t)
+    return y if y == y else (vcopysign(zero, x) if x == x else y)   # as swish_forward
+
+
+cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_rare(x, x)
+
+
+cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    # x = +inf: inf / (1 + exp(-87)); -inf is rare (so silu_forward's NaN select is moot)
+    return mul_sigmoid_fast(x, x, vexp_normal(-vfabs(x)))
+
+
+cdef inline bint swish_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x * a)
+
+
+cdef inline floating swish_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return g * swish_derivative_fast(z, exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+
+
+cdef inline bint silu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x)
+
+
+cdef inline floating silu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    return g * swish_derivative_fast(x, vexp_normal(-vfabs(x)))
+
+
+# softplus (a = beta, b = threshold)
+
+cdef inline bint softplus_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_rare(g, x * a)
+
+
+cdef inline floating softplus_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
+    return g if z > b else mul_sigmoid_fast(g, z, t)
+
+
+# glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline
+# call in one loop body, which GCC evaluates once (as swiglu's share exp(-|a|)).
+
+cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_rare(a, b)
+
+
+cdef inline floating glu_gate_fast(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_fast(a, b, vexp_normal(-vfabs(b)))
+
+
+cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(b) | mul_sigmoid_rare(g, b)
+
+
+cdef inline floating glu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_fast(g, b, vexp_normal(-vfabs(b)))
+
+
+cdef inline floating glu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
+    return g * (a * logistic_density(vexp_normal(-vfabs(b))))
+
+
+# swiglu: silu(a) * b
+
+cdef inline bint swiglu_gate_rare(floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating ab = a * b
+    return (ab - ab != zero) | mul_sigmoid_rare(ab, a)     # a*b infinite or NaN
+
+
+cdef inline floating swiglu_gate_fast(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_fast(a * b, a, vexp_normal(-vfabs(a)))
+
+
+cdef inline bint swiglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(a) | swiglu_gate_rare(a, g)
+
+
+cdef inline floating swiglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
+    return (g * b) * swish_derivative_fast(a, vexp_normal(-vfabs(a)))
+
+
+cdef inline floating swiglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
+    return swiglu_gate_fast(a, g)
 
 
 # ----------------------------------------------------------------- hard_swish

@@ -38,7 +38,7 @@ cimport numpy as cnp
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
 
-from activations._constants cimport (LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
+from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
                                      PARALLEL_MIN_MEMORY_BOUND)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads

@@ -190,6 +190,49 @@ ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
 ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
+/* ---- exp with a normal result, for the per-block fast paths ------------------------
+ * act_exp_scaled's arithmetic without its rare cases: for x + lo in [-87, 0] (float32) /
+ * [-708, 0] (float64) the result is 2^n (1 + expm1(r)) with 2^n one normal factor, bit for
+ * bit what act_exp_scaled gives there (its two factors and its scaling by 2^k are exact
+ * for a normal result).  Below -87 / -708 the argument is clamped (a compare, so NaN
+ * passes and gives NaN): the result is then exp(-87) / exp(-708), not exp(x), so a caller
+ * uses it only where the value no longer matters (1 + t rounds to 1) and leaves every
+ * other input to its exact formula (_formulas.pxd, "Per-block fast paths").  About half
+ * the instructions of act_exp_scaled: no second factor, no zero select, no clamp of lo. */
+#define ACT_EXP_NORMAL_MIN_F (-87.0f)   /* exp(-87) = 2^-125.5: n >= -126 */
+#define ACT_EXP_NORMAL_MIN_D (-708.0)   /* exp(-708) = 2^-1021.4: n >= -1021 */
+
+/* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
+   changes nothing but costs one (r = -0 and r = +0 give the same q, +0) */
+ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
+{
+    x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+    if (with_lo) r += lo;
+    float q = act_expm1_poly_f(r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    return (1.0f + q) * act_asfloat_u((uint32_t)(ni + 127) << 23);
+}
+
+ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
+{
+    x = x < ACT_EXP_NORMAL_MIN_D ? ACT_EXP_NORMAL_MIN_D : x;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    if (with_lo) r += lo;
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    return (1.0 + q) * act_asdouble_u((uint64_t)(ni + 1023) << 52);
+}
+
+ACT_INLINE float act_exp_normal_hilo_f(float x, float lo) { return act_exp_normal_impl_f(x, lo, 1); }
+ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0f, 0); }
+ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
+ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
+
 /* ---- exp in double for a float32 result -----------------------------------------
  * exp(x) for |x| <= 700 (NaN -> NaN) to 5.3e-10 relative (0.01 float32 ulp): the
  * float32 functions that are evaluated in double and rounded once (_gelu.h) need no

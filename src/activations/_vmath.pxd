@@ -12,6 +12,10 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_scaled_d(double x, double lo, long long k) noexcept
     float act_exp_hilo_f(float x, float lo) noexcept
     double act_exp_hilo_d(double x, double lo) noexcept
+    float act_exp_normal_f(float x) noexcept
+    double act_exp_normal_d(double x) noexcept
+    float act_exp_normal_hilo_f(float x, float lo) noexcept
+    double act_exp_normal_hilo_d(double x, double lo) noexcept
     float act_two_sum_err_f(float a, float b, float s) noexcept
     double act_two_sum_err_d(double a, double b, double s) noexcept
     float act_two_prod_err_f(float a, float b, float p) noexcept
@@ -53,6 +57,24 @@ cdef inline floating vexp_hilo(floating x, floating lo) noexcept nogil:
         return act_exp_hilo_f(x, lo)
     else:
         return act_exp_hilo_d(x, lo)
+
+
+cdef inline floating vexp_normal(floating x) noexcept nogil:
+    """exp(x) for -87 <= x <= 0 (float32) / -708 <= x <= 0 (float64), or NaN: vexp's
+    value there, bit for bit, in about half its instructions.  Below the range the
+    result is exp(-87) / exp(-708), not exp(x) (see _vmath.h)."""
+    if floating is float:
+        return act_exp_normal_f(x)
+    else:
+        return act_exp_normal_d(x)
+
+
+cdef inline floating vexp_normal_hilo(floating x, floating lo) noexcept nogil:
+    """vexp_normal(x + lo) for a tiny correction lo (as vexp_hilo)."""
+    if floating is float:
+        return act_exp_normal_hilo_f(x, lo)
+    else:
+        return act_exp_normal_hilo_d(x, lo)
 
 
 cdef inline floating vexp_scaled_up(floating x, floating lo) noexcept nogil:

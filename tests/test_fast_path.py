@@ -1,0 +1,198 @@
+"""Per-block fast paths (src/activations/_formulas.pxd, "Per-block fast paths").
+
+The ops of _spec.FAST_PATHS run in blocks of FAST_BLOCK elements: a block whose inputs
+are all ordinary takes the fast formula, a block with one rare lane the exact formula
+for all its lanes.  Here: dense N(0, 3) arrays many blocks long (every block fast),
+then the same arrays with one rare lane in every other block (those blocks exact), in
+place and out of place, at every SIMD level.  Both runs are checked against the
+independent references of tests/reference.py within test_accuracy.py's bounds (for
+the gates too: the README's 4 / 6 ulp; test_gated.py's tighter float32 forward bound
+holds on its small shapes, while dense N(0, 3) data reach 3.4 ulp in swiglu's and glu's
+formulas, which the fast paths reproduce bit for bit), and the ordinary lanes of the exact blocks must equal
+the fast blocks' results bit for bit: that is what makes the block split (and so the
+thread count) invisible.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import activations as act
+from activations import _spec
+from cases import backward, dtype_params, forward, reference_values, same_bits
+from reference import F32, ulp_error
+from test_accuracy import bound
+from test_gated import gate_reference
+
+ROOT = Path(__file__).resolve().parents[1]
+K = act._functions._K
+BLOCK = K.FAST_PATH_BLOCK
+BLOCKS = 8
+
+#: (function, params, direction) for every elementwise (op, direction) with a fast path
+ELEMENTWISE = [
+    ("sigmoid", {}, "forward"),
+    ("swish", {}, "forward"),                  # op silu
+    ("swish", {}, "backward"),
+    ("swish", {"beta": 1.7}, "forward"),       # op swish (beta * x and its rounding error)
+    ("swish", {"beta": 1.7}, "backward"),
+    ("softplus", {}, "backward"),
+    ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
+]
+GATED = [("glu", "forward"), ("glu", "backward"), ("swiglu", "forward"), ("swiglu", "backward")]
+
+#: inputs that make a lane rare (an exp argument past -60 / -600, a tiny factor of a
+#: sigmoid with a negative argument, infinities) or that may go either way (NaN)
+RARE = {
+    np.dtype(np.float32): [-95.0, -70.0, 95.0, -1e-20, -3e-39, 2e-30, -np.inf, np.inf, np.nan],
+    np.dtype(np.float64): [-720.0, -650.0, 720.0, -1e-60, -3e-310, 2e-200, -np.inf, np.inf,
+                           np.nan],
+}
+
+
+def _covered():
+    """The (op, direction) pairs the cases above reach."""
+    seen = set()
+    for name, params, direction in ELEMENTWISE:
+        op = _spec.SPECS[[s.name for s in _spec.SPECS].index(name)].kernel_args(**params)[0]
+        seen.add((op, direction))
+    for name, direction in GATED:
+        seen.add((name, "gate" if direction == "forward" else "gate_grad"))
+    return seen
+
+
+def test_table_and_module_and_formulas_agree():
+    """Every fast path of the table is built, has its formulas, and is tested here."""
+    assert K.FAST_PATHS == _spec.FAST_PATHS, "rebuild: the module predates _spec.FAST_PATHS"
+    formulas = (ROOT / "src" / "activations" / "_formulas.pxd").read_text()
+    wanted = set()
+    for op, directions in _spec.FAST_PATHS.items():
+        for d in directions:
+            assert (op, d) in _covered(), f"no test of {op}'s {d} fast path"
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            wanted |= {f"{op}_{d}_rare"} | {f"{op}_{d}{o}_fast" for o in outs}
+    missing = [fn for fn in sorted(wanted)
+               if not re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M)]
+    assert not missing, f"formulas missing from _formulas.pxd: {missing}"
+
+
+def _ordinary(dtype, n, seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(n) * 3).astype(dtype)
+    g = (rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)).astype(dtype)
+    return x, g
+
+
+def _rare_lanes(n, seed):
+    """One lane in every other block, at varying offsets (first and last lanes too)."""
+    rng = np.random.default_rng(seed)
+    starts = np.arange(0, n, 2 * BLOCK)
+    offsets = rng.integers(0, BLOCK, starts.size)
+    offsets[:2] = (0, BLOCK - 1)
+    lanes = np.minimum(starts + offsets, n - 1)
+    exact_block = np.zeros(n, bool)
+    for s in starts:
+        exact_block[s:s + BLOCK] = True
+    return lanes, exact_block
+
+
+def _check(got, hi, lo, scale, limit, what, finite):
+    """Max ulp error on the lanes with finite inputs (infinities and NaN: their limits
+    are test_special_values.py's)."""
+    err = np.where(finite, ulp_error(got, hi, lo, scale), 0.0)
+    assert err.max() <= limit, f"{what}: {err.max():.3f} ulp (bound {limit}) at lane {err.argmax()}"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, direction", ELEMENTWISE,
+                         ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}-{d}"
+                              for n, p, d in ELEMENTWISE])
+def test_elementwise_fast_and_exact_blocks(name, params, direction, dtype, simd_level):
+    n = BLOCKS * BLOCK + 5                      # a partial last block
+    x, g = _ordinary(dtype, n, seed=3)
+    lanes, exact_block = _rare_lanes(n, seed=4)
+    values = np.array(RARE[np.dtype(dtype)], dtype)
+    xr, gr = x.copy(), g.copy()
+    xr[lanes] = values[np.arange(lanes.size) % values.size]
+    if direction == "backward":
+        # a tiny grad is rare for softplus (a tiny factor of sigmoid(z), z < 0) and
+        # ordinary for swish: both ways are checked
+        tiny = np.array(1e-30 if dtype == F32 else 1e-200, dtype)
+        gr[lanes[1::3]] = tiny
+        xr[lanes[1::3]] = -1.5
+
+    def run(xv, gv, in_place):
+        if direction == "forward":
+            return forward(name, xv, params, out=xv) if in_place else forward(name, xv, params)
+        return (backward(name, gv, xv, params, out=gv) if in_place
+                else backward(name, gv, xv, params))
+
+    fast = run(x, g, False)
+    exact = run(xr, gr, False)
+    rare = np.zeros(n, bool)
+    rare[lanes] = True
+    plain = exact_block & ~rare
+    assert same_bits(exact[plain], fast[plain]), "exact and fast formulas differ"
+    assert same_bits(exact[~exact_block], fast[~exact_block])
+    assert same_bits(run(xr.copy(), gr.copy(), True), exact), "in place"
+    limit = bound(name, direction, dtype)
+    for xv, gv, got, what in ((x, g, fast, "fast blocks"), (xr, gr, exact, "exact blocks")):
+        hi, lo, scale = reference_values(name, params, dtype, direction, xv,
+                                         None if direction == "forward" else gv)
+        _check(got, hi, lo, scale, limit, f"{name}{params} {direction} {what}",
+               np.isfinite(xv) & np.isfinite(gv))
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
+def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
+    half = BLOCKS * BLOCK + 5
+    rows = 2
+    x, _ = _ordinary(dtype, rows * 2 * half, seed=5)
+    x = x.reshape(rows, 2 * half)
+    g, _ = _ordinary(dtype, rows * half, seed=6)
+    g = g.reshape(rows, half)
+    lanes, exact_block = _rare_lanes(half, seed=7)
+    values = np.array(RARE[np.dtype(dtype)], dtype)
+    xr, gr = x.copy(), g.copy()
+    # rare values in a (row 0) and in b (row 1); a tiny grad in some of the other lanes
+    xr[0, lanes] = values[np.arange(lanes.size) % values.size]
+    xr[1, half + lanes] = values[np.arange(lanes.size) % values.size]
+    if direction == "backward":
+        gr[:, lanes[1::3]] = np.array(1e-30 if dtype == F32 else 1e-200, dtype)
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+
+    def run(xv, gv, in_place):
+        if direction == "forward":
+            return fwd(xv, axis=-1)
+        return bwd(gv, xv, axis=-1, out=xv) if in_place else bwd(gv, xv, axis=-1)
+
+    fast = run(x, g, False)
+    exact = run(xr, gr, False)
+    if direction == "forward":
+        plain = np.broadcast_to(exact_block, (rows, half)).copy()
+        plain[:, lanes] = False
+        plain_f = np.broadcast_to(~exact_block, (rows, half))
+    else:
+        both = np.concatenate([exact_block, exact_block])
+        plain = np.broadcast_to(both, (rows, 2 * half)).copy()
+        plain[:, lanes] = plain[:, half + lanes] = False
+        plain_f = np.broadcast_to(~both, (rows, 2 * half))
+    assert same_bits(exact[plain], fast[plain]), "exact and fast formulas differ"
+    assert same_bits(exact[plain_f], fast[plain_f])
+    if direction == "backward":
+        assert same_bits(run(xr.copy(), gr, True), exact), "in place"
+    inner = "sigmoid" if name == "glu" else "swish"
+    for xv, gv, got, what in ((x, g, fast, "fast blocks"), (xr, gr, exact, "exact blocks")):
+        hi, ghi, gscale = gate_reference(name, inner, {}, xv, gv, -1)
+        finite = np.isfinite(xv[:, :half]) & np.isfinite(xv[:, half:]) & np.isfinite(gv)
+        limit = bound(name, direction, dtype)
+        if direction == "forward":
+            _check(got, hi, None, None, limit, f"{name} {what}", finite)
+        else:
+            _check(got, ghi, None, gscale, limit, f"{name}' {what}",
+                   np.concatenate([finite, finite], axis=-1))
