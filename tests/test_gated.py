@@ -116,6 +116,28 @@ def test_against_reference(name, params, inner, iparams, sid, shape, axis, dtype
     assert gerr.max() <= BACKWARD_BOUND[dtype], gerr.max()
 
 
+def test_geglu_float32_far_tail_times_large_factors():
+    """float32 geglu where gelu(a) and gelu'(a) underflow by themselves (a < -15) but
+    their products with a large b (and g b) are float32 numbers: against the float64
+    reference, forward and both gradients, in one block with ordinary lanes (the far
+    tail is the exact path of geglu's per-block fast path)."""
+    a = np.array([-15.5, -16.0, -17.25, -18.0, -19.0, -19.5, -20.5, -23.5, -30.0, -40.0,
+                  0.5, -1.0], np.float32)
+    b = np.array([3e38, -1e30, 2e35, 1e33, -3e36, 3e38, 3e38, 2e20, 3e38, 3e38, 1.0, 2.0],
+                 np.float32)
+    g = np.array([1.0, 2.0, -0.5, 3e38, 1.0, -1e10, 3e38, 1.0, 3e38, 3e38, 1.0, 1.0],
+                 np.float32)
+    x = np.stack([a, b], axis=-1).reshape(-1, 2)   # axis -1: a then b per row
+    y = act.geglu(x)[:, 0]
+    gx = act.geglu_backward(g[:, None], x)
+    hi, ghi, gscale = gate_reference("geglu", "gelu", {}, x, g[:, None], -1)
+    assert np.count_nonzero(hi[:9]) == 9, "the cases must not all underflow"
+    err = ulp_error(y, hi[:, 0])
+    assert err.max() <= FORWARD_BOUND[F32], (a[np.argmax(err)], y, hi[:, 0])
+    gerr = ulp_error(gx, ghi, None, gscale)
+    assert gerr.max() <= BACKWARD_BOUND[F32], (gerr, gx, ghi)
+
+
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("name, params, inner, iparams", gate_params())
 def test_special_values(name, params, inner, iparams, dtype):

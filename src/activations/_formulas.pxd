@@ -806,6 +806,10 @@ cdef inline floating threshold_backward(floating g, floating x, floating a, floa
 cdef extern from "_gelu.h" nogil:
     double act_gelu_fd(float x) noexcept
     double act_gelu_grad_fd(float x) noexcept
+    double act_gelu_far_fd(float x) noexcept
+    double act_gelu_grad_far_fd(float x) noexcept
+    double ACT_GELU_AMAX_F
+    double ACT_GELU_AMAX_D
     double act_gelu_tanh_fd(float x) noexcept
     double act_gelu_tanh_grad_fd(float x) noexcept
     double act_ndtr_d(double x) noexcept
@@ -909,15 +913,23 @@ cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
     return sigmoid_of(a * (c2 + c2a * (a * a)))
 
 
-cdef inline floating gelu_times(floating a, floating b, bint tanh_form) noexcept nogil:
-    """gelu(a) * b, rounded once (see above); tanh_form: PyTorch's approximate='tanh'.
-    (tanh_form is a constant at every call: the unused form is folded away.)"""
+cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
+                                bint far_tail) noexcept nogil:
+    """gelu(a) * b, rounded once (see above); tanh_form: PyTorch's approximate='tanh';
+    far_tail: float32 a < -AMAX by _gelu.h's far-tail series (else the clamped tail,
+    right only where the product underflows: the fast path's blocks have no such a).
+    (tanh_form and far_tail are constants at every call: the unused code folds away.)"""
     cdef floating one = 1
     cdef floating ab
     if floating is float:
         # at a = -inf the double path's clamped tail is tiny, not the limit -0
         if finite(a):
-            return <float>((act_gelu_tanh_fd(a) if tanh_form else act_gelu_fd(a)) * <double>b)
+            if tanh_form:
+                return <float>(act_gelu_tanh_fd(a) * <double>b)
+            if far_tail:
+                return <float>((act_gelu_far_fd(a) if a < -ACT_GELU_AMAX_F else act_gelu_fd(a))
+                               * <double>b)
+            return <float>(act_gelu_fd(a) * <double>b)
         return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
     else:
         ab = a * b
@@ -927,12 +939,17 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form) noexcept
 
 
 cdef inline floating gelu_grad_times(floating a, floating g, floating b,
-                                     bint tanh_form) noexcept nogil:
-    """gelu'(a) * g * b (float32: the product formed in double, rounded once)."""
+                                     bint tanh_form, bint far_tail) noexcept nogil:
+    """gelu'(a) * g * b (float32: the product formed in double, rounded once); far_tail
+    as for gelu_times."""
     if floating is float:
         if finite(a):
-            return <float>((act_gelu_tanh_grad_fd(a) if tanh_form else act_gelu_grad_fd(a))
-                           * (<double>g * <double>b))
+            if tanh_form:
+                return <float>(act_gelu_tanh_grad_fd(a) * (<double>g * <double>b))
+            if far_tail:
+                return <float>((act_gelu_grad_far_fd(a) if a < -ACT_GELU_AMAX_F
+                                else act_gelu_grad_fd(a)) * (<double>g * <double>b))
+            return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
         return (act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * (g * b)
     else:
         return gelu_tanh_backward(g * b, a, a, a) if tanh_form else gelu_backward(g * b, a, a, a)
@@ -941,24 +958,52 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
 # d/db gelu(a) * b = gelu(a): grad_b is the gate with g in place of b.
 
 cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
-    return gelu_times(a, b, False)
+    return gelu_times(a, b, False, True)
 
 
 cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_grad_times(a, g, b, False)
+    return gelu_grad_times(a, g, b, False, True)
 
 
 cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return gelu_times(a, g, False)
+    return gelu_times(a, g, False, True)
+
+
+# geglu's fast path (see "per-block fast paths"): blocks without a float32 a < -AMAX
+# skip the far tail's select, bit for bit the same.  float64 has no far-tail form yet
+# (its tail is clamped at ACT_GELU_AMAX_D = 39, where gelu(a) b is right for |b| up to
+# ~1e16): both of its paths compute the same formula, its blocks with a < -39 the
+# exact one.
+
+cdef inline bint geglu_gate_rare(floating a, floating b) noexcept nogil:
+    if floating is float:
+        return a < -ACT_GELU_AMAX_F
+    return a < -ACT_GELU_AMAX_D
+
+
+cdef inline floating geglu_gate_fast(floating a, floating b) noexcept nogil:
+    return gelu_times(a, b, False, False)
+
+
+cdef inline bint geglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
+    return geglu_gate_rare(a, b)
+
+
+cdef inline floating geglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
+    return gelu_grad_times(a, g, b, False, False)
+
+
+cdef inline floating geglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
+    return gelu_times(a, g, False, False)
 
 
 cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
-    return gelu_times(a, b, True)
+    return gelu_times(a, b, True, False)
 
 
 cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_grad_times(a, g, b, True)
+    return gelu_grad_times(a, g, b, True, False)
 
 
 cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return gelu_times(a, g, True)
+    return gelu_times(a, g, True, False)

@@ -453,6 +453,49 @@ ACT_INLINE double act_gelu_grad_fd(float x)
 }
 ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
 
+/* ---- float32 gelu and gelu' beyond -AMAX, for geglu ----------------------------------
+ * Past -AMAX gelu(x) and gelu'(x) underflow float32 by themselves, but geglu multiplies
+ * them in double by b (and g b) first, up to 3.4e38 (1.2e77): there the product is a
+ * float32 number down to x ~ -19.5 (gelu') and -23.7 (gelu' g b).  With a = -x and the
+ * asymptotic series of Mills' ratio, S(a) = a Q(a) / phi(a) = 1 - 1/a^2 + 3/a^4 - 15/a^6
+ * + 105/a^8 - 945/a^10 + 10395/a^12 (the next term, below 5e-12 for a >= 15, bounds the
+ * error: the series alternates):
+ *   gelu(x) = -a Q(a) = -phi(a) S(a),     gelu'(x) = Q(a) - a phi(a) = -phi(a) a (1 - S(a)/a^2).
+ * a is clamped to 37, where exp(-a^2/2) = 2.7e-298 keeps every product with float32
+ * factors below the least subnormal (and act_gelu_gauss_f's 2^n normal).  For finite
+ * x < -AMAX; the callers select these by a per-block test (_formulas.pxd, geglu). */
+#define ACT_GELU_FAR_AMAX_F 37.0
+ACT_INLINE double act_gelu_far_a(float x)
+{
+    double a = -(double)x;
+    return a < ACT_GELU_FAR_AMAX_F ? a : ACT_GELU_FAR_AMAX_F;
+}
+
+ACT_INLINE double act_gelu_mills_series(double z)      /* S(a), z = 1/a^2 */
+{
+    double s = ACT_FMA_D(-11.0 * z, 1.0, 1.0);
+    s = ACT_FMA_D(-9.0 * z, s, 1.0);
+    s = ACT_FMA_D(-7.0 * z, s, 1.0);
+    s = ACT_FMA_D(-5.0 * z, s, 1.0);
+    s = ACT_FMA_D(-3.0 * z, s, 1.0);
+    return ACT_FMA_D(-z, s, 1.0);
+}
+
+ACT_INLINE double act_gelu_far_fd(float x)
+{
+    double a = act_gelu_far_a(x);
+    double phi = act_gelu_gauss_f(a) * ACT_GELU_INV_SQRT_2PI_D;
+    return -phi * act_gelu_mills_series(1.0 / (a * a));
+}
+
+ACT_INLINE double act_gelu_grad_far_fd(float x)
+{
+    double a = act_gelu_far_a(x);
+    double z = 1.0 / (a * a);
+    double phi = act_gelu_gauss_f(a) * ACT_GELU_INV_SQRT_2PI_D;
+    return -(phi * a) * ACT_FMA_D(-act_gelu_mills_series(z), z, 1.0);
+}
+
 /* w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in double (relative error ~3e-16, so exp's
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.
  * |w| is clamped to 300 and x to [-50, 50] where it multiplies t: beyond, the float32

@@ -401,6 +401,7 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
     "softplus": ("backward",),
     "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),
+    "geglu": ("gate", "gate_grad"),
 }
 
 
