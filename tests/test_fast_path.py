@@ -37,10 +37,15 @@ BLOCKS = 8
 #: (function, params, direction) for every elementwise (op, direction) with a fast path
 ELEMENTWISE = [
     ("sigmoid", {}, "forward"),
+    ("sigmoid", {}, "backward"),
+    ("log_sigmoid", {}, "forward"),
+    ("log_sigmoid", {}, "backward"),
     ("swish", {}, "forward"),                  # op silu
     ("swish", {}, "backward"),
     ("swish", {"beta": 1.7}, "forward"),       # op swish (beta * x and its rounding error)
     ("swish", {"beta": 1.7}, "backward"),
+    ("softplus", {}, "forward"),
+    ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward"),
     ("softplus", {}, "backward"),
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
 ]

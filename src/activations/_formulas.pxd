@@ -46,11 +46,15 @@ cdef inline floating sigmoid_of(floating z) noexcept nogil:
     return (one if z >= 0 else t) / (one + t)
 
 
+cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
+    """sigmoid(-z) given t = exp(-|z|)."""
+    cdef floating one = 1
+    return (t if z >= 0 else one) / (one + t)
+
+
 cdef inline floating sigmoid_complement_of(floating z) noexcept nogil:
     """1 - sigmoid(z) = sigmoid(-z), accurate where sigmoid(z) is close to 1."""
-    cdef floating one = 1
-    cdef floating t = vexp(-vfabs(z))
-    return (t if z >= 0 else one) / (one + t)
+    return sigmoid_complement_given(z, vexp(-vfabs(z)))
 
 
 cdef inline floating tiny_threshold(floating like) noexcept nogil:
@@ -91,7 +95,8 @@ cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcep
 
 cdef inline floating sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     # sigmoid'(x) = t / (1 + t)^2 with t = exp(-|x|): accurate for both signs,
-    # unlike y * (1 - y), which cancels for large x.
+    # unlike y * (1 - y), which cancels for large x.  (Blocks with
+    # no rare lane run sigmoid_backward_fast: "Per-block fast paths" below.)
     return g * logistic_density(vexp(-vfabs(x)))
 
 
@@ -297,20 +302,25 @@ cdef inline floating softsign_backward_from_output(floating g, floating y, float
 
 # ----------------------------------------------------------------- softplus (a = beta, b = threshold)
 
+cdef inline floating softplus_given(floating z, floating zlo, floating e, floating a) noexcept nogil:
+    """log1p(exp(z + zlo)) / a given e = exp(-|z + zlo|) (z = a x, zlo its error)."""
+    cdef floating lp = vlog1p_unit(e)
+    return (z + (zlo + lp) if z > 0 else lp) / a
+
+
 cdef inline floating softplus_forward(floating x, floating a, floating b) noexcept nogil:
     # log1p(exp(z)) = max(z, 0) + log1p(exp(-|z|)): the exp never overflows
     # (Maechler 2012, "Accurately computing log(1 - exp(-|a|))").  z = beta*x is
     # rounded; its exact error zlo (two_prod) goes into the exp and the sum, so a beta
     # other than 1 costs no accuracy.  Where exp(-|z|) is tiny, log1p(e) = e and the
     # result e / beta is formed from the scaled-up exp, so that a denormal result is
-    # rounded once.
+    # rounded once.  (Blocks with no rare lane run softplus_forward_fast: "Per-block
+    # fast paths" below.)
     cdef floating z = x * a
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
     cdef floating e_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
     cdef floating e = e_up * scale_down(x)
-    cdef floating lp = vlog1p_unit(e)
-    cdef floating sp = z + (zlo + lp) if z > 0 else lp
-    cdef floating y = sp / a
+    cdef floating y = softplus_given(z, zlo, e, a)
     y = (e_up / a) * scale_down(x) if (e < tiny_threshold(x)) & (z <= 0) else y
     return x if z > b else y
 
@@ -411,7 +421,8 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #   - for a * sigmoid(z) with z < 0, a factor 0 < |a| < FAST_TINY (2^-38 / 2^-150):
 #     then |a| exp(z) >= 2^-124.6 / 2^-1015.6, so a t and a t / (1 + t) are normal and
 #     mul_sigmoid's scaled path (taken below 2^-100 / 2^-960) rounds the same;
-#   - a derivative's exp at |z| > FAST_EXP_MIN, where vexp_normal's clamp would show;
+#   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
+#     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback).
 # NaN may take either path (both give NaN); +inf and -inf go to the exact formulas
 # where a fast formula could not give their limit.
@@ -436,7 +447,7 @@ cdef inline bint mul_sigmoid_rare(floating a, floating z) noexcept nogil:
 
 
 cdef inline bint exp_arg_rare(floating z) noexcept nogil:
-    """Whether exp(-|z|) leaves the fast range (a derivative's exp; NaN: False)."""
+    """Whether exp(-|z|) leaves the fast range (NaN: False)."""
     return vfabs(z) > -fast_exp_min(z)
 
 
@@ -471,6 +482,14 @@ cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) no
     cdef floating one = 1
     cdef floating t = vexp_normal(-vfabs(x))
     return (one if x >= 0 else t) / (one + t)
+
+
+cdef inline bint sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x)
+
+
+cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    return g * logistic_density(vexp_normal(-vfabs(x)))
 
 
 # swish / silu (a = beta)
@@ -523,6 +542,36 @@ cdef inline floating softplus_backward_fast(floating g, floating x, floating a, 
     cdef floating z = x * a
     cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
     return g if z > b else mul_sigmoid_fast(g, z, t)
+
+
+cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x * a)
+
+
+cdef inline floating softplus_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    # |z| <= 60 / 600: e >= 2^-86.6 / 2^-865.6, so softplus_forward's tiny select is moot
+    # and its e_up * scale_down(x) is this e (both scalings exact)
+    cdef floating z = x * a
+    cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    return x if z > b else softplus_given(z, zlo, exp_neg_abs_fast(z, zlo), a)
+
+
+# log_sigmoid
+
+cdef inline bint log_sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x)
+
+
+cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    return log_sigmoid_given(x, vexp_normal(-vfabs(x)))
+
+
+cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return exp_arg_rare(x)
+
+
+cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
 
 
 # glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline
@@ -717,11 +766,17 @@ cdef inline floating celu_backward_from_output(floating g, floating y, floating 
 
 
 # ----------------------------------------------------------------- log_sigmoid
+# (blocks with no rare lane run log_sigmoid_*_fast: "Per-block fast paths" above)
+
+cdef inline floating log_sigmoid_given(floating x, floating t) noexcept nogil:
+    """log(sigmoid(x)) given t = exp(-|x|): -softplus(-x) = min(x, 0) - log1p(t), no
+    overflow for large |x|."""
+    cdef floating zero = 0
+    return (x if x < 0 else zero) - vlog1p_unit(t)
+
 
 cdef inline floating log_sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
-    # -softplus(-x) = min(x, 0) - log1p(exp(-|x|)): no overflow for large |x|
-    cdef floating zero = 0
-    return (x if x < 0 else zero) - vlog1p_unit(vexp(-vfabs(x)))
+    return log_sigmoid_given(x, vexp(-vfabs(x)))
 
 
 cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:

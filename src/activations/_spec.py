@@ -395,10 +395,11 @@ SPECS: Tuple[Spec, ...] = (
 #: NAME_DIR_fast (gated backward: NAME_gate_grad_a_fast and _b_fast) in _formulas.pxd
 #: ("Per-block fast paths": why the split never shows in a result).
 FAST_PATHS: Dict[str, Tuple[str, ...]] = {
-    "sigmoid": ("forward",),
+    "sigmoid": ("forward", "backward"),
     "swish": ("forward", "backward"),
     "silu": ("forward", "backward"),
-    "softplus": ("backward",),
+    "softplus": ("forward", "backward"),
+    "log_sigmoid": ("forward", "backward"),
     "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),
     "geglu": ("gate", "gate_grad"),
