@@ -18,7 +18,8 @@ The targets, every one at one thread, medians unless said:
     cell on ordinary inputs (fastest samples);
  6. small arrays: the softmax family and the gated functions on 16 float32 elements
     within 1.25x of ``np.tanh(x, out=x)`` (fastest samples).
-A target a run has no data for is reported as n/a.
+A target a run has no data for is reported as n/a.  Each miss carries its figures
+(``Miss.figures``), which tools/gen_speed_report.py lays out with the measured reasons.
 """
 
 from __future__ import annotations
@@ -55,12 +56,24 @@ def exp2(n: int) -> str:
 
 
 @dataclasses.dataclass
+class Miss:
+    off: float                      # how far off: the ratio over the bound (1 = on it)
+    text: str                       # one phrase with the figures, for the target's line
+    figures: dict                   # the cell and its figures, named (one dict per miss)
+
+
+def _sorted(misses: List[Miss]) -> List[Miss]:
+    """Worst first."""
+    return sorted(misses, key=lambda m: (m.off, m.text), reverse=True)
+
+
+@dataclasses.dataclass
 class Verdict:
     number: int
     title: str
     passed: Optional[bool]          # None: the run has no data for it
     summary: str                    # one sentence with the figures
-    misses: List[Tuple[float, str]]  # (how far off, description), worst first
+    misses: List[Miss]              # worst first
 
     def line(self, show: Optional[int] = None) -> str:
         """'Target N, title: **met|not met|n/a**. summary[ Furthest off: misses].'"""
@@ -68,7 +81,7 @@ class Verdict:
         text = f"Target {self.number}, {self.title}: **{state}**. {self.summary}"
         if self.misses:
             shown = self.misses if show is None else self.misses[:show]
-            text += (" Furthest off: " + "; ".join(d for _, d in shown)
+            text += (" Furthest off: " + "; ".join(m.text for m in shown)
                      + ("; …" if len(shown) < len(self.misses) else "") + ".")
         return text
 
@@ -95,6 +108,14 @@ def _ulp_text(accuracy: Dict[tuple, float], name, direction, dt, who) -> str:
     return f" [{u:.2g} ULP]" if u < 1e4 else f" [{u:.1e} ULP]"
 
 
+def _peer_figures(k, t, who, ratio, accuracy) -> dict:
+    name, direction, dt, n = k
+    return dict(function=name, direction=direction, dtype=dt, n=n, peer=who,
+                ours_ns=t["ours"], peer_ns=t[who], ratio=ratio,
+                ours_ulp=accuracy.get((name, direction, dt, "ours")),
+                peer_ulp=accuracy.get((name, direction, dt, who)))
+
+
 def not_slower(table, accuracy) -> Verdict:
     misses, compared = [], 0
     for k, t in table.items():
@@ -103,9 +124,10 @@ def not_slower(table, accuracy) -> Verdict:
                 compared += 1
                 r = t["ours"] / t[who]
                 if r > NOISE:
-                    misses.append((r, f"{_cell_name(k)} ours {t['ours']:.2f} vs "
-                                      f"{PEER_LABELS[who]} {t[who]:.2f} ns ({r:.2f}×)"))
-    misses.sort(reverse=True)
+                    misses.append(Miss(r, f"{_cell_name(k)} ours {t['ours']:.2f} vs "
+                                          f"{PEER_LABELS[who]} {t[who]:.2f} ns ({r:.2f}×)",
+                                       _peer_figures(k, t, who, r, accuracy)))
+    misses = _sorted(misses)
     return Verdict(1, "never slower than PyTorch or NumPy (5% noise)",
                    None if not compared else not misses,
                    f"{compared - len(misses)} of {compared} (cell, peer) pairs pass.", misses)
@@ -119,11 +141,13 @@ def ahead_of_onnx(table, accuracy) -> Verdict:
         compared += 1
         r = t["ours"] / t["onnxrt"]
         if r > NOISE:
-            misses.append((r, f"{_cell_name(k)} ours {t['ours']:.2f}"
-                              f"{_ulp_text(accuracy, k[0], 'fwd', k[2], 'ours')} vs "
-                              f"{t['onnxrt']:.2f}{_ulp_text(accuracy, k[0], 'fwd', k[2], 'onnxrt')}"
-                              f" ns ({r:.2f}×)"))
-    misses.sort(reverse=True)
+            misses.append(Miss(r, f"{_cell_name(k)} ours {t['ours']:.2f}"
+                                  f"{_ulp_text(accuracy, k[0], 'fwd', k[2], 'ours')} vs "
+                                  f"{t['onnxrt']:.2f}"
+                                  f"{_ulp_text(accuracy, k[0], 'fwd', k[2], 'onnxrt')}"
+                                  f" ns ({r:.2f}×)",
+                               _peer_figures(k, t, "onnxrt", r, accuracy)))
+    misses = _sorted(misses)
     return Verdict(2, "at or ahead of ONNX Runtime on its forwards (5% noise)",
                    None if not compared else not misses,
                    f"{compared - len(misses)} of {compared} forward cells pass.", misses)
@@ -149,9 +173,12 @@ def near_hardware(memory: Optional[dict]) -> Verdict:
             r = t / ref
             parts.append((r, row["function"], direction))
             if r > bound:
-                misses.append((r / bound, f"{row['function']} {direction} {t:.2f} ns = {r:.2f}× "
-                                          f"(bound {bound:g}×)"))
-    misses.sort(reverse=True)
+                misses.append(Miss(r / bound, f"{row['function']} {direction} {t:.2f} ns = "
+                                              f"{r:.2f}× (bound {bound:g}×)",
+                                   dict(function=row["function"], direction=direction,
+                                        dtype="f32", n=1 << 24, ours_ns=t, pass_ns=ref,
+                                        ratio=r, bound=bound)))
+    misses = _sorted(misses)
     return Verdict(3, title, None if not checked else not misses,
                    f"{checked - len(misses)} of {checked} within their bound (in-place pass "
                    f"{inplace:.2f} ns, two-read-one-write pass {two_one:.2f} ns per element; "
@@ -181,8 +208,11 @@ def value_dependence(cells: Dict[Key, dict]) -> Verdict:
         checked += 1
         r = c["ns_min"] / base["ns_min"]
         if r > VALUE_RATIO:
-            misses.append((r, f"{name} {direction} {dt} {kind} {r:.2f}×"))
-    misses.sort(reverse=True)
+            misses.append(Miss(r, f"{name} {direction} {dt} {kind} {r:.2f}×",
+                               dict(function=name, direction=direction, dtype=dt, n=n,
+                                    kind=kind, ours_ns=c["ns_min"],
+                                    ordinary_ns=base["ns_min"], ratio=r)))
+    misses = _sorted(misses)
     return Verdict(5, f"no value-dependent slowdown (≤ {VALUE_RATIO}× ordinary inputs)",
                    None if not checked else not misses,
                    f"{checked - len(misses)} of {checked} (function, direction, dtype, input "
@@ -195,9 +225,12 @@ def small_arrays(small: Optional[dict]) -> Verdict:
         return Verdict(6, title, None, "Not measured in this run.", [])
     base = small["np_tanh_ns_per_call"]
     rows = [r for r in small["rows"] if r["function"] in SMALL_FUNCTIONS and r.get("ns_per_call")]
-    misses = sorted(((r["ns_per_call"] / base,
-                      f"{r['function']} {r['direction']} {r['ns_per_call'] / base:.2f}×")
-                     for r in rows if r["ns_per_call"] / base > SMALL_RATIO), reverse=True)
+    misses = _sorted([Miss(r["ns_per_call"] / base,
+                           f"{r['function']} {r['direction']} {r['ns_per_call'] / base:.2f}×",
+                           dict(function=r["function"], direction=r["direction"], dtype="f32",
+                                n=16, ours_ns_per_call=r["ns_per_call"],
+                                np_tanh_ns_per_call=base, ratio=r["ns_per_call"] / base))
+                      for r in rows if r["ns_per_call"] / base > SMALL_RATIO])
     ratios = [r["ns_per_call"] / base for r in rows]
     return Verdict(6, title, None if not rows else not misses,
                    f"The softmax family and the gated functions: {min(ratios):.2f}–"
