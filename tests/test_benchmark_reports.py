@@ -158,3 +158,257 @@ def test_instruction_counts_come_from_the_parts_of_each_case(tmp_path):
     (tmp_path / "cg.out.x").write_text("not a part\n")
     got = ins.per_element(ins.part_totals(str(tmp_path / "cg.out")), cases)
     assert got == pytest.approx(want)
+
+
+# ------------------------------------------------------------------ docs/speed-targets.md
+
+def _load_tool(name, path):
+    spec = importlib.util.spec_from_file_location(name, ROOT / path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+report_gen = _load_tool("gen_speed_report", "tools/gen_speed_report.py")
+kernel_mix = _load_tool("kernel_mix", "tools/kernel_mix.py")
+PEER_LABELS = {"numpy": "NumPy", "torch": "PyTorch", "onnxrt": "ONNX Runtime"}
+
+
+def md_tables(text):
+    """{section title: [row dict]} of the document's tables (one per section)."""
+    tables, title, header = {}, None, None
+    for ln in text.splitlines():
+        if ln.startswith("## "):
+            title, header = ln[3:], None
+        elif ln.startswith("|") and not ln.startswith("|---"):
+            fields = [f.strip() for f in ln.strip().strip("|").split("|")]
+            if header is None:
+                header = fields
+            else:
+                tables.setdefault(title, []).append(dict(zip(header, fields)))
+        elif not ln.startswith("|"):
+            header = None
+    return tables
+
+
+def synthetic_counts(run, seed):
+    """Counts for every (cell, contestant) and input kind: ours on a special kind either
+    the same count as on ordinary inputs or twice it (a slower path), chosen at random."""
+    rng = np.random.default_rng(seed)
+    rows, seen = [], set()
+    for c in run["cells"]:
+        key = (c["function"], c["direction"], c["dtype"], c["contestant"], c["kind"])
+        if key in seen or c["ns_per_element"] is None:
+            continue
+        seen.add(key)
+        rows.append(dict(function=key[0], direction=key[1], dtype=key[2], contestant=key[3],
+                         kind="ordinary", instructions_per_element=float(rng.uniform(2, 20)))
+                    if key[4] == "ordinary" else None)
+    rows = [r for r in rows if r]
+    base = {(r["function"], r["direction"], r["dtype"]): r["instructions_per_element"]
+            for r in rows if r["contestant"] == "ours"}
+    for c in run["cells"]:
+        if c["kind"] != "ordinary":
+            k = (c["function"], c["direction"], c["dtype"])
+            rows.append(dict(function=k[0], direction=k[1], dtype=k[2], contestant="ours",
+                             kind=c["kind"], instructions_per_element=base[k] * float(
+                                 rng.choice([1.0, 2.0]))))
+    rows += [dict(function=f, direction=d, dtype="f32", contestant="ours", kind="per_call_16",
+                  instructions_per_element=float(rng.uniform(500, 3000)))
+             for f in ("softmax", "glu") for d in ("fwd", "bwd")]
+    rows.append(dict(function="tanh", direction="fwd", dtype="f32", contestant="np.tanh",
+                     kind="per_call_16", instructions_per_element=1500.0))
+    mix = dict(level="avx512", cpu_mhz=2000.0, rows=[
+        # divider-bound forward: 0.5 div/el at 10 cycles = 5 cycles/el = 2.5 ns at 2 GHz
+        dict(function="sigmoid", direction="fwd", dtype="f32", ordinary=dict(
+            divider=0.5, fma=0.5, other_vector=1.0, divider_cycles=5.0, instructions=4.0)),
+        # port-bound backward: (1 + 3 + 0) / 2 = 2 cycles/el = 1 ns
+        dict(function="sigmoid", direction="bwd", dtype="f32", ordinary=dict(
+            divider=0.0, fma=1.0, other_vector=3.0, divider_cycles=0.0, instructions=5.0))])
+    return dict(simd_level="avx2", sizes=[4096, 65536], calls=3, rows=rows, static_mix=mix)
+
+
+def report_run(seed):
+    run = synthetic_run(seed)
+    run["accuracy"] = [dict(function=f, direction=d, dtype=dt, contestant=w,
+                            max_ulp=float(np.random.default_rng(len(f) + seed).uniform(0, 5)))
+                       for f in FUNCTIONS for d in ("fwd", "bwd") for dt in ("f32", "f64")
+                       for w in gen.CONTESTANTS]
+    return run
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_speed_report_lists_every_peer_miss_with_its_reason(seed):
+    run = report_run(seed)
+    counts = synthetic_counts(run, seed)
+    tables = md_tables(report_gen.render(run, counts))
+    ulp = {(a["function"], a["direction"], a["dtype"], a["contestant"]): a["max_ulp"]
+           for a in run["accuracy"]}
+    ins = {(r["function"], r["direction"], r["dtype"], r["contestant"]):
+           r["instructions_per_element"] for r in counts["rows"] if r["kind"] == "ordinary"}
+    ordinary = [c for c in run["cells"] if c["kind"] == "ordinary" and c["ns_per_element"]]
+    for number, peers_ in ((1, ("torch", "numpy")), (2, ("onnxrt",))):
+        want = []
+        for c in ordinary:
+            if c["contestant"] != "ours" or (number == 2 and c["direction"] != "fwd"):
+                continue
+            for p in ordinary:
+                if p["contestant"] in peers_ and all(p[k] == c[k] for k in (
+                        "function", "direction", "dtype", "n")) \
+                        and c["ns_per_element"] > 1.05 * p["ns_per_element"]:
+                    want.append((c, p))
+        title = next(t for t in tables if t.startswith(f"Target {number},")) if want else None
+        rows = tables.get(title, [])
+        assert len(rows) == len(want) > 0
+        for c, p in want:
+            key = (c["function"], c["direction"], c["dtype"])
+            row = next(r for r in rows if (r["function"], r["dir"], r["dtype"], r["n"],
+                                           r["peer"]) == key + (f"2^{int(math.log2(c['n']))}",
+                                                                PEER_LABELS[p["contestant"]]))
+            assert row["ours ns"] == f"{c['ns_per_element']:.2f}"
+            assert row["peer ns"] == f"{p['ns_per_element']:.2f}"
+            assert row["ours/peer"] == f"{c['ns_per_element'] / p['ns_per_element']:.2f}×"
+            assert row["ULP ours"] == f"{ulp[key + ('ours',)]:.2g}"
+            assert row["ULP peer"] == f"{ulp[key + (p['contestant'],)]:.2g}"
+            a, b = ins[key + ("ours",)], ins[key + (p["contestant"],)]
+            assert row["instr/el ours"] == f"{a:.1f}" and row["instr/el peer"] == f"{b:.1f}"
+            assert row["reason"].startswith("more instructions" if a > 1.05 * b
+                                            else "not the count")
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_speed_report_value_misses_say_path_or_assists(seed):
+    run = report_run(seed)
+    counts = synthetic_counts(run, seed)
+    tables = md_tables(report_gen.render(run, counts))
+    rows = next(v for t, v in tables.items() if t.startswith("Target 5,"))
+    ins = {(r["function"], r["direction"], r["dtype"], r["kind"]): r["instructions_per_element"]
+           for r in counts["rows"] if r["contestant"] == "ours"}
+    cells = {(c["function"], c["direction"], c["dtype"], c["kind"]): c["ns_min"]
+             for c in run["cells"] if c["contestant"] == "ours" and c["n"] == 1 << 16}
+    want = [k for k in cells if k[3] != "ordinary"
+            and cells[k] > 1.25 * cells[k[:3] + ("ordinary",)]]
+    assert len(rows) == len(want) > 0
+    for k in want:
+        row = next(r for r in rows if (r["function"], r["dir"], r["dtype"], r["inputs"]) == k)
+        assert row["ratio"] == f"{cells[k] / cells[k[:3] + ('ordinary',)]:.2f}×"
+        slower_path = ins[k] > 1.05 * ins[k[:3] + ("ordinary",)]
+        assert row["reason"].startswith("a slower path runs" if slower_path
+                                        else "same instructions"), row
+        if not slower_path and k[3] == "underflow":
+            assert "microcode assists on subnormals" in row["reason"]
+
+
+def test_speed_report_roofline_names_the_bound():
+    run = report_run(6)
+    counts = synthetic_counts(run, 6)
+    text = report_gen.render(run, counts)
+    rows = next(v for t, v in md_tables(text).items() if t.startswith("Target 3,"))
+    by = {(r["function"], r["dir"]): r for r in rows}
+    assert set(by) == {("sigmoid", "fwd"), ("sigmoid", "bwd")}      # relu is not a target row
+    fwd, bwd = by["sigmoid", "fwd"], by["sigmoid", "bwd"]
+    # fwd 0.9 ns; memory 0.5, divider 5 cycles / 2 GHz = 2.5 ns, ports (0.5+0.5+1)/2/2 = 0.5
+    assert fwd["bound by"] == "divider" and fwd["× bound"] == f"{0.9 / 2.5:.2f}×"
+    assert fwd["divider ns/el"] == "2.500" and fwd["vector ports ns/el"] == "0.500"
+    assert fwd["× pass"].startswith(f"{0.9 / 0.5:.2f}× (met")
+    # bwd 2.0 ns; memory 0.8, ports (1+3)/2/2 = 1.0 ns
+    assert bwd["bound by"] == "vector ports" and bwd["× bound"] == f"{2.0 / 1.0:.2f}×"
+    assert bwd["× pass"].startswith(f"{2.0 / 0.8:.2f}× (missed")
+    # without a mix the memory pass is the only bound
+    counts["static_mix"] = {}
+    rows = next(v for t, v in md_tables(report_gen.render(run, counts)).items()
+                if t.startswith("Target 3,"))
+    assert {r["bound by"] for r in rows} == {"memory"}
+
+
+def test_speed_report_without_counts_says_so():
+    text = report_gen.render(report_run(7), None)
+    rows = [r for v in md_tables(text).values() for r in v if "reason" in r]
+    assert rows and all(r["reason"] == "not counted" for r in rows)
+
+
+def test_instruction_cases_cover_the_misses():
+    """benchmarks/instructions.py --misses: ours and the peer of every peer miss, ours on
+    ordinary inputs and on the kind of every value miss, both directions of target 3's
+    functions; nothing else."""
+    ins = _load_tool("instructions", "benchmarks/instructions.py")
+    run = report_run(8)
+    cases = ins.cases_for_misses(run)
+    assert len(cases) == len(set(cases))
+    cells = {(c["function"], c["direction"], c["dtype"], c["n"], c["contestant"], c["kind"]):
+             c for c in run["cells"] if c["ns_per_element"] is not None}
+    peers_, kinds, ours = set(), set(), {("sigmoid", d, "f32") for d in ("fwd", "bwd")}
+    for (f, d, dt, n, who, kind), c in cells.items():
+        base = cells[(f, d, dt, n, "ours", "ordinary")]
+        if who != "ours" and base["ns_per_element"] > 1.05 * c["ns_per_element"] \
+                and (who != "onnxrt" or d == "fwd"):
+            peers_.add((f, d, dt, who, "ordinary"))
+            ours.add((f, d, dt))
+        if kind != "ordinary" and c["ns_min"] > 1.25 * base["ns_min"]:
+            kinds.add((f, d, dt, "ours", kind))
+            ours.add((f, d, dt))
+    assert peers_ and kinds
+    assert {c for c in cases if c[3] not in ("ours", "np.tanh")} == peers_
+    assert {c for c in cases if c[4] not in ("ordinary", "per_call_16")} == kinds
+    # target 6: glu bwd misses (1.5x); np.tanh's count beside it
+    assert {c for c in cases if c[4] == "per_call_16"} == {
+        ("glu", "bwd", "f32", "ours", "per_call_16"), ("tanh", "fwd", "f32", "np.tanh",
+                                                       "per_call_16")}
+    assert {c[:3] for c in cases if c[3] == "ours" and c[4] == "ordinary"} == ours
+    assert len(ins.cases_for_misses(run, worst=1)) < len(cases)
+
+
+OBJDUMP = """\
+0000000000001000 <chunk>:
+chunk():
+/b/_kernels_avx512.c:100
+    1000:\tvbroadcastss 0x10(%rip),%zmm3
+f_fast():
+/b/_kernels_avx512.c:50
+inlined by /b/_kernels_avx512.c:{site} (chunk)
+    1006:\tvmovups (%rdi,%rax,1),%zmm0
+    100d:\tvfmadd132ps %zmm3,%zmm3,%zmm0
+inlined by /b/_kernels_avx512.c:{site} (chunk)
+    1013:\tvdivps %zmm0,%zmm3,%zmm1
+    1019:\tvmaxps %zmm1,%zmm3,%zmm1
+    101f:\tvmovups %zmm1,0x40(%rsp)
+    1027:\tvmovups %zmm1,(%rsi,%rax,1)
+chunk():
+/b/_kernels_avx512.c:101
+    102e:\tadd    $0x40,%rax
+    1032:\tcmp    %rax,%rdx
+    1035:\tjne    1006 <chunk+0x6>
+    1037:\tvmulps %zmm3,%zmm3,%zmm2
+    103d:\tret
+"""
+
+
+def test_kernel_mix_counts_the_loop_of_the_call_site():
+    """tools/kernel_mix.py: the loop (a backward jump) holding instructions inlined from
+    the call site, per element (bytes stored / element size; a stack spill is no
+    output), by kind; the vector ops outside the loop are not counted."""
+    insns = kernel_mix.parse_objdump(OBJDUMP.format(site=200), "_kernels_avx512.c")
+    got = kernel_mix.mix(insns, {"exact": [200], "fast": [], "rare": []}, "f32")
+    o = got["ordinary"]
+    assert got["roles"]["exact"]["elements_per_iteration"] == 16
+    assert o["path"] == "exact"
+    assert o["divider"] == pytest.approx(1 / 16) and o["fma"] == pytest.approx(1 / 16)
+    assert o["other_vector"] == pytest.approx(1 / 16)          # vmaxps; loads/stores apart
+    assert o["divider_cycles"] == pytest.approx(kernel_mix.DIVIDER_CYCLES["vdivps"][64] / 16)
+    assert o["instructions"] == pytest.approx(9 / 16)
+    assert kernel_mix.mix(insns, {"exact": [201]}, "f32") is None   # no loop holds it
+    assert kernel_mix.bound_cycles(o)["vector ports"] == pytest.approx(3 / 16 / 2)
+
+
+@pytest.mark.parametrize("seed", [9, 10, 11])
+def test_speed_report_small_misses_count_per_call(seed):
+    run = report_run(seed)
+    counts = synthetic_counts(run, seed)
+    rows = next(v for t, v in md_tables(report_gen.render(run, counts)).items()
+                if t.startswith("Target 6,"))
+    ours = next(r["instructions_per_element"] for r in counts["rows"]
+                if (r["function"], r["direction"], r["kind"]) == ("glu", "bwd", "per_call_16"))
+    assert [(r["function"], r["dir"], r["ratio"]) for r in rows] == [("glu", "bwd", "1.50×")]
+    assert rows[0]["instr/call ours"] == f"{ours:.0f}" and rows[0]["instr/call np.tanh"] == "1500"
+    assert rows[0]["reason"].startswith("more instructions per call" if ours > 1.05 * 1500
+                                        else "not the count")
