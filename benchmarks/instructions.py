@@ -29,7 +29,8 @@ the cells the speed targets (benchmarks/speed_targets.py) find missed, ours and 
 for targets 1-2, ours on the input kind and on ordinary inputs for target 5, ours for
 every function of target 3 with the static mix of its inner loops at the run's SIMD
 level (tools/kernel_mix.py; objdump of the built module) and the clock the OS reports.
-``--worst N`` keeps the N furthest-off misses of each target.
+``--worst N`` keeps the N furthest-off misses of each target, ``--targets 3,5`` those
+targets only.
 """
 
 from __future__ import annotations
@@ -130,13 +131,19 @@ def per_element(totals, cases):
     return rows
 
 
-def cases_for_misses(report: dict, worst: Optional[int] = None) -> List[Case]:
+ALL_TARGETS = (1, 2, 3, 5, 6)
+
+
+def cases_for_misses(report: dict, worst: Optional[int] = None,
+                     targets=ALL_TARGETS) -> List[Case]:
     """The cases a speed-target report of `report` (a bench.py JSON) joins: per target,
     its misses (the `worst` furthest off, or all), and every function of target 3.
     Target 6's misses count per call (PER_CALL), np.tanh's beside."""
     import speed_targets
     cases = []
     for v in speed_targets.evaluate(report):
+        if v.number not in targets:
+            continue
         misses = v.misses if worst is None else v.misses[:worst]
         for m in misses:
             f = m.figures
@@ -151,7 +158,8 @@ def cases_for_misses(report: dict, worst: Optional[int] = None) -> List[Case]:
                           ("tanh", "fwd", "f32", "np.tanh", PER_CALL)]
     rows = ((report.get("sections") or {}).get("memory") or {}).get("rows") or ()
     cases += [(r["function"], d, "f32", "ours", "ordinary") for r in rows
-              if r["function"] in speed_targets.HARDWARE_BOUNDS for d in ("fwd", "bwd")]
+              if r["function"] in speed_targets.HARDWARE_BOUNDS and 3 in targets
+              for d in ("fwd", "bwd")]
     return list(dict.fromkeys(cases))
 
 
@@ -187,8 +195,9 @@ def outer(args) -> int:
     if args.misses:
         with open(args.misses) as f:
             report = json.load(f)
-        cases = cases_for_misses(report, args.worst)
-        mixes = static_mixes(report)
+        targets = tuple(int(t) for t in args.targets.split(","))
+        cases = cases_for_misses(report, args.worst, targets)
+        mixes = static_mixes(report) if 3 in targets else {}
     else:
         cases = [(f, d, dt, who, kind) for f in args.functions.split(",")
                  for d in ("fwd", "bwd") for dt in args.dtypes.split(",")
@@ -208,7 +217,8 @@ def outer(args) -> int:
             info = json.load(f)
         rows = per_element(part_totals(prefix), [tuple(c) for c in info["cases"]])
     print(f"level {info['simd_level']}; instructions per element, (Ir(2^16) - Ir(2^12)) / "
-          f"({CALLS} calls x (2^16 - 2^12)), one thread")
+          f"({CALLS} calls x (2^16 - 2^12)), one thread; {PER_CALL}: per call, less an "
+          f"empty call")
     who_all = list(dict.fromkeys(c[3] for c in cases))
     print(f"{'function':26s} dir dtype {'inputs':12s}" + " ".join(f"{w:>8s}" for w in who_all))
     for f, d, dt, kind in dict.fromkeys((c[0], c[1], c[2], c[4]) for c in cases):
@@ -216,7 +226,7 @@ def outer(args) -> int:
         if all(v is None for v in vals):
             continue
         print(f"{f:26s} {d} {dt:5s} {kind:12s}" + " ".join(
-            f"{'-' if v is None else f'{v:8.2f}'}" for v in vals))
+            f"{'-':>8s}" if v is None else f"{v:8.2f}" for v in vals))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(simd_level=info["simd_level"], sizes=SIZES, calls=CALLS,
@@ -237,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--misses", metavar="RUN.json",
                     help="count the cases a speed-target report of this bench.py run needs")
     ap.add_argument("--worst", type=int, help="with --misses: the N furthest off per target")
+    ap.add_argument("--targets", default=",".join(map(str, ALL_TARGETS)),
+                    help="with --misses: these targets only, e.g. 3,5")
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     ap.add_argument("--cases", help=argparse.SUPPRESS)

@@ -318,7 +318,7 @@ def test_speed_report_roofline_names_the_bound():
     counts["static_mix"] = {}
     rows = next(v for t, v in md_tables(report_gen.render(run, counts)).items()
                 if t.startswith("Target 3,"))
-    assert {r["bound by"] for r in rows} == {"memory"}
+    assert {r["bound by"] for r in rows} == {"memory (no mix)"}
 
 
 def test_speed_report_without_counts_says_so():
@@ -412,3 +412,14 @@ def test_speed_report_small_misses_count_per_call(seed):
     assert rows[0]["instr/call ours"] == f"{ours:.0f}" and rows[0]["instr/call np.tanh"] == "1500"
     assert rows[0]["reason"].startswith("more instructions per call" if ours > 1.05 * 1500
                                         else "not the count")
+
+
+def test_speed_report_merges_count_files():
+    """Counts from several instructions.py runs (e.g. --targets 3 and --targets 5,6) read
+    as one; the static mix comes from the file that has it."""
+    run = report_run(12)
+    counts = synthetic_counts(run, 12)
+    first = dict(counts, static_mix={}, rows=counts["rows"][::2])
+    second = dict(counts, rows=counts["rows"][1::2])
+    assert report_gen.render(run, [first, second]) == report_gen.render(run, counts)
+    assert report_gen.render(run, [first]) != report_gen.render(run, counts)

@@ -57,15 +57,22 @@ def _ulp(u: Optional[float]) -> str:
 class Counts:
     """The instruction counts and static mixes of benchmarks/instructions.py --misses."""
 
-    def __init__(self, data: Optional[dict]):
-        data = data or {}
-        self.level = data.get("simd_level")
-        self.rows = {(r["function"], r["direction"], r["dtype"], r["contestant"],
-                      r.get("kind", "ordinary")): r["instructions_per_element"]
-                     for r in data.get("rows", ())}
-        mix = data.get("static_mix") or {}
-        self.mix_level, self.mhz = mix.get("level"), mix.get("cpu_mhz")
-        self.mix = {(r["function"], r["direction"]): r["ordinary"] for r in mix.get("rows", ())}
+    def __init__(self, data):
+        """`data`: one instructions.py JSON, a list of them (merged; a later file wins),
+        or None."""
+        parts = [] if data is None else [data] if isinstance(data, dict) else list(data)
+        self.level = self.mix_level = self.mhz = None
+        self.rows, self.mix = {}, {}
+        for d in parts:
+            self.level = d.get("simd_level") or self.level
+            self.rows.update({(r["function"], r["direction"], r["dtype"], r["contestant"],
+                               r.get("kind", "ordinary")): r["instructions_per_element"]
+                              for r in d.get("rows", ())})
+            mix = d.get("static_mix") or {}
+            if mix.get("rows"):
+                self.mix_level, self.mhz = mix.get("level"), mix.get("cpu_mhz")
+                self.mix.update({(r["function"], r["direction"]): r["ordinary"]
+                                 for r in mix["rows"]})
 
     def get(self, function, direction, dtype, who, kind="ordinary") -> Optional[float]:
         return self.rows.get((function, direction, dtype, who, kind))
@@ -129,7 +136,8 @@ def roofline(report: dict, counts: Counts) -> List[dict]:
             mix = counts.mix.get((row["function"], direction))
             if mix and ghz:
                 limits.update({k: c / ghz for k, c in kernel_mix.bound_cycles(mix).items()})
-            by = max(limits, key=limits.get)
+            by = max(limits, key=limits.get) if len(limits) > 1 else "memory (no mix)"
+            limits.setdefault(by, pass_ns)
             rows.append(dict(function=row["function"], direction=direction, ns=t,
                              pass_ns=pass_ns, pass_label=label, pass_ratio=t / pass_ns,
                              target=bound, met=t / pass_ns <= bound,
@@ -260,8 +268,10 @@ def render(report: dict, counts_data: Optional[dict]) -> str:
                       f"kernel_mix.py; the fast path and its predicate where there is one); "
                       f"divider and vector ports in ns at {clock} "
                       f"(kernel_mix.bound_cycles). \"bound by\" is the largest of memory, "
-                      f"divider and vector ports; – where the loops were not located (the "
-                      f"softmax family's row passes).", ""]
+                      f"divider and vector ports (\"memory (no mix)\" where the loops were "
+                      f"not located: the softmax family's row passes); a ratio under 1 says "
+                      f"the core ran faster than this model (a clock above the reported "
+                      f"one).", ""]
             lines += roofline_section(rows) + [""]
         elif v.number == 5 and v.misses:
             lines += [f"Every miss ({len(v.misses)}), worst first (fastest samples, 2^16):", ""]
@@ -276,8 +286,9 @@ def render(report: dict, counts_data: Optional[dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("json", help="a benchmarks/bench.py JSON")
-    ap.add_argument("--counts", help="benchmarks/instructions.py --misses JSON (default: "
-                                     "RUN.counts.json beside the run; made when missing)")
+    ap.add_argument("--counts", action="append",
+                    help="benchmarks/instructions.py --misses JSON (default: RUN.counts.json "
+                         "beside the run; made when missing); repeat to merge several")
     ap.add_argument("--no-measure", action="store_true",
                     help="do not run instructions.py when the counts file is missing")
     ap.add_argument("--worst", type=int, help="count only the N furthest-off misses per target")
@@ -285,18 +296,19 @@ def main(argv=None) -> int:
     ap.add_argument("--print", action="store_true", help="print the document, write nothing")
     args = ap.parse_args(argv)
     report = gen_readme_perf.load(args.json)
-    counts_path = args.counts or os.path.splitext(args.json)[0] + ".counts.json"
-    if not os.path.exists(counts_path) and not args.no_measure:
+    paths = args.counts or [os.path.splitext(args.json)[0] + ".counts.json"]
+    if len(paths) == 1 and not os.path.exists(paths[0]) and not args.no_measure:
         cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "instructions.py"),
-               "--misses", args.json, "--json", counts_path]
+               "--misses", args.json, "--json", paths[0]]
         if args.worst:
             cmd += ["--worst", str(args.worst)]
         if subprocess.run(cmd).returncode != 0:
             return 1
-    counts = None
-    if os.path.exists(counts_path):
-        with open(counts_path) as f:
-            counts = json.load(f)
+    counts = []
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as f:
+                counts.append(json.load(f))
     text = render(report, counts)
     if args.print:
         print(text, end="")
