@@ -167,14 +167,25 @@ def static_mixes(report: dict) -> dict:
     """Target 3's functions: the static mix of their loops at the run's SIMD level
     (tools/kernel_mix.py), with the clock /proc/cpuinfo reports; {} without a build."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+    sys.path.insert(0, HERE)
+    import bench
     import kernel_mix
     import speed_targets
-    from activations import _simd_levels
+    from activations import _simd_levels, _spec
+    specs = {s.name: s for s in _spec.SPECS}
     level = report.get("machine", {}).get("simd_level", "avx512")
     backward_from = report.get("config", {}).get("backward_from", {})
     rows = ((report.get("sections") or {}).get("memory") or {}).get("rows") or ()
-    cases = [(r["function"], d, "f32", backward_from.get(r["function"], "x")) for r in rows
-             if r["function"] in speed_targets.HARDWARE_BOUNDS for d in ("fwd", "bwd")]
+    cases = []
+    for r in rows:
+        name = r["function"]
+        spec = specs.get(bench.function_of(name))
+        if name not in speed_targets.HARDWARE_BOUNDS or spec is None or not spec.kernel_args:
+            continue                    # the softmax family: no elementwise op
+        op = spec.kernel_args(**bench.explicit_params(name))[0]
+        from_y = backward_from.get(name, "x") == "y"
+        cases += [(name, "fwd", "f32", op, "forward"),
+                  (name, "bwd", "f32", op, "backward_from_output" if from_y else "backward")]
     try:
         mixes = kernel_mix.kernel_mixes(cases, _simd_levels.level(level).module)
     except (FileNotFoundError, OSError, subprocess.CalledProcessError) as e:

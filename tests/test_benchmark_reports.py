@@ -394,7 +394,7 @@ def test_kernel_mix_counts_the_loop_of_the_call_site():
     assert o["path"] == "exact"
     assert o["divider"] == pytest.approx(1 / 16) and o["fma"] == pytest.approx(1 / 16)
     assert o["other_vector"] == pytest.approx(1 / 16)          # vmaxps; loads/stores apart
-    assert o["divider_cycles"] == pytest.approx(kernel_mix.DIVIDER_CYCLES["vdivps"][64] / 16)
+    assert o["divider_cycles"] == pytest.approx(kernel_mix.DIVIDER_CYCLES["divps"][64] / 16)
     assert o["instructions"] == pytest.approx(9 / 16)
     assert kernel_mix.mix(insns, {"exact": [201]}, "f32") is None   # no loop holds it
     assert kernel_mix.bound_cycles(o)["vector ports"] == pytest.approx(3 / 16 / 2)
@@ -423,3 +423,35 @@ def test_speed_report_merges_count_files():
     second = dict(counts, rows=counts["rows"][1::2])
     assert report_gen.render(run, [first, second]) == report_gen.render(run, counts)
     assert report_gen.render(run, [first]) != report_gen.render(run, counts)
+
+
+def test_kernel_mix_finds_the_loops_of_the_built_module():
+    """On the package built in place (its generated .c beside the .so with line tables):
+    a few of speed target 3's kernels have located main loops at every built level, in
+    both directions; the loop's stores give whole elements; the ordinary path is the fast
+    path and its predicate exactly where the package's table (_spec.FAST_PATHS) has one."""
+    import shutil
+    from activations import _simd_levels, _spec
+    if not shutil.which("objdump"):
+        pytest.skip("objdump is not installed")
+    checked = 0
+    for level in _simd_levels.LEVELS:
+        try:
+            kernel_mix.module_paths(level.module)
+        except FileNotFoundError:
+            continue
+        cases = [(op, d, "f32", op, fd) for op in ("sigmoid", "silu", "gelu_tanh", "mish")
+                 for d, fd in (("fwd", "forward"), ("bwd", "backward"))]
+        rows = kernel_mix.kernel_mixes(cases, level.module)
+        assert {(r["op"], r["direction"]) for r in rows} == {c[3:4] + c[1:2] for c in cases}
+        for r in rows:
+            for role in r["roles"].values():
+                assert role["elements_per_iteration"] >= 1
+                assert role["elements_per_iteration"] == int(role["elements_per_iteration"])
+            assert r["ordinary"]["instructions"] > 0
+            fast = dict(fwd="forward", bwd="backward")[r["direction"]] in \
+                _spec.FAST_PATHS.get(r["op"], ())
+            assert r["ordinary"]["path"] == ("fast+rare" if fast else "exact"), r
+        checked += 1
+    if not checked:
+        pytest.skip("not built in place (no generated .c beside the modules)")

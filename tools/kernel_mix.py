@@ -1,10 +1,10 @@
 """Static instruction mix of an elementwise kernel's inner loops, from the built module.
 
-    python tools/kernel_mix.py sigmoid:fwd swish:bwd --level avx512
-    python tools/kernel_mix.py gelu:fwd --level avx2 --dtype f64 --json mix.json
+    python tools/kernel_mix.py sigmoid:fwd sigmoid:bwd_y silu:bwd --level avx512
+    python tools/kernel_mix.py gelu_tanh:fwd --level avx2 --dtype f64 --json mix.json
 
-For one (op, direction, dtype) it finds the loops of the level's elementwise chunk the way
-tools/check_vectorized.py finds them (the formula's call sites in the level's generated
+For one (kernel op, direction, dtype) it finds the loops of the level's elementwise chunk
+the way tools/check_vectorized.py finds them (the formula's call sites in the level's generated
 .c file, `out[i] = ...NAME_DIRECTION(...)`), then, in `objdump -d -l --inlines` of the
 built module (which carries the build's -g line tables), the innermost loops (a backward
 jump and its target) holding instructions inlined from such a call site.  Of each role
@@ -36,12 +36,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PKG = os.path.join(ROOT, "src", "activations")
 
 #: reciprocal throughput (cycles per instruction) of the divider on the Golden Cove /
-#: Sapphire Rapids core, by mnemonic and register width in bytes (scalar forms: 16);
-#: the model's only per-instruction constants
+#: Sapphire Rapids core, by mnemonic (SSE name; the VEX/EVEX form adds a "v") and
+#: register width in bytes (scalar forms: 16); the model's only per-instruction constants
 DIVIDER_CYCLES = {
-    "vdivps": {16: 3.0, 32: 5.0, 64: 10.0}, "vdivpd": {16: 4.0, 32: 8.0, 64: 16.0},
-    "vsqrtps": {16: 3.0, 32: 6.0, 64: 12.0}, "vsqrtpd": {16: 4.5, 32: 9.0, 64: 18.0},
-    "vdivss": {16: 3.0}, "vdivsd": {16: 4.0}, "vsqrtss": {16: 3.0}, "vsqrtsd": {16: 4.5},
+    "divps": {16: 3.0, 32: 5.0, 64: 10.0}, "divpd": {16: 4.0, 32: 8.0, 64: 16.0},
+    "sqrtps": {16: 3.0, 32: 6.0, 64: 12.0}, "sqrtpd": {16: 4.5, 32: 9.0, 64: 18.0},
+    "divss": {16: 3.0}, "divsd": {16: 4.0}, "sqrtss": {16: 3.0}, "sqrtsd": {16: 4.5},
 }
 #: vector ports that take FMAs and the other vector ops (512-bit: ports 0 and 5)
 VECTOR_PORTS = 2
@@ -127,26 +127,36 @@ def _reg_bytes(ops: str) -> int:
     return max(widths, default=0)
 
 
+def _stored_bytes(mnem: str, ops: str) -> int:
+    """Bytes a move from a vector register to memory writes (0 for anything else; a
+    spill to the stack is no output)."""
+    if "mov" not in mnem or not re.search(r"%[xyz]mm\d+,\s*\S*\(", ops) \
+            or re.search(r"\(%r[sb]p", ops):
+        return 0
+    scalar = {"movss": 4, "movsd": 8, "movd": 4, "movq": 8}
+    return scalar.get(mnem[1:] if mnem.startswith("v") else mnem, _reg_bytes(ops))
+
+
 def count(body, dtype: str) -> dict:
-    """A loop body's instructions per element: divider, fma, other vector ops."""
+    """A loop body's instructions per element: divider, fma, other vector ops (SSE,
+    AVX or AVX-512 forms alike; loads and stores apart)."""
     size = DTYPE_BYTES[dtype]
-    stored = sum(_reg_bytes(ops) for mnem, ops in body
-                 if mnem.startswith("vmov") and re.search(r"%[xyz]mm\d+,\s*\S*\(", ops)
-                 and not re.search(r"\(%r[sb]p", ops))      # not a spill to the stack
+    stored = sum(_stored_bytes(mnem, ops) for mnem, ops in body)
     widest = max((_reg_bytes(ops) for _, ops in body), default=0)
     elements = (stored or widest or size) / size
     divider = fma = other = 0
     cycles = 0.0
     for mnem, ops in body:
-        if mnem in DIVIDER_CYCLES:
+        sse = mnem[1:] if mnem.startswith("v") and mnem[1:] in DIVIDER_CYCLES else mnem
+        if sse in DIVIDER_CYCLES:
             divider += 1
-            table = DIVIDER_CYCLES[mnem]
+            table = DIVIDER_CYCLES[sse]
             cycles += table.get(_reg_bytes(ops), max(table.values()))
         elif re.match(r"vf(n?)m(add|sub)", mnem):
             fma += 1
-        elif mnem.startswith("vmov") and "(" in ops:
+        elif "mov" in mnem and "(" in ops:
             continue                                # a load or a store: not a vector port
-        elif mnem.startswith("v") or (mnem.startswith("k") and not mnem.startswith("kmov")):
+        elif re.search(r"%[xyz]mm\d+|%k\d", ops) and not mnem.startswith("kmov"):
             other += 1
     return dict(elements_per_iteration=elements, divider=divider / elements,
                 fma=fma / elements, other_vector=other / elements,
@@ -195,29 +205,24 @@ def disassemble(so: str, level_module: str, dtype: str) -> str:
                           check=True).stdout
 
 
-def op_name(function: str, direction: str, backward_from: str = "x") -> Tuple[str, str]:
-    """(kernel op, formula direction) of a benchmarked function name and direction."""
-    op = {"gelu approximate='tanh'": "gelu_tanh"}.get(function, function)
-    return op, DIRECTIONS["bwd_y" if direction == "bwd" and backward_from == "y" else direction]
-
-
 def kernel_mixes(cases, level_module: str, pkg: str = PKG) -> List[dict]:
-    """[{function, direction, dtype, level_module, roles, ordinary}] for cases of
-    (function, direction, dtype, backward_from); a case whose loops are not found is
-    left out."""
+    """[{function, direction, dtype, op, level_module, roles, ordinary}] for cases of
+    (function, direction, dtype, op, formula direction): `function` and `direction` label
+    the row, `op` (the kernel op _spec's kernel_args picks, e.g. swish with beta 1 runs
+    "silu") and the formula direction ("forward", "backward", "backward_from_output")
+    find the loops.  A case whose loops are not found is left out."""
     so, c = module_paths(level_module, pkg)
     with open(c) as f:
         c_lines = f.read().splitlines()
     parsed = {}
     rows = []
-    for function, direction, dtype, backward_from in cases:
+    for function, direction, dtype, op, formula_dir in cases:
         if dtype not in parsed:
             parsed[dtype] = parse_objdump(disassemble(so, level_module, dtype),
                                           os.path.basename(c))
-        op, formula_dir = op_name(function, direction, backward_from)
         m = mix(parsed[dtype], call_sites(c_lines, op, formula_dir, dtype), dtype)
         if m:
-            rows.append(dict(function=function, direction=direction, dtype=dtype,
+            rows.append(dict(function=function, direction=direction, dtype=dtype, op=op,
                              level_module=level_module, **m))
     return rows
 
@@ -226,15 +231,15 @@ def main(argv=None) -> int:
     sys.path.insert(0, PKG)
     import _simd_levels  # noqa: E402  (the levels' one table)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("cases", nargs="+", help="FUNCTION:fwd|bwd|bwd_y")
+    ap.add_argument("cases", nargs="+", help="OP:fwd|bwd|bwd_y (kernel ops: _spec.py)")
     ap.add_argument("--level", default="avx512")
     ap.add_argument("--dtype", default="f32")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     cases = []
     for spec in args.cases:
-        f, d = spec.rsplit(":", 1)
-        cases.append((f, "bwd" if d == "bwd_y" else d, args.dtype, "y" if d == "bwd_y" else "x"))
+        op, d = spec.rsplit(":", 1)
+        cases.append((op, "bwd" if d == "bwd_y" else d, args.dtype, op, DIRECTIONS[d]))
     rows = kernel_mixes(cases, _simd_levels.level(args.level).module)
     print(f"{'function':26s} dir  path       div/el   fma/el  other/el  instr/el  "
           f"div cyc/el  port cyc/el")
