@@ -3,17 +3,19 @@
     python tools/kernel_mix.py sigmoid:fwd sigmoid:bwd_y silu:bwd --level avx512
     python tools/kernel_mix.py gelu_tanh:fwd --level avx2 --dtype f64 --json mix.json
 
-For one (kernel op, direction, dtype) it finds the loops of the level's elementwise chunk
-the way tools/check_vectorized.py finds them (the formula's call sites in the level's generated
-.c file, `out[i] = ...NAME_DIRECTION(...)`), then, in `objdump -d -l --inlines` of the
-built module (which carries the build's -g line tables), the innermost loops (a backward
-jump and its target) holding instructions inlined from such a call site.  Of each role
-(`exact`; with a per-block fast path `_fast` and the predicate `_rare`) the loop with the
-most of those instructions is the main one; its instructions are counted per element
-(the elements one iteration does: the bytes it stores, or its widest register's lanes
-when it stores nothing) as divides/square roots, FMAs and other vector ops.  On
-ordinary inputs the fast path runs with its predicate, so the `ordinary` mix is fast +
-rare where a fast path exists, exact otherwise.
+For one (kernel op, direction, dtype) it finds the loops of the level's elementwise
+chunk the way tools/check_vectorized.py finds them (the formula's call sites in the
+level's generated .c file, `out[i] = ...NAME_DIRECTION(...)`), then, in `objdump -d -l
+--inlines` of the built module (which carries the build's -g line tables), the innermost
+loops (a backward jump and its target) holding instructions inlined from such a call
+site.  Of each role (`exact`; with a per-block fast path `_fast` and the predicate
+`_rare`) the main loop is the one with the widest vectors, then the most of those
+instructions; its instructions are counted per element (the elements one iteration
+does: the bytes it stores, or its widest register's lanes when it stores nothing) as
+divides/square roots, FMAs and other vector ops (SSE, AVX and AVX-512 forms alike;
+loads and stores apart).  On ordinary inputs the fast path runs with its predicate, so
+the `ordinary` mix is fast + rare where a fast path exists, exact otherwise.  The .c
+file must be the one the module was built from (pip install -e . keeps both).
 
 `bound_cycles` turns a mix into cycles per element on a core with two vector ports
 (FMA and other vector ops: ops / 2) and a divider (`DIVIDER_CYCLES`); speed target 3's
