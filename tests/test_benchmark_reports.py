@@ -455,3 +455,18 @@ def test_kernel_mix_finds_the_loops_of_the_built_module():
         checked += 1
     if not checked:
         pytest.skip("not built in place (no generated .c beside the modules)")
+
+
+def test_speed_report_command_writes_the_doc(tmp_path):
+    run = report_run(13)
+    counts = synthetic_counts(run, 13)
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    (tmp_path / "c.json").write_text(json.dumps(counts))
+    out = tmp_path / "speed-targets.md"
+    assert report_gen.main([str(tmp_path / "run.json"), "--counts", str(tmp_path / "c.json"),
+                            "--out", str(out)]) == 0
+    assert out.read_text() == report_gen.render(run, counts)
+    # no counts file and --no-measure: the doc still comes, its reasons uncounted
+    assert report_gen.main([str(tmp_path / "run.json"), "--no-measure", "--out", str(out)]) == 0
+    assert out.read_text() == report_gen.render(run, None)
+    assert "not counted" in out.read_text()
