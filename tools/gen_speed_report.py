@@ -40,7 +40,7 @@ import kernel_mix  # noqa: E402  (the roofline's cycle model)
 import gen_readme_perf  # noqa: E402  (the run's command line)
 from instructions import PER_CALL  # noqa: E402  (the per-call count's input kind)
 
-PASSES = {"fwd": ("inplace", "in-place pass"), "bwd": ("two_in_one_out", "2-read-1-write pass")}
+PASS_LABELS = {"inplace": "in-place pass", "two_in_one_out": "2-read-1-write pass"}
 SUBNORMAL_KINDS = ("denormal_in", "underflow")
 
 
@@ -118,34 +118,21 @@ def value_reason(fig: dict, counts: Counts) -> str:
 
 
 def roofline(report: dict, counts: Counts) -> List[dict]:
-    """Target 3's rows: ns/element, the memory pass, the static mix, each bound in ns,
-    the largest (what bounds it) and the ratio to it."""
-    memory = (report.get("sections") or {}).get("memory") or {}
-    if not memory.get("rows"):
-        return []
+    """Target 3's rows (speed_targets.hardware_rows) with the instructions per element,
+    the static mix, each bound in ns, the largest (what bounds it) and the ratio to it."""
     ghz = counts.mhz / 1000 if counts.mhz else None
     rows = []
-    for row in memory["rows"]:
-        bound = speed_targets.HARDWARE_BOUNDS.get(row["function"])
-        if bound is None:
-            continue
-        for direction, key in (("fwd", "forward_in_place_ns"), ("bwd", "backward_ns")):
-            t = row.get(key)
-            if t is None:
-                continue
-            shape, label = PASSES[direction]
-            pass_ns = memory["passes"][shape]["ns_per_element"]
-            limits = {"memory": pass_ns}
-            mix = counts.mix.get((row["function"], direction))
-            if mix and ghz:
-                limits.update({k: c / ghz for k, c in kernel_mix.bound_cycles(mix).items()})
-            by = max(limits, key=limits.get) if len(limits) > 1 else "memory (no mix)"
-            limits.setdefault(by, pass_ns)
-            rows.append(dict(function=row["function"], direction=direction, ns=t,
-                             pass_ns=pass_ns, pass_label=label, pass_ratio=t / pass_ns,
-                             target=bound, met=t / pass_ns <= bound,
-                             instructions=counts.get(row["function"], direction, "f32", "ours"),
-                             mix=mix, limits=limits, bound_by=by, bound_ratio=t / limits[by]))
+    for row in speed_targets.hardware_rows((report.get("sections") or {}).get("memory")):
+        limits = {"memory": row["pass_ns"]}
+        mix = counts.mix.get((row["function"], row["direction"]))
+        if mix and ghz:
+            limits.update({k: c / ghz for k, c in kernel_mix.bound_cycles(mix).items()})
+        by = max(limits, key=limits.get) if len(limits) > 1 else "memory (no mix)"
+        limits.setdefault(by, row["pass_ns"])
+        rows.append(dict(row, instructions=counts.get(row["function"], row["direction"], "f32",
+                                                      "ours"),
+                         mix=mix, limits=limits, bound_by=by,
+                         bound_ratio=row["ours_ns"] / limits[by]))
     return rows
 
 
@@ -184,10 +171,10 @@ def roofline_section(rows: List[dict]) -> List[str]:
     for r in rows:
         mix = r["mix"] or {}
         limits = r["limits"]
-        out.append([r["function"], r["direction"], _f(r["ns"]),
-                    f"{r['pass_label']} {_f(r['pass_ns'])}",
-                    f"{r['pass_ratio']:.2f}× ({'met' if r['met'] else 'missed'}, "
-                    f"bound {r['target']:g}×)",
+        out.append([r["function"], r["direction"], _f(r["ours_ns"]),
+                    f"{PASS_LABELS[r['pass_name']]} {_f(r['pass_ns'])}",
+                    f"{r['ratio']:.2f}× ({'met' if r['met'] else 'missed'}, "
+                    f"bound {r['bound']:g}×)",
                     _f(r["instructions"], 1), _f(mix.get("divider"), 3), _f(mix.get("fma"), 3),
                     _f(mix.get("other_vector"), 3), _f(limits.get("divider"), 3),
                     _f(limits.get("vector ports"), 3), r["bound_by"],
