@@ -54,6 +54,9 @@ PER_CALL = "per_call_16"
 HERE = os.path.dirname(os.path.abspath(__file__))
 SIZES = (1 << 12, 1 << 16)
 CALLS = 3
+#: calls per part of a PER_CALL case: a call's count varies with the interpreter's state
+#: by a few hundred instructions, which many calls average out
+PER_CALL_CALLS = 30
 
 
 def inner(cases, out_path) -> None:
@@ -93,7 +96,7 @@ def inner(cases, out_path) -> None:
             continue
         os.getppid()                # dump: setup and warm-up end here
         for t in thunks:
-            for _ in range(CALLS):
+            for _ in range(PER_CALL_CALLS if kind == PER_CALL else CALLS):
                 t()
             os.getppid()            # dump: one part per size
         done.append((name, direction, dt, who, kind))
@@ -127,7 +130,8 @@ def per_element(totals, cases):
     for i, case in enumerate(cases):
         small, large = totals[3 * i + 1], totals[3 * i + 2]
         per_call = len(case) > 4 and case[4] == PER_CALL     # small: the empty calls
-        rows[case] = (large - small) / (CALLS * (1 if per_call else SIZES[1] - SIZES[0]))
+        rows[case] = (large - small) / (PER_CALL_CALLS if per_call
+                                        else CALLS * (SIZES[1] - SIZES[0]))
     return rows
 
 

@@ -158,6 +158,13 @@ def test_instruction_counts_come_from_the_parts_of_each_case(tmp_path):
     (tmp_path / "cg.out.x").write_text("not a part\n")
     got = ins.per_element(ins.part_totals(str(tmp_path / "cg.out")), cases)
     assert got == pytest.approx(want)
+    # a per-call case: its small part is the empty calls, its large part the calls
+    case, empty, per_call_ = ("glu", "bwd", "f32", "ours", ins.PER_CALL), 150, 4321
+    parts = [9, ins.PER_CALL_CALLS * empty, ins.PER_CALL_CALLS * (empty + per_call_)]
+    for i, t in enumerate(parts, 1):
+        (tmp_path / f"pc.out.{i}").write_text(f"summary: {t}\n")
+    got = ins.per_element(ins.part_totals(str(tmp_path / "pc.out")), [case])
+    assert got == pytest.approx({case: per_call_})
 
 
 # ------------------------------------------------------------------ docs/speed-targets.md
