@@ -39,6 +39,8 @@ cdef extern from "_softmax_math.h" nogil:
                               double* ones) noexcept
     double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
                              double flip, double* ones) noexcept
+    void act_sm_log_write_f(const float* x, float* out, Py_ssize_t n, float m,
+                            double log_s) noexcept
     float act_sm_div_f(float e, float s, float recip) noexcept
     double act_sm_div_d(double e, double s, double recip) noexcept
 
@@ -200,9 +202,7 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
                 out[i] = act_sm_div_d(out[i], scaled_sum, recip)
     elif mode == LOG_SOFTMAX_FORWARD:
         if floating is float:
-            # x - m is exact in double: one rounding in all
-            for i in range(n):
-                out[i] = <float>((<double>in1[i] - <double>m) - log_s)
+            act_sm_log_write_f(in1, out, n, m, log_s)
         else:
             for i in range(n):
                 e = in1[i] - m
