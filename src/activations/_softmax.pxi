@@ -41,6 +41,8 @@ cdef extern from "_softmax_math.h" nogil:
                              double flip, double* ones) noexcept
     void act_sm_log_write_f(const float* x, float* out, Py_ssize_t n, float m,
                             double log_s) noexcept
+    double act_sm_dot_d(const double* g, const double* y, Py_ssize_t n) noexcept
+    double act_sm_dot_f(const float* g, const float* y, Py_ssize_t n) noexcept
     float act_sm_div_f(float e, float s, float recip) noexcept
     double act_sm_div_d(double e, double s, double recip) noexcept
 
@@ -142,37 +144,15 @@ cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating
 
 
 cdef double dot_plain(const floating* g, const floating* y, Py_ssize_t n) noexcept nogil:
-    """sum of g * y (or of g when y is NULL) over a run (double, fixed lanes)."""
-    cdef double acc[LANES]
-    cdef double comp[LANES]
-    cdef double total = 0
-    cdef Py_ssize_t i, k, n8 = n - n % LANES
-    for k in range(LANES):
-        acc[k] = 0
-        comp[k] = 0
-    if y == NULL:
-        for i in range(0, n8, 8):
-            for k in range(LANES):
-                if floating is double:
-                    acc_add(&acc[k], &comp[k], g[i + k])
-                else:
-                    acc[k] += <double>g[i + k]
-        for i in range(n8, n):
-            acc_add(&acc[0], &comp[0], <double>g[i])
+    """sum of g * y (or of g when y is NULL) over a run (double lanes, _softmax_math.h)."""
+    if floating is double:
+        if y == NULL:
+            return act_sm_dot_d(g, NULL, n)
+        return act_sm_dot_d(g, y, n)
     else:
-        for i in range(0, n8, 8):
-            for k in range(LANES):
-                if floating is double:
-                    acc_add(&acc[k], &comp[k], g[i + k] * y[i + k])
-                else:
-                    acc[k] += <double>g[i + k] * <double>y[i + k]
-        for i in range(n8, n):
-            acc_add(&acc[0], &comp[0], <double>g[i] * <double>y[i])
-    for k in range(LANES):
-        total += acc[k]
-    for k in range(LANES):
-        total += comp[k]
-    return total
+        if y == NULL:
+            return act_sm_dot_f(g, NULL, n)
+        return act_sm_dot_f(g, y, n)
 
 
 # ---------------------------------------------------------------- the write pass

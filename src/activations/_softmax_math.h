@@ -188,6 +188,33 @@ ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n,
                                          : act_sm_exp_sums_d_(x, store, n, m, sign, 0, ones);
 }
 
+/* The backward's dot: sum of g[i] * y[i], or of g[i] when y is NULL, in double lanes
+   (`omp simd reduction`, as the exp sums: a fixed order for a given level and n);
+   float64 lanes carry the exact rounding errors of their additions (two_sum), added
+   back at the end; float32 products are exact in double.  Call with a literal NULL or
+   a known non-NULL y, so that the test folds away. */
+ACT_INLINE double act_sm_dot_d(const double *g, const double *y, ptrdiff_t n)
+{
+    double s = 0.0, err = 0.0;
+#pragma omp simd reduction(+ : s, err)
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = y != NULL ? g[i] * y[i] : g[i];
+        double t = s + v;
+        err += act_two_sum_err_d(s, v, t);
+        s = t;
+    }
+    return s + err;
+}
+
+ACT_INLINE double act_sm_dot_f(const float *g, const float *y, ptrdiff_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (ptrdiff_t i = 0; i < n; i++)
+        s += y != NULL ? (double)g[i] * (double)y[i] : (double)g[i];
+    return s;
+}
+
 /* log_softmax's write pass, float32: out = (x - m) - log_s, x - m in double (exact
    unless m is tiny), one rounding in all.  A row with a tiny maximum (ACT_SM_TINY_F)
    flushes x and m below the bound to 0 before the conversion (converting a subnormal
