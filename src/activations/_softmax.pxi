@@ -188,8 +188,12 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
                 e = in1[i] - m
                 out[i] = (e - log_s) + exact_error(two_sum_err(in1[i], -m, e))
     elif mode == SOFTMAX_BACKWARD_Y:
-        for i in range(n):
-            out[i] = flip * (in2[i] * (in1[i] - dotf))
+        if flip > 0:   # softmax: no multiplication by 1
+            for i in range(n):
+                out[i] = in2[i] * (in1[i] - dotf)
+        else:
+            for i in range(n):
+                out[i] = flip * (in2[i] * (in1[i] - dotf))
     elif mode == SOFTMAX_BACKWARD_X:
         for i in range(n):
             y = shifted_exp(in2[i], m, flip) / sf

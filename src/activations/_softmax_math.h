@@ -191,7 +191,8 @@ ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n,
 /* The backward's dot: sum of g[i] * y[i], or of g[i] when y is NULL, in double lanes
    (`omp simd reduction`, as the exp sums: a fixed order for a given level and n);
    float64 lanes carry the exact rounding errors of their additions (two_sum), added
-   back at the end; float32 products are exact in double.  Call with a literal NULL or
+   back at the end; float32 products are exact in double (so an FMA adds them with the
+   one rounding of the addition).  Call with a literal NULL or
    a known non-NULL y, so that the test folds away. */
 ACT_INLINE double act_sm_dot_d(const double *g, const double *y, ptrdiff_t n)
 {
@@ -211,7 +212,7 @@ ACT_INLINE double act_sm_dot_f(const float *g, const float *y, ptrdiff_t n)
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
     for (ptrdiff_t i = 0; i < n; i++)
-        s += y != NULL ? (double)g[i] * (double)y[i] : (double)g[i];
+        s = y != NULL ? ACT_FMA_D((double)g[i], (double)y[i], s) : s + (double)g[i];
     return s;
 }
 
