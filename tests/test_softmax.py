@@ -68,8 +68,23 @@ def _cases():
         return np.array([[1e4, 1e4 - 1], [-1e4, -1e4 - 1], [big, big], [big, -big],
                          [-big, -big], [1e30, 1e30 + 1e24]])
 
+    def subnormal(rng, dt):
+        # rows whose maximum is subnormal or below 2^-100 / 2^-960 (where the exp loops
+        # flush tiny differences), mixed with ordinary and tiny normal entries; row 3 has
+        # a normal maximum and subnormal entries
+        s = float(np.finfo(dt).smallest_subnormal)
+        tiny = 2.0 ** (-110 if dt == F32 else -970)
+        x = rng.integers(-2**20, 2**20, (8, 16)) * s
+        x[1, :4] = [-1.0, -30.0, tiny, -tiny]
+        x[2, 0] = tiny
+        x[3, :3] = [2.0 ** (-90 if dt == F32 else -900), -0.5, 0.0]
+        x[4] = 0.0
+        x[4, 5] = s
+        return x
+
     return [
         ("normal-40x17", (40, 17), -1, normal((40, 17), 3.0)),
+        ("subnormal-8x16", (8, 16), -1, subnormal),
         ("normal-7x64-axis0", (7, 64), 0, normal((7, 64), 3.0)),
         ("wide-12x33", (12, 33), -1, wide((12, 33))),
         ("dominant", (12, 3), -1, dominant),

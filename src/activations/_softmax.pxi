@@ -39,6 +39,10 @@ cdef extern from "_softmax_math.h" nogil:
                               double* ones) noexcept
     double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
                              double flip, double* ones) noexcept
+    void act_sm_log_write_f(const float* x, float* out, Py_ssize_t n, float m,
+                            double log_s) noexcept
+    double act_sm_dot_d(const double* g, const double* y, Py_ssize_t n) noexcept
+    double act_sm_dot_f(const float* g, const float* y, Py_ssize_t n) noexcept
     float act_sm_div_f(float e, float s, float recip) noexcept
     double act_sm_div_d(double e, double s, double recip) noexcept
 
@@ -140,37 +144,15 @@ cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating
 
 
 cdef double dot_plain(const floating* g, const floating* y, Py_ssize_t n) noexcept nogil:
-    """sum of g * y (or of g when y is NULL) over a run (double, fixed lanes)."""
-    cdef double acc[LANES]
-    cdef double comp[LANES]
-    cdef double total = 0
-    cdef Py_ssize_t i, k, n8 = n - n % LANES
-    for k in range(LANES):
-        acc[k] = 0
-        comp[k] = 0
-    if y == NULL:
-        for i in range(0, n8, 8):
-            for k in range(LANES):
-                if floating is double:
-                    acc_add(&acc[k], &comp[k], g[i + k])
-                else:
-                    acc[k] += <double>g[i + k]
-        for i in range(n8, n):
-            acc_add(&acc[0], &comp[0], <double>g[i])
+    """sum of g * y (or of g when y is NULL) over a run (double lanes, _softmax_math.h)."""
+    if floating is double:
+        if y == NULL:
+            return act_sm_dot_d(g, NULL, n)
+        return act_sm_dot_d(g, y, n)
     else:
-        for i in range(0, n8, 8):
-            for k in range(LANES):
-                if floating is double:
-                    acc_add(&acc[k], &comp[k], g[i + k] * y[i + k])
-                else:
-                    acc[k] += <double>g[i + k] * <double>y[i + k]
-        for i in range(n8, n):
-            acc_add(&acc[0], &comp[0], <double>g[i] * <double>y[i])
-    for k in range(LANES):
-        total += acc[k]
-    for k in range(LANES):
-        total += comp[k]
-    return total
+        if y == NULL:
+            return act_sm_dot_f(g, NULL, n)
+        return act_sm_dot_f(g, y, n)
 
 
 # ---------------------------------------------------------------- the write pass
@@ -200,16 +182,18 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
                 out[i] = act_sm_div_d(out[i], scaled_sum, recip)
     elif mode == LOG_SOFTMAX_FORWARD:
         if floating is float:
-            # x - m is exact in double: one rounding in all
-            for i in range(n):
-                out[i] = <float>((<double>in1[i] - <double>m) - log_s)
+            act_sm_log_write_f(in1, out, n, m, log_s)
         else:
             for i in range(n):
                 e = in1[i] - m
                 out[i] = (e - log_s) + exact_error(two_sum_err(in1[i], -m, e))
     elif mode == SOFTMAX_BACKWARD_Y:
-        for i in range(n):
-            out[i] = flip * (in2[i] * (in1[i] - dotf))
+        if flip > 0:   # softmax: no multiplication by 1
+            for i in range(n):
+                out[i] = in2[i] * (in1[i] - dotf)
+        else:
+            for i in range(n):
+                out[i] = flip * (in2[i] * (in1[i] - dotf))
     elif mode == SOFTMAX_BACKWARD_X:
         for i in range(n):
             y = shifted_exp(in2[i], m, flip) / sf

@@ -10,9 +10,10 @@
  *  2. Exactness.  d = flip*x - m is rounded; its exact error (two_sum) joins the
  *     exp's reduced argument (r = (d - n ln2_hi) + (err - n ln2_lo)), so the exp is
  *     that of the exact difference.  e is stored scaled by 2^64 (ACT_SM_SCALE):
- *     with d clamped at ACT_SM_DMIN (below it every output rounds to 0 in the dtype,
- *     for any row length below 2^30) the scaled value is a normal number, built with
- *     one power-of-two factor, and the write pass out = e_scaled / (sum * 2^64)
+ *     with d clamped at ACT_SM_DMIN (at and below it every output rounds to 0 in the
+ *     dtype, for any row length below 2^30; the clamped e is +0) the scaled value is a
+ *     normal number or 0 (subnormal only for d within 2 of the clamp), built with one
+ *     power-of-two factor, and the write pass out = e_scaled / (sum * 2^64)
  *     rounds once, subnormal outputs included (act_sm_div: a division, or with FMA
  *     the same correctly rounded quotient from a reciprocal).
  *  3. The sums are returned unscaled (times 2^-64, exact) and split as in
@@ -24,30 +25,56 @@
  *     of their additions (two_sum), added back at the end, and always split.
  *  4. Special values: NaN or +inf in a row gives d = NaN (+inf - +inf, or NaN), which
  *     passes the clamp (a compare) and makes the sum NaN; x = -inf gives d = -inf,
- *     clamped, its error term (NaN) dropped: e is e^ACT_SM_DMIN * 2^64, an output of
- *     0 after the division (softmax) and not the sum's concern.
+ *     clamped, its error term (NaN) dropped: e is +0, an output of 0 after the
+ *     division (softmax) and not the sum's concern.
+ *  5. No microcode assists on ordinary special inputs (Intel cores take one per
+ *     vector instruction with a subnormal operand or result): flip*x is a sign flip,
+ *     clamped lanes give +0 without an underflowing product, and a row whose maximum
+ *     is tiny (all-subnormal data) flushes its tiny differences (ACT_SM_TINY_F).
  */
 #ifndef ACTIVATIONS_SOFTMAX_MATH_H
 #define ACTIVATIONS_SOFTMAX_MATH_H
 
 #include "_vmath.h"
 
-/* e is stored as exp(d) * 2^64: normal for d >= -130 (float32: 2^(-188+64+...) >=
-   2^-124) and d >= -750 (float64: 2^(-1083+64) >= 2^-1019). */
+/* e is stored as exp(d) * 2^64: normal for d >= -131.4 (float32: 2^(-190+64) = 2^-126
+   times 1 + q >= 2^-0.5; below, down to the clamp, subnormal or 0) and d >= -752.7
+   (float64: 2^(-1086+64) = 2^-1022). */
 #define ACT_SM_SCALE_F 0x1p64f
 #define ACT_SM_SCALE_D 0x1p64
 #define ACT_SM_UNSCALE 0x1p-64
-/* Clamps: exp(-130) = 2^-187.6 is below half the least float32 subnormal 2^-149
-   times 2^-30 (so a row of up to 2^30 such terms still adds up to an output of 0);
-   exp(-750) = 2^-1082 likewise for float64 (least subnormal 2^-1074). */
-#define ACT_SM_DMIN_F (-130.0f)
-#define ACT_SM_DMIN_D (-750.0)
+/* Clamps, where the scale factor 2^(n+64) is exactly 0 (n = -191 / -1087), so that a
+   clamped e is +0 and no later product underflows (a microcode assist on Intel cores):
+   exp(-130) = 2^-187.6 is already below half the least float32 subnormal 2^-149 times
+   2^-30 (so a row of up to 2^30 such terms still adds up to an output of 0); exp(-750)
+   = 2^-1082 likewise for float64 (least subnormal 2^-1074). */
+#define ACT_SM_DMIN_F (-132.5f)
+#define ACT_SM_DMIN_D (-753.5)
+/* Rows whose maximum is below these in magnitude take the loops' flushing form: only
+   there can d = flip*x - m be subnormal (elsewhere a nonzero d is at least ulp(m) >=
+   2^-123 / 2^-1012; its error is subnormal only where x is), and a multiplication or
+   FMA with a subnormal operand takes a microcode assist on Intel cores.  The flushing
+   form sets d and its error to 0 where they are below the bound in magnitude: exp(d)
+   for |d| < 2^-100 rounds to 1 in either dtype, as it does when computed from d, and
+   an error term below 2^-100 moves the reduced argument by a negligible 2^-100. */
+#define ACT_SM_TINY_F 0x1p-100f
+#define ACT_SM_TINY_D 0x1p-960
 
-/* exp(fx - m) * 2^64 for fx <= m (or NaN), the subtraction's rounding error folded in */
-ACT_INLINE float act_sm_exp_f(float fx, float m)
+/* flip * x for flip = +-1, as an integer sign flip (`sign`: flip's sign bit): a
+   multiplication of a subnormal x by 1 would take a microcode assist. */
+ACT_INLINE float act_sm_flip_f(float x, uint32_t sign) { return act_asfloat_u(act_asuint_f(x) ^ sign); }
+ACT_INLINE double act_sm_flip_d(double x, uint64_t sign) { return act_asdouble_u(act_asuint_d(x) ^ sign); }
+
+/* exp(fx - m) * 2^64 for fx <= m (or NaN), the subtraction's rounding error folded in;
+   `tiny` (a constant): the flushing form (ACT_SM_TINY_F) */
+ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny)
 {
     float d = fx - m;
     float err = act_two_sum_err_f(fx, -m, d);
+    if (tiny) {
+        err = act_fabs_f(err) < ACT_SM_TINY_F ? 0.0f : err;
+        d = act_fabs_f(d) < ACT_SM_TINY_F ? 0.0f : d;
+    }
     err = d < ACT_SM_DMIN_F ? 0.0f : err;   /* clamped: moot (NaN for x = -inf) */
     d = d < ACT_SM_DMIN_F ? ACT_SM_DMIN_F : d;
     float kd = ACT_FMA_F(d, ACT_LOG2E_F, ACT_SHIFTER_F);
@@ -59,10 +86,14 @@ ACT_INLINE float act_sm_exp_f(float fx, float m)
     return ACT_FMA_F(q, s, s);   /* (1 + q) * 2^(n+64), one rounding with FMA */
 }
 
-ACT_INLINE double act_sm_exp_d(double fx, double m)
+ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny)
 {
     double d = fx - m;
     double err = act_two_sum_err_d(fx, -m, d);
+    if (tiny) {
+        err = act_fabs_d(err) < ACT_SM_TINY_D ? 0.0 : err;
+        d = act_fabs_d(d) < ACT_SM_TINY_D ? 0.0 : d;
+    }
     err = d < ACT_SM_DMIN_D ? 0.0 : err;
     d = d < ACT_SM_DMIN_D ? ACT_SM_DMIN_D : d;
     double kd = ACT_FMA_D(d, ACT_LOG2E_D, ACT_SHIFTER_D);
@@ -76,30 +107,38 @@ ACT_INLINE double act_sm_exp_d(double fx, double m)
 
 /* Sum of e = exp(flip*x - m) over a run, e stored scaled into store[i]; returns
    the (unscaled) sum, *ones = 0. */
-ACT_INLINE double act_sm_exp_store_f(const float *x, float *store, ptrdiff_t n, float m,
-                                     float flip, double *ones)
+ACT_INLINE double act_sm_exp_store_f_(const float *x, float *store, ptrdiff_t n, float m,
+                                      uint32_t sign, int tiny)
 {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
     for (ptrdiff_t i = 0; i < n; i++) {
-        float e = act_sm_exp_f(flip * x[i], m);
+        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny);
         store[i] = e;
         s += (double)e;
     }
-    *ones = 0.0;
     return s * ACT_SM_UNSCALE;
+}
+
+ACT_INLINE double act_sm_exp_store_f(const float *x, float *store, ptrdiff_t n, float m,
+                                     float flip, double *ones)
+{
+    uint32_t sign = act_asuint_f(flip) & 0x80000000u;
+    *ones = 0.0;
+    return act_fabs_f(m) < ACT_SM_TINY_F ? act_sm_exp_store_f_(x, store, n, m, sign, 1)
+                                         : act_sm_exp_store_f_(x, store, n, m, sign, 0);
 }
 
 /* Sums of e = exp(flip*x - m) over a run, split: *ones = the count of e == 1, the
    return value the (unscaled) sum of the others (NaN included). */
-ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float flip,
-                                     double *ones)
+ACT_INLINE double act_sm_exp_split_f_(const float *x, ptrdiff_t n, float m, uint32_t sign,
+                                      int tiny, double *ones)
 {
     double s = 0.0;
     int32_t c = 0;   /* per lane: exact up to 2^31 */
 #pragma omp simd reduction(+ : s, c)
     for (ptrdiff_t i = 0; i < n; i++) {
-        float e = act_sm_exp_f(flip * x[i], m);
+        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny);
         /* e - (e >= 1 ? 1 : 0), in float before the conversion (!(e >= 1): a NaN is summed) */
         float v = e - (e >= ACT_SM_SCALE_F ? ACT_SM_SCALE_F : 0.0f);
         s += (double)v;
@@ -109,19 +148,27 @@ ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float
     return s * ACT_SM_UNSCALE;
 }
 
+ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float flip,
+                                     double *ones)
+{
+    uint32_t sign = act_asuint_f(flip) & 0x80000000u;
+    return act_fabs_f(m) < ACT_SM_TINY_F ? act_sm_exp_split_f_(x, n, m, sign, 1, ones)
+                                         : act_sm_exp_split_f_(x, n, m, sign, 0, ones);
+}
+
 /* float64, store (may be NULL) or not, always split: the lanes' partial sums are
    combined by plain additions, whose rounding would be relative to the maximum's
    e = 1 if it were among them.  Call it with a literal NULL, or with a store known to
    be non-NULL (inside an `if store != NULL`): the test then folds away and the loop
    vectorizes (an unknown store leaves a scalar copy of the loop for NULL). */
-ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n, double m,
-                                    double flip, double *ones)
+ACT_INLINE double act_sm_exp_sums_d_(const double *x, double *store, ptrdiff_t n, double m,
+                                     uint64_t sign, int tiny, double *ones)
 {
     double s = 0.0, err = 0.0;
     int64_t c = 0;
 #pragma omp simd reduction(+ : s, err, c)
     for (ptrdiff_t i = 0; i < n; i++) {
-        double e = act_sm_exp_d(flip * x[i], m);
+        double e = act_sm_exp_d(act_sm_flip_d(x[i], sign), m, tiny);
         if (store != NULL) store[i] = e;
         double v = e >= ACT_SM_SCALE_D ? 0.0 : e;
         double t = s + v;
@@ -131,6 +178,66 @@ ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n,
     }
     *ones = (double)c;
     return (s + err) * ACT_SM_UNSCALE;
+}
+
+ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n, double m,
+                                    double flip, double *ones)
+{
+    uint64_t sign = act_asuint_d(flip) & 0x8000000000000000ull;
+    return act_fabs_d(m) < ACT_SM_TINY_D ? act_sm_exp_sums_d_(x, store, n, m, sign, 1, ones)
+                                         : act_sm_exp_sums_d_(x, store, n, m, sign, 0, ones);
+}
+
+/* The backward's dot: sum of g[i] * y[i], or of g[i] when y is NULL, in double lanes
+   (`omp simd reduction`, as the exp sums: a fixed order for a given level and n);
+   float64 lanes carry the exact rounding errors of their additions (two_sum), added
+   back at the end; float32 products are exact in double (so an FMA adds them with the
+   one rounding of the addition).  Call with a literal NULL or
+   a known non-NULL y, so that the test folds away. */
+ACT_INLINE double act_sm_dot_d(const double *g, const double *y, ptrdiff_t n)
+{
+    double s = 0.0, err = 0.0;
+#pragma omp simd reduction(+ : s, err)
+    for (ptrdiff_t i = 0; i < n; i++) {
+        double v = y != NULL ? g[i] * y[i] : g[i];
+        double t = s + v;
+        err += act_two_sum_err_d(s, v, t);
+        s = t;
+    }
+    return s + err;
+}
+
+ACT_INLINE double act_sm_dot_f(const float *g, const float *y, ptrdiff_t n)
+{
+    double s = 0.0;
+#pragma omp simd reduction(+ : s)
+    for (ptrdiff_t i = 0; i < n; i++)
+        s = y != NULL ? ACT_FMA_D((double)g[i], (double)y[i], s) : s + (double)g[i];
+    return s;
+}
+
+/* log_softmax's write pass, float32: out = (x - m) - log_s, x - m in double (exact
+   unless m is tiny), one rounding in all.  A row with a tiny maximum (ACT_SM_TINY_F)
+   flushes x and m below the bound to 0 before the conversion (converting a subnormal
+   takes a microcode assist): there x - m is below 2^-99 where log_s >= log 2 (two
+   entries with e == 1), and otherwise only the maximum itself (x = m) is tiny. */
+ACT_INLINE void act_sm_log_write_f_(const float *x, float *out, ptrdiff_t n, float m,
+                                    double log_s, int tiny)
+{
+    if (tiny) m = 0.0f;
+#pragma omp simd
+    for (ptrdiff_t i = 0; i < n; i++) {
+        float xi = x[i];
+        if (tiny) xi = act_fabs_f(xi) < ACT_SM_TINY_F ? 0.0f : xi;
+        out[i] = (float)(((double)xi - (double)m) - log_s);
+    }
+}
+
+ACT_INLINE void act_sm_log_write_f(const float *x, float *out, ptrdiff_t n, float m,
+                                   double log_s)
+{
+    if (act_fabs_f(m) < ACT_SM_TINY_F) act_sm_log_write_f_(x, out, n, m, log_s, 1);
+    else act_sm_log_write_f_(x, out, n, m, log_s, 0);
 }
 
 /* e / s for the write pass, given recip = 1 / s rounded: with FMA, Markstein's

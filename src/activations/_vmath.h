@@ -497,7 +497,7 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 }
 
 /* ---- max of a contiguous run ------------------------------------------------------
- * max_i(flip * x[i]) for flip = +-1 (exact), with GCC/Clang vector extensions of
+ * max_i(flip * x[i]) for flip = +-1 (exact, a sign flip), with GCC/Clang vector extensions of
  * the compiled level's native width: the loop vectorizer does not vectorize a
  * float max reduction without -ffinite-math-only, and max is exact in any order,
  * so lane-wise maxima are safe.  NaNs may be dropped here: the softmax sums see
@@ -515,29 +515,40 @@ typedef float act_vf __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef int32_t act_vfi __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef double act_vd __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef int64_t act_vdi __attribute__((vector_size(ACT_VEC_BYTES)));
-#define ACT_DEFINE_MAX(NAME, T, VT, VI)                                              \
+#define ACT_DEFINE_MAX(NAME, T, VT, VI, U)                                           \
 ACT_INLINE T NAME(const T *x, ptrdiff_t n, T flip)                                \
 {                                                                                    \
     const ptrdiff_t L = (ptrdiff_t)(sizeof(VT) / sizeof(T));                         \
-    T m = -(T)__builtin_inf();                                                       \
+    /* flip * x as a sign flip: a multiplication of a subnormal takes an assist */   \
+    U sign, xu;                                                                      \
+    T m = -(T)__builtin_inf(), xi;                                                   \
     ptrdiff_t i = 0, k;                                                              \
+    memcpy(&sign, &flip, sizeof sign);                                               \
+    sign &= (U)1 << (8 * sizeof(U) - 1);                                             \
     if (n >= L) {                                                                    \
         VT acc, v;                                                                   \
+        VI vsign;                                                                    \
+        for (k = 0; k < L; k++) vsign[k] = sign;                                     \
         memcpy(&acc, x, sizeof acc);                                                 \
-        acc = acc * flip;                                                            \
+        acc = (VT)((VI)acc ^ vsign);                                                 \
         for (i = L; i + L <= n; i += L) {                                            \
             memcpy(&v, x + i, sizeof v);                                             \
-            v = v * flip;                                                            \
+            v = (VT)((VI)v ^ vsign);                                                 \
             VI gt = v > acc;                                                         \
             acc = (VT)((gt & (VI)v) | (~gt & (VI)acc));                              \
         }                                                                            \
         for (k = 0; k < L; k++) m = acc[k] > m ? acc[k] : m;                         \
     }                                                                                \
-    for (; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m;                        \
+    for (; i < n; i++) {                                                             \
+        memcpy(&xu, x + i, sizeof xu);                                               \
+        xu ^= sign;                                                                  \
+        memcpy(&xi, &xu, sizeof xi);                                                 \
+        m = xi > m ? xi : m;                                                         \
+    }                                                                                \
     return m;                                                                        \
 }
-ACT_DEFINE_MAX(act_max_f, float, act_vf, act_vfi)
-ACT_DEFINE_MAX(act_max_d, double, act_vd, act_vdi)
+ACT_DEFINE_MAX(act_max_f, float, act_vf, act_vfi, uint32_t)
+ACT_DEFINE_MAX(act_max_d, double, act_vd, act_vdi, uint64_t)
 #else
 ACT_INLINE float act_max_f(const float *x, ptrdiff_t n, float flip)
 { float m = -ACT_INF_F; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
