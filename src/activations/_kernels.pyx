@@ -37,9 +37,10 @@ from cython.parallel cimport prange
 cimport numpy as cnp
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport calloc, free
+from cpython.pystate cimport PyThreadState
 
-from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
-                                     PARALLEL_MIN_MEMORY_BOUND)
+from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, NOGIL_MIN_ELEMENTS,
+                                     PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
@@ -120,7 +121,8 @@ OPENMP = bool(ACT_HAVE_OPENMP)
 
 # `default_num_threads()` is the thread count of a call that names none: every driver
 # (run_elementwise, run_softmax, run_prelu, run_gated) takes its count as an argument,
-# and the entry points of the Python API pass this one.  It lives in _threadstate.pyx,
+# and the entry points of the Python API pass this one (`call_num_threads` in
+# _plain.pxi: 1 for a call too small to go parallel).  It lives in _threadstate.pyx,
 # one module for every SIMD level, so the process-wide setting is one value.
 
 
