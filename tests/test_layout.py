@@ -206,6 +206,31 @@ def test_every_length_and_offset(name, mode, dtype, simd_level):
                 assert same_bits(res, whole[idx]), (offset, n, step)
 
 
+def _at_line_offset(n, dtype, offset):
+    """n zeros of dtype starting `offset` elements past a 64-byte cache line."""
+    itemsize = np.dtype(dtype).itemsize
+    raw = np.zeros((n + 2 * 64 // itemsize) * itemsize, np.uint8)
+    start = (-raw.ctypes.data) % 64 + offset * itemsize
+    return raw[start:start + n * itemsize].view(dtype)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, mode", [p for p in _mode_params() if p.values[1] != "backward_y"])
+def test_out_at_every_offset_from_a_cache_line(name, mode, dtype):
+    # a long chunk may start its stores at a cache line (_kernels.pyx, task_range):
+    # wherever out and the inputs start, every element keeps its bits
+    n = 5003
+    x, g = _inputs((n,), dtype, seed=6)
+    x[::97] = np.inf
+    x[1::89] = np.nan
+    whole = _call(name, mode, x, g)
+    for offset in range(64 // np.dtype(dtype).itemsize):
+        xs, gs, out = (_at_line_offset(n, dtype, offset) for _ in range(3))
+        xs[...] = x
+        gs[...] = g
+        assert same_bits(_call(name, mode, xs, gs, out=out), whole), offset
+
+
 @pytest.mark.parametrize("name", function_defaults())
 def test_array_likes(name):
     fn = act.get(name)

@@ -264,15 +264,16 @@ def elementwise_bias(int direction, int op, cnp.ndarray in1, object in2, object 
     cdef void* po = cnp.PyArray_DATA(out)
     cdef void* pgb = cnp.PyArray_DATA(<cnp.ndarray>grad_bias) if grad_bias is not None else NULL
     cdef int status
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            status = run_elementwise_bias(direction, op, <const float*>p1, <const float*>p2,
-                                          <const float*>pb, <float*>po, <float*>pgb, outer,
-                                          length, inner, a, b, default_num_threads())
-        else:
-            status = run_elementwise_bias(direction, op, <const double*>p1, <const double*>p2,
-                                          <const double*>pb, <double*>po, <double*>pgb, outer,
-                                          length, inner, a, b, default_num_threads())
+    cdef PyThreadState* gil = release_gil_for(total)
+    if typenum == cnp.NPY_FLOAT:
+        status = run_elementwise_bias(direction, op, <const float*>p1, <const float*>p2,
+                                      <const float*>pb, <float*>po, <float*>pgb, outer,
+                                      length, inner, a, b, call_num_threads(total))
+    else:
+        status = run_elementwise_bias(direction, op, <const double*>p1, <const double*>p2,
+                                      <const double*>pb, <double*>po, <double*>pgb, outer,
+                                      length, inner, a, b, call_num_threads(total))
+    retake_gil(gil)
     if status == BIAS_NO_MEMORY:
         raise MemoryError("cannot allocate the bias-gradient partial sums")
     if status != BIAS_OK:

@@ -17,6 +17,10 @@ cdef enum:
     FAST_BLOCK = 256
     # The most blocks a run of rare blocks sends to the exact formulas unchecked.
     FAST_STREAK = 63
+    # Calls on fewer elements keep the GIL, as NumPy's ufuncs do below 500: releasing
+    # and retaking it costs about 300 instructions, 60-80 ns, more than a 16-element
+    # kernel (docs/performance-notes.md "Small arrays").
+    NOGIL_MIN_ELEMENTS = 512
 
 # The thread thresholds: below them a plain serial loop runs (a parallel region costs
 # microseconds even when idle).  Set by `python benchmarks/bench.py --threads-scan`

@@ -14,13 +14,14 @@ cdef object run_task(ElementwiseTask* task, object in1, object in2, object out):
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if task.direction != FORWARD else NULL
     cdef void* po = cnp.PyArray_DATA(res)
     cdef bint ok
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            ok = run_elementwise(task, <const float*>p1, <const float*>p2, <float*>po, n,
-                                 default_num_threads())
-        else:
-            ok = run_elementwise(task, <const double*>p1, <const double*>p2, <double*>po, n,
-                                 default_num_threads())
+    cdef PyThreadState* gil = release_gil_for(n)
+    if typenum == cnp.NPY_FLOAT:
+        ok = run_elementwise(task, <const float*>p1, <const float*>p2, <float*>po, n,
+                             call_num_threads(n))
+    else:
+        ok = run_elementwise(task, <const double*>p1, <const double*>p2, <double*>po, n,
+                             call_num_threads(n))
+    retake_gil(gil)
     if not ok:
         raise ValueError(f"no elementwise kernel for op {task.op} in direction {task.direction}")
     # a 0-d result without `out` is returned as a NumPy scalar, as ufuncs do

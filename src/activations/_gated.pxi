@@ -81,13 +81,15 @@ cdef object gated_checked(int direction, int op, int typenum, cnp.ndarray x, obj
     cdef const void* pg = cnp.PyArray_DATA(<cnp.ndarray>grad) if grad is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
     cdef bint ok
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            ok = run_gated(direction, op, <const float*>px, <const float*>pg, <float*>po,
-                           outer, half, inner, default_num_threads())
-        else:
-            ok = run_gated(direction, op, <const double*>px, <const double*>pg, <double*>po,
-                           outer, half, inner, default_num_threads())
+    cdef Py_ssize_t n = outer * 2 * half * inner
+    cdef PyThreadState* gil = release_gil_for(n)
+    if typenum == cnp.NPY_FLOAT:
+        ok = run_gated(direction, op, <const float*>px, <const float*>pg, <float*>po,
+                       outer, half, inner, call_num_threads(n))
+    else:
+        ok = run_gated(direction, op, <const double*>px, <const double*>pg, <double*>po,
+                       outer, half, inner, call_num_threads(n))
+    retake_gil(gil)
     if not ok:
         raise ValueError(f"no gated kernel for op {op} in direction {direction}")
     return out

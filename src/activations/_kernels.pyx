@@ -35,11 +35,12 @@ cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
 cimport numpy as cnp
-from libc.stdint cimport uint64_t, int64_t
+from libc.stdint cimport uint64_t, int64_t, uintptr_t
 from libc.stdlib cimport calloc, free
+from cpython.pystate cimport PyThreadState
 
-from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, PARALLEL_MIN_ELEMENTS,
-                                     PARALLEL_MIN_MEMORY_BOUND)
+from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, NOGIL_MIN_ELEMENTS,
+                                     PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
@@ -120,7 +121,8 @@ OPENMP = bool(ACT_HAVE_OPENMP)
 
 # `default_num_threads()` is the thread count of a call that names none: every driver
 # (run_elementwise, run_softmax, run_prelu, run_gated) takes its count as an argument,
-# and the entry points of the Python API pass this one.  It lives in _threadstate.pyx,
+# and the entry points of the Python API pass this one (`call_num_threads` in
+# _plain.pxi: 1 for a call too small to go parallel).  It lives in _threadstate.pyx,
 # one module for every SIMD level, so the process-wide setting is one value.
 
 
@@ -156,6 +158,21 @@ cdef inline Py_ssize_t block_size(Py_ssize_t n, int nblocks) noexcept nogil:
     return (block + BLOCK_ALIGN - 1) // BLOCK_ALIGN * BLOCK_ALIGN
 
 
+cdef enum:
+    # A memory-bound elementwise chunk (_spec.py's memory_bound) at least this long
+    # starts its stores at a cache line: its first up to 63 bytes go by themselves.  A vector store that straddles two lines
+    # costs both (relu f32 2**24 out of place, Sapphire Rapids, 1 thread: output 16
+    # bytes past a line 1.35 ns/element, on a line 1.02, NumPy 1.03 either way:
+    # docs/performance-notes.md "Memory-bound kernels").
+    ALIGNED_STORES_MIN = 4096
+    CACHE_LINE = 64
+
+
+cdef inline Py_ssize_t to_cache_line(const void* p, Py_ssize_t itemsize) noexcept nogil:
+    """Elements of `itemsize` bytes from p (aligned to its items) to the next cache line."""
+    return <Py_ssize_t>((-<uintptr_t>p) % CACHE_LINE) // itemsize
+
+
 cdef struct ElementwiseTask:
     int direction
     int op              # a table op (_elementwise.pxi) or OP_RRELU_TRAINING
@@ -170,10 +187,20 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
         rrelu_training_run(t.direction, in1 + start, in2 + start if in2 != NULL else NULL,
                            out + start, stop - start, <uint64_t>start, t.a, t.b, t.seed)
         return True
+    # a long run's head up to a cache line of out goes first: every element is computed
+    # by the same code wherever a chunk starts, so the results do not change
+    cdef Py_ssize_t head = 0
+    if stop - start >= ALIGNED_STORES_MIN and elementwise_memory_bound(t.op):
+        head = to_cache_line(out + start, sizeof(floating))
+        if head and not elementwise_chunk(t.direction, t.op, in1 + start,
+                                          in2 + start if in2 != NULL else NULL, out + start,
+                                          head, <floating>t.a, <floating>t.b):
+            return False
     # parameters rounded to the dtype (docs/api.md)
-    return elementwise_chunk(t.direction, t.op, in1 + start,
-                             in2 + start if in2 != NULL else NULL,
-                             out + start, stop - start, <floating>t.a, <floating>t.b)
+    return elementwise_chunk(t.direction, t.op, in1 + start + head,
+                             in2 + start + head if in2 != NULL else NULL,
+                             out + start + head, stop - start - head, <floating>t.a,
+                             <floating>t.b)
 
 
 cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const floating* in2,

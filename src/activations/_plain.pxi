@@ -1,6 +1,33 @@
 # The checks every entry point shares: which arrays are plain (take the fast path),
-# whether two arrays overlap, and the (outer, length, inner) split around an axis.
+# whether two arrays overlap, and the (outer, length, inner) split around an axis;
+# and what every entry point does around its driver call: the thread count and the
+# GIL, both sized by the call's element count.
 # Included by _kernels.pyx before the families' entry points.
+
+cdef extern from "Python.h":
+    PyThreadState* PyEval_SaveThread() noexcept
+    void PyEval_RestoreThread(PyThreadState* state) noexcept nogil
+
+
+cdef inline int call_num_threads(Py_ssize_t n) noexcept nogil:
+    """The thread count for a driver call on n elements: `default_num_threads()`, or 1
+    below both parallel thresholds (no driver enters a parallel region there), which
+    spares a small call the load probe's clock read."""
+    if n < PARALLEL_MIN_ELEMENTS and n < PARALLEL_MIN_MEMORY_BOUND:
+        return 1
+    return default_num_threads()
+
+
+cdef inline PyThreadState* release_gil_for(Py_ssize_t n) noexcept:
+    """Release the GIL for a driver call on n elements (NOGIL_MIN_ELEMENTS and
+    more; NULL: kept); `retake_gil` takes it back.  Only nogil code may run between."""
+    return PyEval_SaveThread() if n >= NOGIL_MIN_ELEMENTS else NULL
+
+
+cdef inline void retake_gil(PyThreadState* state) noexcept nogil:
+    if state != NULL:
+        PyEval_RestoreThread(state)
+
 
 cdef inline bint is_plain(object arr, int typenum):
     """An exact ndarray of `typenum`, native byte order, aligned, C-contiguous."""

@@ -179,14 +179,15 @@ def prelu(int direction, object grad, cnp.ndarray x, cnp.ndarray weight, cnp.nda
     cdef void* po = cnp.PyArray_DATA(out)
     cdef void* pgw = cnp.PyArray_DATA(<cnp.ndarray>grad_weight) if backward else NULL
     cdef bint ok
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
-                           <float*>po, <float*>pgw, outer, channels, inner, default_num_threads())
-        else:
-            ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
-                           <double*>po, <double*>pgw, outer, channels, inner,
-                           default_num_threads())
+    cdef Py_ssize_t n = outer * channels * inner
+    cdef PyThreadState* gil = release_gil_for(n)
+    if typenum == cnp.NPY_FLOAT:
+        ok = run_prelu(backward, <const float*>pg, <const float*>px, <const float*>pw,
+                       <float*>po, <float*>pgw, outer, channels, inner, call_num_threads(n))
+    else:
+        ok = run_prelu(backward, <const double*>pg, <const double*>px, <const double*>pw,
+                       <double*>po, <double*>pgw, outer, channels, inner, call_num_threads(n))
+    retake_gil(gil)
     if not ok:
         raise MemoryError("prelu_backward: cannot allocate the weight-gradient partial sums")
     return out

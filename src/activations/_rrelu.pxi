@@ -106,11 +106,12 @@ def rrelu_training_rows_entry(int direction, cnp.ndarray in1, object in2, cnp.nd
     cdef void* po = cnp.PyArray_DATA(out)
     cdef const int64_t* starts = <const int64_t*>cnp.PyArray_DATA(row_first_index)
     cdef int direction_ = FORWARD if in2 is None else BACKWARD
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            rrelu_training_rows(direction_, <const float*>p1, <const float*>p2, <float*>po,
-                                rows, cols, starts, lower, upper, seed, default_num_threads())
-        else:
-            rrelu_training_rows(direction_, <const double*>p1, <const double*>p2, <double*>po,
-                                rows, cols, starts, lower, upper, seed, default_num_threads())
+    cdef PyThreadState* gil = release_gil_for(rows * cols)
+    if typenum == cnp.NPY_FLOAT:
+        rrelu_training_rows(direction_, <const float*>p1, <const float*>p2, <float*>po,
+                            rows, cols, starts, lower, upper, seed, call_num_threads(rows * cols))
+    else:
+        rrelu_training_rows(direction_, <const double*>p1, <const double*>p2, <double*>po,
+                            rows, cols, starts, lower, upper, seed, call_num_threads(rows * cols))
+    retake_gil(gil)
     return out

@@ -264,7 +264,8 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
             ones += bstats[b].ones
             small += bstats[b].small
         s = ones + small
-        log_s = libm_log1p((ones - 1.0) + small)
+        if mode == LOG_SOFTMAX_FORWARD:   # the only mode that reads it (a libm call)
+            log_s = libm_log1p((ones - 1.0) + small)
     if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \
             mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y or \
             mode == LOG_SOFTMAX_BACKWARD_P:
@@ -559,13 +560,15 @@ cdef object softmax_checked(int mode, int typenum, cnp.ndarray in1, object in2, 
     cdef const void* p1 = cnp.PyArray_DATA(in1)
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            run_softmax(mode, <const float*>p1, <const float*>p2, <float*>po, outer, length,
-                        inner, <float>flip, default_num_threads())
-        else:
-            run_softmax(mode, <const double*>p1, <const double*>p2, <double*>po, outer, length,
-                        inner, flip, default_num_threads())
+    cdef Py_ssize_t n = outer * length * inner
+    cdef PyThreadState* gil = release_gil_for(n)
+    if typenum == cnp.NPY_FLOAT:
+        run_softmax(mode, <const float*>p1, <const float*>p2, <float*>po, outer, length,
+                    inner, <float>flip, call_num_threads(n))
+    else:
+        run_softmax(mode, <const double*>p1, <const double*>p2, <double*>po, outer, length,
+                    inner, flip, call_num_threads(n))
+    retake_gil(gil)
     return out
 
 
@@ -609,11 +612,12 @@ def softmax_chunk(bint write, int mode, cnp.ndarray in1, object in2, object out,
     cdef void* po = cnp.PyArray_DATA(<cnp.ndarray>out) if write else NULL
     cdef const void* pm = cnp.PyArray_DATA(<cnp.ndarray>m) if m is not None else NULL
     cdef double* ps = <double*>cnp.PyArray_DATA(stats)
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            softmax_chunk_rows(write, mode, <const float*>p1, <const float*>p2, <float*>po,
-                               <const float*>pm, ps, rows, n, <float>flip, default_num_threads())
-        else:
-            softmax_chunk_rows(write, mode, <const double*>p1, <const double*>p2, <double*>po,
-                               <const double*>pm, ps, rows, n, flip, default_num_threads())
+    cdef PyThreadState* gil = release_gil_for(rows * n)
+    if typenum == cnp.NPY_FLOAT:
+        softmax_chunk_rows(write, mode, <const float*>p1, <const float*>p2, <float*>po,
+                           <const float*>pm, ps, rows, n, <float>flip, call_num_threads(rows * n))
+    else:
+        softmax_chunk_rows(write, mode, <const double*>p1, <const double*>p2, <double*>po,
+                           <const double*>pm, ps, rows, n, flip, call_num_threads(rows * n))
+    retake_gil(gil)
     return out if write else stats

@@ -187,15 +187,16 @@ def softmax_masked(int mode, cnp.ndarray in1, object in2, cnp.ndarray out, Py_ss
     cdef const void* p2 = cnp.PyArray_DATA(<cnp.ndarray>in2) if in2 is not None else NULL
     cdef void* po = cnp.PyArray_DATA(out)
     cdef bint ok
-    with nogil:
-        if typenum == cnp.NPY_FLOAT:
-            ok = run_softmax_masked(mode, <const float*>p1, <const float*>p2, <float*>po, rows,
-                                    length, <float>scale, <float>flip, <const float*>pm, pbm,
-                                    poff, mask_step, default_num_threads())
-        else:
-            ok = run_softmax_masked(mode, <const double*>p1, <const double*>p2, <double*>po,
-                                    rows, length, scale, flip, <const double*>pm, pbm, poff,
-                                    mask_step, default_num_threads())
+    cdef PyThreadState* gil = release_gil_for(rows * length)
+    if typenum == cnp.NPY_FLOAT:
+        ok = run_softmax_masked(mode, <const float*>p1, <const float*>p2, <float*>po, rows,
+                                length, <float>scale, <float>flip, <const float*>pm, pbm,
+                                poff, mask_step, call_num_threads(rows * length))
+    else:
+        ok = run_softmax_masked(mode, <const double*>p1, <const double*>p2, <double*>po,
+                                rows, length, scale, flip, <const double*>pm, pbm, poff,
+                                mask_step, call_num_threads(rows * length))
+    retake_gil(gil)
     if not ok:
         raise MemoryError("softmax: cannot allocate a scratch row")
     return out
