@@ -23,7 +23,8 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ve
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
-                                 act_exp_for_f32_d, vtiny_mul, vis_tiny, vis_zero)
+                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
+                                 vis_zero)
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
 # double and rounded once to the dtype.
@@ -1081,7 +1082,8 @@ cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) 
 # and keep the exact formulas.
 
 cdef struct TinyConsts:
-    int state           # 0: not set up yet, 1: the tiny formulas hold, -1: they do not
+    int state           # 0: not set up yet, 1: the tiny formulas hold, 2: with float64
+                        # slopes (float32 forward, tiny_forward_wide), -1: they do not
     double zp, zn       # at x = +0 and -0: forward f(x), backward f'(x)
     double vp, vn       # at tiny x > 0 and < 0: forward the slope c, backward f'(x)
 
@@ -1092,10 +1094,19 @@ cdef inline bint is_tiny(floating x) noexcept nogil:
 
 
 cdef inline floating tiny_forward(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
-    """f(x) for a tiny x: f(+-0) at +-0 and where it is nonzero, else slope * x rounded once."""
+    """f(x) for a tiny x: f(+-0) at +-0 and where it is nonzero, else slope * x rounded
+    once (slopes of the dtype)."""
     cdef floating one = 1, zero = 0
     cdef floating f0 = <floating>zn if vcopysign(one, x) < zero else <floating>zp
     cdef floating y = vtiny_mul(vp, vn, x)
+    return f0 if vis_zero(x) | (f0 != zero) else y
+
+
+cdef inline floating tiny_forward_wide(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
+    """tiny_forward with float64 slopes for a float32 x (state 2 of a setup)."""
+    cdef floating one = 1, zero = 0
+    cdef floating f0 = <floating>zn if vcopysign(one, x) < zero else <floating>zp
+    cdef floating y = vtiny_mul_wide(vp, vn, x)
     return f0 if vis_zero(x) | (f0 != zero) else y
 
 

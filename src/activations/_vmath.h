@@ -584,6 +584,30 @@ ACT_INLINE float act_tiny_mul_f(double cp, double cn, float x)
     float mag = p < 0x1p24 ? sub : nrm;
     return act_copysign_f(mag, (sm < 0) != (c < 0) ? -1.0f : 1.0f);
 }
+ACT_INLINE float act_tiny_mul_ff(float cp, float cn, float x)
+{
+    /* act_tiny_mul_f for float32 slopes, in float arithmetic: twice the lanes.  Below
+       2^23 the product is rounded to an integer as above; in [2^23, 2^24) the float
+       product is that integer already (its spacing is 1). */
+    const float T = 0x1p23f;
+    uint32_t ux = act_asuint_f(x);
+    float c = (int32_t)ux < 0 ? cn : cp;
+    float ac = act_fabs_f(c);
+    float m = (float)(int32_t)(ux & 0x7fffffffu);     /* |x| * 2^149, exact */
+    float p = ac * m;
+    float e = act_two_prod_err_f(ac, m, p);
+    float k = (p + T) - T;
+    float d = p - k;
+    k += ((d == 0.5f) & (e > 0)) ? 1.0f : 0.0f;
+    k -= ((d == -0.5f) & (e < 0)) ? 1.0f : 0.0f;
+    k = p < T ? k : p;
+    float sub = act_asfloat_u((uint32_t)(int32_t)k);
+    uint32_t qb = act_asuint_f(p);
+    float q = act_asfloat_u(qb < 0x4b800000u ? 0x4b800000u : qb);          /* >= 2^24 */
+    float nrm = (q * 0x1p-75f) * 0x1p-74f;
+    float mag = p < 0x1p24f ? sub : nrm;
+    return act_asfloat_u(act_asuint_f(mag) | ((ux ^ act_asuint_f(c)) & 0x80000000u));
+}
 ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
 {
     const double T = 0x1p52;
