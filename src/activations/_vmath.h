@@ -557,8 +557,9 @@ ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
  * normal: the product rounded once in the dtype, then scaled by powers of two
  * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes
  * below 2, where that branch is not reached).  Written in double arithmetic and
- * same-width selects, so that GCC vectorizes it at the avx2 and avx512 levels (float32
- * stays scalar at baseline; float64 vectorizes there too).  Every operation sees
+ * same-width selects (float64: masks from shifts and double compares, which SSE2
+ * has, not int64 compares), so that GCC vectorizes it at every level (float32 with
+ * float64 slopes, act_tiny_mul_f, stays scalar at baseline).  Every operation sees
  * normal numbers or integers.  x must satisfy |x| < the smallest normal, |c| <= 2^64,
  * and c zero or |c| >= 2^-64 (the callers check c once per call). */
 ACT_INLINE float act_tiny_mul_f(double cp, double cn, float x)
@@ -612,7 +613,8 @@ ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
 {
     const double T = 0x1p52;
     uint64_t ux = act_asuint_d(x);
-    double c = (int64_t)ux < 0 ? cn : cp;
+    uint64_t neg = (uint64_t)0 - (ux >> 63);          /* all ones for x < 0 */
+    double c = act_asdouble_u((act_asuint_d(cn) & neg) | (act_asuint_d(cp) & ~neg));
     double ac = act_fabs_d(c);
     double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
     double p = ac * m;
@@ -622,8 +624,8 @@ ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
     k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
     k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
     double sub = act_asdouble_u(act_asuint_d(k + T) - act_asuint_d(T));
-    uint64_t qb = act_asuint_d(p);
-    double q = act_asdouble_u(qb < 0x4330000000000000ULL ? 0x4330000000000000ULL : qb);  /* >= 2^52 */
+    uint64_t small = (uint64_t)0 - (uint64_t)(p < T);  /* no 64-bit integer compare */
+    double q = act_asdouble_u((act_asuint_d(p) & ~small) | (act_asuint_d(T) & small));
     double nrm = (q * 0x1p-537) * 0x1p-537;
     double mag = p < T ? sub : nrm;
     return act_asdouble_u(act_asuint_d(mag) | ((ux ^ act_asuint_d(c)) & 0x8000000000000000ULL));
