@@ -633,10 +633,18 @@ ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
 /* |x| below the smallest normal, and x == +-0, from the bits: a compare of a subnormal
    is left to the integer unit too */
 ACT_INLINE int act_is_tiny_f(float x) { return (act_asuint_f(x) & 0x7fffffffu) < 0x00800000u; }
+/* float64 by double compares of normal numbers (SSE2 has no 64-bit integer compare):
+   the exponent field alone is 0.0 or a normal or inf; the significand or'ed into 2^52
+   is 2^52 + m */
 ACT_INLINE int act_is_tiny_d(double x)
-{ return (act_asuint_d(x) & 0x7fffffffffffffffULL) < 0x0010000000000000ULL; }
+{ return act_asdouble_u(act_asuint_d(x) & 0x7ff0000000000000ULL) == 0.0; }
 ACT_INLINE int act_is_zero_f(float x) { return (act_asuint_f(x) & 0x7fffffffu) == 0; }
-ACT_INLINE int act_is_zero_d(double x) { return (act_asuint_d(x) & 0x7fffffffffffffffULL) == 0; }
+ACT_INLINE int act_is_zero_d(double x)
+{
+    return act_is_tiny_d(x)
+        & (act_asdouble_u((act_asuint_d(x) & 0x000fffffffffffffULL) | 0x4330000000000000ULL)
+           == 0x1p52);
+}
 /* ==== end of tiny inputs ==== */
 
 #endif /* ACTIVATIONS_VMATH_H */
