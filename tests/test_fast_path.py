@@ -205,3 +205,79 @@ def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
         else:
             _check(got, ghi, None, gscale, limit, f"{name}' {what}",
                    np.concatenate([finite, finite], axis=-1))
+
+
+# ---------------------------------------------------------------- tiny blocks
+# The ops of _spec.TINY_PATHS run a block whose inputs are all subnormal or zero by the
+# first-order form (_formulas.pxd "tiny blocks"), once a per-call setup found it to give
+# the exact formulas' bits.  Here: arrays of such inputs many blocks long (every block
+# tiny), then the same with one ordinary lane in every other block (those blocks exact),
+# in place and out of place, at every SIMD level; both against the references, and
+# the tiny lanes of the exact blocks equal to the tiny blocks' bit for bit.  Parameters
+# for which the first-order form does not hold (celu's alpha = 2: x / alpha is rounded
+# before the product; a huge softplus beta) must keep the exact formulas.
+
+#: (function, params) for every op of _spec.TINY_PATHS (both directions each)
+TINY = [
+    ("sigmoid", {}), ("tanh", {}), ("leaky_relu", {}), ("leaky_relu", {"negative_slope": 3.7}),
+    ("elu", {}), ("elu", {"alpha": 1.7}), ("selu", {}), ("softsign", {}), ("softplus", {}),
+    ("softplus", {"beta": 0.3, "threshold": 5.0}), ("softplus", {"beta": 1e30}),
+    ("swish", {}), ("swish", {"beta": 1.7}), ("hard_swish", {}), ("gelu", {}),
+    ("gelu", {"approximate": "tanh"}), ("mish", {}), ("celu", {}), ("celu", {"alpha": 2.0}),
+    ("log_sigmoid", {}), ("tanhshrink", {}),
+]
+
+
+def test_tiny_table_is_tested():
+    assert K.TINY_PATHS == _spec.TINY_PATHS, "rebuild: the module predates _spec.TINY_PATHS"
+    ops = {_spec.SPECS[[s.name for s in _spec.SPECS].index(name)].kernel_args(**params)[0]
+           for name, params in TINY}
+    assert set(_spec.TINY_PATHS) <= ops, f"untested: {set(_spec.TINY_PATHS) - ops}"
+
+
+def _tiny(dtype, n, seed):
+    """Subnormal inputs of both signs over the whole range (the smallest and largest
+    significands too), and some +-0."""
+    rng = np.random.default_rng(seed)
+    top = 2 ** 23 if dtype == F32 else 2 ** 52
+    m = rng.integers(1, top, n).astype(np.float64)
+    m[::5] = rng.integers(1, 64, m[::5].size)
+    m[1::11] = top - rng.integers(1, 64, m[1::11].size)
+    m[2::13] = 2 * rng.integers(0, top // 2, m[2::13].size) + 1         # odd
+    x = (m * rng.choice([-1.0, 1.0], n)).astype(dtype) * np.finfo(dtype).smallest_subnormal
+    x[3::97] = 0.0
+    x[4::97] = -0.0
+    return x
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("name, params", TINY,
+                         ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}"
+                              for n, p in TINY])
+def test_tiny_and_exact_blocks(name, params, direction, dtype, simd_level):
+    n = BLOCKS * BLOCK + 5
+    x = _tiny(dtype, n, seed=8)
+    _, g = _ordinary(dtype, n, seed=9)
+    g[5::17] = np.finfo(dtype).tiny * 3                     # a tiny but normal grad
+    lanes, exact_block = _rare_lanes(n, seed=10)
+    xm = x.copy()
+    xm[lanes] = np.array(1.5, dtype)                        # one ordinary lane: exact block
+
+    def run(xv, gv, in_place):
+        if direction == "forward":
+            return forward(name, xv, params, out=xv) if in_place else forward(name, xv, params)
+        return (backward(name, gv, xv, params, out=gv) if in_place
+                else backward(name, gv, xv, params))
+
+    tiny = run(x, g, False)
+    exact = run(xm, g, False)
+    plain = np.ones(n, bool)
+    plain[lanes] = False
+    assert same_bits(exact[plain], tiny[plain]), "tiny and exact blocks differ"
+    assert same_bits(run(x.copy(), g.copy(), True), tiny), "in place"
+    limit = bound(name, direction, dtype)
+    hi, lo, scale = reference_values(name, params, dtype, direction, x,
+                                     None if direction == "forward" else g)
+    _check(tiny, hi, lo, scale, limit, f"{name}{params} {direction} tiny blocks",
+           np.ones(n, bool))

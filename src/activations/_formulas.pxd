@@ -23,7 +23,8 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ve
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
-                                 act_exp_for_f32_d)
+                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
+                                 vis_zero)
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
 # double and rounded once to the dtype.
@@ -1062,3 +1063,174 @@ cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) 
 
 cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
     return gelu_times(a, g, True, False)
+
+
+
+# ================================================================= tiny blocks
+# For the ops and directions of _spec.TINY_PATHS, a block of FAST_BLOCK inputs that are
+# all below the smallest normal in magnitude (subnormal or +-0) needs no transcendental:
+# there every function here is its first-order Taylor form, f(x) = f(+-0) where that is
+# nonzero (x is far below half its ulp), else c * x with c = f'(+-0) one-sided, and the
+# backward g * f'(+-0).  Computing the exact formulas on such x costs a microcode assist
+# per instruction on Intel cores (15-110x the time of ordinary inputs).  The constants
+# come from the op's own formulas, evaluated once per call when a tiny block first
+# occurs (the loops' NAME_DIR_tiny_setup, _elementwise.pxi.tp), and are used only if the
+# tiny formulas below reproduce the exact formulas bit for bit on a set of probe inputs
+# (both signs, the ends and the middle of the subnormal range, odd significands),
+# so the block split never shows; parameters for which the first-order form does not
+# hold at every tiny x (a huge softplus beta, a tiny celu alpha, ...) fail the probes
+# and keep the exact formulas.
+
+cdef struct TinyConsts:
+    int state           # 0: not set up yet, 1: the tiny formulas hold, 2: with float64
+                        # slopes (float32 forward, tiny_forward_wide), -1: they do not
+    double zp, zn       # at x = +0 and -0: forward f(x), backward f'(x)
+    double vp, vn       # at tiny x > 0 and < 0: forward the slope c, backward f'(x)
+
+
+cdef inline bint is_tiny(floating x) noexcept nogil:
+    """|x| below the smallest normal (subnormal or +-0); False for NaN."""
+    return vis_tiny(x)
+
+
+cdef inline floating tiny_forward(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
+    """f(x) for a tiny x: f(+-0) at +-0 and where it is nonzero, else slope * x rounded
+    once (slopes of the dtype)."""
+    cdef floating one = 1, zero = 0
+    cdef floating f0 = <floating>zn if vcopysign(one, x) < zero else <floating>zp
+    cdef floating y = vtiny_mul(vp, vn, x)
+    return f0 if vis_zero(x) | (f0 != zero) else y
+
+
+cdef inline floating tiny_forward_wide(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
+    """tiny_forward with float64 slopes for a float32 x (state 2 of a setup)."""
+    cdef floating one = 1, zero = 0
+    cdef floating f0 = <floating>zn if vcopysign(one, x) < zero else <floating>zp
+    cdef floating y = vtiny_mul_wide(vp, vn, x)
+    return f0 if vis_zero(x) | (f0 != zero) else y
+
+
+cdef inline floating tiny_backward(floating g, floating x, double zp, double zn, double vp,
+                                   double vn) noexcept nogil:
+    """g * f'(x) for a tiny x: f' at +-0 or at a tiny x of x's sign (a normal multiply)."""
+    cdef floating one = 1, zero = 0
+    cdef bint neg = vcopysign(one, x) < zero
+    cdef floating d0 = <floating>zn if neg else <floating>zp
+    cdef floating d = <floating>vn if neg else <floating>vp
+    return g * (d0 if vis_zero(x) else d)
+
+
+cdef inline floating tiny_probe(floating like, int i) noexcept nogil:
+    """The i-th positive probe input of the tiny setups (i < TINY_PROBES): the smallest
+    significands, the largest (all residues mod 3, 5 and 8) and two from the middle;
+    m * 2^-149 (2^-1074) is exact."""
+    cdef double m
+    cdef double top = 8388607.0 if floating is float else 4503599627370495.0
+    if i < 3:
+        m = i + 1.0
+    elif i < 5:
+        m = 2.0 * i - 1.0                  # 5, 7
+    elif i < 13:
+        m = top - (i - 5)
+    elif i == 13:
+        m = 2796203.0 if floating is float else 1501199875790165.0      # 0x2aaaab, 0x5555555555555
+    else:
+        m = 4194305.0 if floating is float else 2251799813685249.0      # 2^22 + 1, 2^51 + 1
+    if floating is float:
+        return <float>m * <float>1.401298464324817e-45
+    else:
+        return <double>m * <double>4.9406564584124654e-324
+
+
+cdef inline floating tiny_grad_probe(floating like, int k) noexcept nogil:
+    """The k-th grad of the backward setups' probes (k < TINY_GRAD_PROBES): plain, of
+    the other sign and irregular significand, and tiny but normal."""
+    if k == 0:
+        return 1
+    elif k == 1:
+        return <floating>-1.2345678
+    elif floating is float:
+        return <float>3.7e-37
+    else:
+        return <double>3.7e-307
+
+
+cdef enum:
+    TINY_PROBES = 15
+    TINY_GRAD_PROBES = 3
+
+
+# The setups' results, kept per process and SIMD level for the next call with the same
+# parameters: a setup evaluates the exact formulas on subnormal probes (microseconds,
+# the time of a few thousand ordinary elements).  One slot per (op, direction, dtype),
+# a sequence lock (odd while written): a reader that sees it change, or odd, or other
+# parameters, runs the setup itself, and a writer that finds it taken does not store.
+cdef extern from *:
+    """
+    #define ACT_TINY_SLOTS 512
+    typedef struct { int seq, state; double a, b, zp, zn, vp, vn; } act_tiny_slot;
+    static act_tiny_slot act_tiny_slots[ACT_TINY_SLOTS];
+    #if defined(__GNUC__) || defined(__clang__)
+    #define ACT_LD(f, v) __atomic_load(&s->f, &v, __ATOMIC_RELAXED)
+    #define ACT_ST(f, v) __atomic_store(&s->f, &v, __ATOMIC_RELAXED)
+    static int act_tiny_lookup(int slot, double a, double b, int* state, double* zp,
+                               double* zn, double* vp, double* vn)
+    {
+        act_tiny_slot* s = &act_tiny_slots[slot];
+        double sa, sb; int st;
+        int q = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        if (q == 0 || (q & 1)) return 0;
+        ACT_LD(a, sa); ACT_LD(b, sb); ACT_LD(state, st);
+        ACT_LD(zp, *zp); ACT_LD(zn, *zn); ACT_LD(vp, *vp); ACT_LD(vn, *vn);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != q) return 0;
+        if (memcmp(&sa, &a, sizeof a) != 0 || memcmp(&sb, &b, sizeof b) != 0) return 0;
+        *state = st;
+        return 1;
+    }
+    static void act_tiny_store(int slot, double a, double b, int state, double zp, double zn,
+                               double vp, double vn)
+    {
+        act_tiny_slot* s = &act_tiny_slots[slot];
+        int q = __atomic_load_n(&s->seq, __ATOMIC_RELAXED);
+        if ((q & 1) || !__atomic_compare_exchange_n(&s->seq, &q, q + 1, 0, __ATOMIC_ACQUIRE,
+                                                    __ATOMIC_RELAXED))
+            return;
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        ACT_ST(a, a); ACT_ST(b, b); ACT_ST(state, state);
+        ACT_ST(zp, zp); ACT_ST(zn, zn); ACT_ST(vp, vp); ACT_ST(vn, vn);
+        __atomic_store_n(&s->seq, q + 2, __ATOMIC_RELEASE);
+    }
+    #else
+    static int act_tiny_lookup(int slot, double a, double b, int* state, double* zp,
+                               double* zn, double* vp, double* vn) { return 0; }
+    static void act_tiny_store(int slot, double a, double b, int state, double zp, double zn,
+                               double vp, double vn) { }
+    #endif
+    """
+    int TINY_SLOTS "ACT_TINY_SLOTS"
+    bint act_tiny_lookup(int slot, double a, double b, int* state, double* zp, double* zn,
+                         double* vp, double* vn) noexcept nogil
+    void act_tiny_store(int slot, double a, double b, int state, double zp, double zn,
+                        double vp, double vn) noexcept nogil
+
+
+cdef inline bint tiny_lookup(int slot, floating a, floating b, TinyConsts* t) noexcept nogil:
+    """Whether slot holds a setup for (a, b): then t has its state and constants."""
+    return (0 <= slot < TINY_SLOTS) and act_tiny_lookup(slot, a, b, &t.state, &t.zp, &t.zn,
+                                                        &t.vp, &t.vn)
+
+
+cdef inline void tiny_store(int slot, floating a, floating b, const TinyConsts* t) noexcept nogil:
+    if 0 <= slot < TINY_SLOTS:
+        act_tiny_store(slot, a, b, t.state, t.zp, t.zn, t.vp, t.vn)
+
+
+cdef inline bint same_bits(floating u, floating v) noexcept nogil:
+    cdef floating one = 1
+    return ((u == v) & (vcopysign(one, u) == vcopysign(one, v))) | ((u != u) & (v != v))
+
+
+cdef inline bint tiny_slope_ok(double c) noexcept nogil:
+    """A slope vtiny_mul takes: zero, or 2^-64 <= |c| <= 2^64."""
+    return (c == 0) | ((vfabs(c) >= 5.421010862427522e-20) & (vfabs(c) <= 1.8446744073709552e19))

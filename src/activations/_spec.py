@@ -406,6 +406,18 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Kernel ops whose loops (elementwise "forward" and "backward" from x) run a block of
+#: tiny inputs, all subnormal or zero, by the first-order form (_formulas.pxd "tiny
+#: blocks"): the ops whose exact formulas do subnormal arithmetic there.  Each needs only
+#: its exact formulas (NAME_forward and NAME_backward give the constants).
+TINY_PATHS: Dict[str, Tuple[str, ...]] = {
+    op: ("forward", "backward")
+    for op in ("sigmoid", "tanh", "leaky_relu", "elu", "selu", "softsign", "softplus",
+               "swish", "silu", "hard_swish", "gelu", "gelu_tanh", "mish", "celu",
+               "log_sigmoid", "tanhshrink")
+}
+
+
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
     order: Dict[str, None] = {}

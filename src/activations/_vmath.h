@@ -556,4 +556,106 @@ ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
 { double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
 #endif
 
+/* ==== tiny inputs: c * x for a subnormal x, rounded once without subnormal arithmetic ====
+ * On Intel cores every multiply, FMA or convert with a subnormal operand or result takes
+ * a microcode assist (~100+ cycles), for the whole vector.  For x subnormal or +-0,
+ * |x| = m * 2^-149 (2^-1074) with m the bits of |x| as an integer, so c * x (c chosen by
+ * x's sign: cp for x >= 0, cn for x < 0) is formed as |c| * m, a normal product, rounded
+ * to the nearest integer k (ties to even; the product's exact residual, an FMA or
+ * Dekker's two_prod, decides a tie the rounded product only seems to hit), and k is
+ * the result's bit pattern: the patterns of m * 2^-149 are m up to 2^24 (2^53), across
+ * the subnormal/normal boundary.  Past that (|c| * m >= 2^24 / 2^52) the result is
+ * normal: the product rounded once in the dtype, then scaled by powers of two
+ * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes
+ * below 2, where that branch is not reached).  Written in double arithmetic and
+ * same-width selects (float64: masks from shifts and double compares, which SSE2
+ * has, not int64 compares), so that GCC vectorizes it at every level (float32 with
+ * float64 slopes, act_tiny_mul_f, stays scalar at baseline).  Every operation sees
+ * normal numbers or integers.  x must satisfy |x| < the smallest normal, |c| <= 2^64,
+ * and c zero or |c| >= 2^-64 (the callers check c once per call). */
+ACT_INLINE float act_tiny_mul_f(double cp, double cn, float x)
+{
+    const double T = 0x1p52;
+    uint32_t ux = act_asuint_f(x);
+    double sm = (double)(int32_t)ux;                  /* < 0 iff x < 0 or x = -0 */
+    double c = sm < 0 ? cn : cp;
+    double ac = act_fabs_d(c);
+    double m = (double)(int32_t)(ux & 0x7fffffffu);   /* |x| * 2^149, exact */
+    double p = ac * m;
+    double e = act_two_prod_err_d(ac, m, p);
+    double k = (p + T) - T;                           /* nearest, ties to even */
+    double d = p - k;
+    k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
+    k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
+    float sub = act_asfloat_u((uint32_t)(int32_t)k);
+    /* the unused lanes' q too is clamped into the normal range, as bits (an integer
+       max), which GCC cannot move past the scaling as it does a compare-and-select */
+    uint32_t qb = act_asuint_f((float)ac * (float)m);
+    float q = act_asfloat_u(qb < 0x4b800000u ? 0x4b800000u : qb);          /* >= 2^24 */
+    float nrm = (q * 0x1p-75f) * 0x1p-74f;
+    float mag = p < 0x1p24 ? sub : nrm;
+    return act_copysign_f(mag, (sm < 0) != (c < 0) ? -1.0f : 1.0f);
+}
+ACT_INLINE float act_tiny_mul_ff(float cp, float cn, float x)
+{
+    /* act_tiny_mul_f for float32 slopes, in float arithmetic: twice the lanes.  Below
+       2^23 the product is rounded to an integer as above; in [2^23, 2^24) the float
+       product is that integer already (its spacing is 1). */
+    const float T = 0x1p23f;
+    uint32_t ux = act_asuint_f(x);
+    float c = (int32_t)ux < 0 ? cn : cp;
+    float ac = act_fabs_f(c);
+    float m = (float)(int32_t)(ux & 0x7fffffffu);     /* |x| * 2^149, exact */
+    float p = ac * m;
+    float e = act_two_prod_err_f(ac, m, p);
+    float k = (p + T) - T;
+    float d = p - k;
+    k += ((d == 0.5f) & (e > 0)) ? 1.0f : 0.0f;
+    k -= ((d == -0.5f) & (e < 0)) ? 1.0f : 0.0f;
+    k = p < T ? k : p;
+    float sub = act_asfloat_u((uint32_t)(int32_t)k);
+    uint32_t qb = act_asuint_f(p);
+    float q = act_asfloat_u(qb < 0x4b800000u ? 0x4b800000u : qb);          /* >= 2^24 */
+    float nrm = (q * 0x1p-75f) * 0x1p-74f;
+    float mag = p < 0x1p24f ? sub : nrm;
+    return act_asfloat_u(act_asuint_f(mag) | ((ux ^ act_asuint_f(c)) & 0x80000000u));
+}
+ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
+{
+    const double T = 0x1p52;
+    uint64_t ux = act_asuint_d(x);
+    uint64_t neg = (uint64_t)0 - (ux >> 63);          /* all ones for x < 0 */
+    double c = act_asdouble_u((act_asuint_d(cn) & neg) | (act_asuint_d(cp) & ~neg));
+    double ac = act_fabs_d(c);
+    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
+    double p = ac * m;
+    double e = act_two_prod_err_d(ac, m, p);
+    double k = (p + T) - T;
+    double d = p - k;
+    k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
+    k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
+    double sub = act_asdouble_u(act_asuint_d(k + T) - act_asuint_d(T));
+    uint64_t small = (uint64_t)0 - (uint64_t)(p < T);  /* no 64-bit integer compare */
+    double q = act_asdouble_u((act_asuint_d(p) & ~small) | (act_asuint_d(T) & small));
+    double nrm = (q * 0x1p-537) * 0x1p-537;
+    double mag = p < T ? sub : nrm;
+    return act_asdouble_u(act_asuint_d(mag) | ((ux ^ act_asuint_d(c)) & 0x8000000000000000ULL));
+}
+/* |x| below the smallest normal, and x == +-0, from the bits: a compare of a subnormal
+   is left to the integer unit too */
+ACT_INLINE int act_is_tiny_f(float x) { return (act_asuint_f(x) & 0x7fffffffu) < 0x00800000u; }
+/* float64 by double compares of normal numbers (SSE2 has no 64-bit integer compare):
+   the exponent field alone is 0.0 or a normal or inf; the significand or'ed into 2^52
+   is 2^52 + m */
+ACT_INLINE int act_is_tiny_d(double x)
+{ return act_asdouble_u(act_asuint_d(x) & 0x7ff0000000000000ULL) == 0.0; }
+ACT_INLINE int act_is_zero_f(float x) { return (act_asuint_f(x) & 0x7fffffffu) == 0; }
+ACT_INLINE int act_is_zero_d(double x)
+{
+    return act_is_tiny_d(x)
+        & (act_asdouble_u((act_asuint_d(x) & 0x000fffffffffffffULL) | 0x4330000000000000ULL)
+           == 0x1p52);
+}
+/* ==== end of tiny inputs ==== */
+
 #endif /* ACTIVATIONS_VMATH_H */

@@ -38,6 +38,13 @@ cdef extern from "_vmath.h" nogil:
     double act_fabs_d(double x) noexcept
     float act_copysign_f(float mag, float sgn) noexcept
     double act_copysign_d(double mag, double sgn) noexcept
+    float act_tiny_mul_f(double cp, double cn, float x) noexcept
+    float act_tiny_mul_ff(float cp, float cn, float x) noexcept
+    double act_tiny_mul_d(double cp, double cn, double x) noexcept
+    bint act_is_tiny_f(float x) noexcept
+    bint act_is_tiny_d(double x) noexcept
+    bint act_is_zero_f(float x) noexcept
+    bint act_is_zero_d(double x) noexcept
     float ACT_INF_F
     double ACT_INF_D
     float ACT_NAN_F
@@ -191,3 +198,37 @@ cdef inline floating vmax_run(const floating* x, Py_ssize_t n, floating flip) no
     else:
         return act_max_d(x, n, flip)
 
+
+
+cdef inline floating vtiny_mul(double cp, double cn, floating x) noexcept nogil:
+    """cp * x (x >= +0) or cn * x (x < 0 or -0) rounded once, for |x| below the smallest
+    normal, without subnormal arithmetic (_vmath.h, "tiny inputs"); slopes of the dtype
+    (float32: cp and cn must be float32 values)."""
+    if floating is float:
+        return act_tiny_mul_ff(<float>cp, <float>cn, x)
+    else:
+        return act_tiny_mul_d(cp, cn, x)
+
+
+cdef inline floating vtiny_mul_wide(double cp, double cn, floating x) noexcept nogil:
+    """vtiny_mul for float32 x with float64 slopes (computed in double: half the lanes)."""
+    if floating is float:
+        return act_tiny_mul_f(cp, cn, x)
+    else:
+        return act_tiny_mul_d(cp, cn, x)
+
+
+cdef inline bint vis_tiny(floating x) noexcept nogil:
+    """|x| below the smallest normal (subnormal or +-0; not NaN), from the bits."""
+    if floating is float:
+        return act_is_tiny_f(x)
+    else:
+        return act_is_tiny_d(x)
+
+
+cdef inline bint vis_zero(floating x) noexcept nogil:
+    """x == +-0, from the bits."""
+    if floating is float:
+        return act_is_zero_f(x)
+    else:
+        return act_is_zero_d(x)
