@@ -96,10 +96,20 @@ cdef inline floating big_factor(floating like) noexcept nogil:
 cdef inline floating mul_scaled_down(floating a, floating v_up) noexcept nogil:
     """a * (v_up * scale_down) for 0 <= v_up <= 2**64 / 2**512 (or NaN), any a, without
     subnormal arithmetic: |a| < big_factor: a * v_up (no overflow) scaled down by
-    times_scale_down; else (a * scale_down) * v_up."""
+    times_scale_down; else (a * scale_down) * v_up.  Both arms run in every lane: the
+    big arm's a is guarded (guard_small) so that its product stays normal."""
     cdef floating big = big_factor(a)
-    cdef floating p = (a * scale_down(a) if vfabs(a) >= big else a) * v_up
-    return p if vfabs(a) >= big else times_scale_down(p)
+    cdef floating a_big = guard_small(a, big * <floating>0.5, big)
+    return (a_big * scale_down(a)) * v_up if vfabs(a) >= big else times_scale_down(a * v_up)
+
+
+cdef inline floating mul2_scaled_down(floating g, floating a, floating t_up) noexcept nogil:
+    """g * (a * (t_up * scale_down)) for 0 <= t_up < scaled_tiny (or NaN), any g and a,
+    without subnormal arithmetic: |a| < big_factor: mul_scaled_down(g, a * t_up); else
+    g * ((a * scale_down) * t_up), a normal product (a guarded as in mul_scaled_down)."""
+    cdef floating big = big_factor(a)
+    cdef floating a_big = guard_small(a, big * <floating>0.5, big)
+    return g * ((a_big * scale_down(a)) * t_up) if vfabs(a) >= big else mul_scaled_down(g, a * t_up)
 
 
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
@@ -126,6 +136,12 @@ cdef inline floating sigmoid_of(floating z) noexcept nogil:
     return mul_sigmoid(one, z, zero)
 
 
+cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
+    """sigmoid(-z) given t = exp(-|z|)."""
+    cdef floating one = 1
+    return (t if z >= 0 else one) / (one + t)
+
+
 cdef inline floating logistic_density(floating t) noexcept nogil:
     """t / (1 + t)^2 for 0 <= t <= 1 (t = exp(-|z|): sigmoid'(z)), to ~2 ulp.
 
@@ -145,22 +161,19 @@ cdef inline floating logistic_density(floating t) noexcept nogil:
 cdef inline floating mul_logistic_density(floating g, floating a, floating z) noexcept nogil:
     """g * (a * sigmoid'(z)), sigmoid'(z) = logistic_density(exp(-|z|)), without subnormal
     arithmetic: where t = exp(-|z|) < 2**-90 (2**-900) sigmoid'(z) rounds to t and the
-    result is (g a) t_up scaled down, rounded once (g (a t) where g a overflows)."""
+    result is g (a t) from t_up, scaled down last (mul2_scaled_down)."""
     cdef floating zero = 0
     cdef floating t_up = vexp_scaled_up(-vfabs(z), zero)
-    cdef floating ga = g * a
-    cdef floating tiny = mul_scaled_down(ga, t_up) if ga - ga == zero else g * mul_scaled_down(a, t_up)
-    return g * (a * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z) else tiny
+    return (g * (a * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
+            else mul2_scaled_down(g, a, t_up))
 
 
 cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) noexcept nogil:
     """g * (a * exp(x + lo)) without subnormal arithmetic: where exp < 2**-90 (2**-900),
-    (g a) t_up scaled down, rounded once (g (a t) where g a overflows)."""
-    cdef floating zero = 0
+    g (a t) from t_up, scaled down last (mul2_scaled_down)."""
     cdef floating t_up = vexp_scaled_up(x, lo)
-    cdef floating ga = g * a
-    cdef floating tiny = mul_scaled_down(ga, t_up) if ga - ga == zero else g * mul_scaled_down(a, t_up)
-    return g * (a * guarded_t(t_up)) if t_up >= scaled_tiny(x) else tiny
+    return (g * (a * guarded_t(t_up)) if t_up >= scaled_tiny(x)
+            else mul2_scaled_down(g, a, t_up))
 
 
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
@@ -184,13 +197,8 @@ cdef inline floating sigmoid_backward(floating g, floating x, floating a, floati
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
-    # |y| < 2**-90 (2**-900): 1 - y rounds to 1 and the result is g y, formed from y scaled
-    # up exactly (also a subnormal y) and scaled down last; the other branch gets y no
-    # smaller than half that (guard and select on different constants, as guarded_t)
     cdef floating one = 1
-    cdef floating lim = scaled_tiny(y) * scale_down(y)
-    cdef floating yg = guard_small(y, lim * <floating>0.5, stand_in_up(y) * scale_down(y))
-    return mul_scaled_down(g, times_scale_up(y)) if vfabs(y) < lim else g * (yg * (one - yg))
+    return g * (y * (one - y))
 
 
 # ----------------------------------------------------------------- tanh
@@ -644,11 +652,11 @@ cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b
 
 
 cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_rare(g, -x)
+    return exp_arg_rare(x)
 
 
 cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(g, -x, vexp_normal(-vfabs(x)))
+    return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
 
 
 # elu, selu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the
@@ -834,11 +842,11 @@ cdef inline floating mish_forward(floating x, floating a, floating b) noexcept n
     if floating is float:
         return <float>mish_f32_in_double(x)
     t_up = vexp_scaled_up(-vfabs(x), zero)     # exp(-|x|) * SCALE_UP
-    t = guarded_t(t_up)                         # where guarded, t vanishes against 1 and 2
+    t = t_up * scale_down(x)
     num = x * (one + two * t) if x > 0 else x * (t_up * (t + two))
     den = (one + two * t + two * t * t) if x > 0 else (t * (t + two) + two)
     y = num / den
-    y = y if x > 0 else (vcopysign(zero, x) if t_up == 0 else times_scale_down(y))  # -inf: -0
+    y = y if x > 0 else (vcopysign(zero, x) if t_up == 0 else y * scale_down(x))  # -inf: -0
     return y
 
 
@@ -846,21 +854,16 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
     # x <= 0: (t [(t + 2)(n + 2) + 4x(1 + t)]) / (n + 2)^2, t = exp(x), n = t(t + 2)
     # x >  0: ((1 + 2u) D + 4x u^2 (1 + u)) / D^2, u = exp(-x), D = 1 + 2u + 2u^2
     cdef floating zero = 0, one = 1, two = 2, four = 4
-    # x <= 0 with t < 2**-90 (2**-900): g t_up inner / den scaled down last
-    # (mul_scaled_down); elsewhere the guarded t is t (it vanishes against 1 and 2 where
-    # guarded)
     cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
-    cdef floating t = guarded_t(t_up)
+    cdef floating t = t_up * scale_down(x)
     cdef floating n2 = t * (t + two) + two
     cdef floating dd = one + two * t + two * t * t
-    cdef floating inner = (t + two) * n2 + four * x * (one + t)
     cdef floating num = (((one + two * t) * dd + four * x * (t * t) * (one + t)) if x > 0
-                         else t * inner)
+                         else t_up * ((t + two) * n2 + four * x * (one + t)))
     cdef floating den = dd * dd if x > 0 else n2 * n2
     cdef floating d = num / den
-    d = (one if t_up == 0 else d) if x > 0 else (zero if t_up == 0 else d)  # +-inf
-    return (g * d if (x > 0) | (t_up >= scaled_tiny(x)) | (t_up == 0)
-            else mul_scaled_down(g, (t_up * inner) / den))
+    d = (one if t == 0 else d) if x > 0 else (zero if t_up == 0 else d * scale_down(x))  # +-inf
+    return g * d
 
 
 # ----------------------------------------------------------------- celu (a = alpha)
@@ -907,8 +910,12 @@ cdef inline floating log_sigmoid_forward(floating x, floating a, floating b) noe
 
 
 cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # g sigmoid(-x) = g ((t or 1) / (1 + t)), t = exp(-|x|); for x > 0 with t < 2**-90
+    # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
     cdef floating zero = 0
-    return mul_sigmoid(g, -x, zero)           # g sigmoid(-x)
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
+    return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down(g, t_up)
 
 
 cdef inline floating log_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
