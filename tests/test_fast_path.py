@@ -50,7 +50,6 @@ ELEMENTWISE = [
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
     ("elu", {}, "backward"),
     ("elu", {"alpha": 0.7}, "backward"),
-    ("selu", {}, "backward"),
     ("celu", {}, "backward"),
     ("celu", {"alpha": 2.0}, "backward"),
 ]

@@ -169,11 +169,13 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z) no
 
 
 cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) noexcept nogil:
-    """g * (a * exp(x + lo)) without subnormal arithmetic: where exp < 2**-90 (2**-900),
-    g (a t) from t_up, scaled down last (mul2_scaled_down)."""
+    """g * (a * exp(x + lo)) for a parameter a (loop-invariant) without subnormal
+    arithmetic: where exp < 2**-90 (2**-900), g (a t_up) scaled down last
+    (mul_scaled_down; exact for |a| up to 2**90 / 2**900, where a t_up stays below its
+    2**64 / 2**512; no branch on a: an invariant select keeps GCC from if-converting)."""
     cdef floating t_up = vexp_scaled_up(x, lo)
     return (g * (a * guarded_t(t_up)) if t_up >= scaled_tiny(x)
-            else mul2_scaled_down(g, a, t_up))
+            else mul_scaled_down(g, a * t_up))
 
 
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
@@ -363,8 +365,7 @@ cdef inline floating selu_forward(floating x, floating a, floating b) noexcept n
 cdef inline floating selu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating scale = <floating>ACT_SELU_SCALE
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
-    cdef floating zero = 0
-    return g * scale if x > 0 else mul_exp(g, scale_alpha, x, zero)
+    return g * scale if x > 0 else g * (scale_alpha * vexp(x))
 
 
 cdef inline floating selu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -659,7 +660,7 @@ cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating 
     return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
 
 
-# elu, selu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the
+# elu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the
 # argument is clamped at 0 for the lanes x > 0 discards
 
 cdef inline bint elu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -669,17 +670,6 @@ cdef inline bint elu_backward_rare(floating g, floating x, floating a, floating 
 cdef inline floating elu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return g if x > 0 else g * (a * vexp_normal(zero if x > 0 else x))
-
-
-cdef inline bint selu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return x < fast_exp_min(x)
-
-
-cdef inline floating selu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    cdef floating scale = <floating>ACT_SELU_SCALE
-    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
-    cdef floating zero = 0
-    return g * scale if x > 0 else g * (scale_alpha * vexp_normal(zero if x > 0 else x))
 
 
 cdef inline bint celu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:

@@ -401,7 +401,6 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
     "softplus": ("forward", "backward"),
     "log_sigmoid": ("forward", "backward"),
     "elu": ("backward",),
-    "selu": ("backward",),
     "celu": ("backward",),
     "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),
