@@ -48,6 +48,10 @@ ELEMENTWISE = [
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward"),
     ("softplus", {}, "backward"),
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
+    ("elu", {}, "backward"),
+    ("elu", {"alpha": 0.7}, "backward"),
+    ("celu", {}, "backward"),
+    ("celu", {"alpha": 2.0}, "backward"),
 ]
 GATED = [("glu", "forward"), ("glu", "backward"), ("swiglu", "forward"), ("swiglu", "backward"),
          ("geglu", "forward"), ("geglu", "backward")]

@@ -1,8 +1,9 @@
 """Results in the subnormal range: rounded once, never flushed, at every SIMD level.
 
 The exp-based functions compute a result that may be subnormal scaled up by 2**64
-(2**512; vexp_scaled_up in src/activations/_vmath.pxd) and scale it back by one last
-multiplication, or their exp rounds into the subnormal range once (act_exp_scaled).
+(2**512; vexp_scaled_up in src/activations/_vmath.pxd) and scale it back last, by
+integer operations (times_scale_down; no subnormal arithmetic, which is slow), or their
+exp rounds into the subnormal range once (act_exp_scaled).
 Deep in the subnormal range, where the grid is coarse against the working precision
 (below 2**-136 for float32, 2**-1040 for float64), that single rounding makes the result
 the correctly rounded value: within 0.51 ulp of the reference (0.5 plus the unrounded
@@ -14,6 +15,7 @@ test_accuracy.py bound holds, and no result that should be nonzero is 0.
 from __future__ import annotations
 
 import numpy as np
+import activations as act
 import pytest
 
 from cases import backward, forward
@@ -28,15 +30,20 @@ BANDS = [
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward", (-346.0, -291.0), (-2481.0, -2361.0)),
     ("log_sigmoid", {}, "forward", (87.4, 103.9), (708.4, 744.4)),
     ("log_sigmoid", {}, "backward", (87.4, 103.9), (708.4, 744.4)),
+    ("sigmoid", {}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
+    ("softplus", {}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
     ("swish", {}, "forward", (-99.0, -83.0), (-738.0, -702.0)),
     ("swish", {"beta": 1.7}, "forward", (-59.0, -49.0), (-434.0, -413.0)),
     ("swish", {}, "backward", (-99.0, -83.0), (-738.0, -702.0)),
+    ("swish", {"beta": 1.7}, "backward", (-59.0, -49.0), (-434.0, -413.0)),
     ("mish", {}, "forward", (-99.0, -83.0), (-738.0, -702.0)),
     ("mish", {}, "backward", (-99.0, -83.0), (-738.0, -702.0)),
     ("elu", {}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
+    ("elu", {"alpha": 0.7}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
     # selu' = (scale * alpha) * exp(x): exp rounds into the subnormal range before the
     # product (1.35 ulp measured): only the bound and the no-flush rule
     ("selu", {}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
+    ("celu", {}, "backward", (-103.9, -87.4), (-744.4, -708.4)),
     ("celu", {"alpha": 2.0}, "backward", (-207.0, -175.0), (-1488.0, -1417.0)),
     ("gelu", {}, "forward", (-14.4, -13.2), (-38.5, -37.6)),
     ("gelu", {}, "backward", (-14.4, -13.2), (-38.5, -37.6)),
@@ -82,3 +89,66 @@ def test_subnormal_results_rounded_once(name, params, direction, band32, band64,
     smallest = float(np.finfo(dtype).smallest_subnormal)
     flushed = (got == 0) & (np.abs(ref_hi) >= smallest)
     assert not flushed.any(), f"{name} {direction}: flushed to 0 at x = {x[flushed][:3]!r}"
+
+
+def _band_x(band32, band64, dtype, n, seed):
+    lo, hi = band32 if dtype == F32 else band64
+    return np.random.default_rng(seed).uniform(lo, hi, n).astype(dtype)
+
+
+def _check_rounded_once(what, got, ref_hi, ref_lo, limit, dtype, x, deep_bound=0.51):
+    err = ulp_error(got, ref_hi, ref_lo)
+    tiny = float(np.finfo(dtype).tiny)
+    assert (np.abs(ref_hi) < tiny).sum() > got.size // 4, "the band must reach the subnormal range"
+    assert err.max() <= limit, f"{what}: {err.max():.3f} ulp at x = {x.ravel()[err.argmax()]!r}"
+    deep = np.abs(ref_hi) < DEEP[dtype]
+    assert deep.any()
+    assert err[deep].max() <= deep_bound, (
+        f"{what}: {err[deep].max():.3f} ulp on a result below {DEEP[dtype]:.3g}: not rounded once")
+    smallest = float(np.finfo(dtype).smallest_subnormal)
+    flushed = (got == 0) & (np.abs(ref_hi) >= smallest)
+    assert not flushed.any(), f"{what}: flushed to 0"
+
+
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+def test_sigmoid_backward_from_subnormal_output(dtype, simd_level):
+    """g * y (1 - y) for a subnormal y: g y, rounded once (y is exact)."""
+    x = _band_x((-103.9, -87.4), (-744.4, -708.4), dtype, N[dtype], 12)
+    y = forward("sigmoid", x)
+    g = np.random.default_rng(13).uniform(0.5, 2.0, x.size).astype(dtype)
+    got = act.sigmoid_backward(g, y=y)
+    yd = y.astype(np.float64)
+    if dtype == F32:
+        hi, lo = g.astype(np.float64) * yd * (1.0 - yd), None
+    else:
+        hi, lo = mp_values(lambda v, p: v * (1 - v), y, {}, factor=g)
+    _check_rounded_once("sigmoid backward from y", got, hi, lo, 1.0, dtype, y)
+
+
+@pytest.mark.parametrize("name", ["glu", "swiglu"])
+@pytest.mark.parametrize("dtype", [F32, F64], ids=["float32", "float64"])
+def test_gates_subnormal_results(name, dtype, simd_level):
+    """The gates where the sigmoid's argument lies in the band (a for swiglu, b for glu)
+    and the other factor is ordinary: forward and both gradients at the documented bounds,
+    never flushed; float32 (float64 references of its products are exact enough) also
+    rounded once deep in the subnormal range."""
+    from test_gated import gate_reference
+    from activations._check.ulp import bound as documented_bound
+    n = N[dtype]
+    rng = np.random.default_rng(14)
+    band = (-99.0, -88.0) if dtype == F32 else (-738.0, -710.0)
+    act_on = rng.uniform(*band, n)
+    other = rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)
+    a, b = (other, act_on) if name == "glu" else (act_on, other)
+    x = np.concatenate([a, b]).astype(dtype).reshape(1, 2 * n)
+    g = (rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)).astype(dtype).reshape(1, n)
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+    hi, ghi, _ = gate_reference(name, {"glu": "sigmoid", "swiglu": "swish"}[name], {}, x, g, -1)
+    deep_bound = 0.51 if dtype == F32 else 1.01   # float64: the reference's products round
+    for what, got, ref, direction in (("forward", fwd(x, axis=-1), hi, "fwd"),
+                                      ("backward", bwd(g, x, axis=-1), ghi, "bwd")):
+        # swiglu's grad_b and glu's grad_a are g * sigmoid-type factors of the band
+        cols = slice(None) if what == "forward" else (slice(n, None) if name == "swiglu"
+                                                      else slice(0, n))
+        _check_rounded_once(f"{name} {what}", got[:, cols].ravel(), ref[:, cols].ravel(), None,
+                            documented_bound(name, dtype, direction), dtype, x, deep_bound)

@@ -19,7 +19,8 @@
 # float32 code never widens to double.
 
 from cython cimport floating
-from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, vexpm1, vlog1p,
+from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, times_scale_down,
+                                 times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
@@ -40,30 +41,106 @@ cdef extern from *:
 
 # ----------------------------------------------------------------- shared pieces
 
-cdef inline floating sigmoid_of(floating z) noexcept nogil:
-    """sigmoid(z) without overflow: t = exp(-|z|) <= 1, y = (1 or t) / (1 + t)."""
-    cdef floating one = 1
-    cdef floating t = vexp(-vfabs(z))
-    return (one if z >= 0 else t) / (one + t)
-
-
-cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
-    """sigmoid(-z) given t = exp(-|z|)."""
-    cdef floating one = 1
-    return (t if z >= 0 else one) / (one + t)
-
-
-cdef inline floating sigmoid_complement_of(floating z) noexcept nogil:
-    """1 - sigmoid(z) = sigmoid(-z), accurate where sigmoid(z) is close to 1."""
-    return sigmoid_complement_given(z, vexp(-vfabs(z)))
-
-
 cdef inline floating tiny_threshold(floating like) noexcept nogil:
     """Below this magnitude a product is (near) denormal: 2**-100 / 2**-960."""
     if floating is float:
         return <float>7.888609052210118e-31
     else:
         return <double>1.0261342003245941e-289
+
+
+# Results in the subnormal range.  A multiplication or division with a subnormal input or
+# output takes a microcode assist on Intel cores (~100 cycles, for the whole vector;
+# docs/performance-notes.md, "Subnormal results").  Where a result may be subnormal, the
+# formulas take exp scaled up (vexp_scaled_up: t_up = t * 2**64 / 2**512, normal), form
+# the result scaled up and round it into the subnormal range last by integer operations
+# (times_scale_down).  Every lane evaluates every branch, so the unscaled branch gets a
+# guarded t (guarded_t: 2**-40 / 2**-70 in the lanes that take the scaled branch, whose
+# products stay normal and which vanishes against 1 as t does), by bit operations and
+# at a different constant than the select (_vmath.h act_guard_small: why).
+# The scaled branches are taken only where t < 2**-90 / 2**-900, below exp(-60) /
+# exp(-600), so never in a block a fast path runs (see "Per-block fast paths"): elsewhere
+# the formulas compute the fast paths' arithmetic, bit for bit.
+
+cdef inline floating scaled_tiny(floating like) noexcept nogil:
+    """t_up below this (t below 2**-90 / 2**-900, where 1 + t rounds to 1) takes the
+    scaled branch."""
+    if floating is float:
+        return <float>1.4901161193847656e-08     # 2**-26
+    else:
+        return <double>1.5862136483222808e-117   # 2**-388
+
+
+cdef inline floating stand_in_up(floating like) noexcept nogil:
+    """2**24 / 2**442: guarded lanes' t_up exponent (t in [2**-40, 2**-39) / [2**-70, 2**-69))."""
+    if floating is float:
+        return <float>16777216.0
+    else:
+        return <double>1.1356855067118858e+133
+
+
+cdef inline floating guarded_t(floating t_up) noexcept nogil:
+    """t = t_up * scale_down where t_up >= scaled_tiny / 2 (also NaN), else a stand-in in
+    [2**-40, 2**-39) / [2**-70, 2**-69) for the lanes that take the scaled branch."""
+    return guard_small(t_up, scaled_tiny(t_up) * <floating>0.5, stand_in_up(t_up)) * scale_down(t_up)
+
+
+cdef inline floating big_factor(floating like) noexcept nogil:
+    """2**60 / 2**480: a factor this large times scale_down is exact, and times t_up >=
+    exp(-148) * 2**64 (exp(-1063) * 2**512) normal."""
+    if floating is float:
+        return <float>1.152921504606847e+18
+    else:
+        return <double>3.1217485503159922e+144
+
+
+cdef inline floating mul_scaled_down(floating a, floating v_up) noexcept nogil:
+    """a * (v_up * scale_down) for 0 <= v_up <= 2**64 / 2**512 (or NaN), any a, without
+    subnormal arithmetic: |a| < big_factor: a * v_up (no overflow) scaled down by
+    times_scale_down; else (a * scale_down) * v_up.  Both arms run in every lane: the
+    big arm's a is guarded (guard_small) so that its product stays normal."""
+    cdef floating big = big_factor(a)
+    cdef floating a_big = guard_small(a, big * <floating>0.5, big)
+    return (a_big * scale_down(a)) * v_up if vfabs(a) >= big else times_scale_down(a * v_up)
+
+
+cdef inline floating mul2_scaled_down(floating g, floating a, floating t_up) noexcept nogil:
+    """g * (a * (t_up * scale_down)) for 0 <= t_up < scaled_tiny (or NaN), any g and a,
+    without subnormal arithmetic: |a| < big_factor: mul_scaled_down(g, a * t_up); else
+    g * ((a * scale_down) * t_up), a normal product (a guarded as in mul_scaled_down)."""
+    cdef floating big = big_factor(a)
+    cdef floating a_big = guard_small(a, big * <floating>0.5, big)
+    return g * ((a_big * scale_down(a)) * t_up) if vfabs(a) >= big else mul_scaled_down(g, a * t_up)
+
+
+cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
+    """a * sigmoid(z + zlo), rounded once also where the result is subnormal, without
+    subnormal arithmetic.  Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for
+    infinite a).
+
+    t = exp(-|z + zlo|);  z >= 0: a / (1 + t);  z < 0: a t / (1 + t), formed as
+    (a t_up / (1 + t)) scaled down last (times_scale_down): rounded once where subnormal,
+    bit for bit a t / (1 + t) where a t is normal; for |a| >= big_factor, whose a t_up may
+    overflow, ((a scale_down) t_up) / (1 + t), a t normal.
+    """
+    cdef floating one = 1
+    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating u = one + guarded_t(t_up)       # 1 + t exactly (1 where t is guarded)
+    cdef floating big = big_factor(a)
+    cdef floating q = (a if z >= 0 else (a * scale_down(a) if vfabs(a) >= big else a) * t_up) / u
+    return q if (z >= 0) | (vfabs(a) >= big) else times_scale_down(q)
+
+
+cdef inline floating sigmoid_of(floating z) noexcept nogil:
+    """sigmoid(z) without overflow: t = exp(-|z|) <= 1, y = (1 or t) / (1 + t)."""
+    cdef floating one = 1, zero = 0
+    return mul_sigmoid(one, z, zero)
+
+
+cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
+    """sigmoid(-z) given t = exp(-|z|)."""
+    cdef floating one = 1
+    return (t if z >= 0 else one) / (one + t)
 
 
 cdef inline floating logistic_density(floating t) noexcept nogil:
@@ -82,6 +159,26 @@ cdef inline floating logistic_density(floating t) noexcept nogil:
     return q - q * ((e2 + two * u * eu) / u2)
 
 
+cdef inline floating mul_logistic_density(floating g, floating a, floating z) noexcept nogil:
+    """g * (a * sigmoid'(z)), sigmoid'(z) = logistic_density(exp(-|z|)), without subnormal
+    arithmetic: where t = exp(-|z|) < 2**-90 (2**-900) sigmoid'(z) rounds to t and the
+    result is g (a t) from t_up, scaled down last (mul2_scaled_down)."""
+    cdef floating zero = 0
+    cdef floating t_up = vexp_scaled_up(-vfabs(z), zero)
+    return (g * (a * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
+            else mul2_scaled_down(g, a, t_up))
+
+
+cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) noexcept nogil:
+    """g * (a * exp(x + lo)) for a parameter a (loop-invariant) without subnormal
+    arithmetic: where exp < 2**-90 (2**-900), g (a t_up) scaled down last
+    (mul_scaled_down; exact for |a| up to 2**90 / 2**900, where a t_up stays below its
+    2**64 / 2**512; no branch on a: an invariant select keeps GCC from if-converting)."""
+    cdef floating t_up = vexp_scaled_up(x, lo)
+    return (g * (a * guarded_t(t_up)) if t_up >= scaled_tiny(x)
+            else mul_scaled_down(g, a * t_up))
+
+
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
     """`value`, or `x` (a NaN) when x is NaN: piecewise derivatives propagate NaN."""
     return value if x == x else x
@@ -98,7 +195,8 @@ cdef inline floating sigmoid_backward(floating g, floating x, floating a, floati
     # sigmoid'(x) = t / (1 + t)^2 with t = exp(-|x|): accurate for both signs,
     # unlike y * (1 - y), which cancels for large x.  (Blocks with
     # no rare lane run sigmoid_backward_fast: "Per-block fast paths" below.)
-    return g * logistic_density(vexp(-vfabs(x)))
+    cdef floating one = 1
+    return mul_logistic_density(g, one, x)
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -245,7 +343,8 @@ cdef inline floating elu_forward(floating x, floating a, floating b) noexcept no
 
 cdef inline floating elu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     # PyTorch's kink: elu'(0) = alpha (the x <= 0 side); NaN takes that side too.
-    return g if x > 0 else g * (a * vexp(x))
+    cdef floating zero = 0
+    return g if x > 0 else mul_exp(g, a, x, zero)
 
 
 cdef inline floating elu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -319,10 +418,13 @@ cdef inline floating softplus_forward(floating x, floating a, floating b) noexce
     # fast paths" below.)
     cdef floating z = x * a
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
+    # (e_up < tiny: e below tiny_threshold; e is guarded there, as guarded_t, and the
+    # stand-in vanishes against z > 0 as e does)
     cdef floating e_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
-    cdef floating e = e_up * scale_down(x)
+    cdef floating tiny = tiny_threshold(x) / scale_down(x)
+    cdef floating e = guard_small(e_up, tiny * <floating>0.5, stand_in_up(x)) * scale_down(x)
     cdef floating y = softplus_given(z, zlo, e, a)
-    y = (e_up / a) * scale_down(x) if (e < tiny_threshold(x)) & (z <= 0) else y
+    y = times_scale_down(e_up / a) if (e_up < tiny) & (z <= 0) else y
     return x if z > b else y
 
 
@@ -343,30 +445,11 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 # beta != 1 loses nothing) and t = exp(-|z|):
 #   z >= 0:  s = 1 / (1 + t)          y = x / (1 + t)
 #   z <  0:  s = t / (1 + t)          y = x * t / (1 + t)
-# Where y is denormal, t is computed scaled up by 2**64 (2**512) and the product is
-# scaled down last, so it is rounded once (a denormal t times x would lose bits).
-# That care costs about half of mul_sigmoid's and swish_derivative's instructions; the
-# loops skip it for blocks whose inputs cannot need it (mul_sigmoid_fast and
-# swish_derivative_fast, "Per-block fast paths" below).
-
-cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
-    """a * sigmoid(z + zlo), rounded once also where the result is denormal.
-
-    Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for infinite a).
-    """
-    cdef floating one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
-    cdef floating t = t_up * scale_down(a)
-    # The scaled product a * t_up is needed only where a * t is tiny (the result is
-    # denormal or near it); elsewhere it could overflow, so a * t is used there.
-    # (Selects on one comparison each: a stored bint mixes mask widths, which SSE2
-    # code for double cannot vectorize.)
-    cdef floating at = vfabs(a * t)
-    cdef floating up = t_up if at < tiny_threshold(a) else t          # t, or t scaled up
-    cdef floating down = scale_down(a) if at < tiny_threshold(a) else one
-    cdef floating num = a if z >= 0 else a * up
-    # one division for both signs: z >= 0: a / (1 + t);  z < 0: a t / (1 + t)
-    return (num / (one + t)) * (one if z >= 0 else down)
+# Where y is subnormal, it is formed scaled up and rounded into the subnormal range last
+# (mul_sigmoid, mul_swish_derivative; "Results in the subnormal range" above).  That care
+# costs about half of their instructions; the loops skip it for blocks whose inputs
+# cannot need it (mul_sigmoid_fast and swish_derivative_fast, "Per-block fast paths"
+# below).
 
 
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
@@ -383,28 +466,31 @@ cdef inline floating silu_forward(floating x, floating a, floating b) noexcept n
     return y if y == y else (vcopysign(zero, x) if x == x else y)
 
 
-cdef inline floating swish_derivative(floating x, floating a, floating z, floating zlo) noexcept nogil:
-    # d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2 with
+cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo) noexcept nogil:
+    # g * d/dx x*s(z), with d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2:
     #   z >= 0: num = (1 + t) + z*t;   z < 0: num = t * ((1 + t) + z)
     # (the root near z = -1.2785 cancels in (1 + t) + z for any evaluation order).
+    # z < 0 with t < 2**-90 (2**-900): 1 + t = 1, and g t (1 + z) is formed from t_up and
+    # scaled down last (mul_scaled_down); elsewhere the guarded t is t (for z >= 0, z t
+    # vanishes against 1 where t is guarded).
     cdef floating zero = 0, one = 1
     cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
-    cdef floating t = t_up * scale_down(x)
+    cdef floating t = guarded_t(t_up)
     cdef floating u = one + t
-    cdef floating d = (u + z * t if z >= 0 else t_up * (u + z)) / (u * u)
-    d = d if z >= 0 else d * scale_down(x)
-    d = (one if t == 0 else d) if z >= 0 else (zero if t_up == 0 else d)   # z -> +-inf
-    return d
+    cdef floating d = (u + z * t if z >= 0 else t * (u + z)) / (u * u)
+    d = (one if t_up == 0 else d) if z >= 0 else (zero if t_up == 0 else d)   # z -> +-inf
+    return (g * d if (z >= 0) | (t_up >= scaled_tiny(z)) | (t_up == 0)
+            else mul_scaled_down(g, t_up * (u + z)))
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return g * swish_derivative(x, a, z, exact_error(two_prod_err(x, a, z)))
+    return mul_swish_derivative(g, z, exact_error(two_prod_err(x, a, z)))
 
 
 cdef inline floating silu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return g * swish_derivative(x, x, x, zero)
+    return mul_swish_derivative(g, x, zero)
 
 
 # ================================================================= per-block fast paths
@@ -421,7 +507,7 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #     and the products below may leave the normal range;
 #   - for a * sigmoid(z) with z < 0, a factor 0 < |a| < FAST_TINY (2^-38 / 2^-150):
 #     then |a| exp(z) >= 2^-124.6 / 2^-1015.6, so a t and a t / (1 + t) are normal and
-#     mul_sigmoid's scaled path (taken below 2^-100 / 2^-960) rounds the same;
+#     mul_sigmoid's scaled form rounds the same;
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback).
@@ -573,6 +659,33 @@ cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, f
 
 cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
     return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+
+
+# elu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the
+# argument is clamped at 0 for the lanes x > 0 discards
+
+cdef inline bint elu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return x < fast_exp_min(x)
+
+
+cdef inline floating elu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return g if x > 0 else g * (a * vexp_normal(zero if x > 0 else x))
+
+
+cdef inline bint celu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    # the exp's argument x / alpha outside [-FAST_EXP_MIN, 0] (a negative alpha)
+    cdef floating zero = 0
+    cdef floating q = x / a
+    return (x <= zero) & ((q < fast_exp_min(x)) | (q > zero))
+
+
+cdef inline floating celu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, one = 1
+    cdef floating q = x / a
+    cdef floating p = q * a
+    cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
+    return g if x > 0 else g * (one * vexp_normal_hilo(zero if x > 0 else q, lo))
 
 
 # glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline
@@ -757,7 +870,8 @@ cdef inline floating celu_backward(floating g, floating x, floating a, floating 
     cdef floating q = x / a
     cdef floating p = q * a
     cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
-    return g if x > 0 else g * vexp_hilo(q, lo)
+    cdef floating one = 1
+    return g if x > 0 else mul_exp(g, one, q, lo)
 
 
 cdef inline floating celu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -777,11 +891,22 @@ cdef inline floating log_sigmoid_given(floating x, floating t) noexcept nogil:
 
 
 cdef inline floating log_sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
-    return log_sigmoid_given(x, vexp(-vfabs(x)))
+    # t = exp(-|x|) < 2**-90 (2**-900): log1p(t) rounds to t, so min(x, 0) - t with t
+    # scaled down by integer operations (vlog1p_unit's products of a subnormal t are slow);
+    # elsewhere the guarded t is t
+    cdef floating zero = 0
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating y = log_sigmoid_given(x, guarded_t(t_up))
+    return ((x if x < 0 else zero) - times_scale_down(t_up)) if t_up < scaled_tiny(x) else y
 
 
 cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g * sigmoid_complement_of(x)       # sigmoid(-x)
+    # g sigmoid(-x) = g ((t or 1) / (1 + t)), t = exp(-|x|); for x > 0 with t < 2**-90
+    # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
+    cdef floating zero = 0
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
+    return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down(g, t_up)
 
 
 cdef inline floating log_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -928,7 +1053,7 @@ cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcep
 
 cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
     # a * sigmoid'(b) first: sigmoid' <= 1/4 keeps a finite a finite
-    return g * (a * logistic_density(vexp(-vfabs(b))))
+    return mul_logistic_density(g, a, b)
 
 
 # ----------------------------------------------------------------- swiglu: silu(a) * b

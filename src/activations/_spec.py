@@ -400,6 +400,8 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
     "silu": ("forward", "backward"),
     "softplus": ("forward", "backward"),
     "log_sigmoid": ("forward", "backward"),
+    "elu": ("backward",),
+    "celu": ("backward",),
     "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),
     "geglu": ("gate", "gate_grad"),

@@ -233,6 +233,85 @@ ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0
 ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
 ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
 
+/* ---- results in the subnormal range, without subnormal arithmetic -----------------
+ * On Intel cores a multiplication, FMA, division or conversion whose input or output is
+ * subnormal (or underflows) takes a microcode assist of ~100 cycles, and SIMD code pays
+ * it for the whole vector (additions, subtractions and compares do not; measured in
+ * docs/performance-notes.md, "Subnormal results").  The formulas therefore compute a
+ * value that may end up subnormal scaled up by 2^64 (float32) / 2^512 (float64), a
+ * normal number, and scale it down with integer operations:
+ *   act_scale_down(v) = v * 2^-64 (2^-512), rounded once to nearest even: where the result
+ *   is subnormal, w = |v| * 2^85 (2^562) is it in units of the subnormal grid 2^-149
+ *   (2^-1074), a normal number below 2^23 (2^52); w + 2^23 (2^52) rounds it to an integer
+ *   and leaves that in the low bits, which are the result's bits (2^23 itself, after
+ *   rounding up, is the bit pattern of the least normal number).  Where the result is
+ *   normal its exponent field drops by 64 (512), exactly; inf and NaN stay, +-0 stays.
+ *   For every v, bit for bit v * 2^-64 (2^-512) as the multiplication would give it.
+ *   act_scale_up(v) = v * 2^64 (2^512), exact, for |v| < 2^63 (2^511), also for a
+ *   subnormal v: its bits are an integer significand, converted (exactly) and scaled. */
+ACT_INLINE float act_scale_down_f(float v)
+{
+    float av = act_fabs_f(v);
+    float w = av * 0x1p85f;
+    uint32_t sub = act_asuint_f(w + 0x1p23f) - act_asuint_f(0x1p23f);
+    uint32_t nrm = av < ACT_INF_F ? act_asuint_f(av) - (64u << 23) : act_asuint_f(av);
+    uint32_t mag = w < 0x1p23f ? sub : nrm;
+    return act_asfloat_u(mag | (act_asuint_f(v) & 0x80000000u));
+}
+
+ACT_INLINE double act_scale_down_d(double v)
+{
+    double av = act_fabs_d(v);
+    double w = av * 0x1p562;
+    uint64_t sub = act_asuint_d(w + 0x1p52) - act_asuint_d(0x1p52);
+    uint64_t nrm = av < ACT_INF_D ? act_asuint_d(av) - (512ull << 52) : act_asuint_d(av);
+    uint64_t mag = w < 0x1p52 ? sub : nrm;
+    return act_asdouble_u(mag | (act_asuint_d(v) & 0x8000000000000000ull));
+}
+
+/* act_guard_small(v, below, stand_in): v, or where |v| < below (NaN is not) v's sign and
+ * significand with stand_in's exponent (stand_in a power of two): a normal stand-in for
+ * the lanes whose value a formula discards, so that no arithmetic on them takes the slow
+ * path.  Bit operations, on purpose: with a float select GCC moves the product that
+ * follows into both arms (AVX-512: a masked multiply, and masked-off lanes still take
+ * the slow path), and where the final select compares as the guard does it drops the
+ * guard as dead; callers guard at a different constant than they select. */
+ACT_INLINE float act_guard_small_f(float v, float below, float stand_in)
+{
+    uint32_t m = act_fabs_f(v) < below ? 0x7f800000u : 0u;
+    return act_asfloat_u((act_asuint_f(v) & ~m) | (m & act_asuint_f(stand_in)));
+}
+
+ACT_INLINE double act_guard_small_d(double v, double below, double stand_in)
+{
+    uint64_t m = act_fabs_d(v) < below ? 0x7ff0000000000000ull : 0ull;
+    return act_asdouble_u((act_asuint_d(v) & ~m) | (m & act_asuint_d(stand_in)));
+}
+
+ACT_INLINE float act_scale_up_f(float v)
+{
+    uint32_t u = act_asuint_f(v);
+    uint32_t mag = u & 0x7fffffffu;
+    /* subnormal (or zero): m * 2^-149 * 2^64 = m * 2^-85, m < 2^23 converts exactly */
+    float sub = (float)(int32_t)mag * 0x1p-85f;
+    float nrm = act_asfloat_u(mag + (64u << 23));
+    float up = mag < 0x00800000u ? sub : nrm;
+    return act_asfloat_u(act_asuint_f(up) | (u & 0x80000000u));
+}
+
+ACT_INLINE double act_scale_up_d(double v)
+{
+    uint64_t u = act_asuint_d(v);
+    uint64_t mag = u & 0x7fffffffffffffffull;
+    /* int64 -> double has no SIMD form before AVX-512DQ: m < 2^52 added to the bits of
+       2^52 is 2^52 + m exactly (as in act_log1p_d) */
+    double sub = (act_asdouble_u(0x4330000000000000ull | mag) - 0x1p52) * 0x1p-562;
+    double nrm = act_asdouble_u(mag + (512ull << 52));
+    double av = act_fabs_d(v);
+    double up = av < 0x1p-1022 ? sub : nrm;
+    return act_asdouble_u(act_asuint_d(up) | (u & 0x8000000000000000ull));
+}
+
 /* ---- exp in double for a float32 result -----------------------------------------
  * exp(x) for |x| <= 700 (NaN -> NaN) to 5.3e-10 relative (0.01 float32 ulp): the
  * float32 functions that are evaluated in double and rounded once (_gelu.h) need no

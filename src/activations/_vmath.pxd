@@ -16,6 +16,12 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_d(double x) noexcept
     float act_exp_normal_hilo_f(float x, float lo) noexcept
     double act_exp_normal_hilo_d(double x, double lo) noexcept
+    float act_scale_down_f(float v) noexcept
+    double act_scale_down_d(double v) noexcept
+    float act_scale_up_f(float v) noexcept
+    float act_guard_small_f(float v, float below, float stand_in) noexcept
+    double act_guard_small_d(double v, double below, double stand_in) noexcept
+    double act_scale_up_d(double v) noexcept
     float act_two_sum_err_f(float a, float b, float s) noexcept
     double act_two_sum_err_d(double a, double b, double s) noexcept
     float act_two_prod_err_f(float a, float b, float p) noexcept
@@ -99,6 +105,32 @@ cdef inline floating scale_down(floating like) noexcept nogil:
         return <float>5.421010862427522e-20       # 2**-64
     else:
         return <double>7.458340731200207e-155     # 2**-512
+
+
+cdef inline floating times_scale_down(floating v) noexcept nogil:
+    """v * scale_down() bit for bit, rounded once where subnormal, by integer operations:
+    no subnormal arithmetic (_vmath.h, "results in the subnormal range")."""
+    if floating is float:
+        return act_scale_down_f(v)
+    else:
+        return act_scale_down_d(v)
+
+
+cdef inline floating times_scale_up(floating v) noexcept nogil:
+    """v / scale_down() exactly, also for a subnormal v, without subnormal arithmetic."""
+    if floating is float:
+        return act_scale_up_f(v)
+    else:
+        return act_scale_up_d(v)
+
+
+cdef inline floating guard_small(floating v, floating below, floating stand_in) noexcept nogil:
+    """v, or where |v| < below a normal stand-in (v's significand, stand_in's exponent) for
+    lanes a formula discards: no slow arithmetic on them (_vmath.h act_guard_small)."""
+    if floating is float:
+        return act_guard_small_f(v, below, stand_in)
+    else:
+        return act_guard_small_d(v, below, stand_in)
 
 
 cdef inline floating two_sum_err(floating a, floating b, floating s) noexcept nogil:
