@@ -111,6 +111,13 @@ def _rare_lanes(n, seed):
     return lanes, exact_block
 
 
+def _elementwise_call(name, params, direction, x, g, in_place):
+    """The forward of x, or the backward of (g, x); in place writes over x or g."""
+    if direction == "forward":
+        return forward(name, x, params, out=x) if in_place else forward(name, x, params)
+    return backward(name, g, x, params, out=g) if in_place else backward(name, g, x, params)
+
+
 def _check(got, hi, lo, scale, limit, what, finite):
     """Max ulp error on the lanes with finite inputs (infinities and NaN: their limits
     are test_special_values.py's)."""
@@ -137,10 +144,7 @@ def test_elementwise_fast_and_exact_blocks(name, params, direction, dtype, simd_
         xr[lanes[1::3]] = -1.5
 
     def run(xv, gv, in_place):
-        if direction == "forward":
-            return forward(name, xv, params, out=xv) if in_place else forward(name, xv, params)
-        return (backward(name, gv, xv, params, out=gv) if in_place
-                else backward(name, gv, xv, params))
+        return _elementwise_call(name, params, direction, xv, gv, in_place)
 
     fast = run(x, g, False)
     exact = run(xr, gr, False)
@@ -269,10 +273,7 @@ def test_tiny_and_exact_blocks(name, params, direction, dtype, simd_level):
     xm[lanes] = np.array(1.5, dtype)                        # one ordinary lane: exact block
 
     def run(xv, gv, in_place):
-        if direction == "forward":
-            return forward(name, xv, params, out=xv) if in_place else forward(name, xv, params)
-        return (backward(name, gv, xv, params, out=gv) if in_place
-                else backward(name, gv, xv, params))
+        return _elementwise_call(name, params, direction, xv, gv, in_place)
 
     tiny = run(x, g, False)
     exact = run(xm, g, False)
