@@ -167,9 +167,10 @@ def cases_for_misses(report: dict, worst: Optional[int] = None,
     return list(dict.fromkeys(cases))
 
 
-def static_mixes(report: dict) -> dict:
-    """Target 3's functions: the static mix of their loops at the run's SIMD level
-    (tools/kernel_mix.py), with the clock /proc/cpuinfo reports; {} without a build."""
+def static_mixes(report: dict, targets=ALL_TARGETS) -> dict:
+    """The static mix of the loops at the run's SIMD level (tools/kernel_mix.py), with
+    the clock /proc/cpuinfo reports, of target 3's functions (float32, both directions)
+    and of the elementwise cells targets 1 and 2 miss; {} without a build."""
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
     sys.path.insert(0, HERE)
     import bench
@@ -180,16 +181,21 @@ def static_mixes(report: dict) -> dict:
     level = report.get("machine", {}).get("simd_level", "avx512")
     backward_from = report.get("config", {}).get("backward_from", {})
     rows = ((report.get("sections") or {}).get("memory") or {}).get("rows") or ()
+    wanted = [(r["function"], d, "f32") for r in rows if 3 in targets
+              and r["function"] in speed_targets.HARDWARE_BOUNDS for d in ("fwd", "bwd")]
+    wanted += [(m.figures["function"], m.figures["direction"], m.figures["dtype"])
+               for v in speed_targets.evaluate(report) if v.number in (1, 2)
+               and v.number in targets for m in v.misses]
     cases = []
-    for r in rows:
-        name = r["function"]
+    for name, direction, dtype in dict.fromkeys(wanted):
         spec = specs.get(bench.function_of(name))
-        if name not in speed_targets.HARDWARE_BOUNDS or spec is None or not spec.kernel_args:
-            continue                    # the softmax family: no elementwise op
+        if spec is None or not spec.kernel_args:
+            continue                    # the softmax family, gated, prelu: no elementwise op
         op = spec.kernel_args(**bench.explicit_params(name))[0]
         from_y = backward_from.get(name, "x") == "y"
-        cases += [(name, "fwd", "f32", op, "forward"),
-                  (name, "bwd", "f32", op, "backward_from_output" if from_y else "backward")]
+        formula = ("forward" if direction == "fwd" else
+                   "backward_from_output" if from_y else "backward")
+        cases.append((name, direction, dtype, op, formula))
     try:
         mixes = kernel_mix.kernel_mixes(cases, _simd_levels.level(level).module)
     except (FileNotFoundError, OSError, subprocess.CalledProcessError) as e:
@@ -212,7 +218,7 @@ def outer(args) -> int:
             report = json.load(f)
         targets = tuple(int(t) for t in args.targets.split(","))
         cases = cases_for_misses(report, args.worst, targets)
-        mixes = static_mixes(report) if 3 in targets else {}
+        mixes = static_mixes(report, targets)
     else:
         cases = [(f, d, dt, who, kind) for f in args.functions.split(",")
                  for d in ("fwd", "bwd") for dt in args.dtypes.split(",")

@@ -254,6 +254,7 @@ def test_speed_report_lists_every_peer_miss_with_its_reason(seed):
     ins = {(r["function"], r["direction"], r["dtype"], r["contestant"]):
            r["instructions_per_element"] for r in counts["rows"] if r["kind"] == "ordinary"}
     ordinary = [c for c in run["cells"] if c["kind"] == "ordinary" and c["ns_per_element"]]
+    seen_bound = set()
     for number, peers_ in ((1, ("torch", "numpy")), (2, ("onnxrt",))):
         want = []
         for c in ordinary:
@@ -281,6 +282,18 @@ def test_speed_report_lists_every_peer_miss_with_its_reason(seed):
             assert row["instr/el ours"] == f"{a:.1f}" and row["instr/el peer"] == f"{b:.1f}"
             assert row["reason"].startswith("more instructions" if a > 1.05 * b
                                             else "not the count")
+            # where the count does not say: ours and the peer against ours' compute bound
+            # (the synthetic mix: sigmoid f32 forward 2.5 ns on the divider, backward
+            # 1.0 ns on the vector ports)
+            bound = {("sigmoid", "fwd", "f32"): (2.5, "divider"),
+                     ("sigmoid", "bwd", "f32"): (1.0, "vector ports")}.get(key)
+            if a <= 1.05 * b and bound:
+                ns, unit = bound
+                assert (f"loop needs {ns:.2f} ns on its {unit}: ours at "
+                        f"{c['ns_per_element'] / ns:.2f}×, the peer at "
+                        f"{p['ns_per_element'] / ns:.2f}× that") in row["reason"], row
+                seen_bound.add(key)
+    assert seen_bound           # the synthetic run has such misses for both seeds
 
 
 @pytest.mark.parametrize("seed", [4, 5])

@@ -10,9 +10,13 @@ RUN.json is a benchmarks/bench.py run; what it is held to is benchmarks/speed_ta
 (every miss of every target, with its figures).  The reasons are measurements: the
 instructions per element that benchmarks/instructions.py counts for exactly these cells
 (``--misses RUN.json``; made first when the counts file is missing, minutes under
-Valgrind), and the static mix of target 3's kernels that it records (tools/kernel_mix.py).
+Valgrind), and the static mix of target 3's kernels and of the elementwise cells targets 1 and 2
+miss that it records (tools/kernel_mix.py).
 A peer miss reads "more instructions: N vs M" when ours executes more than the peer
-(the exact method's cost, its error beside), otherwise the time goes elsewhere; a
+(the exact method's cost, its error beside), otherwise the time goes elsewhere: ours'
+time at 2^16 beside this size's, ours and the peer against the time the static mix of
+ours' loop needs on its busiest unit at the run's level (the mix, not the count, sets
+the speed of a vector loop), and at 2^24 float32 against the memory pass; a
 value-dependent miss reads "same instructions" (the time is per-instruction cost:
 microcode assists) or "a slower path runs: N vs M"; a small-array miss sets
 instructions per call beside np.tanh's.  The roofline row sets the
@@ -39,7 +43,8 @@ import kernel_mix  # noqa: E402  (the roofline's cycle model)
 import gen_readme_perf  # noqa: E402  (the run's command line)
 from instructions import PER_CALL  # noqa: E402  (the per-call count's input kind)
 
-PASS_LABELS = {"inplace": "in-place pass", "two_in_one_out": "2-read-1-write pass"}
+PASS_LABELS = {"inplace": "in-place pass", "copy": "read-write pass",
+               "two_in_one_out": "2-read-1-write pass"}
 SUBNORMAL_KINDS = ("denormal_in", "underflow")
 
 
@@ -70,7 +75,8 @@ class Counts:
             mix = d.get("static_mix") or {}
             if mix.get("rows"):
                 self.mix_level, self.mhz = mix.get("level"), mix.get("cpu_mhz")
-                self.mix.update({(r["function"], r["direction"]): r["ordinary"]
+                self.mix.update({(r["function"], r["direction"], r.get("dtype", "f32")):
+                                 r["ordinary"]
                                  for r in mix["rows"]})
 
     def get(self, function, direction, dtype, who, kind="ordinary") -> Optional[float]:
@@ -79,9 +85,23 @@ class Counts:
 
 # ------------------------------------------------------------------ reasons
 
-def peer_reason(fig: dict, counts: Counts, ours_at_16: Optional[float]) -> str:
-    """Why ours is slower than a peer in one cell, from the instruction counts (and,
-    when the count does not say, ours' time at 2^16 against this size)."""
+def compute_bound_ns(counts: Counts, function: str, direction: str, dtype: str):
+    """(ns per element, unit) the static mix of ours' loop needs on its busiest unit
+    (kernel_mix.bound_cycles at the clock the OS reports), or None without a mix."""
+    mix = counts.mix.get((function, direction, dtype))
+    if not mix or not counts.mhz:
+        return None
+    cycles = kernel_mix.bound_cycles(mix)
+    unit = max(cycles, key=cycles.get)
+    return cycles[unit] / (counts.mhz / 1000), unit
+
+
+def peer_reason(fig: dict, counts: Counts, ours_at_16: Optional[float],
+                passes: Optional[dict] = None) -> str:
+    """Why ours is slower than a peer in one cell, from the instruction counts; when the
+    count does not say: ours' time at 2^16 against this size, where ours and the peer
+    stand against ours' compute bound at the run's level (the static mix), and at 2^24
+    float32 against the run's memory pass of the same shape."""
     a = counts.get(fig["function"], fig["direction"], fig["dtype"], "ours")
     b = counts.get(fig["function"], fig["direction"], fig["dtype"], fig["peer"])
     if a is None or b is None:
@@ -96,6 +116,18 @@ def peer_reason(fig: dict, counts: Counts, ours_at_16: Optional[float]) -> str:
             and fig["ours_ns"] > speed_targets.NOISE * ours_at_16:
         text += (f"; ours {fig['ours_ns']:.2f} ns at {speed_targets.exp2(fig['n'])} against "
                  f"{ours_at_16:.2f} at 2^16")
+    if r <= speed_targets.NOISE:
+        bound = compute_bound_ns(counts, fig["function"], fig["direction"], fig["dtype"])
+        if bound:
+            ns, unit = bound
+            text += (f"; ours' {counts.mix_level} loop needs {ns:.2f} ns on its {unit}: "
+                     f"ours at {fig['ours_ns'] / ns:.2f}×, the peer at "
+                     f"{fig['peer_ns'] / ns:.2f}× that")
+        shape = "copy" if fig["direction"] == "fwd" else "two_in_one_out"
+        p = (passes or {}).get(shape)
+        if p and fig["n"] == 1 << 24 and fig["dtype"] == "f32":
+            text += (f"; the {PASS_LABELS[shape]} {p:.2f} ns: ours at "
+                     f"{fig['ours_ns'] / p:.2f}×, the peer at {fig['peer_ns'] / p:.2f}×")
     return text
 
 
@@ -123,7 +155,7 @@ def roofline(report: dict, counts: Counts) -> List[dict]:
     rows = []
     for row in speed_targets.hardware_rows((report.get("sections") or {}).get("memory")):
         limits = {"memory": row["pass_ns"]}
-        mix = counts.mix.get((row["function"], row["direction"]))
+        mix = counts.mix.get((row["function"], row["direction"], "f32"))
         if mix and ghz:
             limits.update({k: c / ghz for k, c in kernel_mix.bound_cycles(mix).items()})
         by = max(limits, key=limits.get) if len(limits) > 1 else "memory (no mix)"
@@ -149,8 +181,16 @@ def _ours_at_16(report: dict) -> Dict[tuple, float]:
             and c.get("ns_per_element") is not None}
 
 
+def _passes(report: dict) -> Dict[str, float]:
+    """The run's 2^24 float32 memory passes, ns per element by shape."""
+    memory = (report.get("sections") or {}).get("memory") or {}
+    return {shape: p["ns_per_element"] for shape, p in (memory.get("passes") or {}).items()
+            if p.get("ns_per_element")}
+
+
 def peer_section(v: speed_targets.Verdict, report: dict, counts: Counts) -> List[str]:
     at16 = _ours_at_16(report)
+    passes = _passes(report)
     rows = []
     for m in v.misses:
         f = m.figures
@@ -160,7 +200,7 @@ def peer_section(v: speed_targets.Verdict, report: dict, counts: Counts) -> List
                      _f(counts.get(f["function"], f["direction"], f["dtype"], "ours"), 1),
                      _f(counts.get(f["function"], f["direction"], f["dtype"], f["peer"]), 1),
                      peer_reason(f, counts, at16.get((f["function"], f["direction"],
-                                                      f["dtype"])))])
+                                                      f["dtype"])), passes)])
     return _table(["function", "dir", "dtype", "n", "peer", "ours ns", "peer ns", "ours/peer",
                    "ULP ours", "ULP peer", "instr/el ours", "instr/el peer", "reason"], rows)
 
