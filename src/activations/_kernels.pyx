@@ -104,8 +104,8 @@ cdef int OP_RRELU_TRAINING = -1
 
 cdef extern from *:
     # a function's return type that keeps GCC from inlining it (the plain elementwise
-    # loops, _elementwise.pxi.tp plain_loops)
-    ctypedef int outlined_int "__attribute__((noinline)) int"
+    # loops, _elementwise.pxi.tp plain_loops); void: no local of that type
+    ctypedef void outlined_void "__attribute__((noinline)) void"
 
 include "_plain.pxi"
 include "_elementwise.pxi"
