@@ -199,12 +199,17 @@ def bound_cycles(m: dict) -> Dict[str, float]:
 
 
 def disassemble(so: str, level_module: str, dtype: str) -> str:
+    """The level's elementwise chunk and its outlined plain loops (`..._loop`, see
+    _elementwise.pxi.tp plain_loops), one objdump each (it takes one symbol a run)."""
     fuse = "0" if dtype == "f32" else "1"
-    sym = (f"__pyx_fuse_{fuse}__pyx_f_11activations_{len(level_module)}{level_module}"
-           f"_elementwise_chunk")
-    return subprocess.run(["objdump", "-d", "-l", "--inlines", "--no-show-raw-insn",
-                           f"--disassemble={sym}", so], capture_output=True, text=True,
-                          check=True).stdout
+    prefix = f"__pyx_fuse_{fuse}__pyx_f_11activations_{len(level_module)}{level_module}_"
+    names = subprocess.run(["nm", "--defined-only", so], capture_output=True, text=True,
+                           check=True).stdout.split()
+    syms = [prefix + "elementwise_chunk"] + sorted(     # GCC's clones: _loop.isra.0
+        n for n in names if n.startswith(prefix) and n.split(".")[0].endswith("_loop"))
+    return "".join(subprocess.run(["objdump", "-d", "-l", "--inlines", "--no-show-raw-insn",
+                                   f"--disassemble={sym}", so], capture_output=True,
+                                  text=True, check=True).stdout for sym in syms)
 
 
 def kernel_mixes(cases, level_module: str, pkg: str = PKG) -> List[dict]:

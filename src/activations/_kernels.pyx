@@ -102,6 +102,11 @@ cdef Py_ssize_t BLOCK_ALIGN = 64
 #: The `op` of an ElementwiseTask that runs rrelu in training mode (not a table op).
 cdef int OP_RRELU_TRAINING = -1
 
+cdef extern from *:
+    # a function's return type that keeps GCC from inlining it (the plain elementwise
+    # loops, _elementwise.pxi.tp plain_loops); void: no local of that type
+    ctypedef void outlined_void "__attribute__((noinline)) void"
+
 include "_plain.pxi"
 include "_elementwise.pxi"
 include "_elementwise_entry.pxi"
@@ -159,7 +164,8 @@ cdef inline Py_ssize_t block_size(Py_ssize_t n, int nblocks) noexcept nogil:
 
 
 cdef enum:
-    # A memory-bound elementwise chunk (_spec.py's memory_bound) at least this long
+    # A memory-bound elementwise chunk (_spec.py's memory_bound and
+    # MEMORY_BOUND_FROM_OUTPUT) at least this long
     # starts its stores at a cache line: its first up to 63 bytes go by themselves.  A vector store that straddles two lines
     # costs both (relu f32 2**24 out of place, Sapphire Rapids, 1 thread: output 16
     # bytes past a line 1.35 ns/element, on a line 1.02, NumPy 1.03 either way:
@@ -190,7 +196,7 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
     # a long run's head up to a cache line of out goes first: every element is computed
     # by the same code wherever a chunk starts, so the results do not change
     cdef Py_ssize_t head = 0
-    if stop - start >= ALIGNED_STORES_MIN and elementwise_memory_bound(t.op):
+    if stop - start >= ALIGNED_STORES_MIN and elementwise_stores_aligned(t.op, t.direction):
         head = to_cache_line(out + start, sizeof(floating))
         if head and not elementwise_chunk(t.direction, t.op, in1 + start,
                                           in2 + start if in2 != NULL else NULL, out + start,

@@ -389,6 +389,13 @@ SPECS: Tuple[Spec, ...] = (
 )
 
 
+#: Ops, not memory-bound as a whole, whose backward from the output is a few
+#: multiplications and compares (no exp, log or division): that loop runs at memory
+#: speed, so it stores from a cache line on as a memory-bound op's loops do
+#: (_kernels.pyx, ALIGNED_STORES_MIN).
+MEMORY_BOUND_FROM_OUTPUT: Tuple[str, ...] = ("sigmoid", "tanh", "elu", "selu", "softsign")
+
+
 #: Kernel ops whose loops run per block with a fast path (_elementwise.pxi.tp), and in
 #: which directions: "forward"/"backward" for elementwise ops (BACKWARD, from x), "gate"/
 #: "gate_grad" for gated ops.  Each needs NAME_DIR_rare (a predicate on the inputs) and
