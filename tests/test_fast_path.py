@@ -269,9 +269,9 @@ def test_saturated_inputs_fast_and_exact_blocks(name, params, direction, dtype, 
 @pytest.mark.parametrize("dtype", dtype_params())
 def test_sigmoid_from_output_blocks(dtype, simd_level):
     """sigmoid's backward from y is g (y (1 - y)) as rounded in the dtype, in fast blocks
-    and in exact ones (a nonzero y or g below 2**-60 / 2**-500: subnormal y, results in
-    the subnormal range), bit for bit; where |y| <= 2**-25 (2**-54) that is g y rounded
-    once (checked against exact rational products)."""
+    and in exact ones (0 < y < 2**-60 / 2**-500: subnormal y, results in the subnormal
+    range), and with tiny, huge or infinite g, bit for bit; where |y| <= 2**-25 (2**-54)
+    that is g y rounded once (checked against exact rational products)."""
     from fractions import Fraction
     n = BLOCKS * BLOCK + 5
     x, g = _ordinary(dtype, n, seed=18)

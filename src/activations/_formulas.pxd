@@ -652,16 +652,18 @@ cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, f
 
 
 cdef inline bint sigmoid_backward_from_output_rare(floating g, floating y, floating a, floating b) noexcept nogil:
-    # y or g nonzero below 2**-60 (2**-500): elsewhere y (1 - y) is 0 or at least
-    # 2**-61 (2**-501) in magnitude (1 - y >= 2**-24 where y < 1), and so is the
-    # product with g, no subnormal arithmetic
+    # 0 < y < 2**-60 (2**-500): the outputs of sigmoid whose y (1 - y) may be subnormal.
+    # The fast formula is the exact one's value for every input (the exact formula only
+    # avoids subnormal arithmetic), so this choice is about speed alone: a tiny g, or a
+    # negative y (no sigmoid gives it), costs assists in a fast block but no bit, and
+    # one compare pair over y is all a block pays on ordinary data
     cdef floating zero = 0
     cdef floating tiny
     if floating is float:
         tiny = <float>8.673617379884035e-19        # 2**-60
     else:
         tiny = <double>3.054936363499605e-151      # 2**-500
-    return ((vfabs(y) < tiny) & (y != zero)) | ((vfabs(g) < tiny) & (g != zero))
+    return (y < tiny) & (y > zero)
 
 
 cdef inline floating sigmoid_backward_from_output_fast(floating g, floating y, floating a, floating b) noexcept nogil:
