@@ -50,6 +50,7 @@ ELEMENTWISE = [
     ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
     ("elu", {}, "backward"),
     ("elu", {"alpha": 0.7}, "backward"),
+    ("selu", {}, "backward"),
     ("celu", {}, "backward"),
     ("celu", {"alpha": 2.0}, "backward"),
 ]
@@ -67,7 +68,7 @@ RARE = {
 
 def _covered():
     """The (op, direction) pairs the cases above reach."""
-    seen = set()
+    seen = {("sigmoid", "backward_from_output")}        # test_sigmoid_from_output_blocks
     for name, params, direction in ELEMENTWISE:
         op = _spec.SPECS[[s.name for s in _spec.SPECS].index(name)].kernel_args(**params)[0]
         seen.add((op, direction))
@@ -213,6 +214,108 @@ def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
         else:
             _check(got, ghi, None, gscale, limit, f"{name}' {what}",
                    np.concatenate([finite, finite], axis=-1))
+
+
+# ------------------------------------------------------- saturated inputs, from y
+# Past |z| > FAST_SAT (256 / 2048) the fast formulas select the exact formulas' limits
+# (_formulas.pxd "Per-block fast paths"), so huge inputs and infinities run fast blocks.
+# Here: arrays of such inputs (both signs, NaN, a few ordinary) many blocks long, and
+# the same with one input of the band FAST_EXP_MIN < |z| <= FAST_SAT in every other
+# block (those blocks exact): bit for bit the same on every other lane.
+
+#: the saturated inputs; the band input that makes a block exact is -100 / -700 as z
+SATURATED = {
+    np.dtype(np.float32): [300.0, -300.0, 1e30, -1e30, 3.4e38, -3.4e38, np.inf, -np.inf,
+                           np.nan],
+    np.dtype(np.float64): [2100.0, -2100.0, 1e300, -1e300, 1.7e308, -1.7e308, np.inf,
+                           -np.inf, np.nan],
+}
+
+
+def _band_input(name, params, dtype):
+    """An x whose exp argument z (beta x for swish and softplus, x / alpha for celu)
+    lies in the band the exact formulas keep."""
+    z = -100.0 if np.dtype(dtype) == F32 else -700.0
+    if name == "celu":
+        return z * params.get("alpha", 1.0)
+    return z / params.get("beta", 1.0)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, direction", ELEMENTWISE,
+                         ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}-{d}"
+                              for n, p, d in ELEMENTWISE])
+def test_saturated_inputs_fast_and_exact_blocks(name, params, direction, dtype, simd_level):
+    n = BLOCKS * BLOCK + 5
+    rng = np.random.default_rng(15)
+    values = np.array(SATURATED[np.dtype(dtype)], dtype)
+    x = values[rng.integers(0, values.size, n)]
+    ordinary, g = _ordinary(dtype, n, seed=16)
+    x[::7] = ordinary[::7]
+    g[::5] = np.array([np.inf, 1e30 if dtype == F32 else 1e300, 0.0, -0.0, np.nan], dtype)[
+        np.arange(g[::5].size) % 5]
+    lanes, exact_block = _rare_lanes(n, seed=17)
+    xr = x.copy()
+    xr[lanes] = _band_input(name, params, dtype)
+    fast = _elementwise_call(name, params, direction, x, g, False)
+    exact = _elementwise_call(name, params, direction, xr, g, False)
+    keep = np.ones(n, bool)
+    keep[lanes] = False
+    assert same_bits(exact[keep], fast[keep]), "saturated lanes differ between fast and exact blocks"
+    assert same_bits(_elementwise_call(name, params, direction, xr.copy(), g.copy(), True),
+                     exact), "in place"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_sigmoid_from_output_blocks(dtype, simd_level):
+    """sigmoid's backward from y is g (y (1 - y)) as rounded in the dtype, in fast blocks
+    and in exact ones (0 < y < 2**-60 / 2**-500: subnormal y, results in the subnormal
+    range), and with tiny, huge or infinite g, bit for bit; where |y| <= 2**-25 (2**-54)
+    that is g y rounded once (checked against exact rational products)."""
+    from fractions import Fraction
+    n = BLOCKS * BLOCK + 5
+    x, g = _ordinary(dtype, n, seed=18)
+    y = forward("sigmoid", x)
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(19)
+    m = rng.integers(1, 2 ** 23 if dtype == F32 else 2 ** 52, n)
+    tiny_y = (m * rng.choice([-1.0, 1.0], n)).astype(dtype) * info.smallest_subnormal
+    tiny_y[::3] = (rng.uniform(1.0, 4.0, tiny_y[::3].size) * float(info.tiny)).astype(dtype)
+    tiny_y[1::7] = (rng.uniform(-1.0, 1.0, tiny_y[1::7].size) * 2.0 ** -25).astype(dtype)
+    tiny_y[2::11] = 0.0
+    tiny_g = g.copy()
+    tiny_g[::4] = (g[::4] * float(info.tiny) * 2.0 ** -20).astype(dtype)   # subnormal
+    tiny_g[1::13] = np.array(1e30 if dtype == F32 else 1e300, dtype)      # huge
+    tiny_g[2::17] = np.inf
+    lanes, exact_block = _rare_lanes(n, seed=20)
+    one = np.dtype(dtype).type(1)
+
+    def expected(gv, yv):
+        with np.errstate(all="ignore"):
+            return gv * (yv * (one - yv))
+
+    def run(gv, yv, out=None):
+        return act.sigmoid_backward(gv, y=yv, out=out)
+
+    cases = {
+        "ordinary": (g, y),
+        "one tiny y in every other block": (g, np.where(np.isin(np.arange(n), lanes), tiny_y, y)),
+        "all tiny y": (g, tiny_y),
+        "all tiny y, tiny and huge g": (tiny_g, tiny_y),
+        "tiny g": (tiny_g, y),
+    }
+    for what, (gv, yv) in cases.items():
+        got = run(gv, yv)
+        assert same_bits(got, expected(gv, yv)), what
+        assert same_bits(run(gv.copy(), yv.copy(), out=None), got)
+        yc = yv.copy()
+        assert same_bits(run(gv, yc, out=yc), got), f"{what}: in place"
+    # the small-y lanes: g y rounded once (y (1 - y) = y there)
+    got = run(g, tiny_y)
+    small = (np.abs(tiny_y) <= (2.0 ** -25 if dtype == F32 else 2.0 ** -54)) & (tiny_y != 0)
+    for i in np.flatnonzero(small)[:400]:
+        want = float(Fraction(float(g[i])) * Fraction(float(tiny_y[i])))
+        assert same_bits(got[i:i + 1], np.array([want], dtype)), (i, g[i], tiny_y[i])
 
 
 # ---------------------------------------------------------------- tiny blocks

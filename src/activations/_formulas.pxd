@@ -20,6 +20,7 @@
 
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, times_scale_down,
+                                 times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
@@ -175,8 +176,10 @@ cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) no
     (mul_scaled_down; exact for |a| up to 2**90 / 2**900, where a t_up stays below its
     2**64 / 2**512; no branch on a: an invariant select keeps GCC from if-converting)."""
     cdef floating t_up = vexp_scaled_up(x, lo)
-    return (g * (a * guarded_t(t_up)) if t_up >= scaled_tiny(x)
-            else mul_scaled_down(g, a * t_up))
+    # a bit select: with `?:` GCC predicates guarded_t's guard with the first arm's
+    # condition and the other lanes take assists (select_ge)
+    return select_ge(t_up, scaled_tiny(x), g * (a * guarded_t(t_up)),
+                     mul_scaled_down(g, a * t_up))
 
 
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
@@ -200,8 +203,28 @@ cdef inline floating sigmoid_backward(floating g, floating x, floating a, floati
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
+    # g (y (1 - y)) as rounded (sigmoid_backward_from_output_fast), without subnormal
+    # arithmetic where |y| <= 2**-25 (2**-54): there 1 - y rounds to 1, so the result is
+    # g y, formed from y scaled up (exactly, by integer operations) and rounded into the
+    # subnormal range once, the product's exact residual deciding a tie; for |g| >=
+    # big_factor (g scale_down) y_up, normal.  Elsewhere y is guarded for the lanes
+    # that do not need it.  (Blocks with no rare lane run the fast formula: "Per-block
+    # fast paths" below.)
     cdef floating one = 1
-    return g * (y * (one - y))
+    cdef floating small, y_g, p, e, big
+    if floating is float:
+        small = <float>2.9802322387695312e-08      # 2**-25
+    else:
+        small = <double>5.551115123125783e-17      # 2**-54
+    y_g = guard_small(y, tiny_threshold(y), stand_in_up(y) * scale_down(y))
+    cdef floating plain = g * (y_g * (one - y_g))
+    cdef floating y_up = times_scale_up(y)
+    big = big_factor(g)
+    cdef floating g_big = guard_small(g, big * <floating>0.5, big)
+    p = g * y_up
+    e = two_prod_err(g, y_up, p)
+    cdef floating tiny = (g_big * scale_down(g)) * y_up if vfabs(g) >= big else times_scale_down_rn(p, e)
+    return tiny if vfabs(y) <= small else plain
 
 
 # ----------------------------------------------------------------- tanh
@@ -364,9 +387,12 @@ cdef inline floating selu_forward(floating x, floating a, floating b) noexcept n
 
 
 cdef inline floating selu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # as elu's: g (scale alpha exp(x)) without subnormal arithmetic (mul_exp).  (Blocks
+    # with no rare lane run selu_backward_fast: "Per-block fast paths" below.)
     cdef floating scale = <floating>ACT_SELU_SCALE
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
-    return g * scale if x > 0 else g * (scale_alpha * vexp(x))
+    cdef floating zero = 0
+    return g * scale if x > 0 else mul_exp(g, scale_alpha, x, zero)
 
 
 cdef inline floating selu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -511,8 +537,11 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback).
-# NaN may take either path (both give NaN); +inf and -inf go to the exact formulas
-# where a fast formula could not give their limit.
+# NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
+# inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
+# clamp), so they return their limits there (a value or a product with 0, as below); the
+# fast formulas of the elementwise ops select the same limits, so the predicates
+# (fast_band_rare) leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the exact ones.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -538,6 +567,42 @@ cdef inline bint exp_arg_rare(floating z) noexcept nogil:
     return vfabs(z) > -fast_exp_min(z)
 
 
+cdef inline floating fast_sat(floating like) noexcept nogil:
+    """FAST_SAT: past |z| > this, exp(-|z|) * SCALE_UP is below vexp_scaled_up's clamp
+    (-148.4 / -1100.9), an exact 0, and the exact formulas give their limits (see above)."""
+    if floating is float:
+        return <float>256.0
+    else:
+        return <double>2048.0
+
+
+cdef inline floating sat_guarded(floating t) noexcept nogil:
+    """t, or a normal stand-in (exponent of saturated_t) where t < 2**-100 / 2**-960: the
+    lanes past FAST_SAT, whose clamped exp(-87) / exp(-708) products with t or with a
+    grad would be subnormal, and whose results are selected (fast range: t >= 2**-86.6 /
+    2**-865.6, unchanged)."""
+    return guard_small(t, tiny_threshold(t), saturated_t(t))
+
+
+cdef inline bint fast_band_rare(floating z) noexcept nogil:
+    """FAST_EXP_MIN < |z| <= FAST_SAT: exp(-|z|) neither in the fast range nor past the
+    saturation the fast formulas select (NaN: False)."""
+    return (vfabs(z) > -fast_exp_min(z)) & (vfabs(z) <= fast_sat(z))
+
+
+cdef inline bint neg_band_rare(floating z) noexcept nogil:
+    """-FAST_SAT <= z < -FAST_EXP_MIN (NaN: False)."""
+    return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
+
+
+cdef inline floating saturated_t(floating like) noexcept nogil:
+    """The exact formulas' guarded t where t_up = 0 (guarded_t(0): 2**-40 / 2**-70)."""
+    if floating is float:
+        return <float>9.094947017729282e-13      # 2**-40
+    else:
+        return <double>8.470329472543003e-22     # 2**-70
+
+
 cdef inline floating exp_neg_abs_fast(floating z, floating zlo) noexcept nogil:
     """exp(-|z + zlo|) as mul_sigmoid and swish_derivative take it, where not
     exp_arg_rare(z).  (A zero zlo may be left out: vexp_normal(-|z|) is the same value,
@@ -561,131 +626,217 @@ cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogi
 # sigmoid
 
 cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return x < fast_exp_min(x)
+    return neg_band_rare(x)
 
 
 cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # x > 87 (float32) meets vexp_normal's clamp: 1 / (1 + exp(-87)) is 1, as the limit
-    cdef floating one = 1
+    # x > 87 (float32) meets vexp_normal's clamp: 1 / (1 + exp(-87)) is 1, as the limit;
+    # x < -FAST_SAT: +0, the exact formula's 0 / 1
+    cdef floating zero = 0, one = 1
     cdef floating t = vexp_normal(-vfabs(x))
-    return (one if x >= 0 else t) / (one + t)
+    return (one if x >= 0 else (zero if x < -fast_sat(x) else t)) / (one + t)
 
 
 cdef inline bint sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x)
+    return fast_band_rare(x)
 
 
 cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g * logistic_density(vexp_normal(-vfabs(x)))
+    # |x| > FAST_SAT: g * 0, as mul_logistic_density's mul2_scaled_down(g, 1, 0); there
+    # the clamped exp (2**-125.5) is guarded, or logistic_density's t * t would underflow
+    # (bit selects here and in mul_sigmoid_sat: with `?:` GCC would predicate the guard
+    # with the select's condition, select_ge)
+    cdef floating zero = 0
+    cdef floating d = logistic_density(sat_guarded(vexp_normal(-vfabs(x))))
+    return g * select_gt(vfabs(x), fast_sat(x), zero, d)
+
+
+cdef inline bint sigmoid_backward_from_output_rare(floating g, floating y, floating a, floating b) noexcept nogil:
+    # 0 < y < 2**-60 (2**-500): the outputs of sigmoid whose y (1 - y) may be subnormal.
+    # The fast formula is the exact one's value for every input (the exact formula only
+    # avoids subnormal arithmetic), so this choice is about speed alone: a tiny g, or a
+    # negative y (no sigmoid gives it), costs assists in a fast block but no bit, and
+    # one compare pair over y is all a block pays on ordinary data
+    cdef floating zero = 0
+    cdef floating tiny
+    if floating is float:
+        tiny = <float>8.673617379884035e-19        # 2**-60
+    else:
+        tiny = <double>3.054936363499605e-151      # 2**-500
+    return (y < tiny) & (y > zero)
+
+
+cdef inline floating sigmoid_backward_from_output_fast(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    return g * (y * (one - y))
 
 
 # swish / silu (a = beta)
 
+cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
+    """mul_sigmoid_rare without z < -FAST_SAT, where the fast formulas select a * 0."""
+    cdef floating zero = 0
+    cdef floating tiny
+    if floating is float:
+        tiny = <float>3.637978807091713e-12        # 2**-38
+    else:
+        tiny = <double>7.006492321624085e-46       # 2**-150
+    return (z < zero) & (neg_band_rare(z) | ((vfabs(a) < tiny) & (a != zero)))
+
+
+cdef inline floating mul_sigmoid_sat(floating a, floating z, floating y) noexcept nogil:
+    """y = a * sigmoid(z) with mul_sigmoid's limits selected past |z| > FAST_SAT: a for
+    z > FAST_SAT (a / (1 + 2**-40), t guarded), a * 0 below -FAST_SAT (t_up = 0)."""
+    cdef floating zero = 0
+    return select_gt(z, fast_sat(z), a, select_gt(-fast_sat(z), z, a * zero, y))
+
+
 cdef inline bint swish_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_rare(x, x * a)
+    return mul_sigmoid_band_rare(x, x * a)
 
 
 cdef inline floating swish_forward_fast(floating x, floating a, floating b) noexcept nogil:
+    # past |z| > FAST_SAT the exp's correction zlo may be huge: the limits are selected
     cdef floating zero = 0
     cdef floating z = x * a
     cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
-    cdef floating y = mul_sigmoid_fast(x, z, t)
+    cdef floating y = mul_sigmoid_sat(x, z, mul_sigmoid_fast(x, z, t))
     return y if y == y else (vcopysign(zero, x) if x == x else y)   # as swish_forward
 
 
 cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_rare(x, x)
+    return mul_sigmoid_band_rare(x, x)
 
 
 cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # x = +inf: inf / (1 + exp(-87)); -inf is rare (so silu_forward's NaN select is moot)
-    return mul_sigmoid_fast(x, x, vexp_normal(-vfabs(x)))
+    # x > 87 (float32): x / (1 + exp(-87)) = x, +inf too; x < -FAST_SAT: -0, what
+    # silu_forward gives there (x * 0, and for -inf its NaN select)
+    cdef floating zero = 0
+    cdef floating y = mul_sigmoid_fast(x, x, vexp_normal(-vfabs(x)))
+    return vcopysign(zero, x) if x < -fast_sat(x) else y
+
+
+cdef inline floating swish_derivative_sat(floating z, floating d) noexcept nogil:
+    """d, or mul_swish_derivative's limits past |z| > FAST_SAT (t_up = 0): 1 and 0."""
+    cdef floating zero = 0, one = 1
+    return one if z > fast_sat(z) else (zero if z < -fast_sat(z) else d)
 
 
 cdef inline bint swish_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x * a)
+    return fast_band_rare(x * a)
 
 
 cdef inline floating swish_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return g * swish_derivative_fast(z, exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+    cdef floating d = swish_derivative_fast(z, exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+    return g * swish_derivative_sat(z, d)
 
 
 cdef inline bint silu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x)
+    return fast_band_rare(x)
 
 
 cdef inline floating silu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g * swish_derivative_fast(x, vexp_normal(-vfabs(x)))
+    return g * swish_derivative_sat(x, swish_derivative_fast(x, vexp_normal(-vfabs(x))))
 
 
 # softplus (a = beta, b = threshold)
 
 cdef inline bint softplus_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_rare(g, x * a)
+    return mul_sigmoid_band_rare(g, x * a)
 
 
 cdef inline floating softplus_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    # (t guarded: past -FAST_SAT, g times the clamped exp would be subnormal)
     cdef floating z = x * a
-    cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
-    return g if z > b else mul_sigmoid_fast(g, z, t)
+    cdef floating t = sat_guarded(exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+    return g if z > b else mul_sigmoid_sat(g, z, mul_sigmoid_fast(g, z, t))
 
 
 cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x * a)
+    return fast_band_rare(x * a)
 
 
 cdef inline floating softplus_forward_fast(floating x, floating a, floating b) noexcept nogil:
     # |z| <= 60 / 600: e >= 2^-86.6 / 2^-865.6, so softplus_forward's tiny select is moot
-    # and its e_up * scale_down(x) is this e (both scalings exact)
+    # and its e_up * scale_down(x) is this e (both scalings exact).  |z| > FAST_SAT:
+    # softplus_forward's e_up is 0, so z > 0 takes its guarded e (saturated_t; taken for
+    # z < 0 too, whose result is selected) and z < 0 the scaled result 0 / a
+    cdef floating zero = 0
     cdef floating z = x * a
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
-    return x if z > b else softplus_given(z, zlo, exp_neg_abs_fast(z, zlo), a)
+    cdef floating e = exp_neg_abs_fast(z, zlo)
+    cdef floating y = softplus_given(z, zlo, saturated_t(x) if vfabs(z) > fast_sat(x) else e, a)
+    y = vcopysign(zero, a) if z < -fast_sat(x) else y
+    return x if z > b else y
 
 
 # log_sigmoid
 
 cdef inline bint log_sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x)
+    return fast_band_rare(x)
 
 
 cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    return log_sigmoid_given(x, vexp_normal(-vfabs(x)))
+    # |x| > FAST_SAT: min(x, 0) - 0, as log_sigmoid_forward's scaled branch with t_up = 0
+    cdef floating zero = 0
+    cdef floating y = log_sigmoid_given(x, vexp_normal(-vfabs(x)))
+    return (x if x < 0 else zero) if vfabs(x) > fast_sat(x) else y
 
 
 cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(x)
+    return fast_band_rare(x)
 
 
 cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+    # x > FAST_SAT: g * 0 (mul_scaled_down(g, 0)); x < -FAST_SAT: g / (1 + 2**-40) = g * 1
+    cdef floating zero = 0, one = 1
+    cdef floating s = sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+    return g * (zero if x > fast_sat(x) else (one if x < -fast_sat(x) else s))
 
 
 # elu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the
 # argument is clamped at 0 for the lanes x > 0 discards
 
 cdef inline bint elu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return x < fast_exp_min(x)
+    return neg_band_rare(x)
 
 
 cdef inline floating elu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    # x < -FAST_SAT: g * (a * 0), as mul_exp's mul_scaled_down(g, a * 0)
     cdef floating zero = 0
-    return g if x > 0 else g * (a * vexp_normal(zero if x > 0 else x))
+    cdef floating t = vexp_normal(zero if x > 0 else x)
+    return g if x > 0 else g * (a * (zero if x < -fast_sat(x) else t))
+
+
+cdef inline bint selu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return neg_band_rare(x)
+
+
+cdef inline floating selu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    # elu_backward_fast with selu's constants
+    cdef floating scale = <floating>ACT_SELU_SCALE
+    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
+    cdef floating zero = 0
+    cdef floating t = vexp_normal(zero if x > 0 else x)
+    return g * scale if x > 0 else g * (scale_alpha * (zero if x < -fast_sat(x) else t))
 
 
 cdef inline bint celu_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
     # the exp's argument x / alpha outside [-FAST_EXP_MIN, 0] (a negative alpha)
     cdef floating zero = 0
     cdef floating q = x / a
-    return (x <= zero) & ((q < fast_exp_min(x)) | (q > zero))
+    return (x <= zero) & (neg_band_rare(q) | (q > zero))
 
 
 cdef inline floating celu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    # q < -FAST_SAT: g * (1 * 0), as mul_exp's mul_scaled_down (lo may be huge there)
     cdef floating zero = 0, one = 1
     cdef floating q = x / a
     cdef floating p = q * a
     cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
-    return g if x > 0 else g * (one * vexp_normal_hilo(zero if x > 0 else q, lo))
+    cdef floating t = vexp_normal_hilo(zero if x > 0 else q, lo)
+    return g if x > 0 else g * (one * (zero if q < -fast_sat(x) else t))
 
 
 # glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline

@@ -397,17 +397,18 @@ MEMORY_BOUND_FROM_OUTPUT: Tuple[str, ...] = ("sigmoid", "tanh", "elu", "selu", "
 
 
 #: Kernel ops whose loops run per block with a fast path (_elementwise.pxi.tp), and in
-#: which directions: "forward"/"backward" for elementwise ops (BACKWARD, from x), "gate"/
-#: "gate_grad" for gated ops.  Each needs NAME_DIR_rare (a predicate on the inputs) and
+#: which directions: "forward"/"backward" for elementwise ops (BACKWARD, from x) and
+#: "backward_from_output" (from y), "gate"/"gate_grad" for gated ops.  Each needs NAME_DIR_rare (a predicate on the inputs) and
 #: NAME_DIR_fast (gated backward: NAME_gate_grad_a_fast and _b_fast) in _formulas.pxd
 #: ("Per-block fast paths": why the split never shows in a result).
 FAST_PATHS: Dict[str, Tuple[str, ...]] = {
-    "sigmoid": ("forward", "backward"),
+    "sigmoid": ("forward", "backward", "backward_from_output"),
     "swish": ("forward", "backward"),
     "silu": ("forward", "backward"),
     "softplus": ("forward", "backward"),
     "log_sigmoid": ("forward", "backward"),
     "elu": ("backward",),
+    "selu": ("backward",),
     "celu": ("backward",),
     "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),

@@ -269,6 +269,42 @@ ACT_INLINE double act_scale_down_d(double v)
     return act_asdouble_u(mag | (act_asuint_d(v) & 0x8000000000000000ull));
 }
 
+/* act_scale_down_rn(p, e) = (p + e) * 2^-64 (2^-512) rounded once, for p = a * b as
+ * rounded and e its exact residual (two_prod): act_scale_down(p), but where |p| * 2^85
+ * (2^562), the result in units of the subnormal grid, is a tie (k + 1/2 exactly), e
+ * decides it, as in act_tiny_mul below.  (No half-integer lies strictly between p and
+ * p + e: it would be a float nearer to a * b than p.)  Where the result is normal it is
+ * p's, exactly scaled. */
+ACT_INLINE float act_scale_down_rn_f(float p, float e)
+{
+    float av = act_fabs_f(p);
+    float w = av * 0x1p85f;
+    float k = (w + 0x1p23f) - 0x1p23f;            /* nearest, ties to even */
+    float d = w - k;
+    float es = act_asfloat_u(act_asuint_f(e) ^ (act_asuint_f(p) & 0x80000000u)); /* e * sign(p) */
+    k += ((d == 0.5f) & (es > 0.0f)) ? 1.0f : 0.0f;
+    k -= ((d == -0.5f) & (es < 0.0f)) ? 1.0f : 0.0f;
+    uint32_t sub = act_asuint_f(k + 0x1p23f) - act_asuint_f(0x1p23f);
+    uint32_t nrm = av < ACT_INF_F ? act_asuint_f(av) - (64u << 23) : act_asuint_f(av);
+    uint32_t mag = w < 0x1p23f ? sub : nrm;
+    return act_asfloat_u(mag | (act_asuint_f(p) & 0x80000000u));
+}
+
+ACT_INLINE double act_scale_down_rn_d(double p, double e)
+{
+    double av = act_fabs_d(p);
+    double w = av * 0x1p562;
+    double k = (w + 0x1p52) - 0x1p52;
+    double d = w - k;
+    double es = act_asdouble_u(act_asuint_d(e) ^ (act_asuint_d(p) & 0x8000000000000000ull));
+    k += ((d == 0.5) & (es > 0.0)) ? 1.0 : 0.0;
+    k -= ((d == -0.5) & (es < 0.0)) ? 1.0 : 0.0;
+    uint64_t sub = act_asuint_d(k + 0x1p52) - act_asuint_d(0x1p52);
+    uint64_t nrm = av < ACT_INF_D ? act_asuint_d(av) - (512ull << 52) : act_asuint_d(av);
+    uint64_t mag = w < 0x1p52 ? sub : nrm;
+    return act_asdouble_u(mag | (act_asuint_d(p) & 0x8000000000000000ull));
+}
+
 /* act_guard_small(v, below, stand_in): v, or where |v| < below (NaN is not) v's sign and
  * significand with stand_in's exponent (stand_in a power of two): a normal stand-in for
  * the lanes whose value a formula discards, so that no arithmetic on them takes the slow
@@ -286,6 +322,37 @@ ACT_INLINE double act_guard_small_d(double v, double below, double stand_in)
 {
     uint64_t m = act_fabs_d(v) < below ? 0x7ff0000000000000ull : 0ull;
     return act_asdouble_u((act_asuint_d(v) & ~m) | (m & act_asuint_d(stand_in)));
+}
+
+/* act_select_ge(v, bound, a, b) = v >= bound ? a : b (act_select_gt: v > bound), as a bit select, so that a and b
+ * are both computed in every lane.  With `?:` GCC if-converts the two arms and predicates
+ * what only one arm uses with that arm's condition (a masked compare, a masked multiply),
+ * which turns a guard of the other lanes (act_guard_small) off exactly where it is
+ * needed: elu's backward at x = -95, a plain C loop at avx512, 6.4 ns/element with `?:`,
+ * 0.62 with this (0.71 and 0.62 at x = -70, where the results are normal).  The mask has
+ * the width of the float (no int lanes among float64 ones, for SSE2). */
+ACT_INLINE float act_select_ge_f(float v, float bound, float a, float b)
+{
+    uint32_t m = v >= bound ? 0xffffffffu : 0u;
+    return act_asfloat_u((act_asuint_f(a) & m) | (act_asuint_f(b) & ~m));
+}
+
+ACT_INLINE double act_select_ge_d(double v, double bound, double a, double b)
+{
+    uint64_t m = v >= bound ? ~0ull : 0ull;
+    return act_asdouble_u((act_asuint_d(a) & m) | (act_asuint_d(b) & ~m));
+}
+
+ACT_INLINE float act_select_gt_f(float v, float bound, float a, float b)
+{
+    uint32_t m = v > bound ? 0xffffffffu : 0u;
+    return act_asfloat_u((act_asuint_f(a) & m) | (act_asuint_f(b) & ~m));
+}
+
+ACT_INLINE double act_select_gt_d(double v, double bound, double a, double b)
+{
+    uint64_t m = v > bound ? ~0ull : 0ull;
+    return act_asdouble_u((act_asuint_d(a) & m) | (act_asuint_d(b) & ~m));
 }
 
 ACT_INLINE float act_scale_up_f(float v)

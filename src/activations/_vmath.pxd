@@ -18,6 +18,12 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_hilo_d(double x, double lo) noexcept
     float act_scale_down_f(float v) noexcept
     double act_scale_down_d(double v) noexcept
+    float act_scale_down_rn_f(float p, float e) noexcept
+    float act_select_ge_f(float v, float bound, float a, float b) noexcept
+    double act_select_ge_d(double v, double bound, double a, double b) noexcept
+    float act_select_gt_f(float v, float bound, float a, float b) noexcept
+    double act_select_gt_d(double v, double bound, double a, double b) noexcept
+    double act_scale_down_rn_d(double p, double e) noexcept
     float act_scale_up_f(float v) noexcept
     float act_guard_small_f(float v, float below, float stand_in) noexcept
     double act_guard_small_d(double v, double below, double stand_in) noexcept
@@ -114,6 +120,32 @@ cdef inline floating times_scale_down(floating v) noexcept nogil:
         return act_scale_down_f(v)
     else:
         return act_scale_down_d(v)
+
+
+cdef inline floating select_ge(floating v, floating bound, floating a, floating b) noexcept nogil:
+    """a where v >= bound, else b, as a bit select: both computed in every lane (GCC
+    predicates a `?:` arm's own work with its condition, undoing guards; _vmath.h)."""
+    if floating is float:
+        return act_select_ge_f(v, bound, a, b)
+    else:
+        return act_select_ge_d(v, bound, a, b)
+
+
+cdef inline floating select_gt(floating v, floating bound, floating a, floating b) noexcept nogil:
+    """a where v > bound, else b, as select_ge."""
+    if floating is float:
+        return act_select_gt_f(v, bound, a, b)
+    else:
+        return act_select_gt_d(v, bound, a, b)
+
+
+cdef inline floating times_scale_down_rn(floating p, floating e) noexcept nogil:
+    """(p + e) * scale_down() rounded once, for a product p and its exact residual e, by
+    integer operations (_vmath.h act_scale_down_rn)."""
+    if floating is float:
+        return act_scale_down_rn_f(p, e)
+    else:
+        return act_scale_down_rn_d(p, e)
 
 
 cdef inline floating times_scale_up(floating v) noexcept nogil:
