@@ -17,6 +17,11 @@ cdef enum:
     FAST_BLOCK = 256
     # The most blocks a run of rare blocks sends to the exact formulas unchecked.
     FAST_STREAK = 63
+    # How far ahead of its block a blocked elementwise loop prefetches its inputs, in
+    # elements (_elementwise.pxi.tp prefetch_ahead): one, two or four blocks ran alike,
+    # the current block alone slower (Sapphire Rapids, 2026-12-02,
+    # docs/performance-notes.md "Arrays out of cache").
+    PREFETCH_AHEAD = 512
     # Calls on fewer elements keep the GIL, as NumPy's ufuncs do below 500: releasing
     # and retaking it costs about 300 instructions, 60-80 ns, more than a 16-element
     # kernel (docs/performance-notes.md "Small arrays").

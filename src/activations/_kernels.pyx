@@ -40,7 +40,8 @@ from libc.stdlib cimport calloc, free
 from cpython.pystate cimport PyThreadState
 
 from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, NOGIL_MIN_ELEMENTS,
-                                     PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND)
+                                     PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND,
+                                     PREFETCH_AHEAD)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
 from activations._vmath cimport vexp, vexp_hilo, vinf, vmax_run, two_sum_err, exact_error
