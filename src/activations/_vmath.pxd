@@ -242,6 +242,15 @@ cdef inline floating vtiny_mul(double cp, double cn, floating x) noexcept nogil:
         return act_tiny_mul_d(cp, cn, x)
 
 
+cdef inline floating vtiny_mul_by(floating c, floating x) noexcept nogil:
+    """c * x rounded once for a per-element c (zero or 2^-64 <= |c| <= 2^64) and |x|
+    below the smallest normal, without subnormal arithmetic (vtiny_mul's method)."""
+    if floating is float:
+        return act_tiny_mul_ff(c, c, x)
+    else:
+        return act_tiny_mul_d(c, c, x)
+
+
 cdef inline floating vtiny_mul_wide(double cp, double cn, floating x) noexcept nogil:
     """vtiny_mul for float32 x with float64 slopes (computed in double: half the lanes)."""
     if floating is float:
