@@ -1374,7 +1374,7 @@ cdef inline bint tiny_slope_ok(double c) noexcept nogil:
 # times_scale_down).  tests/test_fast_path.py checks them against the exact blocks bit
 # for bit at every SIMD level.
 
-from activations._vmath cimport vtiny_mul_by
+from activations._vmath cimport vtiny_mul_by, vhard_swish_tiny
 
 
 cdef inline bint gate_tiny(floating a, floating b) noexcept nogil:
@@ -1463,3 +1463,10 @@ cdef inline floating geglu_gate_grad_b_tiny(floating g, floating a, floating b) 
         return geglu_gate_grad_b_fast(g, a, b)
     return half_of(vtiny_mul_by(g, a))
 
+
+# ----------------------------------------------------------------- hard_swish at tiny x
+# (_spec.TINY_FORMS): x (x + 3) / 6 rounds twice, which no slope reproduces (the tiny
+# setup's probes fail), so its tiny blocks run the two roundings on integers (_vmath.h)
+
+cdef inline floating hard_swish_forward_tiny(floating x, floating a, floating b) noexcept nogil:
+    return vhard_swish_tiny(x)

@@ -425,6 +425,11 @@ TINY_PATHS: Dict[str, Tuple[str, ...]] = {
 TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad"),
                    "geglu": ("gate_grad",)})
 
+#: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
+#: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
+#: reproduce the exact formula's roundings.
+TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",)}
+
 
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
