@@ -90,7 +90,7 @@ def generate_elementwise_pxi():
     ops = [(op_id,) + tuple(row) for op_id, row in enumerate(spec["kernel_ops"]())]
     gates = list(enumerate(spec["gate_ops"]()))
     text = template.substitute(OPS=ops, GATES=gates, FAST=spec["FAST_PATHS"],
-                               TINY=spec["TINY_PATHS"],
+                               TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:

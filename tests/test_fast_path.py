@@ -343,7 +343,8 @@ def test_tiny_table_is_tested():
     assert K.TINY_PATHS == _spec.TINY_PATHS, "rebuild: the module predates _spec.TINY_PATHS"
     ops = {_spec.SPECS[[s.name for s in _spec.SPECS].index(name)].kernel_args(**params)[0]
            for name, params in TINY}
-    assert set(_spec.TINY_PATHS) <= ops, f"untested: {set(_spec.TINY_PATHS) - ops}"
+    elementwise = {op for op, d in _spec.TINY_PATHS.items() if "forward" in d}
+    assert elementwise <= ops, f"untested: {elementwise - ops}"
 
 
 def _tiny(dtype, n, seed):
@@ -389,3 +390,75 @@ def test_tiny_and_exact_blocks(name, params, direction, dtype, simd_level):
                                      None if direction == "forward" else g)
     _check(tiny, hi, lo, scale, limit, f"{name}{params} {direction} tiny blocks",
            np.ones(n, bool))
+
+
+# ---------------------------------------------------------------- tiny gate blocks
+# The gates of _spec.TINY_PATHS run a block whose a and b are all subnormal or zero (and,
+# backward, whose grads are zero or 2^-60 <= |g| <= 2^60) by their tiny forms
+# (_formulas.pxd "tiny gate blocks").  As above: such runs many blocks long, then the
+# same with one ordinary lane in a (row 0) and in b (row 1) of every other block (those
+# blocks exact), and grads of every kind; the lanes of the exact blocks that are tiny
+# must equal the tiny blocks' bit for bit.
+
+TINY_GATED = [("glu", {}), ("swiglu", {}), ("geglu", {})]
+
+
+def test_tiny_gate_table_is_tested():
+    gates = {op for op, d in _spec.TINY_PATHS.items() if "gate" in d or "gate_grad" in d}
+    assert gates <= {name for name, _ in TINY_GATED}, "untested tiny gate blocks"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("name, params", TINY_GATED,
+                         ids=[f"{n}-{'-'.join(p.values()) or 'default'}" for n, p in TINY_GATED])
+def test_tiny_gate_and_exact_blocks(name, params, direction, dtype, simd_level):
+    half = BLOCKS * BLOCK + 5
+    rows = 2
+    x = _tiny(dtype, rows * 2 * half, seed=11).reshape(rows, 2 * half)
+    _, g = _ordinary(dtype, rows * half, seed=12)
+    g = g.reshape(rows, half)
+    rng = np.random.default_rng(13)
+    g[:, 7::29] = 0.0
+    g[:, 8::31] = -0.0
+    g[:, 9::37] = np.array(2.0 ** 59, dtype) * rng.choice([-1, 1], g[:, 9::37].shape)
+    g[:, 10::41] = np.array(2.0 ** -59, dtype) * rng.choice([-1, 1], g[:, 10::41].shape)
+    g[:, 11::43] = rng.uniform(1e-6, 1e6, g[:, 11::43].shape)
+    g[0, 3 * BLOCK + 17] = np.finfo(dtype).tiny * 3        # a grad that is not plain:
+    g[1, 5 * BLOCK + 3] = np.array(1e30, dtype)            # those blocks run exact
+    lanes, exact_block = _rare_lanes(half, seed=14)
+    xm = x.copy()
+    xm[0, lanes] = np.array(1.5, dtype)
+    xm[1, half + lanes] = np.array(-0.75, dtype)
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+
+    def run(xv, gv, in_place):
+        if direction == "forward":
+            return fwd(xv, axis=-1, **params)
+        if in_place:
+            return bwd(gv, xv, axis=-1, out=xv, **params)
+        return bwd(gv, xv, axis=-1, **params)
+
+    tiny = run(x, g, False)
+    exact = run(xm, g, False)
+    # the exact blocks' lanes that are still tiny: a in row 1 and b in row 0 untouched
+    untouched = np.ones(exact.shape, bool)
+    if direction == "forward":
+        untouched[:, lanes] = False
+    else:
+        untouched[:, lanes] = untouched[:, half + lanes] = False
+    assert same_bits(exact[untouched], tiny[untouched]), "tiny and exact blocks differ"
+    if direction == "backward":
+        assert same_bits(run(x.copy(), g, True), tiny), "in place"
+    inner = {"glu": "sigmoid", "swiglu": "swish", "geglu": "gelu"}[name]
+    hi, ghi, gscale = gate_reference(name, inner, params, x, g, -1)
+    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
+    if direction == "forward":
+        _check(tiny, hi, None, None, limit, f"{name}{params} tiny blocks", np.ones(hi.shape, bool))
+    else:
+        # against the reference where |g| <= 2: with a larger g the exact formulas' own
+        # double rounding shows (glu: g * round(a / 4); float64 swiglu and geglu: a
+        # subnormal g * b rounded before the factor 1/2), which the tiny forms reproduce
+        moderate = np.abs(g) <= 2
+        _check(tiny, ghi, None, gscale, limit, f"{name}{params}' tiny blocks",
+               np.concatenate([moderate, moderate], axis=-1))

@@ -273,3 +273,47 @@ def test_unaligned_weight(dtype):
     assert same_bits(act.prelu(x, w), act.prelu(x, aligned))
     for got, want in zip(act.prelu_backward(g, x, w), act.prelu_backward(g, x, aligned)):
         assert same_bits(got, want)
+
+
+def _tiny_x(dtype, shape, seed):
+    """Subnormal values of both signs across the range, some +-0."""
+    rng = np.random.default_rng(seed)
+    top = 2 ** 23 if dtype == np.float32 else 2 ** 52
+    m = rng.integers(1, top, int(np.prod(shape))).astype(np.float64)
+    m[::5] = rng.integers(1, 64, m[::5].size)
+    m[1::7] = top - rng.integers(1, 64, m[1::7].size)
+    x = (m * rng.choice([-1.0, 1.0], m.size)).astype(dtype) * np.finfo(dtype).smallest_subnormal
+    x[3::97] = 0.0
+    x[4::97] = -0.0
+    return x.reshape(shape)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("shape, axis", [((40, 64), 1), ((2, 3, 8 * 256 + 5), 1)],
+                         ids=["channels-last", "runs"])
+def test_subnormal_inputs(shape, axis, dtype, simd_level):
+    """Blocks of subnormal x (rows of channels, or blocks of a run) take the tiny path
+    (_prelu.pxi): the forward and grad_weight's terms bit for bit the single roundings
+    w * x and x * g of the reference, with ordinary lanes among them and without."""
+    C = shape[axis]
+    rng = np.random.default_rng(3)
+    w = (rng.uniform(0.01, 4.0, C) * rng.choice([-1.0, 1.0], C)).astype(dtype)
+    w[:3] = np.array([0.25, 2.0 ** 59, -(2.0 ** -59)], dtype)[:C]
+    x = _tiny_x(dtype, shape, seed=4)
+    g = rng.standard_normal(shape).astype(dtype)
+    for xv in (x, np.where(rng.random(shape) < 0.002, np.array(1.5, dtype), x)):
+        y, gx, _, _ = prelu_reference(xv, w, g, axis)
+        assert same_bits(act.prelu(xv, w, axis=axis), y.astype(dtype))
+        assert same_bits(act.prelu_backward(g, xv, w, axis=axis)[0], gx.astype(dtype))
+    # grad_weight: one nonzero x per channel, so each sum is that one term exactly
+    xs = np.zeros(shape, dtype) * np.where(rng.random(shape) < 0.5, -1, 1).astype(dtype)
+    xs_c = np.moveaxis(xs, axis, 0)
+    xt_c = np.moveaxis(x, axis, 0)
+    for c in range(C):
+        flat = xs_c[c].reshape(-1)
+        flat[c % flat.size] = -abs(xt_c[c].reshape(-1)[c % flat.size])
+        xs_c[c] = flat.reshape(xs_c[c].shape)
+    gw = act.prelu_backward(g, xs, w, axis=axis)[1]
+    terms = np.moveaxis(xs.astype(np.float64) * g.astype(np.float64), axis, 0)
+    want = np.array([t[t != 0].sum() if np.any(t != 0) else 0.0 for t in terms.reshape(C, -1)])
+    np.testing.assert_array_equal(gw, want.astype(dtype))

@@ -1510,3 +1510,114 @@ cdef inline bint same_bits(floating u, floating v) noexcept nogil:
 cdef inline bint tiny_slope_ok(double c) noexcept nogil:
     """A slope vtiny_mul takes: zero, or 2^-64 <= |c| <= 2^64."""
     return (c == 0) | ((vfabs(c) >= 5.421010862427522e-20) & (vfabs(c) <= 1.8446744073709552e19))
+
+
+# ================================================================= tiny gate blocks
+# For the gates of _spec.TINY_PATHS, a block of FAST_BLOCK elements whose a and b are all
+# tiny (subnormal or +-0) and whose grads are plain (gate_grad_plain) runs the forms
+# below (the loops: _elementwise.pxi.tp chunk_loop), which give the exact gates' bits
+# without subnormal arithmetic (a microcode assist per instruction on Intel cores, for
+# the whole vector: 20-64x the time of ordinary inputs).  At tiny a and b the exact
+# formulas reduce to: sigmoid(b) = 1/2, sigmoid'(b) = 1/4, silu'(a) = gelu'(a) = 1/2
+# (1 + t rounds to 2, the terms in a or b vanish against it), a product of two tiny
+# values is a signed zero; each remaining product rounds as the exact formula rounds it
+# (round(c * x) by vtiny_mul's method, halving by times_scale_up, an exact * 1/2 and
+# times_scale_down).  tests/test_fast_path.py checks them against the exact blocks bit
+# for bit at every SIMD level.
+
+from activations._vmath cimport vtiny_mul_by, vhard_swish_tiny
+
+
+cdef inline bint gate_tiny(floating a, floating b) noexcept nogil:
+    """Whether a forward gate takes its tiny form: a and b tiny."""
+    return vis_tiny(a) & vis_tiny(b)
+
+
+cdef inline bint plain_factor(floating c) noexcept nogil:
+    """2^-60 <= |c| <= 2^60: a factor vtiny_mul_by takes, halved too (not NaN)."""
+    cdef floating lo, hi
+    if floating is float:
+        lo, hi = <float>8.673617379884035e-19, <float>1.152921504606847e+18
+    else:
+        lo, hi = <double>8.673617379884035e-19, <double>1.152921504606847e+18
+    return (vfabs(c) >= lo) & (vfabs(c) <= hi)
+
+
+cdef inline bint gate_grad_plain(floating g) noexcept nogil:
+    """g zero or a plain_factor."""
+    cdef floating zero = 0
+    return plain_factor(g) | (g == zero)
+
+
+cdef inline bint gate_grad_tiny(floating g, floating a, floating b) noexcept nogil:
+    """Whether a gate's gradients take their tiny forms: a and b tiny, g plain."""
+    return vis_tiny(a) & vis_tiny(b) & gate_grad_plain(g)
+
+
+cdef inline floating tiny_product_zero(floating a, floating b) noexcept nogil:
+    """a * b for tiny a and b: a zero with the sign of the product."""
+    cdef floating zero = 0, one = 1
+    return vcopysign(zero, vcopysign(one, a) * vcopysign(one, b))
+
+
+cdef inline floating half_of(floating v) noexcept nogil:
+    """v * 1/2 rounded once, for |v| < 2^63 (2^511), subnormal results too."""
+    cdef floating half = <floating>0.5
+    return times_scale_down(times_scale_up(v) * half)
+
+
+# glu: a * sigmoid(b) = round(a / 2); g * sigmoid(b) = g / 2; g * (a * sigmoid'(b)) =
+# round(g * round(a / 4))
+
+cdef inline floating glu_gate_tiny(floating a, floating b) noexcept nogil:
+    return vtiny_mul(0.5, 0.5, a)
+
+
+cdef inline floating glu_gate_grad_a_tiny(floating g, floating a, floating b) noexcept nogil:
+    cdef floating half = <floating>0.5
+    return g * half
+
+
+cdef inline floating glu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
+    return vtiny_mul_by(g, vtiny_mul(0.25, 0.25, a))
+
+
+# swiglu: (a * b) * sigmoid(a) = a signed zero; (g * b) * silu'(a) = round(round(g * b) / 2);
+# (a * g) * sigmoid(a) = round(round(a * g) / 2)
+
+cdef inline floating swiglu_gate_tiny(floating a, floating b) noexcept nogil:
+    return tiny_product_zero(a, b)
+
+
+cdef inline floating swiglu_gate_grad_a_tiny(floating g, floating a, floating b) noexcept nogil:
+    return half_of(vtiny_mul_by(g, b))
+
+
+cdef inline floating swiglu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
+    return half_of(vtiny_mul_by(g, a))
+
+
+# geglu backward: float64: (g * b) gelu'(a) = round(round(g * b) / 2), Phi(a) * round(a *
+# g) = round(round(a * g) / 2).  float32 (products in double, rounded once): its double
+# gelu' and gelu are accurate to float32's needs only, 1/2 within about 1e-10, which
+# decides near-ties of round((g / 2) * b): it keeps its formulas (no subnormal
+# arithmetic but the conversions).
+
+cdef inline floating geglu_gate_grad_a_tiny(floating g, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return geglu_gate_grad_a_fast(g, a, b)
+    return half_of(vtiny_mul_by(g, b))
+
+
+cdef inline floating geglu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return geglu_gate_grad_b_fast(g, a, b)
+    return half_of(vtiny_mul_by(g, a))
+
+
+# ----------------------------------------------------------------- hard_swish at tiny x
+# (_spec.TINY_FORMS): x (x + 3) / 6 rounds twice, which no slope reproduces (the tiny
+# setup's probes fail), so its tiny blocks run the two roundings on integers (_vmath.h)
+
+cdef inline floating hard_swish_forward_tiny(floating x, floating a, floating b) noexcept nogil:
+    return vhard_swish_tiny(x)

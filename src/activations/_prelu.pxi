@@ -32,29 +32,100 @@ cdef inline double prelu_grad_w_term(floating g, floating x) noexcept nogil:
     return 0.0 if x > 0 else <double>x * <double>g
 
 
+# Tiny inputs (as the elementwise "tiny blocks", _formulas.pxd): where every x of a block
+# (a row of channels, or FAST_BLOCK values of a run) is subnormal or +-0, the products
+# w * x (and, float64, x * g of grad_weight) are formed by vtiny_mul_by, bit for bit the
+# multiplication's result without its microcode assists (Intel: 15-20x the time).  The
+# slope must be a plain_factor (a zero slope keeps the exact formula: its signed zero),
+# the grad for grad_weight's terms zero or plain.  float32's terms are exact double
+# products of float32 values: no subnormal arithmetic, nothing to do.
+
+cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
+    return is_tiny(x) & plain_factor(w)
+
+
+cdef inline floating prelu_value_tiny(floating x, floating w) noexcept nogil:
+    return x if x > 0 else vtiny_mul_by(w, x)
+
+
+cdef inline bint prelu_term_tiny_ok(floating g, floating x) noexcept nogil:
+    if floating is float:
+        return False
+    return is_tiny(x) & gate_grad_plain(g)
+
+
+cdef inline double prelu_grad_w_term_tiny(floating g, floating x) noexcept nogil:
+    return 0.0 if x > 0 else <double>vtiny_mul_by(g, x)
+
+
+cdef inline bint prelu_all_tiny(const floating* x, Py_ssize_t n, floating w) noexcept nogil:
+    """Whether every x[i] (i < n) is tiny for slope w (a vectorized pass)."""
+    cdef floating big = 0, one = 1
+    cdef Py_ssize_t i
+    for i in range(n):
+        big = big if prelu_tiny(x[i], w) else one
+    return big == 0
+
+
+cdef inline bint prelu_terms_tiny(const floating* g, const floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether every grad_weight term of the n values takes prelu_grad_w_term_tiny."""
+    cdef floating big = 0, one = 1
+    cdef Py_ssize_t i
+    for i in range(n):
+        big = big if prelu_term_tiny_ok(g[i], x[i]) else one
+    return big == 0
+
+
 cdef double prelu_run(bint backward, const floating* g, const floating* x, floating* out,
                       Py_ssize_t n, floating w) noexcept nogil:
     """One run sharing slope w: forward (g unused) or backward; returns the run's
     grad_weight partial (fixed LANES split) when backward."""
     cdef double acc[LANES]
     cdef double total = 0
-    cdef Py_ssize_t i, k, n8 = n - n % LANES
+    cdef Py_ssize_t i, k, n8 = n - n % LANES, start = 0, stop
     if not backward:
-        for i in range(n):
-            out[i] = prelu_value(x[i], w)
+        # blocks of tiny inputs by prelu_value_tiny; the exact loop runs on from a
+        # block that is not up to the next block whose first input is tiny
+        while start < n:
+            stop = min(n, start + FAST_BLOCK)
+            if (stop - start == FAST_BLOCK) and prelu_tiny(x[start], w) and prelu_all_tiny(x + start, FAST_BLOCK, w):
+                for i in range(start, stop):
+                    out[i] = prelu_value_tiny(x[i], w)
+            else:
+                while stop < n and not prelu_tiny(x[stop], w):
+                    stop = min(n, stop + FAST_BLOCK)
+                for i in range(start, stop):
+                    out[i] = prelu_value(x[i], w)
+            start = stop
         return 0.0
     for k in range(LANES):
         acc[k] = 0
-    for i in range(0, n8, 8):
-        for k in range(LANES):
-            acc[k] += prelu_grad_w_term(g[i + k], x[i + k])
-    for i in range(n8, n):
-        acc[0] += prelu_grad_w_term(g[i], x[i])
+    if n > 0 and prelu_term_tiny_ok(g[0], x[0]) and prelu_terms_tiny(g, x, n):
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += prelu_grad_w_term_tiny(g[i + k], x[i + k])
+        for i in range(n8, n):
+            acc[0] += prelu_grad_w_term_tiny(g[i], x[i])
+    else:
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += prelu_grad_w_term(g[i + k], x[i + k])
+        for i in range(n8, n):
+            acc[0] += prelu_grad_w_term(g[i], x[i])
     for i in range(n):
         out[i] = prelu_grad_x(g[i], x[i], w)
     for k in range(LANES):
         total += acc[k]
     return total
+
+
+cdef inline bint prelu_row_tiny(const floating* x, const floating* w, Py_ssize_t C) noexcept nogil:
+    """Whether every x[c] of a row is tiny for its slope w[c]."""
+    cdef floating big = 0, one = 1
+    cdef Py_ssize_t c
+    for c in range(C):
+        big = big if prelu_tiny(x[c], w[c]) else one
+    return big == 0
 
 
 cdef void prelu_rows_channels_last(bint backward, const floating* g, const floating* x,
@@ -74,12 +145,20 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
         xr = x + r * C
         orow = out + r * C
         if not backward:
-            for c in range(C):
-                orow[c] = prelu_value(xr[c], w[c])
+            if prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
+                for c in range(C):
+                    orow[c] = prelu_value_tiny(xr[c], w[c])
+            else:
+                for c in range(C):
+                    orow[c] = prelu_value(xr[c], w[c])
         else:
             gr = g + r * C
-            for c in range(C):
-                partial[c] += prelu_grad_w_term(gr[c], xr[c])
+            if prelu_term_tiny_ok(gr[0], xr[0]) and prelu_terms_tiny(gr, xr, C):
+                for c in range(C):
+                    partial[c] += prelu_grad_w_term_tiny(gr[c], xr[c])
+            else:
+                for c in range(C):
+                    partial[c] += prelu_grad_w_term(gr[c], xr[c])
             for c in range(C):
                 orow[c] = prelu_grad_x(gr[c], xr[c], w[c])
 

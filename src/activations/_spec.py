@@ -426,6 +426,17 @@ TINY_PATHS: Dict[str, Tuple[str, ...]] = {
                "swish", "silu", "hard_swish", "gelu", "gelu_tanh", "mish", "celu",
                "log_sigmoid", "tanhshrink")
 }
+#: The gate ops and directions ("gate", "gate_grad") whose blocks of tiny a and b run
+#: their tiny forms (_formulas.pxd "tiny gate blocks": fixed, no setup).  geglu's
+#: forward is left out: with the tiny block's test in its loop GCC 12 no longer
+#: if-converted its float32 fast loop (6x slower on ordinary data).
+TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad"),
+                   "geglu": ("gate_grad",)})
+
+#: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
+#: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
+#: reproduce the exact formula's roundings.
+TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",)}
 
 
 def gate_ops() -> Tuple[str, ...]:

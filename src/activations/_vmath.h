@@ -804,4 +804,40 @@ ACT_INLINE int act_is_zero_d(double x)
 }
 /* ==== end of tiny inputs ==== */
 
+/* ==== hard_swish at a tiny x ====
+ * x (x + 3) / 6 for |x| below the smallest normal: x + 3 rounds to 3, so the result is
+ * round(round(3x) / 6), subnormal, formed on integers without subnormal arithmetic.
+ * |x| = m 2^-149 (2^-1074); round(3x) = M 2^-149 with M = 3m rounded as a float (double)
+ * product of integers rounds it (spacing 1 below 2^24 (2^53), 2 above: the spacing of
+ * round(3x) on the subnormal grid); the result's bits are k = M / 6 rounded to nearest
+ * even: k0 = nearest(M * (1/6)) is within 1.2 of M / 6, the residual r = M - 6 k0 is
+ * exact ((M - 4 k0) - 2 k0, each step exact by Sterbenz), and r = +-3 is a tie. */
+ACT_INLINE double act_hswish_tiny_k(double M)
+{
+    const double T = 0x1p52;
+    double k = (M * (1.0 / 6.0) + T) - T;
+    double r = (M - 4.0 * k) - 2.0 * k;
+    double h = k * 0.5;
+    int odd = ((h + T) - T) != h;
+    k += ((r > 3.0) | ((r == 3.0) & odd)) ? 1.0 : 0.0;
+    k -= ((r < -3.0) | ((r == -3.0) & odd)) ? 1.0 : 0.0;
+    return k;
+}
+ACT_INLINE float act_hswish_tiny_f(float x)
+{
+    uint32_t ux = act_asuint_f(x);
+    float m = (float)(int32_t)(ux & 0x7fffffffu);
+    double k = act_hswish_tiny_k((double)(3.0f * m));
+    return act_asfloat_u((uint32_t)(int32_t)k | (ux & 0x80000000u));
+}
+ACT_INLINE double act_hswish_tiny_d(double x)
+{
+    const double T = 0x1p52;
+    uint64_t ux = act_asuint_d(x);
+    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
+    double k = act_hswish_tiny_k(3.0 * m);
+    return act_asdouble_u((act_asuint_d(k + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
+}
+/* ==== end of hard_swish at a tiny x ==== */
+
 #endif /* ACTIVATIONS_VMATH_H */

@@ -57,6 +57,8 @@ cdef extern from "_vmath.h" nogil:
     bint act_is_tiny_d(double x) noexcept
     bint act_is_zero_f(float x) noexcept
     bint act_is_zero_d(double x) noexcept
+    float act_hswish_tiny_f(float x) noexcept
+    double act_hswish_tiny_d(double x) noexcept
     float ACT_INF_F
     double ACT_INF_D
     float ACT_NAN_F
@@ -272,6 +274,23 @@ cdef inline floating vtiny_mul(double cp, double cn, floating x) noexcept nogil:
         return act_tiny_mul_ff(<float>cp, <float>cn, x)
     else:
         return act_tiny_mul_d(cp, cn, x)
+
+
+cdef inline floating vtiny_mul_by(floating c, floating x) noexcept nogil:
+    """c * x rounded once for a per-element c (zero or 2^-64 <= |c| <= 2^64) and |x|
+    below the smallest normal, without subnormal arithmetic (vtiny_mul's method)."""
+    if floating is float:
+        return act_tiny_mul_ff(c, c, x)
+    else:
+        return act_tiny_mul_d(c, c, x)
+
+
+cdef inline floating vhard_swish_tiny(floating x) noexcept nogil:
+    """hard_swish(x) for |x| below the smallest normal (_vmath.h)."""
+    if floating is float:
+        return act_hswish_tiny_f(x)
+    else:
+        return act_hswish_tiny_d(x)
 
 
 cdef inline floating vtiny_mul_wide(double cp, double cn, floating x) noexcept nogil:
