@@ -145,7 +145,7 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
         xr = x + r * C
         orow = out + r * C
         if not backward:
-            if prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
+            if C > 0 and prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
                 for c in range(C):
                     orow[c] = prelu_value_tiny(xr[c], w[c])
             else:
@@ -153,7 +153,7 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
                     orow[c] = prelu_value(xr[c], w[c])
         else:
             gr = g + r * C
-            if prelu_term_tiny_ok(gr[0], xr[0]) and prelu_terms_tiny(gr, xr, C):
+            if C > 0 and prelu_term_tiny_ok(gr[0], xr[0]) and prelu_terms_tiny(gr, xr, C):
                 for c in range(C):
                     partial[c] += prelu_grad_w_term_tiny(gr[c], xr[c])
             else:
