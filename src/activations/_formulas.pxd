@@ -551,15 +551,22 @@ cdef inline floating fast_exp_min(floating like) noexcept nogil:
         return <double>-600.0
 
 
-cdef inline bint mul_sigmoid_rare(floating a, floating z) noexcept nogil:
-    """Whether a * sigmoid(z) needs mul_sigmoid's rare cases (see above)."""
+cdef inline bint mul_sigmoid_tiny_factor(floating a) noexcept nogil:
+    """0 < |a| < 2**-38 (2**-150): a factor whose product with sigmoid's density may be
+    subnormal, one of mul_sigmoid's rare cases (see above)."""
     cdef floating zero = 0
     cdef floating tiny
     if floating is float:
         tiny = <float>3.637978807091713e-12        # 2**-38
     else:
         tiny = <double>7.006492321624085e-46       # 2**-150
-    return (z < zero) & ((z < fast_exp_min(z)) | ((vfabs(a) < tiny) & (a != zero)))
+    return (vfabs(a) < tiny) & (a != zero)
+
+
+cdef inline bint mul_sigmoid_rare(floating a, floating z) noexcept nogil:
+    """Whether a * sigmoid(z) needs mul_sigmoid's rare cases (see above)."""
+    cdef floating zero = 0
+    return (z < zero) & ((z < fast_exp_min(z)) | mul_sigmoid_tiny_factor(a))
 
 
 cdef inline bint exp_arg_rare(floating z) noexcept nogil:
@@ -676,12 +683,7 @@ cdef inline floating sigmoid_backward_from_output_fast(floating g, floating y, f
 cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
     """mul_sigmoid_rare without z < -FAST_SAT, where the fast formulas select a * 0."""
     cdef floating zero = 0
-    cdef floating tiny
-    if floating is float:
-        tiny = <float>3.637978807091713e-12        # 2**-38
-    else:
-        tiny = <double>7.006492321624085e-46       # 2**-150
-    return (z < zero) & (neg_band_rare(z) | ((vfabs(a) < tiny) & (a != zero)))
+    return (z < zero) & (neg_band_rare(z) | mul_sigmoid_tiny_factor(a))
 
 
 cdef inline floating mul_sigmoid_sat(floating a, floating z, floating y) noexcept nogil:
