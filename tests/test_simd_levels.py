@@ -5,6 +5,8 @@ the operating system reports."""
 
 import re
 import runpy
+import shlex
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -99,6 +101,9 @@ def test_check_vectorized_compiles_each_level_as_setup_py_does():
     compile_flags = runpy.run_path(str(tool))["compile_flags"]
     for lv in TABLE:
         flags = compile_flags(lv)
-        expected = list(_simd_levels.COMMON_FLAGS) + list(lv.flags)
+        # setuptools' order: Python's own CFLAGS and CCSHARED, then setup.py's
+        python_flags = shlex.split(sysconfig.get_config_var("CFLAGS") or "") + shlex.split(
+            sysconfig.get_config_var("CCSHARED") or "")
+        expected = python_flags + list(_simd_levels.COMMON_FLAGS) + list(lv.flags)
         assert flags[:len(expected)] == expected
         assert "-D%s=%s" % _simd_levels.INLINE_MACRO in flags
