@@ -462,3 +462,32 @@ def test_tiny_gate_and_exact_blocks(name, params, direction, dtype, simd_level):
         moderate = np.abs(g) <= 2
         _check(tiny, ghi, None, gscale, limit, f"{name}{params}' tiny blocks",
                np.concatenate([moderate, moderate], axis=-1))
+
+
+# ---------------------------------------------------------------- software prefetch
+# Whether the blocked loops prefetch is decided at import by a probe of the core
+# (_kernels.pyx, probe_hardware_streams): on or off, every element is computed by the
+# same code, so the bits must not change.  Arrays long enough for the prefetch to run
+# (it reaches PREFETCH_AHEAD = 2 blocks on), with fast, exact and tiny blocks.
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_software_prefetch_changes_no_bits(dtype, simd_level):
+    kernels = act._functions._K
+    assert kernels.HARDWARE_STREAM_NS is None or kernels.HARDWARE_STREAM_NS > 0
+    n = BLOCKS * BLOCK + 5
+    x, g = _ordinary(dtype, n, seed=13)
+    x[2 * BLOCK:3 * BLOCK] = _tiny(dtype, BLOCK, seed=14)      # a tiny block
+    x[5 * BLOCK + 7] = RARE[np.dtype(dtype)][0]                  # an exact block
+    cases = [(name, params, d) for name, params, d in ELEMENTWISE]
+    cases += [(name, params, d) for name, params in TINY for d in ("forward", "backward")]
+    old = kernels._set_software_prefetch(True)
+    try:
+        for name, params, direction in cases:
+            runs = []
+            for on in (True, False, True):
+                kernels._set_software_prefetch(on)
+                runs.append(_elementwise_call(name, params, direction, x.copy(), g.copy(), False))
+            assert same_bits(runs[0], runs[1]) and same_bits(runs[0], runs[2]), \
+                f"{name}{params} {direction}: prefetch on and off differ"
+    finally:
+        kernels._set_software_prefetch(old)

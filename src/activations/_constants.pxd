@@ -20,7 +20,8 @@ cdef enum:
     # How far ahead of its block a blocked elementwise loop prefetches its inputs, in
     # elements (_elementwise.pxi.tp prefetch_ahead): one, two or four blocks ran alike,
     # the current block alone slower (Sapphire Rapids, 2026-12-02,
-    # docs/performance-notes.md "Arrays out of cache").
+    # docs/performance-notes.md "Arrays out of cache").  Only on a core that does not
+    # stream memory ahead by itself (_kernels.pyx, probe_hardware_streams).
     PREFETCH_AHEAD = 512
     # Calls on fewer elements keep the GIL, as NumPy's ufuncs do below 500: releasing
     # and retaking it costs about 300 instructions, 60-80 ns, more than a 16-element

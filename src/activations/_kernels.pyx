@@ -39,6 +39,8 @@ from libc.stdint cimport uint64_t, int64_t, uintptr_t
 from libc.stdlib cimport calloc, free
 from cpython.pystate cimport PyThreadState
 
+import time
+
 from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, NOGIL_MIN_ELEMENTS,
                                      PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND,
                                      PREFETCH_AHEAD)
@@ -138,6 +140,64 @@ def _set_parallel_thresholds(Py_ssize_t compute_bound, Py_ssize_t memory_bound):
     old = (PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND)
     PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MEMORY_BOUND = compute_bound, memory_bound
     return old
+
+
+# The blocked elementwise loops prefetch their inputs two blocks ahead (prefetch_ahead
+# in _elementwise.pxi.tp) for cores that do not stream memory ahead by themselves (a
+# Sapphire Rapids virtual machine: 55 ns per consecutive cache line, a full memory
+# latency).  A core whose hardware prefetcher streams consecutive lines (2-5 ns per line,
+# AMD EPYC Zen 4, against 108 in random order) runs the cheap loops slower with them:
+# docs/performance-notes.md "Software prefetch on a core that streams".  So each module
+# measures its core once at import, a walk of PROBE_LINES consecutive lines flushed from
+# every cache, best of PROBE_TRIALS (under 1 ms), and prefetches unless the walk took at
+# most STREAMED_NS_PER_LINE per line.  Speed only: the results are the same bits either
+# way (tests/test_fast_path.py).  A preempted walk reads slow, which keeps the prefetch.
+cdef enum:
+    PROBE_LINES = 2048
+    PROBE_TRIALS = 3
+STREAMED_NS_PER_LINE = 20.0
+
+
+def probe_hardware_streams():
+    """Nanoseconds per line of the import-time walk (see above), or None where this
+    build cannot flush a cache line."""
+    cdef char* raw = <char*>calloc(PROBE_LINES + 1, CACHE_LINE)
+    if raw == NULL:
+        return None
+    cdef char* lines = raw + to_cache_line(raw, 1)
+    cdef Py_ssize_t k
+    cdef const void* end
+    for k in range(PROBE_LINES):
+        (<void**>(lines + k * CACHE_LINE))[0] = lines + (k + 1) * CACHE_LINE if k + 1 < PROBE_LINES else NULL
+    best = None
+    try:
+        for _ in range(PROBE_TRIALS):
+            if not act_flush_lines(lines, PROBE_LINES):
+                return None
+            t0 = time.perf_counter_ns()
+            end = act_walk_lines(lines)
+            ns = (time.perf_counter_ns() - t0) / PROBE_LINES
+            if end != NULL:  # never (the chain ends in NULL): keeps the walk
+                return None
+            best = ns if best is None or ns < best else best
+        return best
+    finally:
+        free(raw)
+
+
+def _set_software_prefetch(bint on):
+    """Turn the blocked loops' prefetch on or off; returns the old setting (tests and
+    benchmarks)."""
+    global software_prefetch
+    old = bool(software_prefetch)
+    software_prefetch = on
+    return old
+
+
+#: ns per line of the import-time walk (None: not measured) and whether the blocked
+#: loops prefetch on this core (see above).
+HARDWARE_STREAM_NS = probe_hardware_streams()
+_set_software_prefetch(HARDWARE_STREAM_NS is None or HARDWARE_STREAM_NS > STREAMED_NS_PER_LINE)
 
 
 def cpu_has_feature(str name):
