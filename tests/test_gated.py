@@ -57,15 +57,27 @@ def gate_reference(name, inner, iparams, x, g, axis):
             f = ref.forward_np(act_on, p)
             d = ref.derivative_np(act_on, p)
             ds = ref.derivative_scale_np(act_on, p) if ref.derivative_scale_np else np.abs(d)
+        out = other * f
+        grad_act = gg * other * d        # g * d out / d(act_on): g * other exact
+        grad_other = gg * f
     else:
         def ev(fn, v):
-            return np.array([float(fn(mp.mpf(float(t)), p)) for t in v.ravel()]).reshape(v.shape)
-        f = ev(ref.forward_mp, act_on)
-        d = ev(ref.derivative_mp, act_on)
-        ds = ev(ref.derivative_scale_mp, act_on) if ref.derivative_scale_mp else np.abs(d)
-    out = other * f
-    grad_act = gg * other * d        # g * d out / d(act_on)
-    grad_other = gg * f
+            return [fn(mp.mpf(float(t)), p) for t in v.ravel()]
+
+        def product(*factors):
+            # in mpmath: a float64 product of a subnormal would be rounded twice
+            return np.array([float(mp.fprod([mp.mpf(float(v)) if not isinstance(v, mp.mpf)
+                                             else v for v in vs]))
+                             for vs in zip(*factors)]).reshape(act_on.shape)
+        f_mp = ev(ref.forward_mp, act_on)
+        d_mp = ev(ref.derivative_mp, act_on)
+        d = np.array([float(v) for v in d_mp]).reshape(act_on.shape)
+        ds = (np.array([float(ref.derivative_scale_mp(mp.mpf(float(t)), p))
+                        for t in act_on.ravel()]).reshape(act_on.shape)
+              if ref.derivative_scale_mp else np.abs(d))
+        out = product(other.ravel(), f_mp)
+        grad_act = product(gg.ravel(), other.ravel(), d_mp)
+        grad_other = product(gg.ravel(), f_mp)
     scale_act = np.abs(gg * other) * ds
     if name == "glu":
         ga, gb, sa, sb = grad_other, grad_act, np.abs(grad_other), scale_act
@@ -136,6 +148,89 @@ def test_geglu_float32_far_tail_times_large_factors():
     assert err.max() <= FORWARD_BOUND[F32], (a[np.argmax(err)], y, hi[:, 0])
     gerr = ulp_error(gx, ghi, None, gscale)
     assert gerr.max() <= BACKWARD_BOUND[F32], (gerr, gx, ghi)
+
+
+def _tiny_values(dtype, n, rng):
+    """Subnormals over the whole range (random significands, the smallest and largest
+    too), normals within 2**24 of the smallest, +-0; both signs."""
+    fi = np.finfo(dtype)
+    top = 2 ** (fi.nmant)
+    m = rng.integers(1, top, n).astype(np.float64)
+    m[::7] = rng.integers(1, 64, m[::7].size)
+    m[1::11] = top - rng.integers(1, 64, m[1::11].size)
+    v = m * float(fi.smallest_subnormal)
+    normal = rng.random(n) < 0.3
+    v[normal] = (rng.uniform(1, 2, normal.sum()) * 2.0 ** rng.integers(0, 25, normal.sum())
+                 * float(fi.smallest_normal))
+    v[3::53] = 0.0
+    v *= rng.choice([-1.0, 1.0], n)
+    return v.astype(dtype)
+
+
+def _grads(dtype, n, rng, kmin, kmax):
+    """+-2**k times a random significand, k uniform in [kmin, kmax], and +-0."""
+    g = (rng.uniform(1, 2, n) * 2.0 ** rng.integers(kmin, kmax + 1, n)
+         * rng.choice([-1.0, 1.0], n))
+    g[5::61] = 0.0
+    g[6::67] = -0.0
+    return g.astype(dtype)
+
+
+def _tiny_gate_rows(dtype, seed):
+    """Rows (a | b, g) of tiny inputs times grads of every magnitude: the products whose
+    intermediate roundings would land in the subnormal range.  Rows of a few fast-path
+    blocks, so that tiny, fast and exact blocks all run."""
+    rng = np.random.default_rng(seed)
+    fi = np.finfo(dtype)
+    n = 2 * act._functions._K.FAST_PATH_BLOCK + 7
+    emax = fi.maxexp - 1
+
+    def tiny():
+        return _tiny_values(dtype, n, rng)
+
+    def ordinary():
+        return (rng.standard_normal(n) * 3).astype(dtype)
+
+    def huge():     # times a grad below 1 it stays finite
+        v = rng.uniform(1, 2, n) * 2.0 ** rng.integers(1, emax, n)
+        return (v * rng.choice([-1.0, 1.0], n)).astype(dtype)
+
+    plain = lambda: _grads(dtype, n, rng, -60, 59)       # the tiny blocks' grads
+    every = lambda: _grads(dtype, n, rng, -60, 60)
+    small = lambda: _grads(dtype, n, rng, -60, -1)
+    rows = [(tiny(), tiny(), plain()), (tiny(), tiny(), every()),
+            (tiny(), ordinary(), every()), (ordinary(), tiny(), every()),
+            (huge(), ordinary(), small()), (ordinary(), huge(), small()),
+            (huge(), tiny(), small()), (tiny(), huge(), small())]
+    x = np.stack([np.concatenate([a, b]) for a, b, _ in rows])
+    g = np.stack([g for _, _, g in rows])
+    return x, g
+
+
+_TINY_REFERENCES = {}
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_backward_tiny_inputs_times_grads_of_every_magnitude(name, params, inner, iparams,
+                                                            dtype, simd_level):
+    """Subnormal and tiny normal a and b with grads 2**-60 ... 2**60 (and tiny grads with
+    huge a or b): every gradient within the bound of a reference rounded once, so no
+    path (tiny, fast or exact blocks) rounds an intermediate product into the subnormal
+    range before a factor that scales its error up."""
+    x, g = _tiny_gate_rows(dtype, seed=21)
+    key = (name, tuple(params.items()), np.dtype(dtype).name)
+    if key not in _TINY_REFERENCES:
+        _TINY_REFERENCES[key] = gate_reference(name, inner, iparams, x, g, -1)
+    _, ghi, gscale = _TINY_REFERENCES[key]
+    gx = _fn(name)[1](g, x, axis=-1, **params)
+    gerr = ulp_error(gx, ghi, None, gscale)
+    worst = np.unravel_index(np.argmax(gerr), gerr.shape)
+    h = x.shape[1] // 2
+    lane = worst[1] % h
+    assert gerr.max() <= BACKWARD_BOUND[dtype], (
+        gerr.max(), worst, x[worst[0], lane], x[worst[0], h + lane], g[worst[0], lane],
+        gx[worst], ghi[worst])
 
 
 @pytest.mark.parametrize("dtype", dtype_params())

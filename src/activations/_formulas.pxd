@@ -161,13 +161,22 @@ cdef inline floating logistic_density(floating t) noexcept nogil:
 
 
 cdef inline floating mul_logistic_density(floating g, floating a, floating z) noexcept nogil:
-    """g * (a * sigmoid'(z)), sigmoid'(z) = logistic_density(exp(-|z|)), without subnormal
-    arithmetic: where t = exp(-|z|) < 2**-90 (2**-900) sigmoid'(z) rounds to t and the
-    result is g (a t) from t_up, scaled down last (mul2_scaled_down)."""
-    cdef floating zero = 0
+    """(g * a) * sigmoid'(z), sigmoid'(z) = logistic_density(exp(-|z|)) <= 1/4: the two
+    factors that may be large first, so that a product rounded into the subnormal range
+    is only ever scaled down after (g * round(a / 4) would scale a subnormal's rounding
+    error up by g); where g * a overflows, g * (a * sigmoid'(z)).  Without subnormal
+    arithmetic where t = exp(-|z|) < 2**-90 (2**-900): there sigmoid'(z) rounds to t and
+    the result is (g a) t from t_up, scaled down last (mul_scaled_down; mul2_scaled_down
+    where g * a overflows).  Both orders are p * (q * sigmoid'(z)), (p, q) = (g * a, 1)
+    or (g, a): one formula, its factors selected (q = 1 is exact)."""
+    cdef floating zero = 0, one = 1
     cdef floating t_up = vexp_scaled_up(-vfabs(z), zero)
-    return (g * (a * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
-            else mul2_scaled_down(g, a, t_up))
+    cdef floating ga = g * a
+    cdef bint ga_finite = ga - ga == zero
+    cdef floating p = ga if ga_finite else g
+    cdef floating q = one if ga_finite else a
+    return (p * (q * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
+            else mul2_scaled_down(p, q, t_up))
 
 
 cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) noexcept nogil:
@@ -536,7 +545,8 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #     mul_sigmoid's scaled form rounds the same;
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
-#   - for swiglu, a product a*b that is not finite (the exact gate's fallback).
+#   - for swiglu, a product a*b that is not finite (the exact gate's fallback); for
+#     glu's backward, g*a (mul_logistic_density's fallback).
 # NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
 # inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
 # clamp), so they return their limits there (a value or a product with 0, as below); the
@@ -853,7 +863,10 @@ cdef inline floating glu_gate_fast(floating a, floating b) noexcept nogil:
 
 
 cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(b) | mul_sigmoid_rare(g, b)
+    # g * a not finite: mul_logistic_density's fallback order
+    cdef floating zero = 0
+    cdef floating ga = g * a
+    return exp_arg_rare(b) | mul_sigmoid_rare(g, b) | (ga - ga != zero)
 
 
 cdef inline floating glu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
@@ -861,7 +874,7 @@ cdef inline floating glu_gate_grad_a_fast(floating g, floating a, floating b) no
 
 
 cdef inline floating glu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
-    return g * (a * logistic_density(vexp_normal(-vfabs(b))))
+    return (g * a) * logistic_density(vexp_normal(-vfabs(b)))
 
 
 # swiglu: silu(a) * b
@@ -1205,7 +1218,6 @@ cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcep
 
 
 cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    # a * sigmoid'(b) first: sigmoid' <= 1/4 keeps a finite a finite
     return mul_logistic_density(g, a, b)
 
 
@@ -1523,8 +1535,8 @@ cdef inline bint tiny_slope_ok(double c) noexcept nogil:
 # formulas reduce to: sigmoid(b) = 1/2, sigmoid'(b) = 1/4, silu'(a) = gelu'(a) = 1/2
 # (1 + t rounds to 2, the terms in a or b vanish against it), a product of two tiny
 # values is a signed zero; each remaining product rounds as the exact formula rounds it
-# (round(c * x) by vtiny_mul's method, halving by times_scale_up, an exact * 1/2 and
-# times_scale_down).  tests/test_fast_path.py checks them against the exact blocks bit
+# (round(c * x) by vtiny_mul's method, halving or quartering by times_scale_up, an exact
+# * 1/2 or * 1/4 and times_scale_down: times_fraction).  tests/test_fast_path.py checks them against the exact blocks bit
 # for bit at every SIMD level.
 
 from activations._vmath cimport vtiny_mul_by, vhard_swish_tiny
@@ -1562,14 +1574,17 @@ cdef inline floating tiny_product_zero(floating a, floating b) noexcept nogil:
     return vcopysign(zero, vcopysign(one, a) * vcopysign(one, b))
 
 
+cdef inline floating times_fraction(floating v, floating c) noexcept nogil:
+    """v * c rounded once for c = 1/2 or 1/4, |v| < 2^63 (2^511), subnormal results too."""
+    return times_scale_down(times_scale_up(v) * c)
+
+
 cdef inline floating half_of(floating v) noexcept nogil:
-    """v * 1/2 rounded once, for |v| < 2^63 (2^511), subnormal results too."""
-    cdef floating half = <floating>0.5
-    return times_scale_down(times_scale_up(v) * half)
+    return times_fraction(v, <floating>0.5)
 
 
-# glu: a * sigmoid(b) = round(a / 2); g * sigmoid(b) = g / 2; g * (a * sigmoid'(b)) =
-# round(g * round(a / 4))
+# glu: a * sigmoid(b) = round(a / 2); g * sigmoid(b) = g / 2; (g * a) * sigmoid'(b) =
+# round(round(g * a) / 4)
 
 cdef inline floating glu_gate_tiny(floating a, floating b) noexcept nogil:
     return vtiny_mul(0.5, 0.5, a)
@@ -1581,7 +1596,7 @@ cdef inline floating glu_gate_grad_a_tiny(floating g, floating a, floating b) no
 
 
 cdef inline floating glu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
-    return vtiny_mul_by(g, vtiny_mul(0.25, 0.25, a))
+    return times_fraction(vtiny_mul_by(g, a), <floating>0.25)
 
 
 # swiglu: (a * b) * sigmoid(a) = a signed zero; (g * b) * silu'(a) = round(round(g * b) / 2);
