@@ -41,10 +41,6 @@ Every call takes at most two steps:
      the kernel itself.
 Parameters are validated once per distinct value (``_validation.cached_args``).
 ``_K`` is bound by ``bind_kernels`` at import and rebound by ``activations._set_simd_level``.
-setup.py compiles this module with Cython as it is (the build's ``_functions`` extension,
-imported before this file): a call then runs no Python frame and no Python-level keyword
-handling, most of its cost on a small array.  The source stays plain Python: run
-uncompiled, it does the same.
 """
 
 from __future__ import annotations
