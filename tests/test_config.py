@@ -48,6 +48,12 @@ def test_show_config_contents():
     assert "compiler:" in text and "flags (all levels):" in text
     if OPENMP:
         assert "OpenMP runtime:" in text
+    # the import-time probe's decision, as the kernels hold it
+    kernels = act._functions._K
+    state = "on" if kernels.software_prefetch_on() else "off"
+    assert re.search(rf"^software prefetch:\s+{state}\b", text, re.M)
+    ns = kernels.HARDWARE_STREAM_NS
+    assert ns is None or (ns > 0 and f"{ns:.1f} ns" in text)
 
 
 def test_build_info_matches_the_loaded_kernels():

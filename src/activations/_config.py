@@ -128,6 +128,8 @@ def config() -> Dict[str, Any]:
         "simd_levels_usable": list(_dispatch.supported_levels()),
         "simd_level": act.simd_level(),
         "simd_env": os.environ.get(_dispatch.ENV_VAR),
+        "hardware_stream_ns": kernels.HARDWARE_STREAM_NS,
+        "software_prefetch": kernels.software_prefetch_on(),
     }
 
 
@@ -137,7 +139,9 @@ def show_config(file=None) -> None:
     Version; the compiler and flags of the build; whether OpenMP is on and which
     runtime library the kernels are bound to (bundled with the wheel or the system's);
     the thread count; the SIMD levels compiled in, those this CPU runs and the one
-    chosen at import.  ``python -m activations --config`` prints the same.
+    chosen at import; whether the blocked loops prefetch (off on a core that streams
+    memory ahead by itself, docs/performance-notes.md).  ``python -m activations
+    --config`` prints the same.
     """
     c = config()
     out = file if file is not None else sys.stdout
@@ -168,4 +172,8 @@ def show_config(file=None) -> None:
     say("SIMD levels built", ", ".join(c["simd_levels_built"]))
     say("SIMD levels usable", ", ".join(c["simd_levels_usable"]))
     say("SIMD level in use", f"{c['simd_level']}  (ACTIVATIONS_SIMD={c['simd_env']!r})")
+    ns = c["hardware_stream_ns"]
+    probe = ("not measured" if ns is None else
+             f"consecutive cache lines {ns:.1f} ns each at import")
+    say("software prefetch", f"{'on' if c['software_prefetch'] else 'off'}  ({probe})")
     out.flush()

@@ -185,6 +185,11 @@ def probe_hardware_streams():
         free(raw)
 
 
+def software_prefetch_on():
+    """Whether the blocked loops prefetch their inputs on this core (see above)."""
+    return bool(software_prefetch)
+
+
 def _set_software_prefetch(bint on):
     """Turn the blocked loops' prefetch on or off; returns the old setting (tests and
     benchmarks)."""
