@@ -197,15 +197,16 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
  * for a normal result).  Below -88 / -709 the argument is clamped to -88 / -709 and lo
  * dropped (a compare, so NaN passes and gives NaN): there n = -127 / -1023, whose 2^n
  * factor has the bit pattern 0, so the result is an exact +0 (lo dropped: the lo of a
- * huge product may be huge itself, and (1 + q) inf * 0 would be NaN).  The fast formulas
- * take that +0 as exp(-inf), the limit their exact formulas' scaled exp reaches below
- * its own clamp, so they need no select for huge or infinite inputs (_formulas.pxd,
- * "Per-block fast paths").  Between the clamp and -87.34 / -708.40 the result is
- * subnormal (an assist where the core takes one, a value near exp(x)): arguments there
- * are rare lanes in every fast path.  About half the instructions of act_exp_scaled: no
- * second factor, no zero select. */
-#define ACT_EXP_NORMAL_MIN_F (-88.0f)   /* -126.96 / ln 2: n = -127, 2^n's bits 0 */
-#define ACT_EXP_NORMAL_MIN_D (-709.0)   /* -1022.87 / ln 2: n = -1023, 2^n's bits 0 */
+ * huge product may be huge itself, and with it 1 + q inf and inf * 0 NaN).  The fast
+ * formulas take that +0 as exp(-inf), the limit their exact formulas' scaled exp
+ * reaches below its own clamp, so they need no select for huge or infinite inputs
+ * (_formulas.pxd, "Per-block fast paths").  On (-87.68, -87.34) / (-708.74, -708.40)
+ * the result is subnormal (n = -126 / -1022 and 1 + q < 1; an assist where the core
+ * takes one): there the fast paths either have rare lanes or take t as exp(-|z|) of a
+ * positive z, where 1 + t is 1 either way.  About half the instructions of
+ * act_exp_scaled: no second factor, no zero select. */
+#define ACT_EXP_NORMAL_MIN_F (-88.0f)   /* -88 = -126.96 ln 2: n = -127, 2^n's bits 0 */
+#define ACT_EXP_NORMAL_MIN_D (-709.0)   /* -709 = -1022.87 ln 2: n = -1023, 2^n's bits 0 */
 
 /* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
    changes nothing but costs one (r = -0 and r = +0 give the same q, +0) */
