@@ -20,7 +20,7 @@
 
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, times_scale_down,
-                                 times_scale_down_rn, select_ge,
+                                 times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
@@ -549,11 +549,9 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #     glu's backward, g*a (mul_logistic_density's fallback).
 # NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
 # inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
-# clamp), so they return their limits there (a value or a product with 0, as below).
-# vexp_normal gives +0 there too (past its own clamp, -88 / -709), so most fast formulas
-# reach the same limits with no select of their own; where one would not (a guarded t
-# the exact formula adds, an inf * 0), it selects them.  The predicates (fast_band_rare)
-# so leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the exact formulas.
+# clamp), so they return their limits there (a value or a product with 0, as below); the
+# fast formulas of the elementwise ops select the same limits, so the predicates
+# (fast_band_rare) leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the exact ones.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -595,6 +593,14 @@ cdef inline floating fast_sat(floating like) noexcept nogil:
         return <double>2048.0
 
 
+cdef inline floating sat_guarded(floating t) noexcept nogil:
+    """t, or a normal stand-in (exponent of saturated_t) where t < 2**-100 / 2**-960: the
+    lanes past FAST_SAT, whose clamped exp(-87) / exp(-708) products with t or with a
+    grad would be subnormal, and whose results are selected (fast range: t >= 2**-86.6 /
+    2**-865.6, unchanged)."""
+    return guard_small(t, tiny_threshold(t), saturated_t(t))
+
+
 cdef inline bint fast_band_rare(floating z) noexcept nogil:
     """FAST_EXP_MIN < |z| <= FAST_SAT: exp(-|z|) neither in the fast range nor past the
     saturation the fast formulas select (NaN: False)."""
@@ -622,9 +628,7 @@ cdef inline floating exp_neg_abs_fast(floating z, floating zlo) noexcept nogil:
 
 
 cdef inline floating mul_sigmoid_fast(floating a, floating z, floating t) noexcept nogil:
-    """mul_sigmoid(a, z, zlo) given t = exp(-|z + zlo|), where not mul_sigmoid_rare(a, z);
-    also past |z| > FAST_SAT, where t = +0 (vexp_normal): a / 1 and (a * 0) / 1 are
-    mul_sigmoid's limits there, a / (1 + 2**-40) (t guarded) and (a * 0) / 1."""
+    """mul_sigmoid(a, z, zlo) given t = exp(-|z + zlo|), where not mul_sigmoid_rare(a, z)."""
     cdef floating one = 1
     return (a if z >= 0 else a * t) / (one + t)
 
@@ -643,10 +647,11 @@ cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexce
 
 
 cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # mul_sigmoid_fast(1, x, t): x > 87 (float32) is 1, as the limit
-    cdef floating one = 1
+    # x > 87 (float32) meets vexp_normal's clamp: 1 / (1 + exp(-87)) is 1, as the limit;
+    # x < -FAST_SAT: +0, the exact formula's 0 / 1
+    cdef floating zero = 0, one = 1
     cdef floating t = vexp_normal(-vfabs(x))
-    return (one if x >= 0 else t) / (one + t)
+    return (one if x >= 0 else (zero if x < -fast_sat(x) else t)) / (one + t)
 
 
 cdef inline bint sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -654,9 +659,13 @@ cdef inline bint sigmoid_backward_rare(floating g, floating x, floating a, float
 
 
 cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    # |x| > FAST_SAT: t = +0, logistic_density(0) = +0 and g * 0, as mul_logistic_density's
-    # mul2_scaled_down(g, 1, 0)
-    return g * logistic_density(vexp_normal(-vfabs(x)))
+    # |x| > FAST_SAT: g * 0, as mul_logistic_density's mul2_scaled_down(g, 1, 0); there
+    # the clamped exp (2**-125.5) is guarded, or logistic_density's t * t would underflow
+    # (bit selects here and in mul_sigmoid_sat: with `?:` GCC would predicate the guard
+    # with the select's condition, select_ge)
+    cdef floating zero = 0
+    cdef floating d = logistic_density(sat_guarded(vexp_normal(-vfabs(x))))
+    return g * select_gt(vfabs(x), fast_sat(x), zero, d)
 
 
 cdef inline bint sigmoid_backward_from_output_rare(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -687,15 +696,23 @@ cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
     return (z < zero) & (neg_band_rare(z) | mul_sigmoid_tiny_factor(a))
 
 
+cdef inline floating mul_sigmoid_sat(floating a, floating z, floating y) noexcept nogil:
+    """y = a * sigmoid(z) with mul_sigmoid's limits selected past |z| > FAST_SAT: a for
+    z > FAST_SAT (a / (1 + 2**-40), t guarded), a * 0 below -FAST_SAT (t_up = 0)."""
+    cdef floating zero = 0
+    return select_gt(z, fast_sat(z), a, select_gt(-fast_sat(z), z, a * zero, y))
+
+
 cdef inline bint swish_forward_rare(floating x, floating a, floating b) noexcept nogil:
     return mul_sigmoid_band_rare(x, x * a)
 
 
 cdef inline floating swish_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # (past |z| > FAST_SAT the exp's correction zlo may be huge: vexp_normal drops it)
+    # past |z| > FAST_SAT the exp's correction zlo may be huge: the limits are selected
     cdef floating zero = 0
     cdef floating z = x * a
-    cdef floating y = mul_sigmoid_fast(x, z, exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+    cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
+    cdef floating y = mul_sigmoid_sat(x, z, mul_sigmoid_fast(x, z, t))
     return y if y == y else (vcopysign(zero, x) if x == x else y)   # as swish_forward
 
 
@@ -704,8 +721,8 @@ cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept 
 
 
 cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # x > 87 (float32): x / (1 + t) = x, +inf too; x < -FAST_SAT: -0, what silu_forward
-    # gives there (x * 0, and for -inf its NaN select)
+    # x > 87 (float32): x / (1 + exp(-87)) = x, +inf too; x < -FAST_SAT: -0, what
+    # silu_forward gives there (x * 0, and for -inf its NaN select)
     cdef floating zero = 0
     cdef floating y = mul_sigmoid_fast(x, x, vexp_normal(-vfabs(x)))
     return vcopysign(zero, x) if x < -fast_sat(x) else y
@@ -742,9 +759,10 @@ cdef inline bint softplus_backward_rare(floating g, floating x, floating a, floa
 
 
 cdef inline floating softplus_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    # (t guarded: past -FAST_SAT, g times the clamped exp would be subnormal)
     cdef floating z = x * a
-    cdef floating t = exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z)))
-    return g if z > b else mul_sigmoid_fast(g, z, t)
+    cdef floating t = sat_guarded(exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
+    return g if z > b else mul_sigmoid_sat(g, z, mul_sigmoid_fast(g, z, t))
 
 
 cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:
@@ -754,12 +772,14 @@ cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexc
 cdef inline floating softplus_forward_fast(floating x, floating a, floating b) noexcept nogil:
     # |z| <= 60 / 600: e >= 2^-86.6 / 2^-865.6, so softplus_forward's tiny select is moot
     # and its e_up * scale_down(x) is this e (both scalings exact).  |z| > FAST_SAT:
-    # softplus_forward's e_up is 0, so z > 0 takes its guarded e (saturated_t), and z < 0
-    # the scaled result 0 / a, which e = +0 (vexp_normal) gives: log1p(+0) / a
+    # softplus_forward's e_up is 0, so z > 0 takes its guarded e (saturated_t; taken for
+    # z < 0 too, whose result is selected) and z < 0 the scaled result 0 / a
+    cdef floating zero = 0
     cdef floating z = x * a
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
     cdef floating e = exp_neg_abs_fast(z, zlo)
-    cdef floating y = softplus_given(z, zlo, saturated_t(x) if z > fast_sat(x) else e, a)
+    cdef floating y = softplus_given(z, zlo, saturated_t(x) if vfabs(z) > fast_sat(x) else e, a)
+    y = vcopysign(zero, a) if z < -fast_sat(x) else y
     return x if z > b else y
 
 
@@ -770,9 +790,10 @@ cdef inline bint log_sigmoid_forward_rare(floating x, floating a, floating b) no
 
 
 cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # |x| > FAST_SAT: t = +0, min(x, 0) - log1p(+0), as log_sigmoid_forward's scaled
-    # branch with t_up = 0
-    return log_sigmoid_given(x, vexp_normal(-vfabs(x)))
+    # |x| > FAST_SAT: min(x, 0) - 0, as log_sigmoid_forward's scaled branch with t_up = 0
+    cdef floating zero = 0
+    cdef floating y = log_sigmoid_given(x, vexp_normal(-vfabs(x)))
+    return (x if x < 0 else zero) if vfabs(x) > fast_sat(x) else y
 
 
 cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -780,9 +801,10 @@ cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, f
 
 
 cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    # |x| > FAST_SAT: t = +0, g (0 / 1) for x > 0, as mul_scaled_down(g, 0), and g (1 / 1)
-    # for x < 0, as g / (1 + 2**-40)
-    return g * sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+    # x > FAST_SAT: g * 0 (mul_scaled_down(g, 0)); x < -FAST_SAT: g / (1 + 2**-40) = g * 1
+    cdef floating zero = 0, one = 1
+    cdef floating s = sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+    return g * (zero if x > fast_sat(x) else (one if x < -fast_sat(x) else s))
 
 
 # elu, celu backward: g (a exp(x)) for x <= 0 (mul_exp) with vexp_normal; the

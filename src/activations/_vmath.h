@@ -194,25 +194,18 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
  * act_exp_scaled's arithmetic without its rare cases: for x + lo in [-87, 0] (float32) /
  * [-708, 0] (float64) the result is 2^n (1 + expm1(r)) with 2^n one normal factor, bit for
  * bit what act_exp_scaled gives there (its two factors and its scaling by 2^k are exact
- * for a normal result).  Below -88 / -709 the argument is clamped to -88 / -709 and lo
- * dropped (a compare, so NaN passes and gives NaN): there n = -127 / -1023, whose 2^n
- * factor has the bit pattern 0, so the result is an exact +0 (lo dropped: the lo of a
- * huge product may be huge itself, and with it 1 + q inf and inf * 0 NaN).  The fast
- * formulas take that +0 as exp(-inf), the limit their exact formulas' scaled exp
- * reaches below its own clamp, so they need no select for huge or infinite inputs
- * (_formulas.pxd, "Per-block fast paths").  On (-87.68, -87.34) / (-708.74, -708.40)
- * the result is subnormal (n = -126 / -1022 and 1 + q < 1; an assist where the core
- * takes one): there the fast paths either have rare lanes or take t as exp(-|z|) of a
- * positive z, where 1 + t is 1 either way.  About half the instructions of
- * act_exp_scaled: no second factor, no zero select. */
-#define ACT_EXP_NORMAL_MIN_F (-88.0f)   /* -88 = -126.96 ln 2: n = -127, 2^n's bits 0 */
-#define ACT_EXP_NORMAL_MIN_D (-709.0)   /* -709 = -1022.87 ln 2: n = -1023, 2^n's bits 0 */
+ * for a normal result).  Below -87 / -708 the argument is clamped (a compare, so NaN
+ * passes and gives NaN): the result is then exp(-87) / exp(-708), not exp(x), so a caller
+ * uses it only where the value no longer matters (1 + t rounds to 1) and leaves every
+ * other input to its exact formula (_formulas.pxd, "Per-block fast paths").  About half
+ * the instructions of act_exp_scaled: no second factor, no zero select, no clamp of lo. */
+#define ACT_EXP_NORMAL_MIN_F (-87.0f)   /* exp(-87) = 2^-125.5: n >= -126 */
+#define ACT_EXP_NORMAL_MIN_D (-708.0)   /* exp(-708) = 2^-1021.4: n >= -1021 */
 
 /* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
    changes nothing but costs one (r = -0 and r = +0 give the same q, +0) */
 ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
 {
-    if (with_lo) lo = x < ACT_EXP_NORMAL_MIN_F ? 0.0f : lo;
     x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
     float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
@@ -225,7 +218,6 @@ ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
 
 ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
 {
-    if (with_lo) lo = x < ACT_EXP_NORMAL_MIN_D ? 0.0 : lo;
     x = x < ACT_EXP_NORMAL_MIN_D ? ACT_EXP_NORMAL_MIN_D : x;
     double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
