@@ -50,6 +50,7 @@ from typing import Callable, Dict, Tuple
 
 from . import _fallback, _spec, _validation
 from ._fallback import BACKWARD, BACKWARD_FROM_OUTPUT, FORWARD
+from ._validation import REQUIRED
 
 _K: ModuleType  # the kernel module in use
 
@@ -183,23 +184,35 @@ def def_line(name: str, args: str) -> str:
     return wrap(f"def {name}(", args, "):", "")
 
 def signature_params(spec, names) -> str:
-    """``name=default, `` for each parameter (a required one has no default)."""
-    return "".join(f"{k}, " if spec.params[k] is None else f"{k}={spec.params[k]!r}, "
+    """``name=default, `` for each parameter; a required one defaults to REQUIRED
+    (``_validation.REQUIRED``: the function raises Python's message for it itself)."""
+    return "".join(f"{k}=REQUIRED, " if spec.params[k] is None else f"{k}={spec.params[k]!r}, "
                    for k in names)
 
 
-def args_lines(spec, op_id: Dict[str, int], data: str, indent: str = "    ") -> str:
+def required_params(spec) -> List[str]:
+    """The keyword-only parameters without a default (``_spec.REQUIRED``)."""
+    return [k for k, v in spec.params.items() if v is None] if spec.kind != "prelu" else []
+
+
+def args_lines(spec, op_id: Dict[str, int], data: str, fname: str,
+               indent: str = "    ") -> str:
     """The lines that set ``op, a, b``: constants for a function without parameters,
-    else a look-up in the function's cache of validated parameters."""
+    else a look-up in the function's cache of validated parameters.  A required
+    parameter left at REQUIRED is never in the cache: the miss checks for it first."""
     params = [k for k in spec.params if k not in ("training", "seed")]
     if not params:
         op_name, a, b = spec.kernel_args()
         return f"{indent}op, a, b = {op_id[op_name]}, {a!r}, {b!r}  # {op_name}\n"
     key = ", ".join(params) + ("," if len(params) == 1 else "")
     call = ", ".join(f"{k}={k}" for k in params)
+    required = required_params(spec)
     return (f"{indent}try:\n"
             f"{indent}    op, a, b = _cache_{spec.name}[{key}]\n"
             f"{indent}except (KeyError, TypeError):\n"
+            + (wrap(f"{indent}    _validation.check_required(",
+                    f"{fname!r}, " + ", ".join(f"{k}={k}" for k in required), ")", "")
+               if required else "")
             + wrap(f"{indent}    op, a, b = _validation.cached_args(",
                    f"_cache_{spec.name}, _args_{spec.name}, ({key}), {data}, {call}", ")", ""))
 
@@ -233,7 +246,7 @@ def elementwise(spec, op_id) -> str:
     return (
         def_line(n, f"x, *, {sig}bias=None, bias_axis=-1, out=None")
         + docstring_literal(fdoc)
-        + args_lines(spec, op_id, "x")
+        + args_lines(spec, op_id, "x", n)
         + f"    if bias is not None:\n"
         f"        return _fallback.elementwise_bias(_K, {n!r}, FORWARD, op, x, None, out, a, b, bias,\n"
         f"                                          bias_axis, None)\n"
@@ -242,7 +255,7 @@ def elementwise(spec, op_id) -> str:
         + def_line(f"{n}_backward",
                    f"grad, x=None, *, y=None, {sig}bias=None, bias_axis=-1, grad_bias=None, out=None")
         + docstring_literal(bdoc)
-        + args_lines(spec, op_id, "x if x is not None else y")
+        + args_lines(spec, op_id, "x if x is not None else y", f"{n}_backward")
         + f"    if bias is not None or grad_bias is not None:\n"
         f"        which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
         + (f"        if which == \"y\":\n" + from_output_check(spec, "            ")
@@ -267,7 +280,7 @@ def rrelu(spec, op_id) -> str:
         def_line(n, f"x, *, {sig}out=None")
         + docstring_literal(fdoc)
         + "    if not training:\n"
-        + args_lines(spec, op_id, "None", "        ")
+        + args_lines(spec, op_id, "None", n, "        ")
         + elementwise_call(n, "FORWARD", "x", "None", "        ")
         + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n!r}, FORWARD, x, None, out, lower, upper, seed)\n"
@@ -276,7 +289,7 @@ def rrelu(spec, op_id) -> str:
         + docstring_literal(bdoc)
         + f"    _validation.exactly_one({n + '_backward'!r}, x, y, False)\n"
         f"    if not training:\n"
-        + args_lines(spec, op_id, "None", "        ")
+        + args_lines(spec, op_id, "None", f"{n}_backward", "        ")
         + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
         + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n + '_backward'!r}, BACKWARD, grad, x, out, lower, upper,\n"
@@ -390,6 +403,9 @@ def render() -> str:
         raise SystemExit(f"tools/gen_functions.py has no template for kind(s) {missing}")
     parts: List[str] = [HEADER]
     for spec in specs:
+        if required_params(spec) and spec.kind != "elementwise":
+            raise SystemExit(f"tools/gen_functions.py: {spec.name}: required keyword-only "
+                             "parameters are checked by the elementwise template only")
         params = [k for k in spec.params if k not in ("training", "seed", "axis", "weight")]
         if params and spec.kind != "prelu":
             mapper = "gate_op" if spec.kind == "gated" else "elementwise_op"
@@ -404,6 +420,14 @@ def render() -> str:
         "    for _fn in _pair:\n"
         "        _fn.__module__ = \"activations\"   # pickled by reference, as activations.NAME\n"
         "del _pair, _fn\n")
+    with_required = [s.name for s in specs if required_params(s)]
+    if with_required:
+        fns = ", ".join(f"{n}, {n}_backward" for n in with_required)
+        parts.append(
+            "# the signature shows a parameter that defaults to REQUIRED as required\n"
+            f"for _fn in ({fns}):\n"
+            "    _fn.__signature__ = _validation.required_signature(_fn)\n"
+            "del _fn\n")
     return "\n\n".join(parts)
 
 

@@ -22,6 +22,7 @@ from typing import Callable, Dict, Tuple
 
 from . import _fallback, _spec, _validation
 from ._fallback import BACKWARD, BACKWARD_FROM_OUTPUT, FORWARD
+from ._validation import REQUIRED
 
 _K: ModuleType  # the kernel module in use
 
@@ -1792,7 +1793,7 @@ _args_threshold = _fallback.elementwise_op(_SPEC['threshold'])
 _cache_threshold: dict = {}  # validated parameters, by value
 
 
-def threshold(x, *, threshold, value, bias=None, bias_axis=-1, out=None):
+def threshold(x, *, threshold=REQUIRED, value=REQUIRED, bias=None, bias_axis=-1, out=None):
     """Threshold: replace x <= threshold by value.
 
     y = x if x > threshold else value
@@ -1813,6 +1814,7 @@ def threshold(x, *, threshold, value, bias=None, bias_axis=-1, out=None):
     try:
         op, a, b = _cache_threshold[threshold, value]
     except (KeyError, TypeError):
+        _validation.check_required('threshold', threshold=threshold, value=value)
         op, a, b = _validation.cached_args(_cache_threshold, _args_threshold,
                                            (threshold, value), x, threshold=threshold,
                                            value=value)
@@ -1825,8 +1827,8 @@ def threshold(x, *, threshold, value, bias=None, bias_axis=-1, out=None):
     return res
 
 
-def threshold_backward(grad, x=None, *, y=None, threshold, value, bias=None, bias_axis=-1,
-                       grad_bias=None, out=None):
+def threshold_backward(grad, x=None, *, y=None, threshold=REQUIRED, value=REQUIRED, bias=None,
+                       bias_axis=-1, grad_bias=None, out=None):
     """Gradient of threshold: grad * f'(x), with f'(x) = 1 if x > threshold else 0.
 
     Takes exactly one of x (the forward input) or y (its output): accepts x.
@@ -1846,6 +1848,7 @@ def threshold_backward(grad, x=None, *, y=None, threshold, value, bias=None, bia
     try:
         op, a, b = _cache_threshold[threshold, value]
     except (KeyError, TypeError):
+        _validation.check_required('threshold_backward', threshold=threshold, value=value)
         op, a, b = _validation.cached_args(_cache_threshold, _args_threshold,
                                            (threshold, value), x if x is not None else y,
                                            threshold=threshold, value=value)
@@ -1905,3 +1908,9 @@ for _pair in FUNCTIONS.values():
     for _fn in _pair:
         _fn.__module__ = "activations"   # pickled by reference, as activations.NAME
 del _pair, _fn
+
+
+# the signature shows a parameter that defaults to REQUIRED as required
+for _fn in (threshold, threshold_backward):
+    _fn.__signature__ = _validation.required_signature(_fn)
+del _fn

@@ -11,6 +11,7 @@ so that the compiled entry point accepts them.
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 from typing import Callable, Optional, Sequence, Tuple
@@ -109,6 +110,45 @@ def as_parameter_array(fname: str, name: str, value, dtype: np.dtype) -> np.ndar
         raise TypeError(f"{fname}: {name} must hold real numbers, got dtype {arr.dtype}")
     # aligned too: a weight deserialized from a message buffer may not be
     return np.require(arr, dtype=dtype, requirements="CA")
+
+
+class _Required:
+    """The type of REQUIRED (one instance)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The default of a required keyword-only parameter in _functions.py (threshold's
+#: threshold and value).  Compiled by Cython, a function whose keyword-only parameter has
+#: no default words a missing one its own way ("threshold() needs keyword-only argument
+#: threshold"); with this default the function raises Python's own message itself
+#: (``check_required``), and its ``__signature__`` shows the parameter without a default
+#: (``required_signature``), as the stubs and docs have it.
+REQUIRED = _Required()
+
+
+def check_required(fname: str, **params) -> None:
+    """Raise Python's TypeError for the keyword-only ``params`` left at REQUIRED, worded
+    as the interpreter words it for a Python function."""
+    names = [f"'{k}'" for k, v in params.items() if v is REQUIRED]
+    if not names:
+        return
+    listed = (names[0] if len(names) == 1 else f"{names[0]} and {names[1]}" if len(names) == 2
+              else ", ".join(names[:-1]) + f", and {names[-1]}")
+    raise TypeError(f"{fname}() missing {len(names)} required keyword-only "
+                    f"argument{'s' if len(names) > 1 else ''}: {listed}")
+
+
+def required_signature(fn: Callable):
+    """``fn``'s signature with every parameter whose default is REQUIRED shown as
+    required (no default)."""
+    sig = inspect.signature(fn)
+    return sig.replace(parameters=[
+        p.replace(default=inspect.Parameter.empty) if p.default is REQUIRED else p
+        for p in sig.parameters.values()])
 
 
 def exactly_one(fname: str, x, y, takes_y: bool):
