@@ -8,7 +8,8 @@ and the copy's package has the new public pair.
 
 Nothing is compiled: the throwaway row reuses the kernel op of leaky_relu (as rrelu
 does), so the copy's kernel op table is unchanged and the built kernel modules are
-linked into it.  A new op's formulas are what the build turns into loops; that
+linked into it (not the compiled public functions: the copy runs its regenerated
+_functions.py uncompiled).  A new op's formulas are what the build turns into loops; that
 ``missing`` names absent formulas is checked in test_completeness.py.
 """
 
@@ -72,7 +73,8 @@ def _copy_repository(target: Path) -> Path:
     shutil.copy(ROOT / "README.md", target / "README.md")
     built = Path(activations.__file__).resolve().parent
     for module in list(built.glob("*.so")) + list(built.glob("*.pyd")):
-        (target / "src" / "activations" / module.name).symlink_to(module)
+        if module.name.split(".")[0] != "_functions":  # the copy regenerates its source
+            (target / "src" / "activations" / module.name).symlink_to(module)
     libs = built.parent / "activations.libs"   # a repaired wheel's libgomp ($ORIGIN/..)
     if libs.is_dir():
         (target / "src" / "activations.libs").symlink_to(libs)

@@ -2,9 +2,12 @@
 
 Fails when a row of _spec.py changes without ``python tools/gen_functions.py``, and
 checks that what is public is that module's code: a reader can open every function,
-and a traceback points into it.
+and a traceback points into it.  The build compiles the module with Cython (setup.py):
+each public function's code object names the file and the line of its ``def``, and
+the compiled module must be the committed source's (rebuilt after it changed).
 """
 
+import ast
 import inspect
 import itertools
 from pathlib import Path
@@ -18,6 +21,7 @@ from activations import _functions, _spec
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "src" / "activations" / "_functions.py"
+SOURCE = Path(_functions.__file__).with_name("_functions.py")  # beside the compiled module
 
 
 def _load_generator():
@@ -37,11 +41,39 @@ def test_public_functions_are_the_generated_ones(name):
         assert getattr(activations, public) is fn
         assert fn.__name__ == fn.__qualname__ == public
         assert fn.__module__ == "activations"
-        # the imported module's file: the checkout's, or the installed copy of it
-        assert Path(inspect.getsourcefile(fn)).resolve() == Path(_functions.__file__).resolve()
-        assert inspect.getsource(fn).startswith(f"def {public}(")
+        # the source beside the imported module: the checkout's, or the installed copy
+        code = fn.__code__
+        assert Path(code.co_filename).parts[-2:] == ("activations", "_functions.py")
+        assert SOURCE.read_text().splitlines()[code.co_firstlineno - 1].startswith(
+            f"def {public}(")
         assert fn.__doc__ and fn.__doc__.startswith(
             spec_doc_start(name, backward=fn is backward))
+
+
+def test_the_public_functions_are_compiled():
+    # a plain Python function would cost a frame and its keyword handling per call
+    assert Path(_functions.__file__).suffix in (".so", ".pyd"), _functions.__file__
+    assert not inspect.isfunction(activations.softmax)
+
+
+def test_the_compiled_module_is_the_source_beside_it():
+    # _functions.py regenerated without a rebuild leaves the old compiled module in use
+    tree = ast.parse(SOURCE.read_text())
+    assert _functions.__doc__ == ast.get_docstring(tree, clean=False)
+    defs = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+    assert defs
+    for node in defs:
+        fn = getattr(_functions, node.name)
+        assert (fn.__code__.co_firstlineno, fn.__doc__) == (
+            node.lineno, ast.get_docstring(node, clean=False)), node.name
+
+
+def test_a_traceback_points_into_the_module():
+    with pytest.raises(TypeError) as info:
+        activations.softmax([1.0, 2.0], axis=0.5)
+    # a compiled function's frame is named by its qualified name
+    frames = [(Path(e.path).name, e.name.split(".")[-1]) for e in info.traceback]
+    assert ("_functions.py", "softmax") in frames, frames
 
 
 def _required_keyword_cases():
