@@ -131,7 +131,7 @@ def config() -> Dict[str, Any]:
         "hardware_stream_ns": kernels.HARDWARE_STREAM_NS,
         "software_prefetch": kernels.software_prefetch_on(),
         "subnormal_mul_ratio": kernels.SUBNORMAL_MUL_RATIO,
-        "tiny_blocks": kernels.tiny_blocks_on(),
+        "subnormal_detours": kernels.subnormal_detours_on(),
     }
 
 
@@ -142,9 +142,9 @@ def show_config(file=None) -> None:
     runtime library the kernels are bound to (bundled with the wheel or the system's);
     the thread count; the SIMD levels compiled in, those this CPU runs and the one
     chosen at import; whether the blocked loops prefetch (off on a core that streams
-    memory ahead by itself, docs/performance-notes.md) and whether they run blocks of
-    subnormal inputs by their tiny forms (off on a core where subnormal arithmetic is
-    not slow).  ``python -m activations
+    memory ahead by itself, docs/performance-notes.md) and whether the cheap loops
+    detour around subnormal arithmetic (tiny blocks, rare blocks: off on a core where
+    it is not slow).  ``python -m activations
     --config`` prints the same.
     """
     c = config()
@@ -183,5 +183,5 @@ def show_config(file=None) -> None:
     ratio = c["subnormal_mul_ratio"]
     probe = ("not measured" if ratio is None else
              f"a multiply on subnormals {ratio:.2f}x the time of normal ones at import")
-    say("tiny blocks", f"{'on' if c['tiny_blocks'] else 'off'}  ({probe})")
+    say("subnormal detours", f"{'on' if c['subnormal_detours'] else 'off'}  ({probe})")
     out.flush()

@@ -212,10 +212,12 @@ _set_software_prefetch(HARDWARE_STREAM_NS is None or HARDWARE_STREAM_NS > STREAM
 # 98x).  AMD Zen 4 takes none (a multiply on subnormals at the time of one on normal
 # numbers, 1.0x), and there the tiny forms of the cheap ops (_spec.TINY_FOR_ASSISTS,
 # prelu) cost more than the exact formulas they stand for: docs/performance-notes.md
-# "Tiny blocks on a core without assists".  So each module times a pass of x * 0.75
+# "Tiny blocks on a core without assists"; sigmoid's backward from y tests its blocks
+# for subnormal y only to keep the arithmetic normal (_spec.RARE_FOR_ASSISTS).  So each
+# module times a pass of x * 0.75
 # over SUBNORMAL_PROBE_N subnormal floats against the same pass over normal floats at
 # import (SUBNORMAL_PROBE_PASSES passes per timing, best of SUBNORMAL_PROBE_TRIALS each,
-# interleaved; about 0.1 ms) and keeps those ops' tiny blocks only where the ratio
+# interleaved; about 0.1 ms) and keeps those detours (`subnormal_detours`) only where the ratio
 # exceeds SUBNORMAL_SLOW_RATIO (Zen 4 1.0-1.1, Sapphire Rapids 98; the tiny forms cost
 # those ops 2.5-5.4x an ordinary block on Zen 4).  Speed only: the tiny forms give the
 # exact formulas' bits (tests/test_fast_path.py).  A preempted subnormal timing reads
@@ -275,24 +277,24 @@ def probe_subnormal_arithmetic():
         free(buf)
 
 
-def tiny_blocks_on():
-    """Whether the loops run blocks of subnormal inputs by their tiny forms on this
-    core (see above)."""
-    return bool(tiny_blocks)
+def subnormal_detours_on():
+    """Whether the cheap loops detour around subnormal arithmetic on this core (see
+    above)."""
+    return bool(subnormal_detours)
 
 
-def _set_tiny_blocks(bint on):
-    """Turn the tiny blocks on or off; returns the old setting (tests and benchmarks)."""
-    global tiny_blocks
-    old = bool(tiny_blocks)
-    tiny_blocks = on
+def _set_subnormal_detours(bint on):
+    """Turn the detours on or off; returns the old setting (tests and benchmarks)."""
+    global subnormal_detours
+    old = bool(subnormal_detours)
+    subnormal_detours = on
     return old
 
 
 #: The import-time probe's subnormal / normal time ratio (None: not measured) and
-#: whether the loops run tiny blocks on this core (see above).
+#: whether the cheap loops detour around subnormal arithmetic on this core (see above).
 SUBNORMAL_MUL_RATIO = probe_subnormal_arithmetic()
-_set_tiny_blocks(SUBNORMAL_MUL_RATIO is None or SUBNORMAL_MUL_RATIO > SUBNORMAL_SLOW_RATIO)
+_set_subnormal_detours(SUBNORMAL_MUL_RATIO is None or SUBNORMAL_MUL_RATIO > SUBNORMAL_SLOW_RATIO)
 
 
 def cpu_has_feature(str name):
