@@ -144,8 +144,7 @@ def show_config(file=None) -> None:
     chosen at import; whether the blocked loops prefetch (off on a core that streams
     memory ahead by itself, docs/performance-notes.md) and whether the cheap loops
     detour around subnormal arithmetic (tiny blocks, rare blocks: off on a core where
-    it is not slow).  ``python -m activations
-    --config`` prints the same.
+    it is not slow).  ``python -m activations --config`` prints the same.
     """
     c = config()
     out = file if file is not None else sys.stdout

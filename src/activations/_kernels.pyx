@@ -214,14 +214,13 @@ _set_software_prefetch(HARDWARE_STREAM_NS is None or HARDWARE_STREAM_NS > STREAM
 # prelu) cost more than the exact formulas they stand for: docs/performance-notes.md
 # "Tiny blocks on a core without assists"; sigmoid's backward from y tests its blocks
 # for subnormal y only to keep the arithmetic normal (_spec.RARE_FOR_ASSISTS).  So each
-# module times a pass of x * 0.75
-# over SUBNORMAL_PROBE_N subnormal floats against the same pass over normal floats at
-# import (SUBNORMAL_PROBE_PASSES passes per timing, best of SUBNORMAL_PROBE_TRIALS each,
-# interleaved; about 0.1 ms) and keeps those detours (`subnormal_detours`) only where the ratio
-# exceeds SUBNORMAL_SLOW_RATIO (Zen 4 1.0-1.1, Sapphire Rapids 98; the tiny forms cost
-# those ops 2.5-5.4x an ordinary block on Zen 4).  Speed only: the tiny forms give the
-# exact formulas' bits (tests/test_fast_path.py).  A preempted subnormal timing reads
-# slow, which keeps the tiny blocks.
+# module times a pass of x * 0.75 over SUBNORMAL_PROBE_N subnormal floats against the
+# same pass over normal floats at import (SUBNORMAL_PROBE_PASSES passes per timing, best
+# of SUBNORMAL_PROBE_TRIALS each, interleaved; about 0.1 ms) and keeps those detours
+# (`subnormal_detours`) only where the ratio exceeds SUBNORMAL_SLOW_RATIO (Zen 4
+# 1.0-1.1, Sapphire Rapids 98; the tiny forms cost those ops 2.5-5.4x an ordinary block
+# on Zen 4).  Speed only: the detours give the same bits (tests/test_fast_path.py).  A
+# preempted subnormal timing reads slow, which keeps the detours.
 cdef extern from *:
     """
     /* `passes` passes of out[i] = x[i] * c over n floats (vectorized at the module's

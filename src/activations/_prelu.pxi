@@ -37,9 +37,9 @@ cdef inline double prelu_grad_w_term(floating g, floating x) noexcept nogil:
 # w * x (and, float64, x * g of grad_weight) are formed by vtiny_mul_by, bit for bit the
 # multiplication's result without its microcode assists (Intel: 15-20x the time).  The
 # slope must be a plain_factor (a zero slope keeps the exact formula: its signed zero),
-# the grad for grad_weight's terms zero or plain.  Only while subnormal_detours is on (the
-# import-time probe of _kernels.pyx).  float32's terms are exact double
-# products of float32 values: no subnormal arithmetic, nothing to do.
+# the grad for grad_weight's terms zero or plain; only while subnormal_detours is on
+# (the import-time probe of _kernels.pyx).  float32's terms are exact double products
+# of float32 values: no subnormal arithmetic, nothing to do.
 
 cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
     return is_tiny(x) & plain_factor(w)

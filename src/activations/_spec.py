@@ -434,13 +434,13 @@ TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad")
                    "geglu": ("gate_grad",)})
 
 #: Ops and directions of TINY_PATHS whose tiny blocks pay only where subnormal
-#: arithmetic is slow (the import-time probe of _kernels.pyx, `subnormal_detours`): their exact
-#: formulas are a multiply, a select or a division, no transcendental, and on a core
-#: without microcode assists (AMD Zen 4) they run subnormal inputs faster than the tiny
-#: forms do (docs/performance-notes.md "Tiny blocks on a core without assists").  The
-#: other ops keep their tiny blocks on every core: their exact formulas on subnormal
-#: inputs take slower branches (up to 5x on Zen 4).  prelu's tiny rows (_prelu.pxi)
-#: follow the same switch.
+#: arithmetic is slow (the import-time probe of _kernels.pyx, `subnormal_detours`):
+#: their exact formulas are a multiply, a select or a division, no transcendental, and
+#: on a core without microcode assists (AMD Zen 4) they run subnormal inputs faster
+#: than the tiny forms do (docs/performance-notes.md "Tiny blocks on a core without
+#: assists").  The other ops keep their tiny blocks on every core: their exact formulas
+#: on subnormal inputs take slower branches (up to 5x on Zen 4).  prelu's tiny rows
+#: (_prelu.pxi) follow the same switch.
 TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
     op: ("forward", "backward") for op in ("leaky_relu", "softsign", "hard_swish")
 }
