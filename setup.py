@@ -98,6 +98,8 @@ def generate_elementwise_pxi():
     gates = list(enumerate(spec["gate_ops"]()))
     text = template.substitute(OPS=ops, GATES=gates, FAST=spec["FAST_PATHS"],
                                TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
+                               TINY_ASSISTS=spec["TINY_FOR_ASSISTS"],
+                               RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:

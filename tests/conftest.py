@@ -29,6 +29,19 @@ def simd_level(request):
 
 
 @pytest.fixture
+def detours_on(simd_level):
+    """Under each SIMD level, with the subnormal detours on (whatever the import-time
+    probe chose for this core: _kernels.pyx probe_subnormal_arithmetic), so that the
+    tiny forms and rare blocks are what the test checks; restore the setting."""
+    kernels = act._functions._K
+    old = kernels._set_subnormal_detours(True)
+    try:
+        yield simd_level
+    finally:
+        kernels._set_subnormal_detours(old)
+
+
+@pytest.fixture
 def restore_threads():
     """Let a test change act.set_num_threads; restore the previous count afterwards."""
     before = act.get_num_threads()

@@ -54,6 +54,10 @@ def test_show_config_contents():
     assert re.search(rf"^software prefetch:\s+{state}\b", text, re.M)
     ns = kernels.HARDWARE_STREAM_NS
     assert ns is None or (ns > 0 and f"{ns:.1f} ns" in text)
+    state = "on" if kernels.subnormal_detours_on() else "off"
+    assert re.search(rf"^subnormal detours:\s+{state}\b", text, re.M)
+    ratio = kernels.SUBNORMAL_MUL_RATIO
+    assert ratio is None or (ratio > 0 and f"{ratio:.2f}x" in text)
 
 
 def test_build_info_matches_the_loaded_kernels():

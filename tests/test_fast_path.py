@@ -267,7 +267,7 @@ def test_saturated_inputs_fast_and_exact_blocks(name, params, direction, dtype, 
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
-def test_sigmoid_from_output_blocks(dtype, simd_level):
+def test_sigmoid_from_output_blocks(dtype, detours_on):
     """sigmoid's backward from y is g (y (1 - y)) as rounded in the dtype, in fast blocks
     and in exact ones (0 < y < 2**-60 / 2**-500: subnormal y, results in the subnormal
     range), and with tiny, huge or infinite g, bit for bit; where |y| <= 2**-25 (2**-54)
@@ -367,7 +367,7 @@ def _tiny(dtype, n, seed):
 @pytest.mark.parametrize("name, params", TINY,
                          ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}"
                               for n, p in TINY])
-def test_tiny_and_exact_blocks(name, params, direction, dtype, simd_level):
+def test_tiny_and_exact_blocks(name, params, direction, dtype, detours_on):
     n = BLOCKS * BLOCK + 5
     x = _tiny(dtype, n, seed=8)
     _, g = _ordinary(dtype, n, seed=9)
@@ -487,3 +487,70 @@ def test_software_prefetch_changes_no_bits(dtype, simd_level):
                 f"{name}{params} {direction}: prefetch on and off differ"
     finally:
         kernels._set_software_prefetch(old)
+
+
+# ---------------------------------------------------------------- subnormal detours
+# Whether the ops of _spec.TINY_FOR_ASSISTS and prelu run their tiny blocks, and those of
+# _spec.RARE_FOR_ASSISTS their rare-block test, is decided at import by a probe of the
+# core (_kernels.pyx, probe_subnormal_arithmetic): on or off, the results are the same
+# bits.  Every elementwise op with tiny blocks in both directions, sigmoid's backward
+# from y, the gates and prelu (channels last and runs, with grad_weight), over runs of
+# tiny blocks with exact blocks among them.
+
+def test_assists_tables():
+    for op, directions in _spec.TINY_FOR_ASSISTS.items():
+        assert set(directions) <= set(_spec.TINY_PATHS[op]), op
+    assert _spec.RARE_FOR_ASSISTS == {"sigmoid": ("backward_from_output",)}, \
+        "a new op: add it to test_subnormal_detours_change_no_bits"
+    for op, directions in _spec.RARE_FOR_ASSISTS.items():
+        assert set(directions) <= set(_spec.FAST_PATHS[op]), op
+    ops = {_spec.SPECS[[s.name for s in _spec.SPECS].index(name)].kernel_args(**params)[0]
+           for name, params in TINY}
+    assert set(_spec.TINY_FOR_ASSISTS) <= ops, "untested"
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_subnormal_detours_change_no_bits(dtype, simd_level):
+    kernels = act._functions._K
+    ratio = kernels.SUBNORMAL_MUL_RATIO
+    assert ratio is None or ratio > 0
+    assert kernels.subnormal_detours_on() == (ratio is None or ratio > kernels.SUBNORMAL_SLOW_RATIO)
+    n = BLOCKS * BLOCK + 5
+    x = _tiny(dtype, n, seed=21)
+    _, g = _ordinary(dtype, n, seed=22)
+    g[5::17] = np.finfo(dtype).tiny * 3
+    x[3 * BLOCK + 9] = np.array(1.5, dtype)                     # an exact block
+    x[6 * BLOCK] = RARE[np.dtype(dtype)][0]                     # a rare one
+    rng = np.random.default_rng(23)
+    C = 64
+    w = (rng.uniform(0.01, 4.0, C) * rng.choice([-1.0, 1.0], C)).astype(dtype)
+    xc = x[:(n // C) * C].reshape(-1, C)
+    xr = x[:3 * (n // 3)].reshape(3, 1, -1)
+    calls = [(f"{name}{params} {d}", lambda name=name, params=params, d=d:
+              _elementwise_call(name, params, d, x.copy(), g.copy(), False))
+             for name, params in TINY for d in ("forward", "backward")]
+    calls += [("rrelu", lambda: act.rrelu(x, training=False)),
+              ("sigmoid' from y", lambda: act.sigmoid_backward(g, y=np.abs(x)))]
+    for name, _ in TINY_GATED:
+        xg = x[:4 * (n // 4)].reshape(2, -1)
+        gg = g[:xg.size // 2].reshape(2, -1)
+        calls += [(f"{name} forward", lambda name=name, xg=xg: getattr(act, name)(xg, axis=-1)),
+                  (f"{name} backward", lambda name=name, xg=xg, gg=gg:
+                   getattr(act, f"{name}_backward")(gg, xg, axis=-1))]
+    calls += [("prelu channels last", lambda: act.prelu(xc, w, axis=1)),
+              ("prelu' channels last", lambda: act.prelu_backward(np.ones_like(xc), xc, w, axis=1)),
+              ("prelu runs", lambda: act.prelu(xr, w[:1], axis=1)),
+              ("prelu' runs", lambda: act.prelu_backward(g[:xr.size].reshape(xr.shape), xr,
+                                                         w[:1], axis=1))]
+    old = kernels._set_subnormal_detours(True)
+    try:
+        for what, call in calls:
+            runs = []
+            for on in (True, False, True):
+                kernels._set_subnormal_detours(on)
+                got = call()
+                runs.append(got if isinstance(got, tuple) else (got,))
+            for a, b, c in zip(*runs):
+                assert same_bits(a, b) and same_bits(a, c), f"{what}: detours on and off differ"
+    finally:
+        kernels._set_subnormal_detours(old)

@@ -291,7 +291,7 @@ def _tiny_x(dtype, shape, seed):
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("shape, axis", [((40, 64), 1), ((2, 3, 8 * 256 + 5), 1)],
                          ids=["channels-last", "runs"])
-def test_subnormal_inputs(shape, axis, dtype, simd_level):
+def test_subnormal_inputs(shape, axis, dtype, detours_on):
     """Blocks of subnormal x (rows of channels, or blocks of a run) take the tiny path
     (_prelu.pxi): the forward and grad_weight's terms bit for bit the single roundings
     w * x and x * g of the reference, with ordinary lanes among them and without."""

@@ -130,6 +130,8 @@ def config() -> Dict[str, Any]:
         "simd_env": os.environ.get(_dispatch.ENV_VAR),
         "hardware_stream_ns": kernels.HARDWARE_STREAM_NS,
         "software_prefetch": kernels.software_prefetch_on(),
+        "subnormal_mul_ratio": kernels.SUBNORMAL_MUL_RATIO,
+        "subnormal_detours": kernels.subnormal_detours_on(),
     }
 
 
@@ -140,8 +142,9 @@ def show_config(file=None) -> None:
     runtime library the kernels are bound to (bundled with the wheel or the system's);
     the thread count; the SIMD levels compiled in, those this CPU runs and the one
     chosen at import; whether the blocked loops prefetch (off on a core that streams
-    memory ahead by itself, docs/performance-notes.md).  ``python -m activations
-    --config`` prints the same.
+    memory ahead by itself, docs/performance-notes.md) and whether the cheap loops
+    detour around subnormal arithmetic (tiny blocks, rare blocks: off on a core where
+    it is not slow).  ``python -m activations --config`` prints the same.
     """
     c = config()
     out = file if file is not None else sys.stdout
@@ -176,4 +179,8 @@ def show_config(file=None) -> None:
     probe = ("not measured" if ns is None else
              f"consecutive cache lines {ns:.1f} ns each at import")
     say("software prefetch", f"{'on' if c['software_prefetch'] else 'off'}  ({probe})")
+    ratio = c["subnormal_mul_ratio"]
+    probe = ("not measured" if ratio is None else
+             f"a multiply on subnormals {ratio:.2f}x the time of normal ones at import")
+    say("subnormal detours", f"{'on' if c['subnormal_detours'] else 'off'}  ({probe})")
     out.flush()

@@ -205,6 +205,97 @@ HARDWARE_STREAM_NS = probe_hardware_streams()
 _set_software_prefetch(HARDWARE_STREAM_NS is None or HARDWARE_STREAM_NS > STREAMED_NS_PER_LINE)
 
 
+# The tiny blocks (_formulas.pxd "tiny blocks", the tiny gate blocks, prelu's) send
+# blocks of subnormal and zero inputs to forms that do no subnormal arithmetic, because on
+# Intel cores a multiply, FMA or convert with a subnormal operand or result takes a
+# microcode assist for the whole vector (Sapphire Rapids: 0.022 -> 2.16 ns per element,
+# 98x).  AMD Zen 4 takes none (a multiply on subnormals at the time of one on normal
+# numbers, 1.0x), and there the tiny forms of the cheap ops (_spec.TINY_FOR_ASSISTS,
+# prelu) cost more than the exact formulas they stand for: docs/performance-notes.md
+# "Tiny blocks on a core without assists"; sigmoid's backward from y tests its blocks
+# for subnormal y only to keep the arithmetic normal (_spec.RARE_FOR_ASSISTS).  So each
+# module times a pass of x * 0.75 over SUBNORMAL_PROBE_N subnormal floats against the
+# same pass over normal floats at import (SUBNORMAL_PROBE_PASSES passes per timing, best
+# of SUBNORMAL_PROBE_TRIALS each, interleaved; about 0.1 ms) and keeps those detours
+# (`subnormal_detours`) only where the ratio exceeds SUBNORMAL_SLOW_RATIO (Zen 4
+# 1.0-1.1, Sapphire Rapids 98; the tiny forms cost those ops 2.5-5.4x an ordinary block
+# on Zen 4).  Speed only: the detours give the same bits (tests/test_fast_path.py).  A
+# preempted subnormal timing reads slow, which keeps the detours.
+cdef extern from *:
+    """
+    /* `passes` passes of out[i] = x[i] * c over n floats (vectorized at the module's
+       level), each forced to run by a compiler barrier: probe_subnormal_arithmetic's
+       loop. */
+    static void act_scale_passes(const float* x, float* out, Py_ssize_t n, float c,
+                                 int passes) {
+        for (int p = 0; p < passes; p++) {
+            for (Py_ssize_t i = 0; i < n; i++) out[i] = x[i] * c;
+    #if defined(__GNUC__) || defined(__clang__)
+            __asm__ __volatile__("" : : "r"(out) : "memory");
+    #endif
+        }
+    }
+    """
+    void act_scale_passes(const float* x, float* out, Py_ssize_t n, float c,
+                          int passes) noexcept nogil
+
+cdef enum:
+    SUBNORMAL_PROBE_N = 1024
+    SUBNORMAL_PROBE_PASSES = 16
+    SUBNORMAL_PROBE_TRIALS = 5
+SUBNORMAL_SLOW_RATIO = 2.0
+
+
+def probe_subnormal_arithmetic():
+    """Time of the import-time multiply passes on subnormal floats over that on normal
+    ones (see above), or None where it could not be measured."""
+    cdef float* buf = <float*>calloc(3 * SUBNORMAL_PROBE_N, sizeof(float))
+    if buf == NULL:
+        return None
+    cdef float* normal = buf
+    cdef float* subnormal = buf + SUBNORMAL_PROBE_N
+    cdef float* out = buf + 2 * SUBNORMAL_PROBE_N
+    cdef float* x
+    cdef Py_ssize_t i
+    for i in range(SUBNORMAL_PROBE_N):
+        # odd significands of both signs; 0.75 * subnormal stays subnormal (or 2^-149)
+        normal[i] = (1.0 + (2 * i + 1) / (4.0 * SUBNORMAL_PROBE_N)) * (1 - 2 * (i & 1))
+        subnormal[i] = <float>((i * 2654435761 % 8388607 + 1) * 1.401298464324817e-45 * (1 - 2 * (i & 1)))
+    best = [None, None]
+    try:
+        act_scale_passes(normal, out, SUBNORMAL_PROBE_N, 0.75, 1)  # first touch
+        for _ in range(SUBNORMAL_PROBE_TRIALS):
+            for k in range(2):
+                x = subnormal if k else normal
+                t0 = time.perf_counter_ns()
+                act_scale_passes(x, out, SUBNORMAL_PROBE_N, 0.75, SUBNORMAL_PROBE_PASSES)
+                ns = time.perf_counter_ns() - t0
+                best[k] = ns if best[k] is None or ns < best[k] else best[k]
+        return None if best[0] <= 0 else best[1] / best[0]
+    finally:
+        free(buf)
+
+
+def subnormal_detours_on():
+    """Whether the cheap loops detour around subnormal arithmetic on this core (see
+    above)."""
+    return bool(subnormal_detours)
+
+
+def _set_subnormal_detours(bint on):
+    """Turn the detours on or off; returns the old setting (tests and benchmarks)."""
+    global subnormal_detours
+    old = bool(subnormal_detours)
+    subnormal_detours = on
+    return old
+
+
+#: The import-time probe's subnormal / normal time ratio (None: not measured) and
+#: whether the cheap loops detour around subnormal arithmetic on this core (see above).
+SUBNORMAL_MUL_RATIO = probe_subnormal_arithmetic()
+_set_subnormal_detours(SUBNORMAL_MUL_RATIO is None or SUBNORMAL_MUL_RATIO > SUBNORMAL_SLOW_RATIO)
+
+
 def cpu_has_feature(str name):
     """Whether this CPU (and OS) has the feature `name` (a CPU feature of a level in
     _simd_levels.py, as GCC's __builtin_cpu_supports names it)."""

@@ -433,6 +433,24 @@ TINY_PATHS: Dict[str, Tuple[str, ...]] = {
 TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad"),
                    "geglu": ("gate_grad",)})
 
+#: Ops and directions of TINY_PATHS whose tiny blocks pay only where subnormal
+#: arithmetic is slow (the import-time probe of _kernels.pyx, `subnormal_detours`):
+#: their exact formulas are a multiply, a select or a division, no transcendental, and
+#: on a core without microcode assists (AMD Zen 4) they run subnormal inputs faster
+#: than the tiny forms do (docs/performance-notes.md "Tiny blocks on a core without
+#: assists").  The other ops keep their tiny blocks on every core: their exact formulas
+#: on subnormal inputs take slower branches (up to 5x on Zen 4).  prelu's tiny rows
+#: (_prelu.pxi) follow the same switch.
+TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
+    op: ("forward", "backward") for op in ("leaky_relu", "softsign", "hard_swish")
+}
+
+#: Ops and directions of FAST_PATHS whose rare predicate only keeps subnormal arithmetic
+#: out of the fast formula, which gives the exact formula's bits on every input
+#: (_formulas.pxd, sigmoid_backward_from_output_rare): the blocks skip the predicate
+#: where subnormal arithmetic is not slow (`subnormal_detours`, as above).
+RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
+
 #: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
 #: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
 #: reproduce the exact formula's roundings.
