@@ -91,7 +91,8 @@ def generate_elementwise_pxi():
     gates = list(enumerate(spec["gate_ops"]()))
     text = template.substitute(OPS=ops, GATES=gates, FAST=spec["FAST_PATHS"],
                                TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
-                               MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"])
+                               MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
+                               ONE_PASS=spec["FAST_ONE_PASS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:
