@@ -100,7 +100,8 @@ def generate_elementwise_pxi():
                                TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
                                TINY_ASSISTS=spec["TINY_FOR_ASSISTS"],
                                RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
-                               MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"])
+                               MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
+                               ONE_PASS=spec["FAST_ONE_PASS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

@@ -14,7 +14,8 @@ instructions; its instructions are counted per element (the elements one iterati
 does: the bytes it stores, or its widest register's lanes when it stores nothing) as
 divides/square roots, FMAs and other vector ops (SSE, AVX and AVX-512 forms alike;
 loads and stores apart).  On ordinary inputs the fast path runs with its predicate, so
-the `ordinary` mix is fast + rare where a fast path exists, exact otherwise.  The .c
+the `ordinary` mix is fast + rare where a fast path exists (the fast loop alone where it
+holds the predicate too, _spec.FAST_ONE_PASS), exact otherwise.  The .c
 file must be the one the module was built from (pip install -e . keeps both).
 
 `bound_cycles` turns a mix into cycles per element on a core with two vector ports
@@ -169,7 +170,7 @@ def mix(insns, sites: Dict[str, List[int]], dtype: str) -> Optional[dict]:
     """{'roles': {role: count()}, 'ordinary': summed mix} or None when no loop holds a
     call site."""
     all_loops = loops(insns)
-    roles = {}
+    roles, chosen = {}, {}
     for role, lines in sites.items():
         if not lines:
             continue
@@ -183,11 +184,17 @@ def mix(insns, sites: Dict[str, List[int]], dtype: str) -> Optional[dict]:
         if best:
             body = [(insns[k][1], insns[k][2]) for k in range(best[0], best[1] + 1)]
             roles[role] = count(body, dtype)
+            chosen[role] = best
     if not roles:
         return None
     path = ("fast", "rare") if "fast" in roles else ("exact",)
+    # a one-pass block (_spec.FAST_ONE_PASS): the fast loop holds the predicate too,
+    # and is all that ordinary data runs
+    one_pass = "fast" in chosen and any(
+        insns[k][3] & set(sites["rare"]) for k in range(chosen["fast"][0], chosen["fast"][1] + 1))
+    summed = ("fast",) if one_pass else path
     keys = ("divider", "fma", "other_vector", "divider_cycles", "instructions")
-    ordinary = {k: sum(roles[r][k] for r in path if r in roles) for k in keys}
+    ordinary = {k: sum(roles[r][k] for r in summed if r in roles) for k in keys}
     ordinary["path"] = "+".join(r for r in path if r in roles)
     return dict(roles=roles, ordinary=ordinary)
 
@@ -199,14 +206,14 @@ def bound_cycles(m: dict) -> Dict[str, float]:
 
 
 def disassemble(so: str, level_module: str, dtype: str) -> str:
-    """The level's elementwise chunk and its outlined plain loops (`..._loop`, see
-    _elementwise.pxi.tp plain_loops), one objdump each (it takes one symbol a run)."""
+    """The level's elementwise chunk and its outlined loops (plain `..._loop` and one-pass
+    `..._blocks`, see _elementwise.pxi.tp), one objdump each (it takes one symbol a run)."""
     fuse = "0" if dtype == "f32" else "1"
     prefix = f"__pyx_fuse_{fuse}__pyx_f_11activations_{len(level_module)}{level_module}_"
     names = subprocess.run(["nm", "--defined-only", so], capture_output=True, text=True,
                            check=True).stdout.split()
     syms = [prefix + "elementwise_chunk"] + sorted(     # GCC's clones: _loop.isra.0
-        n for n in names if n.startswith(prefix) and n.split(".")[0].endswith("_loop"))
+        n for n in names if n.startswith(prefix) and n.split(".")[0].endswith(("_loop", "_blocks")))
     return "".join(subprocess.run(["objdump", "-d", "-l", "--inlines", "--no-show-raw-insn",
                                    f"--disassemble={sym}", so], capture_output=True,
                                   text=True, check=True).stdout for sym in syms)

@@ -416,6 +416,13 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Ops and directions of FAST_PATHS whose fast formula is the exact one's value on every
+#: input (the exact formula only keeps rare lanes from subnormal arithmetic): their
+#: blocks compute the fast formula and OR the predicate in one pass while no rare block
+#: has been seen (_elementwise.pxi.tp chunk_loop), instead of a predicate pass first.
+FAST_ONE_PASS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
+
+
 #: Kernel ops whose loops (elementwise "forward" and "backward" from x) run a block of
 #: tiny inputs, all subnormal or zero, by the first-order form (_formulas.pxd "tiny
 #: blocks"): the ops whose exact formulas do subnormal arithmetic there.  Each needs only

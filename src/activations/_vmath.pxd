@@ -16,6 +16,8 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_d(double x) noexcept
     float act_exp_normal_hilo_f(float x, float lo) noexcept
     double act_exp_normal_hilo_d(double x, double lo) noexcept
+    float ACT_EXP_NORMAL_MIN_F
+    double ACT_EXP_NORMAL_MIN_D
     float act_scale_down_f(float v) noexcept
     double act_scale_down_d(double v) noexcept
     float act_scale_down_rn_f(float p, float e) noexcept
@@ -88,6 +90,14 @@ cdef inline floating vexp_normal(floating x) noexcept nogil:
         return act_exp_normal_f(x)
     else:
         return act_exp_normal_d(x)
+
+
+cdef inline floating vexp_normal_min(floating like) noexcept nogil:
+    """The least argument of vexp_normal's range: -87 (float32) / -708 (float64)."""
+    if floating is float:
+        return ACT_EXP_NORMAL_MIN_F
+    else:
+        return ACT_EXP_NORMAL_MIN_D
 
 
 cdef inline floating vexp_normal_hilo(floating x, floating lo) noexcept nogil:
