@@ -191,13 +191,18 @@ def software_prefetch_on():
     return bool(software_prefetch)
 
 
+cdef bint swap_switch(int* flag, bint on) noexcept:
+    """Set one of the loops' C switches (_elementwise.pxi) to `on`; returns its old
+    setting."""
+    old = flag[0] != 0
+    flag[0] = on
+    return old
+
+
 def _set_software_prefetch(bint on):
     """Turn the blocked loops' prefetch on or off; returns the old setting (tests and
     benchmarks)."""
-    global software_prefetch
-    old = bool(software_prefetch)
-    software_prefetch = on
-    return old
+    return swap_switch(&software_prefetch, on)
 
 
 #: ns per line of the import-time walk (None: not measured) and whether the blocked
@@ -285,10 +290,7 @@ def subnormal_detours_on():
 
 def _set_subnormal_detours(bint on):
     """Turn the detours on or off; returns the old setting (tests and benchmarks)."""
-    global subnormal_detours
-    old = bool(subnormal_detours)
-    subnormal_detours = on
-    return old
+    return swap_switch(&subnormal_detours, on)
 
 
 #: The import-time probe's subnormal / normal time ratio (None: not measured) and
