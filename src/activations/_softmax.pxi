@@ -168,6 +168,16 @@ cdef inline bint exp_normal_run(const floating* y, Py_ssize_t n) noexcept nogil:
     return outside == 0
 
 
+cdef inline bint stores_from_cache_line(int mode) noexcept nogil:
+    """Whether the write pass stores from a cache line of out on (its first up to 63
+    bytes by themselves): softmax's backward pass, y * (g - dot), is two operations per
+    element, bound by its stores, and a vector store that straddles two lines costs both
+    (NumPy puts a large array 16 bytes past a line: docs/performance-notes.md, "Softmax
+    backward: stores from a cache line").  log_softmax's pass, with its exp, lost more
+    to the head than it gained."""
+    return mode == SOFTMAX_BACKWARD_Y
+
+
 cdef void write_run(int mode, const floating* in1, const floating* in2, floating* out,
                     Py_ssize_t n, floating m, double s, double log_s, double dot,
                     floating flip) noexcept nogil:
@@ -236,7 +246,7 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         backward_x_through_y(mode, in1, in2, out, n, flip, nthreads)
         return
     cdef Py_ssize_t nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
-    cdef Py_ssize_t b, start, len_
+    cdef Py_ssize_t b, start, len_, head = 0
     cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
     cdef floating m = -vinf(flip), bm
     cdef floating stack_max[STACK_BLOCKS]
@@ -304,7 +314,12 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
             write_run(mode, in1 + start, in2 + start if in2 != NULL else NULL, out + start,
                       len_, m, s, log_s, dot, flip)
     else:
-        write_run(mode, in1, in2, out, n, m, s, log_s, dot, flip)
+        if stores_from_cache_line(mode) and n >= SUB_BLOCK:
+            head = to_cache_line(out, sizeof(floating))
+        if head:   # every element by the same code wherever the run starts: same results
+            write_run(mode, in1, in2, out, head, m, s, log_s, dot, flip)
+        write_run(mode, in1 + head, in2 + head if in2 != NULL else NULL, out + head,
+                  n - head, m, s, log_s, dot, flip)
     if nblocks > STACK_BLOCKS:
         free(bmax); free(bstats); free(bdots)
 
