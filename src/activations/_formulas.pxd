@@ -26,7 +26,9 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ti
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
-                                 vis_zero)
+                                 vis_zero, act_asuint_f, act_asuint_d,
+                                 ACT_VEC_U64_COMPARE)
+from libc.stdint cimport uint32_t, uint64_t
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
 # double and rounded once to the dtype.
@@ -561,16 +563,19 @@ cdef inline floating fast_exp_min(floating like) noexcept nogil:
         return <double>-600.0
 
 
+cdef inline floating fast_tiny(floating like) noexcept nogil:
+    """FAST_TINY: 2**-38 / 2**-150, the bound of mul_sigmoid_tiny_factor."""
+    if floating is float:
+        return <float>3.637978807091713e-12        # 2**-38
+    else:
+        return <double>7.006492321624085e-46       # 2**-150
+
+
 cdef inline bint mul_sigmoid_tiny_factor(floating a) noexcept nogil:
-    """0 < |a| < 2**-38 (2**-150): a factor whose product with sigmoid's density may be
+    """0 < |a| < FAST_TINY: a factor whose product with sigmoid's density may be
     subnormal, one of mul_sigmoid's rare cases (see above)."""
     cdef floating zero = 0
-    cdef floating tiny
-    if floating is float:
-        tiny = <float>3.637978807091713e-12        # 2**-38
-    else:
-        tiny = <double>7.006492321624085e-46       # 2**-150
-    return (vfabs(a) < tiny) & (a != zero)
+    return (vfabs(a) < fast_tiny(a)) & (a != zero)
 
 
 cdef inline bint mul_sigmoid_rare(floating a, floating z) noexcept nogil:
@@ -696,6 +701,48 @@ cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
     return (z < zero) & (neg_band_rare(z) | mul_sigmoid_tiny_factor(a))
 
 
+cdef inline bint mul_sigmoid_band_rare_self(floating x) noexcept nogil:
+    """mul_sigmoid_band_rare(x, x), silu's predicate, widened a little so that one
+    unsigned compare of x's bits decides it.  The float form is five compares into
+    mask registers, and the pass's time follows their number (Zen 4: the predicate
+    pass cost silu's float32 blocks a quarter of their time; docs/performance-notes.md,
+    "silu's forward predicate").  A negative x's bits grow with |x|, so
+        x in (-FAST_TINY, 0):                 d_tiny = bits(x) - bits(-0) - 1 < bits(FAST_TINY) - 1
+        x in [-FAST_SAT, -FAST_EXP_MIN):      d_band = bits(-FAST_SAT) - bits(x)
+                                                       < bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
+    (unsigned: every other x, +-0, -inf and NaN give both differences above their
+    bounds), and min(d_tiny >> k, d_band) below the larger bound (d_tiny's shifted,
+    rounded up) holds wherever either test does.  It holds on a little more, whose
+    blocks then take the exact formulas (the same bits): float32 (k = 5) x in
+    [-60, -40.4) too (not past FAST_SAT: saturated blocks stay fast), float64 (k = 9)
+    x in [-2**-87, -2**-150] too.  float64 at a level without 64-bit integer compares
+    (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes there."""
+    # (typed temporaries: Cython's min and max would widen them to a signed long)
+    cdef floating zero = 0
+    cdef uint32_t u32, key32, bound32, tiny32, band32
+    cdef uint64_t u64, key64, bound64, tiny64, band64
+    if floating is float:
+        u32 = act_asuint_f(x)
+        tiny32 = (u32 - act_asuint_f(-zero) - 1) >> 5                  # d_tiny >> k
+        band32 = act_asuint_f(-fast_sat(x)) - u32                       # d_band
+        key32 = tiny32 if tiny32 < band32 else band32
+        tiny32 = ((act_asuint_f(fast_tiny(x)) - 2) >> 5) + 1            # d_tiny's bound >> k, up
+        band32 = act_asuint_f(-fast_sat(x)) - act_asuint_f(fast_exp_min(x))
+        bound32 = tiny32 if tiny32 > band32 else band32
+        return key32 < bound32
+    elif not ACT_VEC_U64_COMPARE:
+        return mul_sigmoid_band_rare(x, x)          # the baseline level (SSE2)
+    else:
+        u64 = act_asuint_d(x)
+        tiny64 = (u64 - act_asuint_d(-zero) - 1) >> 9
+        band64 = act_asuint_d(-fast_sat(x)) - u64
+        key64 = tiny64 if tiny64 < band64 else band64
+        tiny64 = ((act_asuint_d(fast_tiny(x)) - 2) >> 9) + 1
+        band64 = act_asuint_d(-fast_sat(x)) - act_asuint_d(fast_exp_min(x))
+        bound64 = tiny64 if tiny64 > band64 else band64
+        return key64 < bound64
+
+
 cdef inline floating mul_sigmoid_sat(floating a, floating z, floating y) noexcept nogil:
     """y = a * sigmoid(z) with mul_sigmoid's limits selected past |z| > FAST_SAT: a for
     z > FAST_SAT (a / (1 + 2**-40), t guarded), a * 0 below -FAST_SAT (t_up = 0)."""
@@ -717,7 +764,7 @@ cdef inline floating swish_forward_fast(floating x, floating a, floating b) noex
 
 
 cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_band_rare(x, x)
+    return mul_sigmoid_band_rare_self(x)
 
 
 cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:

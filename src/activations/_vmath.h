@@ -642,6 +642,16 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 #endif
 }
 
+/* Whether the level compares 64-bit integers lane-wise (SSE4.2's pcmpgtq; AVX2,
+ * AVX-512): without it GCC leaves a loop of 64-bit unsigned compares scalar, so the
+ * float64 predicate that needs them keeps its float form there (_formulas.pxd,
+ * mul_sigmoid_band_rare_self). */
+#if defined(__SSE4_2__) || defined(__AVX2__) || defined(__AVX512F__)
+#define ACT_VEC_U64_COMPARE 1
+#else
+#define ACT_VEC_U64_COMPARE 0
+#endif
+
 /* ---- max of a contiguous run ------------------------------------------------------
  * max_i(flip * x[i]) for flip = +-1 (exact, a sign flip), with GCC/Clang vector extensions of
  * the compiled level's native width: the loop vectorizer does not vectorize a

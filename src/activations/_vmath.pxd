@@ -3,8 +3,12 @@
 # `if floating is float` is resolved at compile time: no branch is left in the C.
 
 from cython cimport floating
+from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "_vmath.h" nogil:
+    uint32_t act_asuint_f(float x) noexcept
+    uint64_t act_asuint_d(double x) noexcept
+    int ACT_VEC_U64_COMPARE
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
     double act_exp_for_f32_d(double x) noexcept
