@@ -87,6 +87,10 @@ def test_table_and_module_and_formulas_agree():
             assert (op, d) in _covered(), f"no test of {op}'s {d} fast path"
             outs = ("_a", "_b") if d == "gate_grad" else ("",)
             wanted |= {f"{op}_{d}_rare"} | {f"{op}_{d}{o}_fast" for o in outs}
+    for op, directions in _spec.FAST_UNIT.items():      # the blocks for a = 1
+        for d in directions:
+            assert d in _spec.FAST_PATHS.get(op, ()) and d in ("forward", "backward"), (op, d)
+            wanted |= {f"{op}_{d}_unit_rare", f"{op}_{d}_unit_fast"}
     missing = [fn for fn in sorted(wanted)
                if not re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M)]
     assert not missing, f"formulas missing from _formulas.pxd: {missing}"
@@ -554,3 +558,70 @@ def test_subnormal_detours_change_no_bits(dtype, simd_level):
                 assert same_bits(a, b) and same_bits(a, c), f"{what}: detours on and off differ"
     finally:
         kernels._set_subnormal_detours(old)
+
+
+def _softplus_special_inputs(dtype, n, seed):
+    """(g, x) mixing ordinary values with every kind of input that softplus's backward
+    fast blocks take (signed zeros, subnormal and tiny x, values at the threshold, at
+    the fast range's edge and past FAST_SAT, huge, infinite and NaN x; zero, huge,
+    infinite and NaN g), none that makes a block rare."""
+    f32 = np.dtype(dtype) == F32
+    info = np.finfo(dtype)
+    rng = np.random.default_rng(seed)
+    sat, edge = (256.0, 60.0) if f32 else (2048.0, 600.0)
+    xs = [0.0, -0.0, float(info.smallest_subnormal), -float(info.smallest_subnormal),
+          float(info.tiny) / 3, -float(info.tiny) / 3, float(info.tiny), 1e-30, -1e-30,
+          20.0, np.nextafter(20.0, 0.0), np.nextafter(20.0, 99.0), -20.0, 30.0, -30.0, edge,
+          edge * 0.99, -edge * 0.6, sat, -sat - 1, sat * 1.5, -sat * 1.5, sat * 40, -sat * 40,
+          1e30, -1e30, float(info.max), -float(info.max), np.inf, -np.inf, np.nan]
+    gs = [0.0, -0.0, 1e30, -1e30, float(info.max), np.inf, -np.inf, np.nan, 1.0, -3.0]
+    x = (rng.standard_normal(n) * 5).astype(dtype)
+    g = (rng.uniform(0.5, 2.0, n) * rng.choice([-1.0, 1.0], n)).astype(dtype)
+    pick = rng.random(n) < 0.5
+    x[pick] = np.array(xs, dtype)[rng.integers(0, len(xs), pick.sum())]
+    pick = rng.random(n) < 0.3
+    g[pick] = np.array(gs, dtype)[rng.integers(0, len(gs), pick.sum())]
+    return g, x
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("beta", [1.0, 0.5])
+@pytest.mark.parametrize("threshold", [20.0, 1e4, -5.0])
+def test_softplus_backward_fast_blocks_special_inputs(beta, threshold, dtype, simd_level):
+    """softplus's backward fast blocks (beta = 1: the _unit forms, _spec.FAST_UNIT; other
+    beta: the general ones) give the general exact formula's bits on every kind of
+    input they take (threshold 1e4: z past FAST_SAT below the threshold too), and blocks
+    with rare lanes (z in the exp's band, tiny g, subnormal g) give them too."""
+    n = BLOCKS * BLOCK + 5
+    params = {"beta": beta, "threshold": threshold}
+    g, x = _softplus_special_inputs(dtype, n, seed=21)
+    with np.errstate(over="ignore"):
+        x = (x / np.dtype(dtype).type(beta)).astype(dtype)
+    band = np.array((-100.0 if dtype == F32 else -700.0) / beta, dtype)
+    lanes, _ = _rare_lanes(n, seed=22)
+    starts = np.arange(0, n, BLOCK)
+    every = np.minimum(starts + 7, n - 1)       # a band lane in every block: all exact
+    keep = np.ones(n, bool)
+    keep[every] = False
+    xe, ge = x.copy(), g.copy()
+    xe[every], ge[every] = band, 1.0
+    fast = backward("softplus", g, x, params)
+    exact = backward("softplus", ge, xe, params)
+    assert same_bits(fast[keep], exact[keep]), "fast and exact blocks differ"
+    # rare lanes of every kind in every other block: tiny and subnormal g at both
+    # signs of z, z in the band
+    info = np.finfo(dtype)
+    xr, gr = x.copy(), g.copy()
+    kinds = [(1e-30 if dtype == F32 else 1e-200, -1.5), (-float(info.smallest_subnormal), 2.0),
+             (float(info.tiny) / 7, -0.25), (1.0, float(band))]
+    for k, lane in enumerate(lanes):
+        gr[lane], xr[lane] = kinds[k % len(kinds)]
+    mixed = backward("softplus", gr, xr, params)
+    xe, ge = xr.copy(), gr.copy()
+    keep &= ~np.isin(np.arange(n), lanes)
+    xe[every], ge[every] = band, 1.0
+    exact = backward("softplus", ge, xe, params)
+    assert same_bits(mixed[keep], exact[keep]), "blocks with rare lanes differ"
+    assert same_bits(mixed[lanes], backward("softplus", gr[lanes].copy(), xr[lanes].copy(), params))
+    inplace = gr.copy()
+    assert same_bits(backward("softplus", inplace, xr, params, out=inplace), mixed), "in place"

@@ -67,14 +67,16 @@ def module_paths(level_module: str, pkg: str = PKG) -> Tuple[str, str]:
     return so[0], c
 
 
-def call_sites(c_lines: List[str], op: str, formula_dir: str, dtype: str) -> Dict[str, List[int]]:
+def call_sites(c_lines: List[str], op: str, formula_dir: str, dtype: str,
+               variant: str = "") -> Dict[str, List[int]]:
     """{role: [line numbers]} of the chunk loops' call sites of op's formula (1-based),
-    `out[i] = ` sites (not the bias tile loops, `orow[j]`), check_vectorized's pattern."""
+    `out[i] = ` sites (not the bias tile loops, `orow[j]`), check_vectorized's pattern.
+    variant "_unit": the fast and rare sites of the blocks for a = 1 (_spec.FAST_UNIT)."""
     fuse = "0" if dtype == "f32" else "1"
     base = rf"__pyx_fuse_{fuse}__pyx_f_11activations_9_formulas_{op}_{formula_dir}"
     roles = {"exact": re.compile(r"\(__pyx_v_out\[__pyx_v_i\]\) = " + base + r"\("),
-             "fast": re.compile(r"\(__pyx_v_out\[__pyx_v_i\]\) = " + base + r"_fast\("),
-             "rare": re.compile(r"__pyx_t_\d+ = " + base + r"_rare\(.*\[__pyx_v_i\]")}
+             "fast": re.compile(r"\(__pyx_v_out\[__pyx_v_i\]\) = " + base + variant + r"_fast\("),
+             "rare": re.compile(r"__pyx_t_\d+ = " + base + variant + r"_rare\(.*\[__pyx_v_i\]")}
     sites = {role: [i for i, ln in enumerate(c_lines, 1) if rx.search(ln)]
              for role, rx in roles.items()}
     # the predicate's compare may carry the line of the select that ORs it (`if (t)`,
@@ -234,7 +236,12 @@ def kernel_mixes(cases, level_module: str, pkg: str = PKG) -> List[dict]:
         if dtype not in parsed:
             parsed[dtype] = parse_objdump(disassemble(so, level_module, dtype),
                                           os.path.basename(c))
-        m = mix(parsed[dtype], call_sites(c_lines, op, formula_dir, dtype), dtype)
+        # the blocks for a = 1 where the op has them (_spec.FAST_UNIT): the default
+        # parameters', which the benchmarks use (softplus's beta)
+        sites = call_sites(c_lines, op, formula_dir, dtype, "_unit")
+        if not sites["fast"]:
+            sites = call_sites(c_lines, op, formula_dir, dtype)
+        m = mix(parsed[dtype], sites, dtype)
         if m:
             rows.append(dict(function=function, direction=direction, dtype=dtype, op=op,
                              level_module=level_module, **m))

@@ -638,6 +638,16 @@ cdef inline floating mul_sigmoid_fast(floating a, floating z, floating t) noexce
     return (a if z >= 0 else a * t) / (one + t)
 
 
+cdef inline floating mul_sigmoid_sat_fast(floating a, floating z, floating t) noexcept nogil:
+    """mul_sigmoid(a, z, zlo) given t = exp(-|z + zlo|), where not mul_sigmoid_band_rare(a,
+    z): mul_sigmoid_fast with t = 0 past |z| > FAST_SAT, where it gives mul_sigmoid's
+    limits, a / 1 and (a * 0) / 1 (mul_sigmoid's t_up is 0 there, and 1 + its guarded t
+    rounds to 1), with no select after it and no product with the clamped exp, which
+    would be subnormal."""
+    cdef floating zero = 0
+    return mul_sigmoid_fast(a, z, select_gt(vfabs(z), fast_sat(z), zero, t))
+
+
 cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogil:
     """swish_derivative given t = exp(-|z + zlo|), where not exp_arg_rare(z)."""
     cdef floating one = 1
@@ -701,6 +711,34 @@ cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
     return (z < zero) & (neg_band_rare(z) | mul_sigmoid_tiny_factor(a))
 
 
+cdef inline bint band_or_tiny_key_rare(floating like, uint32_t tiny32, uint32_t uz32,
+                                       uint64_t tiny64, uint64_t uz64) noexcept nogil:
+    """The one unsigned compare of mul_sigmoid_band_rare_self and _pair: whether
+    min(tiny, d_band) is below the larger of the two tests' bounds, where tiny is a
+    difference below bits(FAST_TINY) - 1 exactly for a tiny factor, shifted right by k
+    (float32 5, float64 9), and d_band = bits(-FAST_SAT) - bits(z) is below
+    bits(-FAST_SAT) - bits(-FAST_EXP_MIN) exactly for z in [-FAST_SAT, -FAST_EXP_MIN)
+    (a negative z's bits grow with |z|; unsigned: every other z, +-0, -inf and NaN give
+    more).  The float32 arguments serve floating = float, the float64 ones double."""
+    # (typed temporaries: Cython's min and max would widen them to a signed long)
+    cdef uint32_t key32, bound32, band32
+    cdef uint64_t key64, bound64, band64
+    if floating is float:
+        band32 = act_asuint_f(-fast_sat(like)) - uz32                   # d_band
+        key32 = tiny32 if tiny32 < band32 else band32
+        tiny32 = ((act_asuint_f(fast_tiny(like)) - 2) >> 5) + 1         # tiny's bound >> k, up
+        band32 = act_asuint_f(-fast_sat(like)) - act_asuint_f(fast_exp_min(like))
+        bound32 = tiny32 if tiny32 > band32 else band32
+        return key32 < bound32
+    else:
+        band64 = act_asuint_d(-fast_sat(like)) - uz64
+        key64 = tiny64 if tiny64 < band64 else band64
+        tiny64 = ((act_asuint_d(fast_tiny(like)) - 2) >> 9) + 1
+        band64 = act_asuint_d(-fast_sat(like)) - act_asuint_d(fast_exp_min(like))
+        bound64 = tiny64 if tiny64 > band64 else band64
+        return key64 < bound64
+
+
 cdef inline bint mul_sigmoid_band_rare_self(floating x) noexcept nogil:
     """mul_sigmoid_band_rare(x, x), silu's predicate, widened a little so that one
     unsigned compare of x's bits decides it.  The float form is five compares into
@@ -712,35 +750,44 @@ cdef inline bint mul_sigmoid_band_rare_self(floating x) noexcept nogil:
                                                        < bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
     (unsigned: every other x, +-0, -inf and NaN give both differences above their
     bounds), and min(d_tiny >> k, d_band) below the larger bound (d_tiny's shifted,
-    rounded up) holds wherever either test does.  It holds on a little more, whose
-    blocks then take the exact formulas (the same bits): float32 (k = 5) x in
-    [-60, -40.4) too (not past FAST_SAT: saturated blocks stay fast), float64 (k = 9)
-    x in [-2**-87, -2**-150] too.  float64 at a level without 64-bit integer compares
-    (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes there."""
-    # (typed temporaries: Cython's min and max would widen them to a signed long)
+    rounded up) holds wherever either test does (band_or_tiny_key_rare).  It holds on a
+    little more, whose blocks then take the exact formulas (the same bits): float32
+    (k = 5) x in [-60, -39) too (not past FAST_SAT: saturated blocks stay fast),
+    float64 (k = 9) x in [-2**-87, -2**-150] too.  float64 at a level without 64-bit
+    integer compares (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes
+    there."""
     cdef floating zero = 0
-    cdef uint32_t u32, key32, bound32, tiny32, band32
-    cdef uint64_t u64, key64, bound64, tiny64, band64
+    cdef uint32_t u32
+    cdef uint64_t u64
     if floating is float:
         u32 = act_asuint_f(x)
-        tiny32 = (u32 - act_asuint_f(-zero) - 1) >> 5                  # d_tiny >> k
-        band32 = act_asuint_f(-fast_sat(x)) - u32                       # d_band
-        key32 = tiny32 if tiny32 < band32 else band32
-        tiny32 = ((act_asuint_f(fast_tiny(x)) - 2) >> 5) + 1            # d_tiny's bound >> k, up
-        band32 = act_asuint_f(-fast_sat(x)) - act_asuint_f(fast_exp_min(x))
-        bound32 = tiny32 if tiny32 > band32 else band32
-        return key32 < bound32
+        return band_or_tiny_key_rare(x, (u32 - act_asuint_f(-zero) - 1) >> 5, u32, 0, 0)
     elif not ACT_VEC_U64_COMPARE:
         return mul_sigmoid_band_rare(x, x)          # the baseline level (SSE2)
     else:
         u64 = act_asuint_d(x)
-        tiny64 = (u64 - act_asuint_d(-zero) - 1) >> 9
-        band64 = act_asuint_d(-fast_sat(x)) - u64
-        key64 = tiny64 if tiny64 < band64 else band64
-        tiny64 = ((act_asuint_d(fast_tiny(x)) - 2) >> 9) + 1
-        band64 = act_asuint_d(-fast_sat(x)) - act_asuint_d(fast_exp_min(x))
-        bound64 = tiny64 if tiny64 > band64 else band64
-        return key64 < bound64
+        return band_or_tiny_key_rare(x, 0, 0, (u64 - act_asuint_d(-zero) - 1) >> 9, u64)
+
+
+cdef inline bint mul_sigmoid_band_rare_pair(floating a, floating z) noexcept nogil:
+    """mul_sigmoid_band_rare(a, z) widened so that one unsigned compare decides it
+    (as mul_sigmoid_band_rare_self, for a factor a apart from z): a tiny a counts at
+    every z, not only z < 0, and d_tiny = 2 bits(|a|) - 2 = (bits(a) << 1) - 2 (the
+    sign shifted out; +-0 wraps above every bound) is shifted right by k + 1.  Beyond
+    mul_sigmoid_band_rare it also holds for a tiny a with z >= 0 or NaN, for float32 z
+    in [-60, -39) and |a| = FAST_TINY, for float64 |a| in [FAST_TINY, 2**-87]: blocks
+    that then take the exact formulas (the same bits).  (Checked against the float
+    form on all 2**32 float32 patterns of each test and 10**8 float64 ones.)"""
+    cdef uint32_t ua32
+    cdef uint64_t ua64
+    if floating is float:
+        ua32 = act_asuint_f(a)
+        return band_or_tiny_key_rare(z, ((ua32 << 1) - 2) >> 6, act_asuint_f(z), 0, 0)
+    elif not ACT_VEC_U64_COMPARE:
+        return mul_sigmoid_band_rare(a, z)          # the baseline level (SSE2)
+    else:
+        ua64 = act_asuint_d(a)
+        return band_or_tiny_key_rare(z, 0, 0, ((ua64 << 1) - 2) >> 10, act_asuint_d(z))
 
 
 cdef inline floating mul_sigmoid_sat(floating a, floating z, floating y) noexcept nogil:
@@ -801,15 +848,30 @@ cdef inline floating silu_backward_fast(floating g, floating x, floating a, floa
 
 # softplus (a = beta, b = threshold)
 
+cdef inline floating softplus_backward_given(floating g, floating z, floating t, floating b) noexcept nogil:
+    """softplus_backward's fast form given z = beta x and t = exp(-|z + zlo|)."""
+    return g if z > b else mul_sigmoid_sat_fast(g, z, t)
+
+
 cdef inline bint softplus_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_band_rare(g, x * a)
+    return mul_sigmoid_band_rare_pair(g, x * a)
 
 
 cdef inline floating softplus_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    # (t guarded: past -FAST_SAT, g times the clamped exp would be subnormal)
     cdef floating z = x * a
-    cdef floating t = sat_guarded(exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))))
-    return g if z > b else mul_sigmoid_sat(g, z, mul_sigmoid_fast(g, z, t))
+    return softplus_backward_given(g, z, exp_neg_abs_fast(z, exact_error(two_prod_err(x, a, z))), b)
+
+
+# a = 1 (_spec.FAST_UNIT: the blocks of a call with a = 1 take these): z = x exactly and
+# its rounding error zlo is 0, so exp_neg_abs_fast(z, zlo) is vexp_normal(-|x|) (same
+# value); the predicates and fast formulas above with that known when compiled
+
+cdef inline bint softplus_backward_unit_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_band_rare_pair(g, x)
+
+
+cdef inline floating softplus_backward_unit_fast(floating g, floating x, floating a, floating b) noexcept nogil:
+    return softplus_backward_given(g, x, vexp_normal(-vfabs(x)), b)
 
 
 cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:

@@ -423,6 +423,14 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
 FAST_ONE_PASS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
 
 
+#: Ops and directions of FAST_PATHS (elementwise, from x) whose blocks, in a call with
+#: a = 1 (softplus's default beta), take NAME_DIR_unit_rare and NAME_DIR_unit_fast:
+#: the general fast forms with a = 1 known when compiled (no rounding error of x * a to
+#: carry into the exp; _formulas.pxd "a = 1"), chosen once per chunk (_elementwise.pxi.tp
+#: chunk_loop).  The exact formulas stay the general ones.
+FAST_UNIT: Dict[str, Tuple[str, ...]] = {"softplus": ("backward",)}
+
+
 #: Kernel ops whose loops (elementwise "forward" and "backward" from x) run a block of
 #: tiny inputs, all subnormal or zero, by the first-order form (_formulas.pxd "tiny
 #: blocks"): the ops whose exact formulas do subnormal arithmetic there.  Each needs only
