@@ -417,17 +417,36 @@ cdef inline floating selu_backward_from_output(floating g, floating y, floating 
 # ----------------------------------------------------------------- softsign
 
 cdef inline floating softsign_forward(floating x, floating a, floating b) noexcept nogil:
-    # x / (1 + |x|) is inf/inf at +-inf; the limit there is +-1.
+    # x / (1 + |x|) is inf/inf at +-inf; the limit there is +-1.  Below 2**-60, 1 + |x|
+    # rounds to 1 and the quotient is x, selected as such; those lanes divide 1 instead
+    # (guarded below 2**-80, a different constant than the select's, so that GCC keeps
+    # the guard), since a division with a subnormal operand is slow on every x86 core
+    # (AMD Zen 4: 2.2x, also in masked-off lanes; docs/performance-notes.md "Value-
+    # dependent operations on Zen 4").
     cdef floating one = 1
     cdef floating ax = vfabs(x)
-    return vcopysign(one, x) if ax == vinf(x) else x / (one + ax)
+    cdef floating dividend = one if ax < <floating>8.271806125530277e-25 else x
+    cdef floating q = x if ax < <floating>8.673617379884035e-19 else dividend / (one + ax)
+    return vcopysign(one, x) if ax == vinf(x) else q
+
+
+cdef inline floating softsign_square_underflows(floating like) noexcept nogil:
+    """2**76 / 2**538: past |x| > this, r = 1 / (1 + |x|) <= 2**-76 / 2**-538 and r * r
+    rounds to +0 (below half the smallest subnormal)."""
+    if floating is float:
+        return <float>7.555786372591432e+22
+    else:
+        return <double>8.997827589086393e+161
 
 
 cdef inline floating softsign_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     # (1 / (1 + |x|))^2 rather than 1 / (1 + |x|)^2: the square of the reciprocal
     # underflows gracefully where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32).
-    cdef floating one = 1
-    cdef floating r = one / (one + vfabs(x))
+    # Where r * r rounds to +0, r is +0 (bit select: with `?:` GCC masks the product
+    # instead, and an underflowing product is slow, 1.8x on Zen 4, also masked off).
+    cdef floating one = 1, zero = 0
+    cdef floating ax = vfabs(x)
+    cdef floating r = select_gt(ax, softsign_square_underflows(x), zero, one / (one + ax))
     return g * (r * r)
 
 
