@@ -27,7 +27,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ti
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d,
-                                 ACT_VEC_U64_COMPARE)
+                                 ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
 from libc.stdint cimport uint32_t, uint64_t
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
@@ -417,17 +417,44 @@ cdef inline floating selu_backward_from_output(floating g, floating y, floating 
 # ----------------------------------------------------------------- softsign
 
 cdef inline floating softsign_forward(floating x, floating a, floating b) noexcept nogil:
-    # x / (1 + |x|) is inf/inf at +-inf; the limit there is +-1.
+    # x / (1 + |x|) is inf/inf at +-inf; the limit there is +-1.  A division with a
+    # subnormal operand is slow on every x86 core (AMD Zen 4: 2.2x, also in masked-off
+    # lanes; docs/performance-notes.md "Value-dependent operations on Zen 4"), so where
+    # selects are masked instructions (ACT_MASK_SELECTS, _vmath.h): below 2**-60,
+    # 1 + |x| rounds to 1 and the quotient is x, selected as such, and those lanes
+    # divide 1 instead (guarded below 2**-80, a different constant than the select's,
+    # so that GCC keeps the guard).
     cdef floating one = 1
     cdef floating ax = vfabs(x)
-    return vcopysign(one, x) if ax == vinf(x) else x / (one + ax)
+    cdef floating dividend, q
+    if ACT_MASK_SELECTS:
+        dividend = one if ax < <floating>8.271806125530277e-25 else x
+        q = x if ax < <floating>8.673617379884035e-19 else dividend / (one + ax)
+    else:
+        q = x / (one + ax)
+    return vcopysign(one, x) if ax == vinf(x) else q
+
+
+cdef inline floating softsign_square_underflows(floating like) noexcept nogil:
+    """2**76 / 2**538: past |x| > this, r = 1 / (1 + |x|) <= 2**-76 / 2**-538 and r * r
+    rounds to +0 (below half the smallest subnormal)."""
+    if floating is float:
+        return <float>7.555786372591432e+22
+    else:
+        return <double>8.997827589086393e+161
 
 
 cdef inline floating softsign_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     # (1 / (1 + |x|))^2 rather than 1 / (1 + |x|)^2: the square of the reciprocal
     # underflows gracefully where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32).
-    cdef floating one = 1
-    cdef floating r = one / (one + vfabs(x))
+    # An underflowing product is slow (1.8x on Zen 4, also masked off), so where selects
+    # are masked instructions (as in the forward) r is +0 where r * r rounds to +0, by a
+    # bit select (with `?:` GCC masks the product instead).
+    cdef floating one = 1, zero = 0
+    cdef floating ax = vfabs(x)
+    cdef floating r = one / (one + ax)
+    if ACT_MASK_SELECTS:
+        r = select_gt(ax, softsign_square_underflows(x), zero, r)
     return g * (r * r)
 
 

@@ -652,6 +652,19 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 #define ACT_VEC_U64_COMPARE 0
 #endif
 
+/* Whether a select is a masked instruction (AVX-512's mask registers): there a guard that
+ * keeps a slow operand away from a division or an underflowing product costs softsign
+ * nothing measurable on ordinary inputs (_formulas.pxd); at AVX2 the same guards (blends,
+ * compares and bit selects) cost it 9-35% on ordinary inputs and the backward's did
+ * not help on huge ones (an A/B of the avx2 module on Zen 4), so the
+ * lower levels keep the plain forms (docs/performance-notes.md "Value-dependent
+ * operations on Zen 4"). */
+#if defined(__AVX512F__)
+#define ACT_MASK_SELECTS 1
+#else
+#define ACT_MASK_SELECTS 0
+#endif
+
 /* ---- max of a contiguous run ------------------------------------------------------
  * max_i(flip * x[i]) for flip = +-1 (exact, a sign flip), with GCC/Clang vector extensions of
  * the compiled level's native width: the loop vectorizer does not vectorize a

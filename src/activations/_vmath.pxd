@@ -9,6 +9,7 @@ cdef extern from "_vmath.h" nogil:
     uint32_t act_asuint_f(float x) noexcept
     uint64_t act_asuint_d(double x) noexcept
     int ACT_VEC_U64_COMPARE
+    int ACT_MASK_SELECTS
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
     double act_exp_for_f32_d(double x) noexcept

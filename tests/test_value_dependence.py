@@ -1,0 +1,147 @@
+"""Formulas that keep slow operations away from the values that make them slow.
+
+A division with a subnormal operand and a product that underflows take 1.8-2.2x the time
+of ordinary ones on AMD Zen 4 (microcode assists on Intel cores), also in masked-off
+lanes, so some exact formulas select a harmless operand in those lanes and the known
+result back (_formulas.pxd: softsign; docs/performance-notes.md "Value-dependent
+operations on Zen 4").  These tests check that the results are still the formulas'
+IEEE roundings, bit for bit, on subnormal, tiny, huge, infinite, NaN and signed-zero
+inputs, alone and mixed with ordinary values in one block, at every SIMD level, with
+the subnormal detours (the tiny blocks) on and off, for 1 and 2 threads.  The
+references are NumPy's float32/float64 arithmetic of the definitions, and exact
+rational values where the formulas select a result.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import activations as act
+from cases import dtype_params, same_bits
+from reference import F32
+
+#: the thresholds of _formulas.pxd's softsign: 2**-80 (the forward's guard), 2**-60
+#: (its select), 2**76 / 2**538 (the backward's r = +0)
+EDGES = {np.dtype(np.float32): (2.0 ** -80, 2.0 ** -60, 2.0 ** 76),
+         np.dtype(np.float64): (2.0 ** -80, 2.0 ** -60, 2.0 ** 538)}
+
+
+def _special_values(dtype):
+    """Every kind of value the guarded lanes see, both signs."""
+    dtype = np.dtype(dtype)
+    fi = np.finfo(dtype)
+    sub = fi.smallest_subnormal
+    mags = [0.0, sub, 2 * sub, 3 * sub, sub * 2 ** 20, fi.smallest_normal - sub,
+            fi.smallest_normal, fi.smallest_normal * 1.5, 1e-30, 0.5, 1.0, 3.0, 1e30,
+            fi.max, np.inf]
+    for e in EDGES[dtype]:
+        e = dtype.type(e)
+        mags += [np.nextafter(e, dtype.type(0)), e, np.nextafter(e, dtype.type(np.inf))]
+    mags = np.array(mags, dtype)
+    values = np.concatenate([mags, -mags, np.array([np.nan], dtype)])
+    rng = np.random.default_rng(5)
+    # subnormals of every magnitude, as bench.py's denormal_in kind
+    bits = np.uint32 if dtype == F32 else np.uint64
+    mant = rng.integers(1, 2 ** (fi.nmant), 200, dtype=np.int64).astype(bits)
+    subs = mant.view(dtype) * np.where(rng.random(200) < 0.5, -1, 1).astype(dtype)
+    huge = (np.where(rng.random(200) < 0.5, -1, 1) * 10.0 ** rng.uniform(
+        30 if dtype == F32 else 300, 38.5 if dtype == F32 else 308.2, 200)).astype(dtype)
+    return np.concatenate([values, subs, huge])
+
+
+def _inputs(dtype):
+    """Blocks of one kind (subnormal, huge) and blocks mixing every kind with ordinary
+    values, 4099 elements (several loop blocks and a scalar tail)."""
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(7)
+    special = _special_values(dtype)
+    n = 4099
+    ordinary = (rng.standard_normal(n) * 3).astype(dtype)
+    mixed = ordinary.copy()
+    where = rng.choice(n, 3 * special.size, replace=False)
+    mixed[where] = np.resize(special, where.size)
+    fi = np.finfo(dtype)
+    subnormal = (np.where(rng.random(n) < 0.5, -1, 1) * fi.smallest_subnormal
+                 * rng.integers(1, 2 ** 20, n)).astype(dtype)
+    subnormal[::97] = 0.0
+    subnormal[1::97] = -0.0
+    huge = (np.where(rng.random(n) < 0.5, -1, 1) * 10.0 ** rng.uniform(
+        30 if dtype == F32 else 300, 38.5 if dtype == F32 else 308.2, n)).astype(dtype)
+    return {"special": special, "mixed": mixed, "subnormal": subnormal, "huge": huge}
+
+
+def _grads(dtype, n, seed):
+    rng = np.random.default_rng(seed)
+    g = (rng.standard_normal(n) * 2).astype(dtype)
+    g[::13] = -g[::13]
+    g[5::41] = np.inf
+    g[7::43] = np.nan
+    g[11::47] = np.finfo(dtype).smallest_subnormal * 3
+    g[17::53] = -0.0
+    return g
+
+
+def _softsign_reference(x):
+    one = x.dtype.type(1)
+    with np.errstate(invalid="ignore"):
+        y = x / (one + np.abs(x))
+    return np.where(np.isinf(x), np.copysign(one, x), y)
+
+
+def _softsign_backward_reference(g, x):
+    one = x.dtype.type(1)
+    r = one / (one + np.abs(x))
+    with np.errstate(under="ignore", invalid="ignore"):
+        return g * (r * r)
+
+
+@pytest.mark.parametrize("detours", [True, False], ids=["detours_on", "detours_off"])
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_softsign_bits(dtype, detours, simd_level, restore_threads):
+    kernels = act._functions._K
+    old = kernels._set_subnormal_detours(detours)
+    try:
+        for kind, x in _inputs(dtype).items():
+            g = _grads(dtype, x.size, seed=len(kind))
+            want_y = _softsign_reference(x)
+            want_g = _softsign_backward_reference(g, x)
+            for threads in (1, 2):
+                act.set_num_threads(threads)
+                assert same_bits(act.softsign(x), want_y), (kind, threads)
+                assert same_bits(act.softsign_backward(g, x), want_g), (kind, threads)
+    finally:
+        kernels._set_subnormal_detours(old)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_softsign_selected_results_are_exact(dtype):
+    """Where the formulas select a result instead of computing it, that result is the
+    correctly rounded value of the definition: x itself below 2**-60 (x / (1 + |x|)
+    differs from x by less than |x| 2**-60, far below half an ulp of x), and a signed
+    zero (or NaN for an infinite g) for the backward past 2**76 / 2**538, where
+    r = 1 / (1 + |x|) squared is below half the smallest subnormal."""
+    dtype = np.dtype(dtype)
+    fi = np.finfo(dtype)
+    x = np.array([fi.smallest_subnormal, fi.smallest_normal, 2.0 ** -61, 2.0 ** -60 * 0.75],
+                 dtype)
+    x = np.concatenate([x, -x, np.array([0.0, -0.0], dtype)])
+    y = act.softsign(x)
+    assert same_bits(y, x)
+    for v in x[np.abs(x) > 0]:                  # the definition, exactly, rounds to x
+        exact = Fraction(float(v)) / (1 + abs(Fraction(float(v))))
+        half_ulp = Fraction(float(np.spacing(abs(v)))) / 2
+        assert abs(exact - Fraction(float(v))) < half_ulp
+    big = dtype.type(EDGES[dtype][2])
+    xb = np.array([np.nextafter(big, dtype.type(np.inf)), fi.max, -fi.max, -big * 2], dtype)
+    g = np.array([2.5, -1.0, 1.0, -0.5], dtype)
+    got = act.softsign_backward(g, xb)
+    half_smallest = Fraction(float(fi.smallest_subnormal)) / 2
+    one = dtype.type(1)
+    for gi, xi, yi in zip(g, xb, got):
+        r = Fraction(float(one / (one + abs(xi))))         # the formula's rounded r
+        assert r * r < half_smallest                       # r * r rounds to +0
+        assert yi == 0 and np.signbit(yi) == np.signbit(gi)   # a zero of g's sign
+    assert np.isnan(act.softsign_backward(np.array([np.inf], dtype), xb[:1]))[0]
