@@ -548,12 +548,14 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback); for
-#     glu's backward, g*a (mul_logistic_density's fallback).
+#     glu's backward, g*a (mul_logistic_density's fallback); both only where the gate's
+#     sigmoid is not saturated (below).
 # NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
 # inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
 # clamp), so they return their limits there (a value or a product with 0, as below); the
-# fast formulas of the elementwise ops select the same limits, so the predicates
-# (fast_band_rare) leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the exact ones.
+# fast formulas of the elementwise ops and of the gates select the same limits, so the
+# predicates (fast_band_rare) leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the
+# exact ones.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -900,48 +902,80 @@ cdef inline floating celu_backward_fast(floating g, floating x, floating a, floa
 
 # glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline
 # call in one loop body, which GCC evaluates once (as swiglu's share exp(-|a|)).
+# Past |b| > FAST_SAT the fast formulas take t = 0 (saturated_zero_t): a / 1 and a * 0,
+# mul_sigmoid's limits there, bit for bit (NaN and signed zeros included), and no
+# product with the clamped exp, which may be subnormal
+
+cdef inline floating saturated_zero_t(floating z, floating t) noexcept nogil:
+    """t = exp(-|z|), or 0 past |z| > FAST_SAT (NaN z: t)."""
+    cdef floating zero = 0
+    return select_gt(vfabs(z), fast_sat(z), zero, t)
+
 
 cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_rare(a, b)
+    return mul_sigmoid_band_rare(a, b)
 
 
 cdef inline floating glu_gate_fast(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(a, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_fast(a, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
 
 
 cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
-    # g * a not finite: mul_logistic_density's fallback order
+    # fast_band_rare(b) | mul_sigmoid_band_rare(g, b), and g * a not finite
+    # (mul_logistic_density's fallback order g * (a * sigmoid'(b))), each only where
+    # |b| <= FAST_SAT: past it the fast formulas select the limits, g * (a * 0) for the
+    # fallback too (six compares, as many as the rare cases without the band took)
     cdef floating zero = 0
     cdef floating ga = g * a
-    return exp_arg_rare(b) | mul_sigmoid_rare(g, b) | (ga - ga != zero)
+    return (vfabs(b) <= fast_sat(b)) & (exp_arg_rare(b) | (ga - ga != zero)
+                                        | ((b < zero) & mul_sigmoid_tiny_factor(g)))
 
 
 cdef inline floating glu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(g, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_fast(g, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
 
 
 cdef inline floating glu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
-    return (g * a) * logistic_density(vexp_normal(-vfabs(b)))
+    # |b| > FAST_SAT: mul_logistic_density's mul2_scaled_down with t_up = 0, g * (a * 0)
+    # in either factor order ((g * a) * 0 where g * a overflows would be NaN)
+    cdef floating zero = 0
+    cdef floating d = logistic_density(saturated_zero_t(b, vexp_normal(-vfabs(b))))
+    return select_gt(vfabs(b), fast_sat(b), g * (a * zero), (g * a) * d)
 
 
-# swiglu: silu(a) * b
+# swiglu: silu(a) * b.  Past a > FAST_SAT the exact gate is a * b (fused or not: silu(a)
+# = a there); below -FAST_SAT silu(a) * b = -0 * b (the fused (a * b) * 0 is that too
+# where a * b is finite), which the fast formula forms as (-0 * b) t / (1 + t)
 
 cdef inline bint swiglu_gate_rare(floating a, floating b) noexcept nogil:
+    # mul_sigmoid_band_rare(a * b, a), and a * b infinite or NaN (the exact gate's
+    # fallback silu(a) * b), each only where |a| <= FAST_SAT (past it the fast formula
+    # selects the limits, the fallback's too; six compares, one more than the rare
+    # cases without the band took)
     cdef floating zero = 0
     cdef floating ab = a * b
-    return (ab - ab != zero) | mul_sigmoid_rare(ab, a)     # a*b infinite or NaN
+    return (vfabs(a) <= fast_sat(a)) & ((ab - ab != zero) | (a < fast_exp_min(a))
+                                        | ((a < zero) & mul_sigmoid_tiny_factor(ab)))
 
 
 cdef inline floating swiglu_gate_fast(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(a * b, a, vexp_normal(-vfabs(a)))
+    cdef floating zero = 0
+    cdef floating a_sat = select_gt(-fast_sat(a), a, -zero, a)
+    return mul_sigmoid_fast(a_sat * b, a, vexp_normal(-vfabs(a)))
 
 
 cdef inline bint swiglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(a) | swiglu_gate_rare(a, g)
+    # fast_band_rare(a) | swiglu_gate_rare(a, g), each only where |a| <= FAST_SAT (six
+    # compares, as many as the rare cases without the band took)
+    cdef floating zero = 0
+    cdef floating ag = a * g
+    return (vfabs(a) <= fast_sat(a)) & (exp_arg_rare(a) | (ag - ag != zero)
+                                        | ((a < zero) & mul_sigmoid_tiny_factor(ag)))
 
 
 cdef inline floating swiglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
-    return (g * b) * swish_derivative_fast(a, vexp_normal(-vfabs(a)))
+    # silu_backward_fast's derivative, times g * b
+    return (g * b) * swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(-vfabs(a))))
 
 
 cdef inline floating swiglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
@@ -1202,7 +1236,10 @@ cdef extern from "_gelu.h" nogil:
     double act_gelu_grad_fd(float x) noexcept
     double act_gelu_far_fd(float x) noexcept
     double act_gelu_grad_far_fd(float x) noexcept
+    double act_gelu_far_sat_fd(float x, double y) noexcept
+    double act_gelu_grad_far_sat_fd(float x, double y) noexcept
     double ACT_GELU_AMAX_F
+    double ACT_GELU_FAR_AMAX_F
     double ACT_GELU_AMAX_D
     double act_gelu_tanh_fd(float x) noexcept
     double act_gelu_tanh_grad_fd(float x) noexcept
@@ -1309,8 +1346,9 @@ cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
 cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
                                 bint far_tail) noexcept nogil:
     """gelu(a) * b, rounded once (see above); tanh_form: PyTorch's approximate='tanh';
-    far_tail: float32 a < -AMAX by _gelu.h's far-tail series (else the clamped tail,
-    right only where the product underflows: the fast path's blocks have no such a).
+    far_tail: float32 a < -AMAX by _gelu.h's far-tail series (else the series' clamped
+    value for a < -FAR_AMAX and the clamped tail between, right only where the product
+    underflows: the fast path's blocks have no a in [-FAR_AMAX, -AMAX)).
     (tanh_form and far_tail are constants at every call: the unused code folds away.)"""
     cdef floating one = 1
     cdef floating ab
@@ -1322,7 +1360,7 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
             if far_tail:
                 return <float>((act_gelu_far_fd(a) if a < -ACT_GELU_AMAX_F else act_gelu_fd(a))
                                * <double>b)
-            return <float>(act_gelu_fd(a) * <double>b)
+            return <float>(act_gelu_far_sat_fd(a, act_gelu_fd(a)) * <double>b)
         return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
     else:
         ab = a * b
@@ -1342,7 +1380,8 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
             if far_tail:
                 return <float>((act_gelu_grad_far_fd(a) if a < -ACT_GELU_AMAX_F
                                 else act_gelu_grad_fd(a)) * (<double>g * <double>b))
-            return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
+            return <float>(act_gelu_grad_far_sat_fd(a, act_gelu_grad_fd(a))
+                           * (<double>g * <double>b))
         return (act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * (g * b)
     else:
         return gelu_tanh_backward(g * b, a, a, a) if tanh_form else gelu_backward(g * b, a, a, a)
@@ -1362,16 +1401,18 @@ cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexc
     return gelu_times(a, g, False, True)
 
 
-# geglu's fast path (see "per-block fast paths"): blocks without a float32 a < -AMAX
-# skip the far tail's select, bit for bit the same.  float64 has no far-tail form yet
-# (its tail is clamped at ACT_GELU_AMAX_D = 39, where gelu(a) b is right for |b| up to
-# ~1e16): both of its paths compute the same formula, its blocks with a < -39 the
-# exact one.
+# geglu's fast path (see "per-block fast paths"): float32 blocks without an a in
+# [-FAR_AMAX, -AMAX) (-37, -15) skip the far series, bit for bit the same: below -37
+# the series is clamped to one value, which the fast formulas select (_gelu.h
+# act_gelu_far_sat_fd), and infinities and NaN take the float32 forms on both paths.
+# float64 has no far-tail form yet (its tail is clamped at ACT_GELU_AMAX_D = 39, where
+# gelu(a) b is right for |b| up to ~1e16): both of its paths compute the same formula,
+# so no block is rare.
 
 cdef inline bint geglu_gate_rare(floating a, floating b) noexcept nogil:
     if floating is float:
-        return a < -ACT_GELU_AMAX_F
-    return a < -ACT_GELU_AMAX_D
+        return (a < -ACT_GELU_AMAX_F) & (a >= <float>-ACT_GELU_FAR_AMAX_F)
+    return False
 
 
 cdef inline floating geglu_gate_fast(floating a, floating b) noexcept nogil:
