@@ -87,6 +87,11 @@ def test_table_and_module_and_formulas_agree():
             assert (op, d) in _covered(), f"no test of {op}'s {d} fast path"
             outs = ("_a", "_b") if d == "gate_grad" else ("",)
             wanted |= {f"{op}_{d}_rare"} | {f"{op}_{d}{o}_fast" for o in outs}
+    for op, directions in _spec.FAST_SAT_PATHS.items():
+        assert set(directions) <= set(_spec.FAST_PATHS[op]), op
+        for d in directions:
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            wanted |= {f"{op}_{d}_band_rare"} | {f"{op}_{d}{o}_sat" for o in outs}
     missing = [fn for fn in sorted(wanted)
                if not re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M)]
     assert not missing, f"formulas missing from _formulas.pxd: {missing}"
