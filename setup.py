@@ -101,7 +101,8 @@ def generate_elementwise_pxi():
                                TINY_ASSISTS=spec["TINY_FOR_ASSISTS"],
                                RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
-                               ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"])
+                               ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"],
+                               SAT=spec["FAST_SAT_PATHS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

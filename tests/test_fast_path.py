@@ -91,6 +91,11 @@ def test_table_and_module_and_formulas_agree():
         for d in directions:
             assert d in _spec.FAST_PATHS.get(op, ()) and d in ("forward", "backward"), (op, d)
             wanted |= {f"{op}_{d}_unit_rare", f"{op}_{d}_unit_fast"}
+    for op, directions in _spec.FAST_SAT_PATHS.items():
+        assert set(directions) <= set(_spec.FAST_PATHS[op]), op
+        for d in directions:
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            wanted |= {f"{op}_{d}_band_rare"} | {f"{op}_{d}{o}_sat" for o in outs}
     missing = [fn for fn in sorted(wanted)
                if not re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M)]
     assert not missing, f"formulas missing from _formulas.pxd: {missing}"
@@ -268,6 +273,95 @@ def test_saturated_inputs_fast_and_exact_blocks(name, params, direction, dtype, 
     assert same_bits(exact[keep], fast[keep]), "saturated lanes differ between fast and exact blocks"
     assert same_bits(_elementwise_call(name, params, direction, xr.copy(), g.copy(), True),
                      exact), "in place"
+
+
+#: the gates' inputs of the saturated kind besides SATURATED: float32 geglu's a below
+#: its far series' clamp (-37), where the fast formulas select the clamped value
+GATE_SATURATED_EXTRA = {"geglu": {np.dtype(np.float32): [-37.5, -50.0, -95.0, -1e5]}}
+#: the gate argument that makes a block exact (glu: b, swiglu and geglu: a): the band
+#: FAST_EXP_MIN < -z <= FAST_SAT, for float32 geglu [-37, -15); float64 geglu has no
+#: rare blocks (both paths compute one formula)
+GATE_BAND = {"glu": (-100.0, -700.0), "swiglu": (-100.0, -700.0), "geglu": (-20.0, -20.0)}
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
+def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_level):
+    """The gates' fast formulas select the exact ones' limits where the gate argument
+    (glu: b, swiglu and geglu: a) is saturated, infinite or NaN, whatever the other
+    factor and g (huge, so that a * b or g * a overflows, infinite, signed zeros, NaN):
+    arrays of such lanes (and a few ordinary ones) many blocks long, and the same with
+    one band input in every other block (those blocks exact), bit for bit the same on
+    every other lane; the finite lanes within the documented bounds of the references
+    (float64, mpmath)."""
+    dt = np.dtype(dtype)
+    half, rows = BLOCKS * BLOCK + 5, 2
+    rng = np.random.default_rng(21)
+    saturated = np.array(SATURATED[dt] + GATE_SATURATED_EXTRA.get(name, {}).get(dt, []), dtype)
+    other = np.concatenate([saturated, np.array([0.0, -0.0, 1.5, -2.5], dtype)])
+    huge = 1e30 if dt == F32 else 1e300
+    g_values = np.array([np.inf, -np.inf, huge, -huge, 0.0, -0.0, np.nan, 1.25, -3.0], dtype)
+    z = saturated[rng.integers(0, saturated.size, (rows, half))]
+    w = other[rng.integers(0, other.size, (rows, half))]
+    g = g_values[rng.integers(0, g_values.size, (rows, half))]
+    # every 7th lane ordinary in all of a, b and g
+    oz, ow = (v.reshape(rows, half) for v in _ordinary(dtype, rows * half, seed=22))
+    og, _ = _ordinary(dtype, rows * half, seed=23)
+    z[:, ::7], w[:, ::7], g[:, ::7] = oz[:, ::7], ow[:, ::7], og.reshape(rows, half)[:, ::7]
+    a, b = (w, z) if name == "glu" else (z, w)
+    x = np.concatenate([a, b], axis=1)
+    lanes, exact_block = _rare_lanes(half, seed=24)
+    xr = x.copy()
+    band = GATE_BAND[name][0 if dt == F32 else 1]
+    xr[:, (half if name == "glu" else 0) + lanes] = band
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+
+    def run(xv, in_place=False):
+        if direction == "forward":
+            return fwd(xv, axis=-1)
+        return bwd(g, xv, axis=-1, out=xv) if in_place else bwd(g, xv, axis=-1)
+
+    fast, exact = run(x), run(xr)
+    keep = np.ones(half, bool)
+    keep[lanes] = False
+    if direction == "backward":
+        keep = np.concatenate([keep, keep])
+    assert same_bits(exact[:, keep], fast[:, keep]), "saturated lanes differ between fast and exact blocks"
+    if direction == "backward":
+        assert same_bits(run(xr.copy(), True), exact), "in place"
+    # a NaN gate argument gives NaN in the output and in its own gradient
+    nan_z = np.isnan(z)
+    if direction == "forward":
+        assert np.isnan(fast[nan_z]).all()
+    else:
+        assert np.isnan(fast[:, half:][nan_z] if name == "glu" else fast[:, :half][nan_z]).all()
+    inner = {"glu": "sigmoid", "swiglu": "swish", "geglu": "gelu"}[name]
+    finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(g)
+    # the references in mpmath (float64) are slow at huge arguments: every 16th finite lane
+    sample = np.flatnonzero(finite.ravel())[::1 if dt == F32 else 16]
+    xs = np.concatenate([a.ravel()[sample], b.ravel()[sample]])
+    gs = g.ravel()[sample]
+    with np.errstate(all="ignore"):
+        hi, ghi, gscale = gate_reference(name, inner, {}, xs, gs, -1)
+    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
+    n = sample.size
+    if direction == "forward":
+        got, want, scale = fast.ravel()[sample], hi, None
+    else:
+        got = np.concatenate([fast[:, :half].ravel()[sample], fast[:, half:].ravel()[sample]])
+        want, scale = ghi, gscale
+    # a product beyond the dtype's range (g * b of huge factors) overflows, with its sign
+    over = np.abs(want) > float(np.finfo(dtype).max)
+    assert same_bits(got[over], np.copysign(np.inf, want[over]).astype(dtype)), "overflow"
+    checked = ~over
+    if direction == "backward" and name != "glu":
+        # g * b overflowing, at a past the gate's saturation: both paths give
+        # inf * 0 = NaN for the a gradient, as silu's and gelu's backward take g * b
+        # as their grad (test_gated.py leaves such g out)
+        with np.errstate(over="ignore"):
+            gb = np.isinf(gs * xs[n:])
+        checked[:n] &= ~gb
+    _check(got, want, None, scale, limit, f"{name} {direction} saturated", checked)
 
 
 @pytest.mark.parametrize("dtype", dtype_params())

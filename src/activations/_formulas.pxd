@@ -575,12 +575,17 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback); for
-#     glu's backward, g*a (mul_logistic_density's fallback).
+#     glu's backward, g*a (mul_logistic_density's fallback); for the saturated blocks'
+#     predicates (below) both only where the gate's sigmoid is not saturated.
 # NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
 # inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
 # clamp), so they return their limits there (a value or a product with 0, as below); the
 # fast formulas of the elementwise ops select the same limits, so the predicates
 # (fast_band_rare) leave only the band FAST_EXP_MIN < |z| <= FAST_SAT to the exact ones.
+# The gates (_spec.FAST_SAT_PATHS) keep their fast formulas and predicates free of those
+# selects, and a block that the predicate finds rare takes a second pass,
+# NAME_DIR_band_rare: without a band lane it runs NAME_DIR_sat (NAME_gate_grad_a_sat
+# and _b_sat), the fast formula with the limits selected, else the exact one.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -989,6 +994,15 @@ cdef inline floating celu_backward_fast(floating g, floating x, floating a, floa
 
 # glu: a * sigmoid(b).  The backward's two gradients share exp(-|b|): the same inline
 # call in one loop body, which GCC evaluates once (as swiglu's share exp(-|a|)).
+# Past |b| > FAST_SAT the saturated blocks' formulas take t = 0 (saturated_zero_t): a / 1 and a * 0,
+# mul_sigmoid's limits there, bit for bit (NaN and signed zeros included), and no
+# product with the clamped exp, which may be subnormal
+
+cdef inline floating saturated_zero_t(floating z, floating t) noexcept nogil:
+    """t = exp(-|z|), or 0 past |z| > FAST_SAT (NaN z: t)."""
+    cdef floating zero = 0
+    return select_gt(vfabs(z), fast_sat(z), zero, t)
+
 
 cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
     return mul_sigmoid_rare(a, b)
@@ -996,6 +1010,14 @@ cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
 
 cdef inline floating glu_gate_fast(floating a, floating b) noexcept nogil:
     return mul_sigmoid_fast(a, b, vexp_normal(-vfabs(b)))
+
+
+cdef inline bint glu_gate_band_rare(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_band_rare(a, b)
+
+
+cdef inline floating glu_gate_sat(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_fast(a, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
 
 
 cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1013,7 +1035,32 @@ cdef inline floating glu_gate_grad_b_fast(floating g, floating a, floating b) no
     return (g * a) * logistic_density(vexp_normal(-vfabs(b)))
 
 
-# swiglu: silu(a) * b
+cdef inline bint glu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
+    # fast_band_rare(b) | mul_sigmoid_band_rare(g, b), and g * a not finite
+    # (mul_logistic_density's fallback order g * (a * sigmoid'(b))), each only where
+    # |b| <= FAST_SAT: past it the fast formulas select the limits, g * (a * 0) for the
+    # fallback too (six compares, as many as the rare cases without the band took)
+    cdef floating zero = 0
+    cdef floating ga = g * a
+    return (vfabs(b) <= fast_sat(b)) & (exp_arg_rare(b) | (ga - ga != zero)
+                                        | ((b < zero) & mul_sigmoid_tiny_factor(g)))
+
+
+cdef inline floating glu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_fast(g, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
+
+
+cdef inline floating glu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
+    # |b| > FAST_SAT: mul_logistic_density's mul2_scaled_down with t_up = 0, g * (a * 0)
+    # in either factor order ((g * a) * 0 where g * a overflows would be NaN)
+    cdef floating zero = 0
+    cdef floating d = logistic_density(saturated_zero_t(b, vexp_normal(-vfabs(b))))
+    return select_gt(vfabs(b), fast_sat(b), g * (a * zero), (g * a) * d)
+
+
+# swiglu: silu(a) * b.  Past a > FAST_SAT the exact gate is a * b (fused or not: silu(a)
+# = a there); below -FAST_SAT silu(a) * b = -0 * b (the fused (a * b) * 0 is that too
+# where a * b is finite), which the fast formula forms as (-0 * b) t / (1 + t)
 
 cdef inline bint swiglu_gate_rare(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
@@ -1035,6 +1082,41 @@ cdef inline floating swiglu_gate_grad_a_fast(floating g, floating a, floating b)
 
 cdef inline floating swiglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
     return swiglu_gate_fast(a, g)
+
+
+cdef inline bint swiglu_gate_band_rare(floating a, floating b) noexcept nogil:
+    # mul_sigmoid_band_rare(a * b, a), and a * b infinite or NaN (the exact gate's
+    # fallback silu(a) * b), each only where |a| <= FAST_SAT (past it the fast formula
+    # selects the limits, the fallback's too; six compares, one more than the rare
+    # cases without the band took)
+    cdef floating zero = 0
+    cdef floating ab = a * b
+    return (vfabs(a) <= fast_sat(a)) & ((ab - ab != zero) | (a < fast_exp_min(a))
+                                        | ((a < zero) & mul_sigmoid_tiny_factor(ab)))
+
+
+cdef inline floating swiglu_gate_sat(floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    cdef floating a_sat = select_gt(-fast_sat(a), a, -zero, a)
+    return mul_sigmoid_fast(a_sat * b, a, vexp_normal(-vfabs(a)))
+
+
+cdef inline bint swiglu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
+    # fast_band_rare(a) | swiglu_gate_band_rare(a, g), each only where |a| <= FAST_SAT (six
+    # compares, as many as the rare cases without the band took)
+    cdef floating zero = 0
+    cdef floating ag = a * g
+    return (vfabs(a) <= fast_sat(a)) & (exp_arg_rare(a) | (ag - ag != zero)
+                                        | ((a < zero) & mul_sigmoid_tiny_factor(ag)))
+
+
+cdef inline floating swiglu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
+    # silu_backward_fast's derivative, times g * b
+    return (g * b) * swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(-vfabs(a))))
+
+
+cdef inline floating swiglu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
+    return swiglu_gate_sat(a, g)
 
 
 # ----------------------------------------------------------------- hard_swish
@@ -1291,7 +1373,10 @@ cdef extern from "_gelu.h" nogil:
     double act_gelu_grad_fd(float x) noexcept
     double act_gelu_far_fd(float x) noexcept
     double act_gelu_grad_far_fd(float x) noexcept
+    double act_gelu_far_sat_fd(float x, double y) noexcept
+    double act_gelu_grad_far_sat_fd(float x, double y) noexcept
     double ACT_GELU_AMAX_F
+    double ACT_GELU_FAR_AMAX_F
     double ACT_GELU_AMAX_D
     double act_gelu_tanh_fd(float x) noexcept
     double act_gelu_tanh_grad_fd(float x) noexcept
@@ -1396,10 +1481,12 @@ cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
 
 
 cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
-                                bint far_tail) noexcept nogil:
+                                int far_tail) noexcept nogil:
     """gelu(a) * b, rounded once (see above); tanh_form: PyTorch's approximate='tanh';
-    far_tail: float32 a < -AMAX by _gelu.h's far-tail series (else the clamped tail,
-    right only where the product underflows: the fast path's blocks have no such a).
+    far_tail 1: float32 a < -AMAX by _gelu.h's far-tail series; 0: the clamped tail,
+    right only where the product underflows (the fast path's blocks have no a < -AMAX);
+    2: as 0, and the far series' clamped value for a < -FAR_AMAX (the saturated blocks
+    have no a in [-FAR_AMAX, -AMAX)).
     (tanh_form and far_tail are constants at every call: the unused code folds away.)"""
     cdef floating one = 1
     cdef floating ab
@@ -1408,9 +1495,11 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
         if finite(a):
             if tanh_form:
                 return <float>(act_gelu_tanh_fd(a) * <double>b)
-            if far_tail:
+            if far_tail == 1:
                 return <float>((act_gelu_far_fd(a) if a < -ACT_GELU_AMAX_F else act_gelu_fd(a))
                                * <double>b)
+            if far_tail == 2:
+                return <float>(act_gelu_far_sat_fd(a, act_gelu_fd(a)) * <double>b)
             return <float>(act_gelu_fd(a) * <double>b)
         return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
     else:
@@ -1421,16 +1510,19 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
 
 
 cdef inline floating gelu_grad_times(floating a, floating g, floating b,
-                                     bint tanh_form, bint far_tail) noexcept nogil:
+                                     bint tanh_form, int far_tail) noexcept nogil:
     """gelu'(a) * g * b (float32: the product formed in double, rounded once); far_tail
     as for gelu_times."""
     if floating is float:
         if finite(a):
             if tanh_form:
                 return <float>(act_gelu_tanh_grad_fd(a) * (<double>g * <double>b))
-            if far_tail:
+            if far_tail == 1:
                 return <float>((act_gelu_grad_far_fd(a) if a < -ACT_GELU_AMAX_F
                                 else act_gelu_grad_fd(a)) * (<double>g * <double>b))
+            if far_tail == 2:
+                return <float>(act_gelu_grad_far_sat_fd(a, act_gelu_grad_fd(a))
+                               * (<double>g * <double>b))
             return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
         return (act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * (g * b)
     else:
@@ -1440,31 +1532,56 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
 # d/db gelu(a) * b = gelu(a): grad_b is the gate with g in place of b.
 
 cdef inline floating geglu_gate(floating a, floating b) noexcept nogil:
-    return gelu_times(a, b, False, True)
+    return gelu_times(a, b, False, 1)
 
 
 cdef inline floating geglu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_grad_times(a, g, b, False, True)
+    return gelu_grad_times(a, g, b, False, 1)
 
 
 cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return gelu_times(a, g, False, True)
+    return gelu_times(a, g, False, 1)
 
 
-# geglu's fast path (see "per-block fast paths"): blocks without a float32 a < -AMAX
-# skip the far tail's select, bit for bit the same.  float64 has no far-tail form yet
-# (its tail is clamped at ACT_GELU_AMAX_D = 39, where gelu(a) b is right for |b| up to
-# ~1e16): both of its paths compute the same formula, its blocks with a < -39 the
-# exact one.
+# geglu's fast path (see "per-block fast paths"): float32 blocks without an a < -AMAX
+# (-15) skip the far series, bit for bit the same; saturated blocks, without an a in
+# [-FAR_AMAX, -AMAX) (-37, -15), too: below -37 the series is clamped to one value,
+# which their formulas select (_gelu.h act_gelu_far_sat_fd), and infinities and NaN
+# take the float32 forms on every path.
+# float64 has no far-tail form yet (its tail is clamped at ACT_GELU_AMAX_D = 39, where
+# gelu(a) b is right for |b| up to ~1e16): both of its paths compute the same formula,
+# so no block is rare.
 
 cdef inline bint geglu_gate_rare(floating a, floating b) noexcept nogil:
     if floating is float:
         return a < -ACT_GELU_AMAX_F
-    return a < -ACT_GELU_AMAX_D
+    return False
+
+
+cdef inline bint geglu_gate_band_rare(floating a, floating b) noexcept nogil:
+    if floating is float:
+        return (a < -ACT_GELU_AMAX_F) & (a >= <float>-ACT_GELU_FAR_AMAX_F)
+    return False
+
+
+cdef inline floating geglu_gate_sat(floating a, floating b) noexcept nogil:
+    return gelu_times(a, b, False, 2)
+
+
+cdef inline bint geglu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
+    return geglu_gate_band_rare(a, b)
+
+
+cdef inline floating geglu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
+    return gelu_grad_times(a, g, b, False, 2)
+
+
+cdef inline floating geglu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
+    return gelu_times(a, g, False, 2)
 
 
 cdef inline floating geglu_gate_fast(floating a, floating b) noexcept nogil:
-    return gelu_times(a, b, False, False)
+    return gelu_times(a, b, False, 0)
 
 
 cdef inline bint geglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1472,23 +1589,23 @@ cdef inline bint geglu_gate_grad_rare(floating g, floating a, floating b) noexce
 
 
 cdef inline floating geglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
-    return gelu_grad_times(a, g, b, False, False)
+    return gelu_grad_times(a, g, b, False, 0)
 
 
 cdef inline floating geglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
-    return gelu_times(a, g, False, False)
+    return gelu_times(a, g, False, 0)
 
 
 cdef inline floating geglu_tanh_gate(floating a, floating b) noexcept nogil:
-    return gelu_times(a, b, True, False)
+    return gelu_times(a, b, True, 0)
 
 
 cdef inline floating geglu_tanh_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
-    return gelu_grad_times(a, g, b, True, False)
+    return gelu_grad_times(a, g, b, True, 0)
 
 
 cdef inline floating geglu_tanh_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return gelu_times(a, g, True, False)
+    return gelu_times(a, g, True, 0)
 
 
 

@@ -496,6 +496,19 @@ ACT_INLINE double act_gelu_grad_far_fd(float x)
     return -(phi * a) * ACT_FMA_D(-act_gelu_mills_series(z), z, 1.0);
 }
 
+/* y, or where x < -FAR_AMAX the far tail's value there (the clamp makes it one value for
+ * every such finite x): geglu's fast path takes act_gelu_fd / act_gelu_grad_fd as y
+ * and so needs the far series only for -FAR_AMAX <= x < -AMAX (_formulas.pxd, geglu) */
+ACT_INLINE double act_gelu_far_sat_fd(float x, double y)
+{
+    return x < (float)-ACT_GELU_FAR_AMAX_F ? act_gelu_far_fd((float)-ACT_GELU_FAR_AMAX_F) : y;
+}
+
+ACT_INLINE double act_gelu_grad_far_sat_fd(float x, double y)
+{
+    return x < (float)-ACT_GELU_FAR_AMAX_F ? act_gelu_grad_far_fd((float)-ACT_GELU_FAR_AMAX_F) : y;
+}
+
 /* w = 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) in double (relative error ~3e-16, so exp's
  * argument is off by < 1e-13 for |w| <= 300); |x|^3 cannot overflow a double.
  * |w| is clamped to 300 and x to [-50, 50] where it multiplies t: beyond, the float32

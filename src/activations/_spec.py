@@ -416,6 +416,19 @@ FAST_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Ops and directions of FAST_PATHS whose rare blocks take a second predicate pass,
+#: NAME_DIR_band_rare: blocks without such a lane (only saturated ones: huge inputs,
+#: infinities, NaN) run NAME_DIR_sat, the fast formula with the exact formula's limits
+#: selected, the others the exact formula (_formulas.pxd "Per-block fast paths").  The
+#: fast formula and its predicate stay free of the selects, so ordinary data pays
+#: nothing for them.
+FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate", "gate_grad"),
+    "swiglu": ("gate", "gate_grad"),
+    "geglu": ("gate", "gate_grad"),
+}
+
+
 #: Ops and directions of FAST_PATHS whose fast formula is the exact one's value on every
 #: input (the exact formula only keeps rare lanes from subnormal arithmetic): their
 #: blocks compute the fast formula and OR the predicate in one pass while no rare block
