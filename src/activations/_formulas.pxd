@@ -670,14 +670,19 @@ cdef inline floating mul_sigmoid_fast(floating a, floating z, floating t) noexce
     return (a if z >= 0 else a * t) / (one + t)
 
 
+cdef inline floating saturated_zero_t(floating z, floating t) noexcept nogil:
+    """t = exp(-|z|), or 0 past |z| > FAST_SAT (NaN z: t)."""
+    cdef floating zero = 0
+    return select_gt(vfabs(z), fast_sat(z), zero, t)
+
+
 cdef inline floating mul_sigmoid_sat_fast(floating a, floating z, floating t) noexcept nogil:
     """mul_sigmoid(a, z, zlo) given t = exp(-|z + zlo|), where not mul_sigmoid_band_rare(a,
     z): mul_sigmoid_fast with t = 0 past |z| > FAST_SAT, where it gives mul_sigmoid's
     limits, a / 1 and (a * 0) / 1 (mul_sigmoid's t_up is 0 there, and 1 + its guarded t
     rounds to 1), with no select after it and no product with the clamped exp, which
     would be subnormal."""
-    cdef floating zero = 0
-    return mul_sigmoid_fast(a, z, select_gt(vfabs(z), fast_sat(z), zero, t))
+    return mul_sigmoid_fast(a, z, saturated_zero_t(z, t))
 
 
 cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogil:
@@ -998,11 +1003,6 @@ cdef inline floating celu_backward_fast(floating g, floating x, floating a, floa
 # mul_sigmoid's limits there, bit for bit (NaN and signed zeros included), and no
 # product with the clamped exp, which may be subnormal
 
-cdef inline floating saturated_zero_t(floating z, floating t) noexcept nogil:
-    """t = exp(-|z|), or 0 past |z| > FAST_SAT (NaN z: t)."""
-    cdef floating zero = 0
-    return select_gt(vfabs(z), fast_sat(z), zero, t)
-
 
 cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
     return mul_sigmoid_rare(a, b)
@@ -1017,7 +1017,7 @@ cdef inline bint glu_gate_band_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating glu_gate_sat(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(a, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
+    return mul_sigmoid_sat_fast(a, b, vexp_normal(-vfabs(b)))
 
 
 cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1047,7 +1047,7 @@ cdef inline bint glu_gate_grad_band_rare(floating g, floating a, floating b) noe
 
 
 cdef inline floating glu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(g, b, saturated_zero_t(b, vexp_normal(-vfabs(b))))
+    return mul_sigmoid_sat_fast(g, b, vexp_normal(-vfabs(b)))
 
 
 cdef inline floating glu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
