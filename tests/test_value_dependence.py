@@ -145,3 +145,73 @@ def test_softsign_selected_results_are_exact(dtype):
         assert r * r < half_smallest                       # r * r rounds to +0
         assert yi == 0 and np.signbit(yi) == np.signbit(gi)   # a zero of g's sign
     assert np.isnan(act.softsign_backward(np.array([np.inf], dtype), xb[:1]))[0]
+
+
+def _rounded_mp(f, x, dtype):
+    """f of every element of x (mpmath), rounded to dtype."""
+    from reference import MP_DPS, mp
+    with mp.workdps(MP_DPS):
+        return np.array([np.nan if np.isnan(v) else float(f(mp.mpf(float(v))))
+                         for v in x], np.float64).astype(dtype)
+
+
+def _saturated_lanes(dtype, limit, below):
+    """The lanes of _inputs' blocks whose results the saturated forms give, |x| > limit
+    (huge, infinite) and NaN, and those with |x| < below (signed zeros, subnormals), in
+    every block kind (alone and mixed with ordinary values), as (kind, block, mask)."""
+    for kind, x in _inputs(dtype).items():
+        with np.errstate(invalid="ignore"):
+            mask = ~(np.abs(x) <= limit) | (np.abs(x) < below)
+        yield kind, x, mask
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_log_sigmoid_saturated_lanes(dtype, simd_level, restore_threads):
+    """log_sigmoid's fast blocks take t = 0 past |x| > FAST_SAT (_formulas.pxd
+    log_sigmoid_forward_fast), so that the clamped exp's products in log1p do not
+    underflow: there the result is min(x, 0), the definition rounded (mpmath; the
+    negative tiny value at x > FAST_SAT rounds to a zero, compared by value)."""
+    from reference import REFERENCES
+    ref = REFERENCES["log_sigmoid"]
+    p = ref.effective({}, dtype)
+    for kind, x, mask in _saturated_lanes(dtype, 256.0, np.finfo(dtype).smallest_normal):
+        want = _rounded_mp(lambda v: ref.forward_mp(v, p), x[mask], dtype)
+        for threads in (1, 2):
+            act.set_num_threads(threads)
+            got = act.log_sigmoid(x)[mask]
+            assert np.array_equal(got, want, equal_nan=True), (kind, threads)
+
+
+def test_gelu_float64_clamped_tail(simd_level, restore_threads):
+    """float64 gelu clamps |x| at 46.125, where its exp factor is +0 (_gelu.h
+    ACT_GELU_AMAX_D): past |x| = 39 the results are the definition's limits, rounded
+    (mpmath), with their signs: gelu(-x) = -0, gelu(x) = x, gelu' = -0 / 1, and geglu's
+    gate gelu(a) b; also at signed zeros (subnormal x, whose x/2 may be a tie that
+    the definition's x^2 term breaks, is left to test_accuracy's bounds)."""
+    from reference import REFERENCES
+    ref = REFERENCES["gelu"]
+    dtype = np.dtype(np.float64)
+    p = ref.effective({}, dtype)
+    edge = np.array([38.5, 39.0, 39.5, 46.0, 46.125, 46.25, 60.0, 745.0], dtype)
+    for kind, x, mask in _saturated_lanes(dtype, 39.0, np.finfo(dtype).smallest_subnormal):
+        x = np.concatenate([x, edge, -edge])
+        mask = np.concatenate([mask, np.ones(2 * edge.size, bool)])
+        g = _grads(dtype, x.size, seed=3)
+        g[~np.isfinite(g)] = 1.5
+        want_y = _rounded_mp(lambda v: ref.forward_mp(v, p), x[mask], dtype)
+        want_d = _rounded_mp(lambda v: ref.derivative_mp(v, p), x[mask], dtype)
+        zero = x[mask] == 0                     # mpmath has no -0: x * Phi(x) = x there
+        want_y[zero] = x[mask][zero]
+        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+            want_g = g[mask] * want_d
+        for threads in (1, 2):
+            act.set_num_threads(threads)
+            assert same_bits(act.gelu(x)[mask], want_y), (kind, threads)
+            assert same_bits(act.gelu_backward(g, x)[mask], want_g), (kind, threads)
+            # geglu: gelu(a) * b with b = 2.5, past |a| = 39 and NaN (below |a| < 1 it
+            # takes Phi(a) (a b) instead)
+            far = mask & ~(np.abs(x) < 1.0)
+            gate = act.geglu(np.concatenate([x, np.full(x.size, 2.5, dtype)])[None, :])[0]
+            with np.errstate(over="ignore", invalid="ignore"):
+                want_gate = want_y[far[mask]] * dtype.type(2.5)
+            assert same_bits(gate[far], want_gate), (kind, threads)

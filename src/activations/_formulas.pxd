@@ -936,10 +936,10 @@ cdef inline bint log_sigmoid_forward_rare(floating x, floating a, floating b) no
 
 
 cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # |x| > FAST_SAT: min(x, 0) - 0, as log_sigmoid_forward's scaled branch with t_up = 0
-    cdef floating zero = 0
-    cdef floating y = log_sigmoid_given(x, vexp_normal(-vfabs(x)))
-    return (x if x < 0 else zero) if vfabs(x) > fast_sat(x) else y
+    # |x| > FAST_SAT: min(x, 0) - 0, as log_sigmoid_forward's scaled branch with t_up = 0;
+    # t = 0 there gives it (log1p(0) = 0), and keeps the clamped exp out of vlog1p_unit,
+    # whose products of it underflow
+    return log_sigmoid_given(x, saturated_zero_t(x, vexp_normal(-vfabs(x))))
 
 
 cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1548,8 +1548,8 @@ cdef inline floating geglu_gate_grad_b(floating g, floating a, floating b) noexc
 # [-FAR_AMAX, -AMAX) (-37, -15), too: below -37 the series is clamped to one value,
 # which their formulas select (_gelu.h act_gelu_far_sat_fd), and infinities and NaN
 # take the float32 forms on every path.
-# float64 has no far-tail form yet (its tail is clamped at ACT_GELU_AMAX_D = 39, where
-# gelu(a) b is right for |b| up to ~1e16): both of its paths compute the same formula,
+# float64 has no far-tail form yet (its gelu(a) is -0 from a = -39 on, so gelu(a) b
+# is right for |b| up to ~1e16): both of its paths compute the same formula,
 # so no block is rare.
 
 cdef inline bint geglu_gate_rare(floating a, floating b) noexcept nogil:

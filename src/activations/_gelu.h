@@ -80,9 +80,15 @@
 #include "_vmath.h"
 
 /* a = |x| is clamped to AMAX: beyond it gelu, gelu', Q and phi*a underflow to 0 even
- * through the 2^S scaling (float32: 15*phi(15) = 8e-49; float64: 39*phi(39) = 5e-330) */
+ * through the 2^S scaling (float32: 15*phi(15) = 8e-49; float64: 39*phi(39) = 5e-330).
+ * float64 clamps further out, at 46.125, where act_gelu_gauss_up_d's factor 2^(n + S)
+ * is +0 (n = -1535): the clamped lanes (huge, infinite) get E = 0 and Q = 0, the
+ * values their products with E would underflow to, without an underflowing product
+ * (1.9x the time on AMD Zen 4, docs/performance-notes.md).  (P is fitted on
+ * [0, 39]; beyond, t < -1 and P(t) stays finite, and every product with E there
+ * underflows to the same signed zero as at 39.) */
 #define ACT_GELU_AMAX_F 15.0f
-#define ACT_GELU_AMAX_D 39.0
+#define ACT_GELU_AMAX_D 46.125
 /* S: the scaling that keeps exp(-a^2/2) normal where the results are denormal (as
  * swish: exp(-a^2/2) * 2^S, the product rounded once by the final 2^-S) */
 #define ACT_GELU_SCALE_F 64
@@ -225,10 +231,11 @@ ACT_INLINE double act_gelu_tail_ratio_d(double a)
     return act_gelu_poly_d(t) * r;
 }
 
-/* act_exp_scaled_d's method for the one range used here, -a^2/2 in [-760.5, 0]: no
- * clamps, and 2^(n + S) is one normal factor (n + S + 1023 in [438, 1535]; the shifter
- * carries S + 1023 in its low bits, as in act_gelu_gauss_f), so the result is the same
- * double as act_exp_scaled_d(-a^2/2, lo, S) in about 3/4 of the operations. */
+/* act_exp_scaled_d's method for the one range used here, -a^2/2 in [-1063.8, 0]: no
+ * clamps, and 2^(n + S) is one factor (n + S + 1023 in [0, 1535]; the shifter carries
+ * S + 1023 in its low bits, as in act_gelu_gauss_f), normal down to a = 39, where the
+ * result is the same double as act_exp_scaled_d(-a^2/2, lo, S) in about 3/4 of the
+ * operations, and +0 at a = AMAX (n + S + 1023 = 0, see AMAX). */
 #define ACT_GELU_SHIFTER_D (ACT_SHIFTER_D + (1023.0 + ACT_GELU_SCALE_D))
 ACT_INLINE double act_gelu_gauss_up_d(double a)
 {
