@@ -34,11 +34,11 @@ from libc.stdlib cimport malloc, free
 
 cdef extern from "_softmax_math.h" nogil:
     double ACT_SM_SCALE_D     # e is stored as exp(d) * 2**64 (see the header)
-    double ACT_SM_WHOLE_MIN_F # float32 log_softmax: the whole sum serves where log(sum) >= n * this
     double act_sm_exp_sum_f(const float* x, float* store, Py_ssize_t n, float m, float lo,
                             float flip) noexcept
     double act_sm_exp_split_f(const float* x, Py_ssize_t n, float m, float lo, float flip,
                               double* ones) noexcept
+    bint act_sm_whole_inexact_f(float m, Py_ssize_t n, double log_s) noexcept
     double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
                              double lo, double flip, double* ones) noexcept
     void act_sm_log_write_f(const float* x, float* out, Py_ssize_t n, float m,
@@ -293,7 +293,7 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         # for the whole sum (_softmax_math.h, Design 3); float64 always splits
         s = row_exp_sums(mode, x, out, n, m, bmin, flip, False, bstats, parallel, nthreads, &log_s)
         if floating is float:
-            if mode == LOG_SOFTMAX_FORWARD and log_s < <double>n * ACT_SM_WHOLE_MIN_F:
+            if mode == LOG_SOFTMAX_FORWARD and act_sm_whole_inexact_f(m, n, log_s):
                 s = row_exp_sums(mode, x, out, n, m, bmin, flip, True, bstats, parallel,
                                  nthreads, &log_s)
     if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \

@@ -22,10 +22,12 @@
  *     (log_softmax of a dominant entry).  float32 sums whole (`small`, ones = 0):
  *     its double lanes hold the total with 29 bits to spare, and a sum of n positive
  *     terms is within n 2^-53 of it relatively, so log(sum) is within 2^-28 of its
- *     own magnitude wherever log(sum) >= n 2^-24 (ACT_SM_WHOLE_MIN_F); a log_softmax
- *     row below that (one entry holding all but n 2^-24 of the mass) sums again,
- *     split (act_sm_exp_split_f).  float64 lanes carry the exact rounding errors of
- *     their additions (two_sum), added back at the end, and always split.
+ *     own magnitude wherever log(sum) >= n 2^-24; a log_softmax row below that (one
+ *     entry holding all but n 2^-24 of the mass) sums again, split
+ *     (act_sm_exp_split_f), unless |m| >= 2^32, where every other x is at least 256
+ *     below m, its e the clamp's +0, and the whole sum exact (act_sm_whole_inexact_f).
+ *     float64 lanes carry the exact rounding errors of their additions (two_sum),
+ *     added back at the end, and always split.
  *  4. Special values: NaN or +inf in a row gives d = NaN (+inf - +inf, or NaN), which
  *     passes the clamp (a compare) and makes the sum NaN; x = -inf gives d = -inf,
  *     clamped, its error term (NaN) dropped: e is +0, an output of 0 after the
@@ -67,8 +69,12 @@
    an error term below 2^-100 moves the reduced argument by a negligible 2^-100. */
 #define ACT_SM_TINY_F 0x1p-100f
 #define ACT_SM_TINY_D 0x1p-960
-/* A float32 log_softmax row's whole sum serves where log(sum) >= n * this (Design 3). */
-#define ACT_SM_WHOLE_MIN_F 0x1p-24
+/* Whether a float32 log_softmax row of n entries, maximum m and whole sum's log log_s
+   must sum again, split (Design 3; NaN compares false: a NaN row does not). */
+ACT_INLINE int act_sm_whole_inexact_f(float m, ptrdiff_t n, double log_s)
+{
+    return log_s < (double)n * 0x1p-24 && act_fabs_f(m) < 0x1p32f;
+}
 
 /* Whether a run whose smallest flip*x is lo needs the exp's clamp (Design 4): NaN
    compares false, so a row maximum of +-inf (lo - m NaN or -inf) takes the clamp. */
@@ -148,13 +154,15 @@ ACT_INLINE double act_sm_exp_sum_f(const float *x, float *store, ptrdiff_t n, fl
     uint32_t sign = act_asuint_f(flip) & 0x80000000u;
     int tiny = act_fabs_f(m) < ACT_SM_TINY_F, clamp = act_sm_needs_clamp_f(m, lo);
     if (store != NULL) {
-        return tiny ? act_sm_exp_sum_f_(x, store, n, m, sign, 1, 1)
-             : clamp ? act_sm_exp_sum_f_(x, store, n, m, sign, 0, 1)
-             : act_sm_exp_sum_f_(x, store, n, m, sign, 0, 0);
+        if (tiny) return clamp ? act_sm_exp_sum_f_(x, store, n, m, sign, 1, 1)
+                               : act_sm_exp_sum_f_(x, store, n, m, sign, 1, 0);
+        return clamp ? act_sm_exp_sum_f_(x, store, n, m, sign, 0, 1)
+                     : act_sm_exp_sum_f_(x, store, n, m, sign, 0, 0);
     }
-    return tiny ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 1, 1)
-         : clamp ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 1)
-         : act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 0);
+    if (tiny) return clamp ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 1, 1)
+                           : act_sm_exp_sum_f_(x, NULL, n, m, sign, 1, 0);
+    return clamp ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 1)
+                 : act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 0);
 }
 
 /* Sums of e = exp(flip*x - m) over a run, split: *ones = the count of e == 1, the
@@ -247,27 +255,37 @@ ACT_INLINE double act_sm_dot_f(const float *g, const float *y, ptrdiff_t n)
 }
 
 /* log_softmax's write pass, float32: out = (x - m) - log_s, x - m in double (exact
-   unless m is tiny), one rounding in all.  A row with a tiny maximum (ACT_SM_TINY_F)
-   flushes x and m below the bound to 0 before the conversion (converting a subnormal
-   takes a microcode assist): there x - m is below 2^-99 where log_s >= log 2 (two
-   entries with e == 1), and otherwise only the maximum itself (x = m) is tiny. */
+   unless m is tiny), the double result rounded once to float32.  A row with a tiny
+   maximum (ACT_SM_TINY_F) flushes x and m below the bound to 0 before the conversion
+   (converting a subnormal takes a microcode assist): there x - m is below 2^-99 where
+   log_s >= log 2 (two entries with e == 1), and otherwise only the maximum itself
+   (x = m) is tiny.  `shift` (a constant): out = x - c for c = m + log_s rounded in
+   double, one subtraction (the conversions bound this loop: 0.215 -> 0.18 ns/element
+   on Zen 4), where |c| <= 2^23 log_s (act_sm_log_write_f): out = (x - m) - log_s is
+   at least log_s in magnitude (both terms <= 0), so c's rounding, at most 2^-53 |c|,
+   and the subtraction's are together within 2^-29 of |out|, and the float32 result
+   within 0.5 + 2^-5 ulp (the double form's 0.5 + 2^-29). */
 ACT_INLINE void act_sm_log_write_f_(const float *x, float *out, ptrdiff_t n, float m,
-                                    double log_s, int tiny)
+                                    double log_s, int tiny, int shift)
 {
+    double c = (double)m + log_s;
     if (tiny) m = 0.0f;
 #pragma omp simd
     for (ptrdiff_t i = 0; i < n; i++) {
         float xi = x[i];
         if (tiny) xi = act_fabs_f(xi) < ACT_SM_TINY_F ? 0.0f : xi;
-        out[i] = (float)(((double)xi - (double)m) - log_s);
+        out[i] = shift ? (float)((double)xi - c) : (float)(((double)xi - (double)m) - log_s);
     }
 }
 
 ACT_INLINE void act_sm_log_write_f(const float *x, float *out, ptrdiff_t n, float m,
                                    double log_s)
 {
-    if (act_fabs_f(m) < ACT_SM_TINY_F) act_sm_log_write_f_(x, out, n, m, log_s, 1);
-    else act_sm_log_write_f_(x, out, n, m, log_s, 0);
+    /* log_s > 0: a row of one entry (log_s = 0) keeps x - m = +0 for x = m = -0 */
+    if (act_fabs_f(m) < ACT_SM_TINY_F) act_sm_log_write_f_(x, out, n, m, log_s, 1, 0);
+    else if (log_s > 0.0 && act_fabs_d((double)m + log_s) <= 0x1p23 * log_s)
+        act_sm_log_write_f_(x, out, n, m, log_s, 0, 1);
+    else act_sm_log_write_f_(x, out, n, m, log_s, 0, 0);
 }
 
 /* e / s for the write pass, given recip = 1 / s rounded: with FMA, Markstein's
