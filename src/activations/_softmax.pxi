@@ -20,7 +20,8 @@
 #     double (float64 data: each lane carries the exact rounding errors of its
 #     additions, two_sum, added back at the end), and the sum is kept as (count of
 #     e == 1) + (sum of e < 1), so log(sum) = log1p(...) stays accurate when one
-#     probability is close to 1.
+#     probability is close to 1 (float32 rows sum whole first, and split only where
+#     log(sum) is too small for the whole sum: _softmax_math.h, Design 3).
 #  4. Edge cases (as PyTorch): a row of all -inf gives NaN (m = -inf, -inf - m =
 #     NaN); NaN or +inf anywhere makes the row NaN (the sum is NaN); -inf entries get
 #     probability 0, log-probability -inf and (softmax) a zero gradient.
@@ -33,12 +34,13 @@ from libc.stdlib cimport malloc, free
 
 cdef extern from "_softmax_math.h" nogil:
     double ACT_SM_SCALE_D     # e is stored as exp(d) * 2**64 (see the header)
-    double act_sm_exp_store_f(const float* x, float* store, Py_ssize_t n, float m,
-                              float flip, double* ones) noexcept
-    double act_sm_exp_split_f(const float* x, Py_ssize_t n, float m, float flip,
+    double act_sm_exp_sum_f(const float* x, float* store, Py_ssize_t n, float m, float lo,
+                            float flip) noexcept
+    double act_sm_exp_split_f(const float* x, Py_ssize_t n, float m, float lo, float flip,
                               double* ones) noexcept
+    bint act_sm_whole_inexact_f(float m, Py_ssize_t n, double log_s) noexcept
     double act_sm_exp_sums_d(const double* x, double* store, Py_ssize_t n, double m,
-                             double flip, double* ones) noexcept
+                             double lo, double flip, double* ones) noexcept
     void act_sm_log_write_f(const float* x, float* out, Py_ssize_t n, float m,
                             double log_s) noexcept
     double act_sm_dot_d(const double* g, const double* y, Py_ssize_t n) noexcept
@@ -94,22 +96,28 @@ cdef inline floating shifted_exp(floating x, floating m, floating flip) noexcept
 # ---------------------------------------------------------------- block statistics
 
 cdef void exp_sums(const floating* x, floating* store, Py_ssize_t n, floating m,
-                   floating flip, RowStats* st) noexcept nogil:
-    """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1).
+                   floating lo, floating flip, bint split, RowStats* st) noexcept nogil:
+    """Sums of e = exp(flip*x - m) over a run, split as (count of e == 1, sum of e < 1),
+    or (float32, split False) whole in st.small with st.ones = 0.
 
-    `store`: where to keep the e values, scaled by 2**64 (softmax forward; the sum
-    then comes whole in st.small), or NULL.  One vectorized loop (_softmax_math.h).
+    `store`: where to keep the e values, scaled by 2**64 (softmax forward, float32 then
+    whole), or NULL.  lo: the run's smallest flip*x (-inf where not known), which picks
+    the exp's form.  One vectorized loop (_softmax_math.h).
     """
     if floating is float:
         if store != NULL:
-            st.small = act_sm_exp_store_f(x, store, n, m, flip, &st.ones)
+            st.ones = 0
+            st.small = act_sm_exp_sum_f(x, store, n, m, lo, flip)
+        elif split:
+            st.small = act_sm_exp_split_f(x, n, m, lo, flip, &st.ones)
         else:
-            st.small = act_sm_exp_split_f(x, n, m, flip, &st.ones)
+            st.ones = 0
+            st.small = act_sm_exp_sum_f(x, NULL, n, m, lo, flip)
     else:
         if store != NULL:
-            st.small = act_sm_exp_sums_d(x, store, n, m, flip, &st.ones)
+            st.small = act_sm_exp_sums_d(x, store, n, m, lo, flip, &st.ones)
         else:
-            st.small = act_sm_exp_sums_d(x, NULL, n, m, flip, &st.ones)
+            st.small = act_sm_exp_sums_d(x, NULL, n, m, lo, flip, &st.ones)
 
 
 cdef double dot_exp(const floating* g, const floating* x, Py_ssize_t n, floating m,
@@ -250,50 +258,44 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
     cdef const floating* x = in1 if (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD) else in2
     cdef floating m = -vinf(flip), bm
     cdef floating stack_max[STACK_BLOCKS]
+    cdef floating stack_min[STACK_BLOCKS]
     cdef RowStats stack_stats[STACK_BLOCKS]
     cdef double stack_dots[STACK_BLOCKS]
     cdef floating* bmax = stack_max
+    cdef floating* bmin = stack_min
     cdef RowStats* bstats = stack_stats
     cdef double* bdots = stack_dots
-    cdef double ones = 0, small = 0, s = 1, log_s = 0, dot = 0
+    cdef double s = 1, log_s = 0, dot = 0
     cdef bint parallel = nthreads > 1 and nblocks > 1
     if n == 0:
         return
     if nblocks > STACK_BLOCKS:
         bmax = <floating*>malloc(nblocks * sizeof(floating))
+        bmin = <floating*>malloc(nblocks * sizeof(floating))
         bstats = <RowStats*>malloc(nblocks * sizeof(RowStats))
         bdots = <double*>malloc(nblocks * sizeof(double))
-        if bmax == NULL or bstats == NULL or bdots == NULL:  # pragma: no cover
-            free(bmax); free(bstats); free(bdots)
+        if bmax == NULL or bmin == NULL or bstats == NULL or bdots == NULL:  # pragma: no cover
+            free(bmax); free(bmin); free(bstats); free(bdots)
             for b in range(n):
-                out[b] = vinf(flip) - vinf(flip)  # NaN: cannot allocate 3 small arrays
+                out[b] = vinf(flip) - vinf(flip)  # NaN: cannot allocate 4 small arrays
             return
     if mode_reads_x(mode):
         if parallel:
             for b in prange(nblocks, schedule='static', num_threads=nthreads):
-                bmax[b] = vmax_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip)
+                bmax[b] = vrange_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip, &bmin[b])
         else:
             for b in range(nblocks):
-                bmax[b] = vmax_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip)
+                bmax[b] = vrange_run(x + b * ROW_BLOCK, min(<Py_ssize_t>ROW_BLOCK, n - b * ROW_BLOCK), flip, &bmin[b])
         for b in range(nblocks):
             bm = bmax[b]
             m = bm if bm > m else m
-        if parallel:
-            for b in prange(nblocks, schedule='static', num_threads=nthreads):
-                start = b * ROW_BLOCK
-                exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
-                         min(<Py_ssize_t>ROW_BLOCK, n - start), m, flip, &bstats[b])
-        else:
-            for b in range(nblocks):
-                start = b * ROW_BLOCK
-                exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
-                         min(<Py_ssize_t>ROW_BLOCK, n - start), m, flip, &bstats[b])
-        for b in range(nblocks):
-            ones += bstats[b].ones
-            small += bstats[b].small
-        s = ones + small
-        if mode == LOG_SOFTMAX_FORWARD:   # the only mode that reads it (a libm call)
-            log_s = libm_log1p((ones - 1.0) + small)
+        # float32 log_softmax sums whole, and again split where log(sum) is too small
+        # for the whole sum (_softmax_math.h, Design 3); float64 always splits
+        s = row_exp_sums(mode, x, out, n, m, bmin, flip, False, bstats, parallel, nthreads, &log_s)
+        if floating is float:
+            if mode == LOG_SOFTMAX_FORWARD and act_sm_whole_inexact_f(m, n, log_s):
+                s = row_exp_sums(mode, x, out, n, m, bmin, flip, True, bstats, parallel,
+                                 nthreads, &log_s)
     if mode == SOFTMAX_BACKWARD_X or mode == SOFTMAX_BACKWARD_Y or \
             mode == LOG_SOFTMAX_BACKWARD_X or mode == LOG_SOFTMAX_BACKWARD_Y or \
             mode == LOG_SOFTMAX_BACKWARD_P:
@@ -321,7 +323,35 @@ cdef void softmax_row(int mode, const floating* in1, const floating* in2, floati
         write_run(mode, in1 + head, in2 + head if in2 != NULL else NULL, out + head,
                   n - head, m, s, log_s, dot, flip)
     if nblocks > STACK_BLOCKS:
-        free(bmax); free(bstats); free(bdots)
+        free(bmax); free(bmin); free(bstats); free(bdots)
+
+
+cdef double row_exp_sums(int mode, const floating* x, floating* out, Py_ssize_t n,
+                         floating m, const floating* bmin, floating flip, bint split,
+                         RowStats* bstats, bint parallel, int nthreads,
+                         double* log_s) noexcept nogil:
+    """softmax_row's exp pass: the sums of its blocks (exp_sums; the softmax forward
+    stores e in out), combined in block order.  Returns the row's sum; log_s receives
+    log(sum) for the log_softmax forward (the only mode that reads it: a libm call)."""
+    cdef Py_ssize_t nblocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t b, start
+    cdef double ones = 0, small = 0
+    if parallel:
+        for b in prange(nblocks, schedule='static', num_threads=nthreads):
+            start = b * ROW_BLOCK
+            exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
+                     min(<Py_ssize_t>ROW_BLOCK, n - start), m, bmin[b], flip, split, &bstats[b])
+    else:
+        for b in range(nblocks):
+            start = b * ROW_BLOCK
+            exp_sums(x + start, out + start if mode == SOFTMAX_FORWARD else NULL,
+                     min(<Py_ssize_t>ROW_BLOCK, n - start), m, bmin[b], flip, split, &bstats[b])
+    for b in range(nblocks):
+        ones += bstats[b].ones
+        small += bstats[b].small
+    if mode == LOG_SOFTMAX_FORWARD:
+        log_s[0] = libm_log1p((ones - 1.0) + small)
+    return ones + small
 
 
 cdef void backward_x_through_y(int mode, const floating* g, const floating* x, floating* out,
@@ -512,7 +542,7 @@ cdef inline void chunk_row_partials(int mode, const floating* in1, const floatin
     partial[1] = 0
     partial[2] = 0
     if mode_reads_x(mode):
-        exp_sums(x, NULL, n, m, flip, &st)
+        exp_sums(x, NULL, n, m, -vinf(flip), flip, True, &st)
         partial[0] = st.ones
         partial[1] = st.small
     if not (mode == SOFTMAX_FORWARD or mode == LOG_SOFTMAX_FORWARD):
@@ -526,7 +556,7 @@ cdef inline void chunk_row_write(int mode, const floating* in1, const floating* 
     stores e = exp(flip*x - m) in out, as softmax_row does."""
     cdef RowStats unused
     if mode == SOFTMAX_FORWARD:
-        exp_sums(in1, out, n, m, flip, &unused)
+        exp_sums(in1, out, n, m, -vinf(flip), flip, False, &unused)
     write_run(mode, in1, in2, out, n, m, total[0], total[1], total[2], flip)
 
 

@@ -16,17 +16,27 @@
  *     power-of-two factor, and the write pass out = e_scaled / (sum * 2^64)
  *     rounds once, subnormal outputs included (act_sm_div: a division, or with FMA
  *     the same correctly rounded quotient from a reciprocal).
- *  3. The sums are returned unscaled (times 2^-64, exact) and split as in
+ *  3. The sums are returned unscaled (times 2^-64, exact), whole or split as in
  *     _softmax.pxi's RowStats: the count of e == 1 (the maximum) and the sum of the
  *     others, so that log(sum) = log1p((ones - 1) + small) keeps the tiny terms
- *     (log_softmax of a dominant entry).  The float32 storing form (softmax) needs
- *     only the total, whose double lanes hold it with 29 bits to spare, and returns
- *     it all in `small` (ones = 0).  float64 lanes carry the exact rounding errors
- *     of their additions (two_sum), added back at the end, and always split.
+ *     (log_softmax of a dominant entry).  float32 sums whole (`small`, ones = 0):
+ *     its double lanes hold the total with 29 bits to spare, and a sum of n positive
+ *     terms is within n 2^-53 of it relatively, so log(sum) is within 2^-28 of its
+ *     own magnitude wherever log(sum) >= n 2^-24; a log_softmax row below that (one
+ *     entry holding all but n 2^-24 of the mass) sums again, split
+ *     (act_sm_exp_split_f), unless |m| >= 2^32, where every other x is at least 256
+ *     below m, its e the clamp's +0, and the whole sum exact (act_sm_whole_inexact_f).
+ *     float64 lanes carry the exact rounding errors of their additions (two_sum),
+ *     added back at the end, and always split.
  *  4. Special values: NaN or +inf in a row gives d = NaN (+inf - +inf, or NaN), which
  *     passes the clamp (a compare) and makes the sum NaN; x = -inf gives d = -inf,
  *     clamped, its error term (NaN) dropped: e is +0, an output of 0 after the
- *     division (softmax) and not the sum's concern.
+ *     division (softmax) and not the sum's concern.  The clamp is needed only where
+ *     some d is below ACT_SM_DMIN (an -inf, or a row spanning more than e^132): a run
+ *     whose smallest flip*x, lo, has lo - m >= ACT_SM_DMIN has every d = fl(flip*x -
+ *     m) >= fl(lo - m) above it (rounding is monotonic) and finite, and runs the form
+ *     without the clamp, the same bits at two vector operations less per element
+ *     vector (act_sm_needs_clamp_*).
  *  5. No microcode assists on ordinary special inputs (Intel cores take one per
  *     vector instruction with a subnormal operand or result): flip*x is a sign flip,
  *     clamped lanes give +0 without an underflowing product, and a row whose maximum
@@ -59,6 +69,17 @@
    an error term below 2^-100 moves the reduced argument by a negligible 2^-100. */
 #define ACT_SM_TINY_F 0x1p-100f
 #define ACT_SM_TINY_D 0x1p-960
+/* Whether a float32 log_softmax row of n entries, maximum m and whole sum's log log_s
+   must sum again, split (Design 3; NaN compares false: a NaN row does not). */
+ACT_INLINE int act_sm_whole_inexact_f(float m, ptrdiff_t n, double log_s)
+{
+    return log_s < (double)n * 0x1p-24 && act_fabs_f(m) < 0x1p32f;
+}
+
+/* Whether a run whose smallest flip*x is lo needs the exp's clamp (Design 4): NaN
+   compares false, so a row maximum of +-inf (lo - m NaN or -inf) takes the clamp. */
+ACT_INLINE int act_sm_needs_clamp_f(float m, float lo) { return !(lo - m >= ACT_SM_DMIN_F); }
+ACT_INLINE int act_sm_needs_clamp_d(double m, double lo) { return !(lo - m >= ACT_SM_DMIN_D); }
 
 /* flip * x for flip = +-1, as an integer sign flip (`sign`: flip's sign bit): a
    multiplication of a subnormal x by 1 would take a microcode assist. */
@@ -66,8 +87,9 @@ ACT_INLINE float act_sm_flip_f(float x, uint32_t sign) { return act_asfloat_u(ac
 ACT_INLINE double act_sm_flip_d(double x, uint64_t sign) { return act_asdouble_u(act_asuint_d(x) ^ sign); }
 
 /* exp(fx - m) * 2^64 for fx <= m (or NaN), the subtraction's rounding error folded in;
-   `tiny` (a constant): the flushing form (ACT_SM_TINY_F) */
-ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny)
+   constants `tiny`: the flushing form (ACT_SM_TINY_F), `clamp`: the clamp at
+   ACT_SM_DMIN_F (0 only where no d is below it: act_sm_needs_clamp_f) */
+ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny, int clamp)
 {
     float d = fx - m;
     float err = act_two_sum_err_f(fx, -m, d);
@@ -75,8 +97,10 @@ ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny)
         err = act_fabs_f(err) < ACT_SM_TINY_F ? 0.0f : err;
         d = act_fabs_f(d) < ACT_SM_TINY_F ? 0.0f : d;
     }
-    err = d < ACT_SM_DMIN_F ? 0.0f : err;   /* clamped: moot (NaN for x = -inf) */
-    d = d < ACT_SM_DMIN_F ? ACT_SM_DMIN_F : d;
+    if (clamp) {
+        err = d < ACT_SM_DMIN_F ? 0.0f : err;   /* clamped: moot (NaN for x = -inf) */
+        d = d < ACT_SM_DMIN_F ? ACT_SM_DMIN_F : d;
+    }
     float kd = ACT_FMA_F(d, ACT_LOG2E_F, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
     float r = ACT_FMA_F(-n, ACT_LN2_HI_F, d) + ACT_FMA_F(-n, ACT_LN2_LO_F, err);
@@ -86,7 +110,7 @@ ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny)
     return ACT_FMA_F(q, s, s);   /* (1 + q) * 2^(n+64), one rounding with FMA */
 }
 
-ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny)
+ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny, int clamp)
 {
     double d = fx - m;
     double err = act_two_sum_err_d(fx, -m, d);
@@ -94,8 +118,10 @@ ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny)
         err = act_fabs_d(err) < ACT_SM_TINY_D ? 0.0 : err;
         d = act_fabs_d(d) < ACT_SM_TINY_D ? 0.0 : d;
     }
-    err = d < ACT_SM_DMIN_D ? 0.0 : err;
-    d = d < ACT_SM_DMIN_D ? ACT_SM_DMIN_D : d;
+    if (clamp) {
+        err = d < ACT_SM_DMIN_D ? 0.0 : err;
+        d = d < ACT_SM_DMIN_D ? ACT_SM_DMIN_D : d;
+    }
     double kd = ACT_FMA_D(d, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
     double r = ACT_FMA_D(-n, ACT_LN2_HI_D, d) + ACT_FMA_D(-n, ACT_LN2_LO_D, err);
@@ -105,40 +131,50 @@ ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny)
     return ACT_FMA_D(q, s, s);
 }
 
-/* Sum of e = exp(flip*x - m) over a run, e stored scaled into store[i]; returns
-   the (unscaled) sum, *ones = 0. */
-ACT_INLINE double act_sm_exp_store_f_(const float *x, float *store, ptrdiff_t n, float m,
-                                      uint32_t sign, int tiny)
+/* The whole (unscaled) sum of e = exp(flip*x - m) over a run, e stored scaled into
+   store[i] where store is not NULL.  Call it with a literal NULL, or with a store known
+   to be non-NULL: the test then folds away (as act_sm_exp_sums_d_). */
+ACT_INLINE double act_sm_exp_sum_f_(const float *x, float *store, ptrdiff_t n, float m,
+                                    uint32_t sign, int tiny, int clamp)
 {
     double s = 0.0;
 #pragma omp simd reduction(+ : s)
     for (ptrdiff_t i = 0; i < n; i++) {
-        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny);
-        store[i] = e;
+        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny, clamp);
+        if (store != NULL) store[i] = e;
         s += (double)e;
     }
     return s * ACT_SM_UNSCALE;
 }
 
-ACT_INLINE double act_sm_exp_store_f(const float *x, float *store, ptrdiff_t n, float m,
-                                     float flip, double *ones)
+/* lo: the run's smallest flip*x, or -inf where not known (the clamped form) */
+ACT_INLINE double act_sm_exp_sum_f(const float *x, float *store, ptrdiff_t n, float m,
+                                   float lo, float flip)
 {
     uint32_t sign = act_asuint_f(flip) & 0x80000000u;
-    *ones = 0.0;
-    return act_fabs_f(m) < ACT_SM_TINY_F ? act_sm_exp_store_f_(x, store, n, m, sign, 1)
-                                         : act_sm_exp_store_f_(x, store, n, m, sign, 0);
+    int tiny = act_fabs_f(m) < ACT_SM_TINY_F, clamp = act_sm_needs_clamp_f(m, lo);
+    if (store != NULL) {
+        if (tiny) return clamp ? act_sm_exp_sum_f_(x, store, n, m, sign, 1, 1)
+                               : act_sm_exp_sum_f_(x, store, n, m, sign, 1, 0);
+        return clamp ? act_sm_exp_sum_f_(x, store, n, m, sign, 0, 1)
+                     : act_sm_exp_sum_f_(x, store, n, m, sign, 0, 0);
+    }
+    if (tiny) return clamp ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 1, 1)
+                           : act_sm_exp_sum_f_(x, NULL, n, m, sign, 1, 0);
+    return clamp ? act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 1)
+                 : act_sm_exp_sum_f_(x, NULL, n, m, sign, 0, 0);
 }
 
 /* Sums of e = exp(flip*x - m) over a run, split: *ones = the count of e == 1, the
    return value the (unscaled) sum of the others (NaN included). */
 ACT_INLINE double act_sm_exp_split_f_(const float *x, ptrdiff_t n, float m, uint32_t sign,
-                                      int tiny, double *ones)
+                                      int tiny, int clamp, double *ones)
 {
     double s = 0.0;
     int32_t c = 0;   /* per lane: exact up to 2^31 */
 #pragma omp simd reduction(+ : s, c)
     for (ptrdiff_t i = 0; i < n; i++) {
-        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny);
+        float e = act_sm_exp_f(act_sm_flip_f(x[i], sign), m, tiny, clamp);
         /* e - (e >= 1 ? 1 : 0), in float before the conversion (!(e >= 1): a NaN is summed) */
         float v = e - (e >= ACT_SM_SCALE_F ? ACT_SM_SCALE_F : 0.0f);
         s += (double)v;
@@ -148,12 +184,13 @@ ACT_INLINE double act_sm_exp_split_f_(const float *x, ptrdiff_t n, float m, uint
     return s * ACT_SM_UNSCALE;
 }
 
-ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float flip,
-                                     double *ones)
+ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float lo,
+                                     float flip, double *ones)
 {
     uint32_t sign = act_asuint_f(flip) & 0x80000000u;
-    return act_fabs_f(m) < ACT_SM_TINY_F ? act_sm_exp_split_f_(x, n, m, sign, 1, ones)
-                                         : act_sm_exp_split_f_(x, n, m, sign, 0, ones);
+    return act_fabs_f(m) < ACT_SM_TINY_F ? act_sm_exp_split_f_(x, n, m, sign, 1, 1, ones)
+         : act_sm_needs_clamp_f(m, lo) ? act_sm_exp_split_f_(x, n, m, sign, 0, 1, ones)
+         : act_sm_exp_split_f_(x, n, m, sign, 0, 0, ones);
 }
 
 /* float64, store (may be NULL) or not, always split: the lanes' partial sums are
@@ -162,13 +199,13 @@ ACT_INLINE double act_sm_exp_split_f(const float *x, ptrdiff_t n, float m, float
    be non-NULL (inside an `if store != NULL`): the test then folds away and the loop
    vectorizes (an unknown store leaves a scalar copy of the loop for NULL). */
 ACT_INLINE double act_sm_exp_sums_d_(const double *x, double *store, ptrdiff_t n, double m,
-                                     uint64_t sign, int tiny, double *ones)
+                                     uint64_t sign, int tiny, int clamp, double *ones)
 {
     double s = 0.0, err = 0.0;
     int64_t c = 0;
 #pragma omp simd reduction(+ : s, err, c)
     for (ptrdiff_t i = 0; i < n; i++) {
-        double e = act_sm_exp_d(act_sm_flip_d(x[i], sign), m, tiny);
+        double e = act_sm_exp_d(act_sm_flip_d(x[i], sign), m, tiny, clamp);
         if (store != NULL) store[i] = e;
         double v = e >= ACT_SM_SCALE_D ? 0.0 : e;
         double t = s + v;
@@ -181,11 +218,12 @@ ACT_INLINE double act_sm_exp_sums_d_(const double *x, double *store, ptrdiff_t n
 }
 
 ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n, double m,
-                                    double flip, double *ones)
+                                    double lo, double flip, double *ones)
 {
     uint64_t sign = act_asuint_d(flip) & 0x8000000000000000ull;
-    return act_fabs_d(m) < ACT_SM_TINY_D ? act_sm_exp_sums_d_(x, store, n, m, sign, 1, ones)
-                                         : act_sm_exp_sums_d_(x, store, n, m, sign, 0, ones);
+    return act_fabs_d(m) < ACT_SM_TINY_D ? act_sm_exp_sums_d_(x, store, n, m, sign, 1, 1, ones)
+         : act_sm_needs_clamp_d(m, lo) ? act_sm_exp_sums_d_(x, store, n, m, sign, 0, 1, ones)
+         : act_sm_exp_sums_d_(x, store, n, m, sign, 0, 0, ones);
 }
 
 /* The backward's dot: sum of g[i] * y[i], or of g[i] when y is NULL, in double lanes
@@ -217,27 +255,52 @@ ACT_INLINE double act_sm_dot_f(const float *g, const float *y, ptrdiff_t n)
 }
 
 /* log_softmax's write pass, float32: out = (x - m) - log_s, x - m in double (exact
-   unless m is tiny), one rounding in all.  A row with a tiny maximum (ACT_SM_TINY_F)
-   flushes x and m below the bound to 0 before the conversion (converting a subnormal
-   takes a microcode assist): there x - m is below 2^-99 where log_s >= log 2 (two
-   entries with e == 1), and otherwise only the maximum itself (x = m) is tiny. */
+   unless m is tiny), the double result rounded once to float32.  A row with a tiny
+   maximum (ACT_SM_TINY_F) flushes x and m below the bound to 0 before the conversion
+   (converting a subnormal takes a microcode assist): there x - m is below 2^-99 where
+   log_s >= log 2 (two entries with e == 1), and otherwise only the maximum itself
+   (x = m) is tiny.  `shift` (a constant): out = x - c for c = m + log_s rounded in
+   double, where |c| <= 2^13 log_s (act_sm_log_write_f): out = (x - m) - log_s is at
+   least log_s in magnitude (both terms <= 0), so c's rounding (2^-53 |c|) is within
+   2^-39 of |out|.  The conversions bound the double form (four and four subtractions
+   per vector of float32): at AVX-512 (ACT_MASK_SELECTS) the shift form stays in float32
+   instead, c = ch + cl as two floats (within 2^-48 |c|), out = d + ((e - cl) unless d is
+   -inf) for d + e = x - ch exactly (two_sum), within 2^-33 of |out| before its one
+   rounding (0.5 + 2^-9 ulp): 0.19 -> 0.155 ns/element on Zen 4, where the double form's
+   0.215 -> 0.18; at AVX2 the two cost the same, at SSE2 the float form more. */
 ACT_INLINE void act_sm_log_write_f_(const float *x, float *out, ptrdiff_t n, float m,
-                                    double log_s, int tiny)
+                                    double log_s, int tiny, int shift)
 {
+    double c = (double)m + log_s;
+    float ch = (float)c, cl = (float)(c - (double)ch);
     if (tiny) m = 0.0f;
 #pragma omp simd
     for (ptrdiff_t i = 0; i < n; i++) {
         float xi = x[i];
         if (tiny) xi = act_fabs_f(xi) < ACT_SM_TINY_F ? 0.0f : xi;
-        out[i] = (float)(((double)xi - (double)m) - log_s);
+        if (shift) {
+#if ACT_MASK_SELECTS
+            float d = xi - ch;
+            float t = act_two_sum_err_f(xi, -ch, d) - cl;
+            out[i] = d + (d == -ACT_INF_F ? 0.0f : t);   /* x = -inf: e is NaN */
+#else
+            (void)ch; (void)cl;
+            out[i] = (float)((double)xi - c);
+#endif
+        } else {
+            out[i] = (float)(((double)xi - (double)m) - log_s);
+        }
     }
 }
 
 ACT_INLINE void act_sm_log_write_f(const float *x, float *out, ptrdiff_t n, float m,
                                    double log_s)
 {
-    if (act_fabs_f(m) < ACT_SM_TINY_F) act_sm_log_write_f_(x, out, n, m, log_s, 1);
-    else act_sm_log_write_f_(x, out, n, m, log_s, 0);
+    /* log_s > 0: a row of one entry (log_s = 0) keeps x - m = +0 for x = m = -0 */
+    if (act_fabs_f(m) < ACT_SM_TINY_F) act_sm_log_write_f_(x, out, n, m, log_s, 1, 0);
+    else if (log_s > 0.0 && act_fabs_d((double)m + log_s) <= 0x1p13 * log_s)
+        act_sm_log_write_f_(x, out, n, m, log_s, 0, 1);
+    else act_sm_log_write_f_(x, out, n, m, log_s, 0, 0);
 }
 
 /* e / s for the write pass, given recip = 1 / s rounded: with FMA, Markstein's

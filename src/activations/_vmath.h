@@ -665,12 +665,22 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 #define ACT_MASK_SELECTS 0
 #endif
 
-/* ---- max of a contiguous run ------------------------------------------------------
- * max_i(flip * x[i]) for flip = +-1 (exact, a sign flip), with GCC/Clang vector extensions of
- * the compiled level's native width: the loop vectorizer does not vectorize a
- * float max reduction without -ffinite-math-only, and max is exact in any order,
- * so lane-wise maxima are safe.  NaNs may be dropped here: the softmax sums see
- * them (any NaN or +inf in a row makes the row NaN there). */
+/* ---- range of a contiguous run ----------------------------------------------------
+ * max_i(flip * x[i]) and min_i(flip * x[i]) for flip = +-1: the max and min of x, for
+ * flip = -1 negated and swapped (exact, and no multiplication: a subnormal operand takes
+ * a microcode assist on Intel cores).  GCC/Clang vector extensions of the compiled
+ * level's native width, four vectors of each per step, so that the running maxima are
+ * four independent chains (one chain of compare and select ran at a latency-bound
+ * 0.09 ns/element, a third of what the loads allow: docs/performance-notes.md,
+ * "Softmax forward float32: the passes").  The lane-wise max/min are x86's
+ * max/min instructions where the level has them (SSE2 and up), which are exactly the
+ * selects `a > b ? a : b` and `a < b ? a : b` (the second operand where either is NaN),
+ * and those selects elsewhere: the loop vectorizer does not vectorize a float max
+ * reduction without -ffinite-math-only.  Max and min are exact in any order, so the
+ * lanes are safe; NaNs may be dropped here (the softmax sums see them: any NaN or +inf
+ * in a row makes the row NaN there), and so may the sign of a zero maximum (exp(+-0)
+ * is 1 either way).  The minimum tells the softmax rows whether their exp needs its
+ * clamp (_softmax_math.h). */
 #if defined(__AVX512F__)
 #define ACT_VEC_BYTES 64
 #elif defined(__AVX__)
@@ -680,49 +690,89 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 typedef float act_vf __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef int32_t act_vfi __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef double act_vd __attribute__((vector_size(ACT_VEC_BYTES)));
 typedef int64_t act_vdi __attribute__((vector_size(ACT_VEC_BYTES)));
-#define ACT_DEFINE_MAX(NAME, T, VT, VI, U)                                           \
-ACT_INLINE T NAME(const T *x, ptrdiff_t n, T flip)                                \
+#if defined(__AVX512F__)
+#define ACT_VMAX_F(a, b) ((act_vf)_mm512_max_ps((__m512)(a), (__m512)(b)))
+#define ACT_VMIN_F(a, b) ((act_vf)_mm512_min_ps((__m512)(a), (__m512)(b)))
+#define ACT_VMAX_D(a, b) ((act_vd)_mm512_max_pd((__m512d)(a), (__m512d)(b)))
+#define ACT_VMIN_D(a, b) ((act_vd)_mm512_min_pd((__m512d)(a), (__m512d)(b)))
+#elif defined(__AVX__)
+#define ACT_VMAX_F(a, b) ((act_vf)_mm256_max_ps((__m256)(a), (__m256)(b)))
+#define ACT_VMIN_F(a, b) ((act_vf)_mm256_min_ps((__m256)(a), (__m256)(b)))
+#define ACT_VMAX_D(a, b) ((act_vd)_mm256_max_pd((__m256d)(a), (__m256d)(b)))
+#define ACT_VMIN_D(a, b) ((act_vd)_mm256_min_pd((__m256d)(a), (__m256d)(b)))
+#elif defined(__SSE2__)
+#define ACT_VMAX_F(a, b) ((act_vf)_mm_max_ps((__m128)(a), (__m128)(b)))
+#define ACT_VMIN_F(a, b) ((act_vf)_mm_min_ps((__m128)(a), (__m128)(b)))
+#define ACT_VMAX_D(a, b) ((act_vd)_mm_max_pd((__m128d)(a), (__m128d)(b)))
+#define ACT_VMIN_D(a, b) ((act_vd)_mm_min_pd((__m128d)(a), (__m128d)(b)))
+#else
+#define ACT_VSELECT_(c, a, b, VT, VI) ((VT)(((VI)(c) & (VI)(a)) | (~(VI)(c) & (VI)(b))))
+#define ACT_VMAX_F(a, b) ACT_VSELECT_((a) > (b), a, b, act_vf, act_vfi)
+#define ACT_VMIN_F(a, b) ACT_VSELECT_((a) < (b), a, b, act_vf, act_vfi)
+#define ACT_VMAX_D(a, b) ACT_VSELECT_((a) > (b), a, b, act_vd, act_vdi)
+#define ACT_VMIN_D(a, b) ACT_VSELECT_((a) < (b), a, b, act_vd, act_vdi)
+#endif
+#define ACT_DEFINE_RANGE(NAME, T, VT, VMAX, VMIN)                                     \
+ACT_INLINE T NAME(const T *x, ptrdiff_t n, T flip, T *lo)                           \
 {                                                                                    \
     const ptrdiff_t L = (ptrdiff_t)(sizeof(VT) / sizeof(T));                         \
-    /* flip * x as a sign flip: a multiplication of a subnormal takes an assist */   \
-    U sign, xu;                                                                      \
-    T m = -(T)__builtin_inf(), xi;                                                   \
+    T hi = -(T)__builtin_inf(), low = (T)__builtin_inf(), t;                         \
     ptrdiff_t i = 0, k;                                                              \
-    memcpy(&sign, &flip, sizeof sign);                                               \
-    sign &= (U)1 << (8 * sizeof(U) - 1);                                             \
     if (n >= L) {                                                                    \
-        VT acc, v;                                                                   \
-        VI vsign;                                                                    \
-        for (k = 0; k < L; k++) vsign[k] = sign;                                     \
-        memcpy(&acc, x, sizeof acc);                                                 \
-        acc = (VT)((VI)acc ^ vsign);                                                 \
-        for (i = L; i + L <= n; i += L) {                                            \
-            memcpy(&v, x + i, sizeof v);                                             \
-            v = (VT)((VI)v ^ vsign);                                                 \
-            VI gt = v > acc;                                                         \
-            acc = (VT)((gt & (VI)v) | (~gt & (VI)acc));                              \
+        VT a0, a1, a2, a3, b0, b1, b2, b3, v0, v1, v2, v3;                           \
+        memcpy(&a0, x, sizeof a0);                                                   \
+        a1 = a2 = a3 = b0 = b1 = b2 = b3 = a0;                                       \
+        for (i = L; i + 4 * L <= n; i += 4 * L) {                                    \
+            memcpy(&v0, x + i, sizeof v0);                                           \
+            memcpy(&v1, x + i + L, sizeof v1);                                       \
+            memcpy(&v2, x + i + 2 * L, sizeof v2);                                   \
+            memcpy(&v3, x + i + 3 * L, sizeof v3);                                   \
+            a0 = VMAX(v0, a0); a1 = VMAX(v1, a1); a2 = VMAX(v2, a2); a3 = VMAX(v3, a3); \
+            b0 = VMIN(v0, b0); b1 = VMIN(v1, b1); b2 = VMIN(v2, b2); b3 = VMIN(v3, b3); \
         }                                                                            \
-        for (k = 0; k < L; k++) m = acc[k] > m ? acc[k] : m;                         \
+        for (; i + L <= n; i += L) {                                                 \
+            memcpy(&v0, x + i, sizeof v0);                                           \
+            a0 = VMAX(v0, a0); b0 = VMIN(v0, b0);                                    \
+        }                                                                            \
+        a0 = VMAX(VMAX(a0, a1), VMAX(a2, a3));                                       \
+        b0 = VMIN(VMIN(b0, b1), VMIN(b2, b3));                                       \
+        for (k = 0; k < L; k++) {                                                    \
+            hi = a0[k] > hi ? a0[k] : hi;                                            \
+            low = b0[k] < low ? b0[k] : low;                                         \
+        }                                                                            \
     }                                                                                \
     for (; i < n; i++) {                                                             \
-        memcpy(&xu, x + i, sizeof xu);                                               \
-        xu ^= sign;                                                                  \
-        memcpy(&xi, &xu, sizeof xi);                                                 \
-        m = xi > m ? xi : m;                                                         \
+        hi = x[i] > hi ? x[i] : hi;                                                  \
+        low = x[i] < low ? x[i] : low;                                               \
     }                                                                                \
-    return m;                                                                        \
+    if (flip < 0) { t = hi; hi = -low; low = -t; }                                   \
+    *lo = low;                                                                       \
+    return hi;                                                                       \
 }
-ACT_DEFINE_MAX(act_max_f, float, act_vf, act_vfi, uint32_t)
-ACT_DEFINE_MAX(act_max_d, double, act_vd, act_vdi, uint64_t)
+ACT_DEFINE_RANGE(act_range_f, float, act_vf, ACT_VMAX_F, ACT_VMIN_F)
+ACT_DEFINE_RANGE(act_range_d, double, act_vd, ACT_VMAX_D, ACT_VMIN_D)
 #else
-ACT_INLINE float act_max_f(const float *x, ptrdiff_t n, float flip)
-{ float m = -ACT_INF_F; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
-ACT_INLINE double act_max_d(const double *x, ptrdiff_t n, double flip)
-{ double m = -ACT_INF_D; for (ptrdiff_t i = 0; i < n; i++) m = flip * x[i] > m ? flip * x[i] : m; return m; }
+#define ACT_DEFINE_RANGE(NAME, T)                                                    \
+ACT_INLINE T NAME(const T *x, ptrdiff_t n, T flip, T *lo)                           \
+{                                                                                    \
+    T hi = -(T)ACT_INF_D, low = (T)ACT_INF_D, t;                                     \
+    for (ptrdiff_t i = 0; i < n; i++) {                                              \
+        hi = x[i] > hi ? x[i] : hi;                                                  \
+        low = x[i] < low ? x[i] : low;                                               \
+    }                                                                                \
+    if (flip < 0) { t = hi; hi = -low; low = -t; }                                   \
+    *lo = low;                                                                       \
+    return hi;                                                                       \
+}
+ACT_DEFINE_RANGE(act_range_f, float)
+ACT_DEFINE_RANGE(act_range_d, double)
 #endif
 
 /* ==== tiny inputs: c * x for a subnormal x, rounded once without subnormal arithmetic ====

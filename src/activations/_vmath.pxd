@@ -39,8 +39,8 @@ cdef extern from "_vmath.h" nogil:
     double act_two_sum_err_d(double a, double b, double s) noexcept
     float act_two_prod_err_f(float a, float b, float p) noexcept
     double act_two_prod_err_d(double a, double b, double p) noexcept
-    float act_max_f(const float* x, Py_ssize_t n, float flip) noexcept
-    double act_max_d(const double* x, Py_ssize_t n, double flip) noexcept
+    float act_range_f(const float* x, Py_ssize_t n, float flip, float* lo) noexcept
+    double act_range_d(const double* x, Py_ssize_t n, double flip, double* lo) noexcept
     float act_expm1_f(float x) noexcept
     double act_expm1_d(double x) noexcept
     float act_expm1_nonpos_f(float x) noexcept
@@ -272,12 +272,14 @@ cdef inline floating vinf(floating like) noexcept nogil:
         return ACT_INF_D
 
 
-cdef inline floating vmax_run(const floating* x, Py_ssize_t n, floating flip) noexcept nogil:
-    """max(flip * x[i]) over a contiguous run (flip = +-1; -inf when n == 0)."""
+cdef inline floating vrange_run(const floating* x, Py_ssize_t n, floating flip,
+                                floating* lo) noexcept nogil:
+    """max(flip * x[i]) over a contiguous run, and min(flip * x[i]) in lo (flip = +-1;
+    -inf and +inf when n == 0; NaNs may be dropped: _vmath.h)."""
     if floating is float:
-        return act_max_f(x, n, flip)
+        return act_range_f(x, n, flip, lo)
     else:
-        return act_max_d(x, n, flip)
+        return act_range_d(x, n, flip, lo)
 
 
 
