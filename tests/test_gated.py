@@ -413,7 +413,7 @@ def _act_on_values(name, params, dtype):
     where f' is far below 1 but g * other * f' is not (none near swish's root -1.28).
     float64 stops where f' leaves float64's range by 2**-512 (_formulas.pxd, "Products
     of two inputs that overflow": the documented limit): gelu' a little past -37 (the
-    tanh form's, steeper, past -27), silu' and sigmoid' past -1050."""
+    tanh form's, steeper, past -21), silu' and sigmoid' past -1050."""
     band = [-300.0, -100.0, -50.0, -30.0, -20.0, -3.0, -0.5, 0.5, 3.0, 20.0, 100.0, 300.0]
     band += [-200.0, -250.0, -280.0] if dtype == F32 else [-700.0, -1000.0]
     if dtype == F64 and name == "geglu":
@@ -432,6 +432,7 @@ def _overflow_rows(name, params, dtype):
     vals = _act_on_values(name, params, dtype)
     sat = [v for v in vals if abs(v) > 2000.0 or (dtype == F32 and abs(v) > 256.0)]
     top = float(np.finfo(dtype).max)
+    tiny = float(np.finfo(dtype).smallest_normal) * 4.0   # times 2**-512: 0
     ordinary = [float(v) for v in rng.standard_normal(n) * 3]
     lanes = [[(v, o, g) for v in vals for o, g in pairs],
              [(v, o, g) for v in sat for o, g in pairs]
@@ -440,7 +441,8 @@ def _overflow_rows(name, params, dtype):
               for o, g in ((0.0, 0.9 * top), (0.9 * top, 0.0), (-0.0, 2.0), (0.9 * top, -0.0),
                            (np.nan, 0.9 * top), (0.9 * top, np.nan))]
              + [(v, o, g) for v in (-np.inf, np.inf, -3.0, 3.0)
-                for o, g in ((np.inf, 2.0), (-2.0, np.inf), (np.inf, -np.inf))]
+                for o, g in ((np.inf, 2.0), (-2.0, np.inf), (np.inf, -np.inf),
+                             (-np.inf, tiny), (tiny, np.inf))]
              + [(np.nan, 0.9 * top, 0.9 * top), (np.nan, 0.0, 1.0)]]
     starts = [3, 3, 3]
     rows_a, rows_b, rows_g, where = [], [], [], []
@@ -480,6 +482,8 @@ def _exact_gate_grads(name, inner, iparams, dtype, a, b, g):
     o = mp.mpf(0) if math.isnan(other) else mp.mpf(other)
     f, d = ref.forward_mp(t, p), ref.derivative_mp(t, p)
     ds = ref.derivative_scale_mp(t, p) if ref.derivative_scale_mp else abs(d)
+    if mp.isinf(t) and inner == "gelu":     # the limits (its reference's far tail is tiny)
+        f, d = (t, mp.mpf(1)) if t > 0 else (mp.mpf(0), mp.mpf(0))
     grad_act = mp.fprod([gg, o, d])      # mpmath: inf * 0 is NaN
     grad_other = gg * f
     top = float(np.finfo(dtype).max)
