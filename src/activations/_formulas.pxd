@@ -150,14 +150,19 @@ cdef inline floating product_scaled_down(floating g, floating b) noexcept nogil:
     cdef floating s = <floating>7.458340731200207e-155        # 2**-512
     cdef floating gb = g * b
     cdef floating gb1 = (g * s) * b
-    return (gb1 if finite(gb1) else ((g * s) * s) * b) if overflowed(g, b, gb) else gb
+    cdef floating gb2 = ((g * s) * s) * b
+    cdef floating scaled = gb1 if finite(gb1) else gb2
+    return scaled if overflowed(g, b, gb) else gb
 
 
 cdef inline floating product_scaled_up(floating g, floating b, floating v) noexcept nogil:
     """v times the 2**k that product_scaled_down(g, b) divided g * b by."""
     cdef floating s = <floating>7.458340731200207e-155        # 2**-512
     cdef floating up = <floating>1.3407807929942597e+154      # 2**512
-    return (v * up if finite((g * s) * b) else (v * up) * up) if overflowed(g, b, g * b) else v
+    cdef floating v1 = v * up
+    cdef floating v2 = v1 * up
+    cdef floating scaled = v1 if finite((g * s) * b) else v2
+    return scaled if overflowed(g, b, g * b) else v
 
 
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
@@ -1517,10 +1522,13 @@ cdef inline floating glu_gate_grad_a_wide(floating g, floating a, floating b) no
 
 
 cdef inline floating glu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
+    # both forms, then one select: a conditional call GCC does not if-convert
+    cdef floating narrow = mul_logistic_density(g, a, b)
+    cdef float wide
     if floating is float:
-        return (<float>mul_logistic_density(<double>g, <double>a, <double>b)
-                if overflowed(g, a, g * a) else mul_logistic_density(g, a, b))
-    return mul_logistic_density(g, a, b)
+        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b)
+        return wide if overflowed(g, a, g * a) else narrow
+    return narrow
 
 
 # ----------------------------------------------------------------- swiglu: silu(a) * b
@@ -1553,13 +1561,21 @@ cdef inline bint swiglu_gate_wide_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
-    cdef floating zero = 0
+    # swiglu_gate's values spelled out, every form computed, then selects (a conditional
+    # call GCC does not if-convert); float64 scales the product in the one mul_sigmoid
+    # (product_scaled_down is a * b itself where that did not overflow)
+    cdef floating zero = 0, one = 1
     cdef floating ab = a * b
+    cdef floating limit = silu_forward(a, one, one) * b
+    cdef floating fused, wide
     if floating is float:
-        return (<float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
-                if overflowed(a, b, ab) else swiglu_gate(a, b))
-    return (product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
-            if overflowed(a, b, ab) else swiglu_gate(a, b))
+        fused = mul_sigmoid(ab, a, zero)
+        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
+    else:
+        fused = mul_sigmoid(product_scaled_down(a, b), a, zero)
+        wide = product_scaled_up(a, b, fused)
+    cdef floating narrow = fused if finite(ab) else limit
+    return wide if overflowed(a, b, ab) else narrow
 
 
 cdef inline bint swiglu_gate_grad_wide_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1568,9 +1584,11 @@ cdef inline bint swiglu_gate_grad_wide_rare(floating g, floating a, floating b) 
 
 cdef inline floating swiglu_gate_grad_a_wide(floating g, floating a, floating b) noexcept nogil:
     cdef floating one = 1
+    cdef floating narrow = swiglu_gate_grad_a(g, a, b)
+    cdef float wide
     if floating is float:
-        return (<float>silu_backward(<double>g * <double>b, <double>a, 1.0, 1.0)
-                if overflowed(g, b, g * b) else swiglu_gate_grad_a(g, a, b))
+        wide = <float>silu_backward(<double>g * <double>b, <double>a, 1.0, 1.0)
+        return wide if overflowed(g, b, g * b) else narrow
     return product_scaled_up(g, b, silu_backward(product_scaled_down(g, b), a, one, one))
 
 
