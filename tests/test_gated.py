@@ -10,6 +10,8 @@ float64, NumPy float64 for float32):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -389,3 +391,159 @@ def test_matches_torch(name, params, inner, iparams, axis, dtype):
                                rtol=16 * eps, atol=16 * eps * 9)
     np.testing.assert_allclose(bwd(g, x, axis=axis, **params), t.grad.numpy(),
                                rtol=16 * eps, atol=32 * eps * 9)
+
+
+# ---------------------------------------------------------- products that overflow
+# The backward's g * other * f'(act_on) where g * other alone overflows the dtype but the
+# whole product is finite or rounds to 0 (or truly overflows: inf).  The reference is
+# the exact product in mpmath, rounded once.  Lanes sit among ordinary ones in rows of a
+# few fast-path blocks, so that fast, saturated and exact blocks all see them.
+
+def _overflow_pairs(dtype):
+    """(other, g) pairs whose product overflows the dtype: both near the top, one
+    huge and one moderate, the product just past the top; both signs."""
+    fi = np.finfo(dtype)
+    top, half = float(fi.max), 2.0 ** (fi.maxexp // 2)
+    return [(0.9 * top, 0.9 * top), (-0.9 * top, 0.7 * top), (0.6 * top, -3.0),
+            (1.5 * half, 1.25 * half), (-1.7 * 2.0 ** (0.3 * fi.maxexp), 1.3 * 2.0 ** (0.75 * fi.maxexp))]
+
+
+def _act_on_values(name, params, dtype):
+    """The nonlinearity's arguments: saturated (huge, +-inf) and in the exp's band,
+    where f' is far below 1 but g * other * f' is not (none near swish's root -1.28).
+    float64 stops where f' leaves float64's range by 2**-512 (_formulas.pxd, "Products
+    of two inputs that overflow": the documented limit): gelu' a little past -37 (the
+    tanh form's, steeper, past -21), silu' and sigmoid' past -1050."""
+    band = [-300.0, -100.0, -50.0, -30.0, -20.0, -3.0, -0.5, 0.5, 3.0, 20.0, 100.0, 300.0]
+    band += [-200.0, -250.0, -280.0] if dtype == F32 else [-700.0, -1000.0]
+    if dtype == F64 and name == "geglu":
+        band = [v for v in band if v >= (-20.0 if params else -30.0)]
+    return band + [-5000.0, 5000.0, -1e30, 1e30, -np.inf, np.inf]
+
+
+def _overflow_rows(name, params, dtype):
+    """Rows (x = a | b, g) and the special lanes' (row, lane) positions: row 0 the band
+    and saturated arguments in the first block, row 1 only saturated arguments in the
+    first block and ordinary arguments in the second (both with products that
+    overflow), row 2 zeros, infinities and NaN among them; ordinary lanes elsewhere."""
+    rng = np.random.default_rng(5)
+    n = 2 * act._functions._K.FAST_PATH_BLOCK + 7
+    pairs = _overflow_pairs(dtype)
+    vals = _act_on_values(name, params, dtype)
+    sat = [v for v in vals if abs(v) > 2000.0 or (dtype == F32 and abs(v) > 256.0)]
+    top = float(np.finfo(dtype).max)
+    tiny = float(np.finfo(dtype).smallest_normal) * 4.0   # times 2**-512: 0
+    ordinary = [float(v) for v in rng.standard_normal(n) * 3]
+    lanes = [[(v, o, g) for v in vals for o, g in pairs],
+             [(v, o, g) for v in sat for o, g in pairs]
+             + [(ordinary[k], o, g) for k in range(40) for o, g in pairs[:1]],
+             [(v, o, g) for v in (-np.inf, np.inf, -1e30, 1e30, -100.0, 3.0)
+              for o, g in ((0.0, 0.9 * top), (0.9 * top, 0.0), (-0.0, 2.0), (0.9 * top, -0.0),
+                           (np.nan, 0.9 * top), (0.9 * top, np.nan))]
+             + [(v, o, g) for v in (-np.inf, np.inf, -3.0, 3.0)
+                for o, g in ((np.inf, 2.0), (-2.0, np.inf), (np.inf, -np.inf),
+                             (-np.inf, tiny), (tiny, np.inf))]
+             + [(np.nan, 0.9 * top, 0.9 * top), (np.nan, 0.0, 1.0)]]
+    starts = [3, 3, 3]
+    rows_a, rows_b, rows_g, where = [], [], [], []
+    for r, (row, start) in enumerate(zip(lanes, starts)):
+        act_on = np.array(ordinary, np.float64)
+        other = (rng.standard_normal(n) * 3)
+        g = rng.uniform(-2, 2, n)
+        for k, (v, o, gv) in enumerate(row):
+            if r == 1 and k >= len(row) - 40:       # ordinary arguments: the second block
+                lane = act._functions._K.FAST_PATH_BLOCK + 9 + (k - len(row) + 40)
+            else:
+                lane = start + k
+            act_on[lane], other[lane], g[lane] = v, o, gv
+            where.append((r, lane))
+        a, b = (other, act_on) if name == "glu" else (act_on, other)
+        rows_a.append(a)
+        rows_b.append(b)
+        rows_g.append(g)
+    x = np.concatenate([np.array(rows_a), np.array(rows_b)], axis=1).astype(dtype)
+    return x, np.array(rows_g).astype(dtype), where
+
+
+def _exact_gate_grads(name, inner, iparams, dtype, a, b, g):
+    """(grad_a, grad_b, their term scales) of one lane in mpmath, as float64 (beyond
+    float64's range: inf; the scale 0, the reference's own ulp, where it leaves the
+    dtype's range).  NaN where an operand of the gradient's own formula is NaN (glu's
+    d/da does not hold a, the others' d/db not b: test_special_values) or an input
+    infinity meets a zero factor (inf * 0).  (Input infinities only meet f and f' at
+    +-inf and moderate arguments here: where f' underflows in the dtype, g = inf gives
+    what the elementwise backward gives, NaN.)"""
+    ref = REFERENCES[inner]
+    p = ref.effective(iparams, dtype)
+    act_on, other = (b, a) if name == "glu" else (a, b)
+    if math.isnan(act_on) or math.isnan(g):
+        return math.nan, math.nan, 0.0, 0.0
+    t, gg = mp.mpf(act_on), mp.mpf(g)
+    o = mp.mpf(0) if math.isnan(other) else mp.mpf(other)
+    f, d = ref.forward_mp(t, p), ref.derivative_mp(t, p)
+    ds = ref.derivative_scale_mp(t, p) if ref.derivative_scale_mp else abs(d)
+    if mp.isinf(t) and inner == "gelu":     # the limits (its reference's far tail is tiny)
+        f, d = (t, mp.mpf(1)) if t > 0 else (mp.mpf(0), mp.mpf(0))
+    grad_act = mp.fprod([gg, o, d])      # mpmath: inf * 0 is NaN
+    grad_other = gg * f
+    top = float(np.finfo(dtype).max)
+
+    def fl(v):
+        return math.nan if mp.isnan(v) else float(v)
+
+    def sc(v):
+        v = fl(v)
+        return v if abs(v) <= top else 0.0     # 0: the ulp of the reference itself
+
+    s_act = sc(abs(gg) * abs(o) * ds) if not (mp.isinf(gg) or mp.isinf(o)) else 0.0
+    s_other = sc(abs(grad_other)) if not mp.isnan(grad_other) else 0.0
+    if math.isnan(other):
+        grad_act = mp.mpf("nan")
+    if name == "glu":
+        return fl(grad_other), fl(grad_act), s_other, s_act
+    return fl(grad_act), fl(grad_other), s_act, s_other
+
+
+_OVERFLOW_REFERENCES = {}
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_backward_where_grad_times_factor_overflows(name, params, inner, iparams, dtype,
+                                                    simd_level):
+    """g * b (swiglu, geglu; glu: g * a) beyond the dtype's range, times f'(a) far below
+    1 (the band), 0 or 1 (saturated, +-inf): each gradient the exact product rounded
+    once, within the backward's bound; inf only where that product truly overflows; NaN
+    only from a NaN operand or an input infinity times a zero factor (g = inf at
+    a = -inf: silu'(-inf) = 0).  In blocks with ordinary lanes, whose gradients are
+    checked too."""
+    key = (name, tuple(params.items()), np.dtype(dtype).name)
+    x, g, where = _overflow_rows(name, params, dtype)
+    if key not in _OVERFLOW_REFERENCES:
+        h = x.shape[1] // 2
+        ghi = np.empty(x.shape)
+        gscale = np.empty(x.shape)
+        cache = {}
+        for r in range(x.shape[0]):
+            for lane in range(h):
+                args = (float(x[r, lane]), float(x[r, h + lane]), float(g[r, lane]))
+                if args not in cache:
+                    cache[args] = _exact_gate_grads(name, inner, iparams, dtype, *args)
+                ga, gb, sa, sb = cache[args]
+                ghi[r, lane], ghi[r, h + lane] = ga, gb
+                gscale[r, lane], gscale[r, h + lane] = sa, sb
+        _OVERFLOW_REFERENCES[key] = ghi, gscale
+    ghi, gscale = _OVERFLOW_REFERENCES[key]
+    h = x.shape[1] // 2
+    assert len(where) > 100
+    gx = _fn(name)[1](g, x, axis=-1, **params)
+    gerr = ulp_error(gx, ghi, None, gscale)
+    worst = np.unravel_index(np.argmax(gerr), gerr.shape)
+    lane = worst[1] % h
+    assert gerr.max() <= BACKWARD_BOUND[dtype], (
+        gerr.max(), worst, x[worst[0], lane], x[worst[0], h + lane], g[worst[0], lane],
+        gx[worst], ghi[worst])
+    # the references that are not 0 nor inf: most of the band lanes must be finite
+    # and nonzero, so that the test checks more than the limits
+    band = ghi[0, :h] if name != "glu" else ghi[0, h:]
+    assert np.count_nonzero(np.isfinite(band) & (band != 0)) > 30

@@ -116,6 +116,55 @@ cdef inline floating mul2_scaled_down(floating g, floating a, floating t_up) noe
     return g * ((a_big * scale_down(a)) * t_up) if vfabs(a) >= big else mul_scaled_down(g, a * t_up)
 
 
+cdef inline bint finite(floating v) noexcept nogil:
+    return v - v == 0
+
+
+# Products of two inputs that overflow.  The gates form g * b * f'(a) (glu: g * a *
+# sigmoid'(b), and the forward a * b * sigmoid(a)) as (g * b) * f'(a), rounded once;
+# where g * b overflows but g and b are finite, the whole product may still be finite,
+# or round to 0 (f'(a) far below 1), and (g * b) * f'(a) would be +-inf or NaN (inf * 0).
+# There the formulas take the product wider: float32 in double (g * b exact, the
+# double formula rounded once to float32); float64 as (g * b) * 2**-k, k = 512 or 1024,
+# the least that keeps it finite (one rounding), the formula on that, and the result
+# times 2**k (exact, or a true overflow); float64 geglu, whose gelu'(a) is a float64
+# value, as g * (b * gelu'(a)) (b * gelu'(a) normal: |b| > 1).  float64 is then exact
+# down to a = -1050 for silu' and sigmoid' (scaled exps, the scaled product >= 2**512:
+# a normal result), to a = -37 for gelu' and -21 for its tanh form (normal to there);
+# below, down to 2**-3122 (g * b <= 2**2048), it rounds to 0 or loses digits.
+# Infinite or NaN g or b take the unscaled formula's values.  glu and swiglu take these
+# forms in NAME_DIR_wide formulas, which the loops run only in exact regions with such a
+# lane (_spec.WIDE_PATHS: float32's double path would double the exact blocks' time).
+
+cdef inline bint overflowed(floating g, floating b, floating gb) noexcept nogil:
+    """gb = g * b overflowed from finite g and b."""
+    cdef floating zero = 0
+    return (gb - gb != zero) & finite(g) & finite(b)
+
+
+cdef inline floating product_scaled_down(floating g, floating b) noexcept nogil:
+    """float64: g * b, or where that overflowed (finite g, b) (g * 2**-512) * b, or
+    (g * 2**-1024) * b where that overflows too, rounded once: |g| > 1 where g * b
+    overflows (|b| <= 2**1024), and |g| > 2**512 where g * b >= 2**1536, so the scaled g
+    stays normal."""
+    cdef floating s = <floating>7.458340731200207e-155        # 2**-512
+    cdef floating gb = g * b
+    cdef floating gb1 = (g * s) * b
+    cdef floating gb2 = ((g * s) * s) * b
+    cdef floating scaled = gb1 if finite(gb1) else gb2
+    return scaled if overflowed(g, b, gb) else gb
+
+
+cdef inline floating product_scaled_up(floating g, floating b, floating v) noexcept nogil:
+    """v times the 2**k that product_scaled_down(g, b) divided g * b by."""
+    cdef floating s = <floating>7.458340731200207e-155        # 2**-512
+    cdef floating up = <floating>1.3407807929942597e+154      # 2**512
+    cdef floating v1 = v * up
+    cdef floating v2 = v1 * up
+    cdef floating scaled = v1 if finite((g * s) * b) else v2
+    return scaled if overflowed(g, b, g * b) else v
+
+
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
     """a * sigmoid(z + zlo), rounded once also where the result is subnormal, without
     subnormal arithmetic.  Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for
@@ -575,8 +624,10 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 #   - exp(-|z|) of a derivative, softplus or log_sigmoid at |z| > FAST_EXP_MIN, where
 #     vexp_normal's clamp would show;
 #   - for swiglu, a product a*b that is not finite (the exact gate's fallback); for
-#     glu's backward, g*a (mul_logistic_density's fallback); for the saturated blocks'
-#     predicates (below) both only where the gate's sigmoid is not saturated.
+#     glu's backward, g*a (mul_logistic_density's fallback); for swiglu's backward g*b
+#     too ("Products of two inputs that overflow"); for the saturated blocks'
+#     predicates (below) these only where the gate's sigmoid is not saturated, and
+#     the backward's g*a and g*b that overflowed from finite inputs out to 2 FAST_SAT.
 # NaN may take either path (both give NaN).  Past |z| > FAST_SAT (256 / 2048; huge
 # inputs and infinities) the exact formulas' scaled exp is an exact 0 (below its lower
 # clamp), so they return their limits there (a value or a product with 0, as below); the
@@ -1039,11 +1090,13 @@ cdef inline bint glu_gate_grad_band_rare(floating g, floating a, floating b) noe
     # fast_band_rare(b) | mul_sigmoid_band_rare(g, b), and g * a not finite
     # (mul_logistic_density's fallback order g * (a * sigmoid'(b))), each only where
     # |b| <= FAST_SAT: past it the fast formulas select the limits, g * (a * 0) for the
-    # fallback too (six compares, as many as the rare cases without the band took)
+    # fallback too; and g * a overflowed (finite g, a) where |b| <= 2 FAST_SAT, where
+    # g * a * sigmoid'(b) is not yet 0 (past it, below float64's 2**-1075 / 2**2048)
     cdef floating zero = 0
     cdef floating ga = g * a
-    return (vfabs(b) <= fast_sat(b)) & (exp_arg_rare(b) | (ga - ga != zero)
-                                        | ((b < zero) & mul_sigmoid_tiny_factor(g)))
+    return (((vfabs(b) <= fast_sat(b)) & (exp_arg_rare(b) | (ga - ga != zero)
+                                          | ((b < zero) & mul_sigmoid_tiny_factor(g))))
+            | (overflowed(g, a, ga) & (vfabs(b) <= 2 * fast_sat(b))))
 
 
 cdef inline floating glu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
@@ -1073,7 +1126,13 @@ cdef inline floating swiglu_gate_fast(floating a, floating b) noexcept nogil:
 
 
 cdef inline bint swiglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
-    return exp_arg_rare(a) | swiglu_gate_rare(a, g)
+    # exp_arg_rare(a) | swiglu_gate_rare(a, g) (whose a < -FAST_EXP_MIN exp_arg_rare
+    # holds), and g * b not finite (the exact grad_a's fallback): a * g and g * b tested
+    # as one sum (one that overflows by itself only sends a block to the exact formula)
+    cdef floating zero = 0
+    cdef floating ag = a * g
+    cdef floating s = ag + g * b
+    return exp_arg_rare(a) | (s - s != zero) | ((a < zero) & mul_sigmoid_tiny_factor(ag))
 
 
 cdef inline floating swiglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
@@ -1102,17 +1161,22 @@ cdef inline floating swiglu_gate_sat(floating a, floating b) noexcept nogil:
 
 
 cdef inline bint swiglu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
-    # fast_band_rare(a) | swiglu_gate_band_rare(a, g), each only where |a| <= FAST_SAT (six
-    # compares, as many as the rare cases without the band took)
+    # fast_band_rare(a) | swiglu_gate_band_rare(a, g), each only where |a| <= FAST_SAT;
+    # and g * b overflowed (finite g, b) where |a| <= 2 FAST_SAT, where g * b * silu'(a) is
+    # not yet 0 (past it the saturated form's g * (b * 0) and g * (b * 1) are right)
     cdef floating zero = 0
     cdef floating ag = a * g
-    return (vfabs(a) <= fast_sat(a)) & (exp_arg_rare(a) | (ag - ag != zero)
-                                        | ((a < zero) & mul_sigmoid_tiny_factor(ag)))
+    return (((vfabs(a) <= fast_sat(a)) & (exp_arg_rare(a) | (ag - ag != zero)
+                                          | ((a < zero) & mul_sigmoid_tiny_factor(ag))))
+            | (overflowed(g, b, g * b) & (vfabs(a) <= 2 * fast_sat(a))))
 
 
 cdef inline floating swiglu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
-    # silu_backward_fast's derivative, times g * b
-    return (g * b) * swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(-vfabs(a))))
+    # silu_backward_fast's derivative, times g * b; past |a| > FAST_SAT, where it is 1 or
+    # 0, g * (b * it): the same values, also where g * b overflows (2 FAST_SAT and on,
+    # the band predicate: there the exact product is inf or rounds to 0)
+    cdef floating d = swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(-vfabs(a))))
+    return select_gt(vfabs(a), fast_sat(a), g * (b * d), (g * b) * d)
 
 
 cdef inline floating swiglu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
@@ -1442,11 +1506,37 @@ cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcep
     return mul_logistic_density(g, a, b)
 
 
+# The wide forms (_spec.WIDE_PATHS): float32 where g * a overflowed, in double
+# (mul_logistic_density's own fallback, g * (a * sigmoid'(b)), loses digits where
+# a * sigmoid'(b) is subnormal); float64 needs none: its (a * scale_down) * t_up stays
+# normal down to b = -1050.
+
+cdef inline bint glu_gate_grad_wide_rare(floating g, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return overflowed(g, a, g * a)
+    return False
+
+
+cdef inline floating glu_gate_grad_a_wide(floating g, floating a, floating b) noexcept nogil:
+    return glu_gate_grad_a(g, a, b)
+
+
+cdef inline floating glu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
+    # both forms, then one select: a conditional call GCC does not if-convert
+    cdef floating narrow = mul_logistic_density(g, a, b)
+    cdef float wide
+    if floating is float:
+        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b)
+        return wide if overflowed(g, a, g * a) else narrow
+    return narrow
+
+
 # ----------------------------------------------------------------- swiglu: silu(a) * b
 
 cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
     # (a*b) * sigmoid(a) rounds once, also where silu(a) alone would be denormal;
-    # where a*b overflows, silu(a) * b
+    # where a*b is not finite, silu(a) * b (the limits; swiglu_gate_wide: where a*b
+    # overflowed from finite a and b, the product wider)
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
     cdef floating fused = mul_sigmoid(ab, a, zero)
@@ -1462,16 +1552,56 @@ cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noex
     return swiglu_gate(a, g)      # d/db silu(a) * b = silu(a): the gate with g for b
 
 
+# The wide forms (_spec.WIDE_PATHS), where a * b (backward: g * b or a * g) overflowed
+# from finite inputs: the product wider ("Products of two inputs that overflow"), the
+# exact formulas' bits elsewhere.
+
+cdef inline bint swiglu_gate_wide_rare(floating a, floating b) noexcept nogil:
+    return overflowed(a, b, a * b)
+
+
+cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
+    # swiglu_gate's values spelled out, every form computed, then selects (a conditional
+    # call GCC does not if-convert); float64 scales the product in the one mul_sigmoid
+    # (product_scaled_down is a * b itself where that did not overflow)
+    cdef floating zero = 0, one = 1
+    cdef floating ab = a * b
+    cdef floating limit = silu_forward(a, one, one) * b
+    cdef floating fused, wide
+    if floating is float:
+        fused = mul_sigmoid(ab, a, zero)
+        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
+    else:
+        fused = mul_sigmoid(product_scaled_down(a, b), a, zero)
+        wide = product_scaled_up(a, b, fused)
+    cdef floating narrow = fused if finite(ab) else limit
+    return wide if overflowed(a, b, ab) else narrow
+
+
+cdef inline bint swiglu_gate_grad_wide_rare(floating g, floating a, floating b) noexcept nogil:
+    return overflowed(g, b, g * b) | overflowed(a, g, a * g)
+
+
+cdef inline floating swiglu_gate_grad_a_wide(floating g, floating a, floating b) noexcept nogil:
+    cdef floating one = 1
+    cdef floating narrow = swiglu_gate_grad_a(g, a, b)
+    cdef float wide
+    if floating is float:
+        wide = <float>silu_backward(<double>g * <double>b, <double>a, 1.0, 1.0)
+        return wide if overflowed(g, b, g * b) else narrow
+    return product_scaled_up(g, b, silu_backward(product_scaled_down(g, b), a, one, one))
+
+
+cdef inline floating swiglu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
+    return swiglu_gate_wide(a, g)
+
+
 # ----------------------------------------------------------------- geglu: gelu(a) * b
 # float32: gelu and gelu' are taken unrounded in double (_gelu.h evaluates them in
 # double anyway) and multiplied by b and g there, so the product is rounded once,
 # also where gelu(a) alone would be denormal.  float64: for |a| < 1 the gate is
 # Phi(a) * (a*b) (Phi ~ 1/2 there), which keeps a tiny a*b exact; elsewhere
 # gelu(a) * b.  (float64 gate gradients that are denormal are rounded twice.)
-
-cdef inline bint finite(floating v) noexcept nogil:
-    return v - v == 0
-
 
 cdef inline floating gelu_tanh_cdf(floating a) noexcept nogil:
     """sigmoid(2 sqrt(2/pi) (a + 0.044715 a^3)) for |a| < 1 (the tanh form's 'Phi')."""
@@ -1513,6 +1643,7 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
                                      bint tanh_form, int far_tail) noexcept nogil:
     """gelu'(a) * g * b (float32: the product formed in double, rounded once); far_tail
     as for gelu_times."""
+    cdef floating d, gb
     if floating is float:
         if finite(a):
             if tanh_form:
@@ -1524,9 +1655,15 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
                 return <float>(act_gelu_grad_far_sat_fd(a, act_gelu_grad_fd(a))
                                * (<double>g * <double>b))
             return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
-        return (act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * (g * b)
+        # a = +-inf: gelu' = 1 or 0, times g first: g * b where g * b overflows too (not
+        # inf * 0), the same values (and NaNs) as gelu' * (g * b) elsewhere
+        return ((act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * g) * b
     else:
-        return gelu_tanh_backward(g * b, a, a, a) if tanh_form else gelu_backward(g * b, a, a, a)
+        # gelu_backward(g * b, a): (g * b) gelu'(a); where g * b overflows, g * (b * gelu'(a))
+        # ("Products of two inputs that overflow": no extra pass, one select)
+        d = act_gelu_tanh_grad_d(a) if tanh_form else act_gelu_grad_d(a)
+        gb = g * b
+        return gb * d if finite(gb) else g * (b * d)
 
 
 # d/db gelu(a) * b = gelu(a): grad_b is the gate with g in place of b.

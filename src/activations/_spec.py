@@ -429,6 +429,19 @@ FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Gate ops and directions of FAST_SAT_PATHS whose exact regions (rare blocks with a band
+#: lane, and the streaks after them) first OR NAME_DIR_wide_rare, a product of two finite
+#: inputs that overflowed (the backward's g * b, glu's g * a, swiglu's a * b): with such a
+#: lane the region runs NAME_DIR_wide (gated backward: NAME_gate_grad_a_wide and _b_wide),
+#: the exact formulas with that product taken wider (_formulas.pxd "Products of two
+#: inputs that overflow"; float32 in double), else the exact formulas, so data in the
+#: band pays for the wider forms only with such a lane.
+WIDE_PATHS: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate_grad",),
+    "swiglu": ("gate", "gate_grad"),
+}
+
+
 #: Ops and directions of FAST_PATHS whose fast formula is the exact one's value on every
 #: input (the exact formula only keeps rare lanes from subnormal arithmetic): their
 #: blocks compute the fast formula and OR the predicate in one pass while no rare block
