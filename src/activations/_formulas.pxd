@@ -1562,19 +1562,18 @@ cdef inline bint swiglu_gate_wide_rare(floating a, floating b) noexcept nogil:
 
 cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
     # swiglu_gate's values spelled out, every form computed, then selects (a conditional
-    # call GCC does not if-convert); float64 scales the product in the one mul_sigmoid
-    # (product_scaled_down is a * b itself where that did not overflow)
+    # call GCC does not if-convert; the float64 loop is still not vectorized:
+    # docs/performance-notes.md, "Products of two inputs that overflow")
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
+    cdef floating fused = mul_sigmoid(ab, a, zero)
     cdef floating limit = silu_forward(a, one, one) * b
-    cdef floating fused, wide
+    cdef floating narrow = fused if finite(ab) else limit
+    cdef floating wide
     if floating is float:
-        fused = mul_sigmoid(ab, a, zero)
         wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
     else:
-        fused = mul_sigmoid(product_scaled_down(a, b), a, zero)
-        wide = product_scaled_up(a, b, fused)
-    cdef floating narrow = fused if finite(ab) else limit
+        wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
     return wide if overflowed(a, b, ab) else narrow
 
 
