@@ -57,7 +57,7 @@ import numpy as np
 
 import activations as act  # before torch: docs/performance-notes.md "one OpenMP runtime per process"
 from activations._check import peers, peers_optional, references, ulp
-from activations._check.timing import Budget, measure
+from activations._check.timing import Budget, interleaved_batches, measure
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import speed_targets  # noqa: E402  (benchmarks/speed_targets.py: what the runs are held to)
@@ -144,20 +144,47 @@ def shapes(layout: str, n: int) -> Tuple[tuple, tuple, Optional[tuple]]:
     return (n,), (n,), None
 
 
+#: Every buffer of a problem starts at a fixed offset past a 4096-byte boundary, slot *
+#: PLACE_STEP bytes (x 0, g 1, y 2, the outputs 3), so that no two are within 1 KiB of
+#: each other modulo 4096.  An output that starts a few cache lines after an input
+#: modulo 4096 makes the loads of the next vectors wait on the stores of this one (4K
+#: aliasing: tanh, relu6 and hard_sigmoid forward 1.4-1.5x slower with the output 64
+#: bytes past the input, docs/performance-notes.md "Buffer placement"); left to the
+#: allocator, the placement differs from problem to problem, and speed target 5's
+#: ratios between input kinds (different problems) measured it instead of the values.
+PAGE = 4096
+PLACE_STEP = 1024
+
+
+def placed(shape, dtype, slot: int) -> np.ndarray:
+    """An uninitialised array of `shape` whose data starts slot * PLACE_STEP bytes past
+    a 4096-byte boundary."""
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.empty(nbytes + 2 * PAGE, np.uint8)
+    start = (-raw.ctypes.data) % PAGE + slot * PLACE_STEP
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
+def placed_copy(a: np.ndarray, slot: int) -> np.ndarray:
+    out = placed(a.shape, a.dtype, slot)
+    out[...] = a
+    return out
+
+
 def build_problem(name: str, dtype, n: int, kind: str = "ordinary") -> Problem:
     entry, overrides = act.get(function_of(name)), explicit_params(name)
     rng = np.random.default_rng(n + 7 * INPUT_KINDS.index(kind))
     xs, ys, ws = shapes(LAYOUTS.get(function_of(name), "flat"), n)
-    x = make_x(kind, n, dtype, rng).reshape(xs)
+    x = placed_copy(make_x(kind, n, dtype, rng).reshape(xs), 0)
     args = (np.full(ws, 0.25, dtype),) if ws else ()
     params = {**entry.params, **overrides}
-    g = rng.standard_normal(int(np.prod(ys))).astype(dtype).reshape(ys)
+    g = placed_copy(rng.standard_normal(int(np.prod(ys))).astype(dtype).reshape(ys), 1)
     try:
         y = np.asarray(entry.forward(x, *args, **overrides))
     except Exception:  # a broken forward still leaves the backward measurable from x
         y = np.zeros(ys, dtype)
-    return Problem(name, dtype, n, kind, x, g, y, np.empty(ys, dtype), np.empty(xs, dtype),
-                   args, params, dict(overrides))
+    return Problem(name, dtype, n, kind, x, g, placed_copy(y, 2), placed(ys, dtype, 3),
+                   placed(xs, dtype, 3), args, params, dict(overrides))
 
 
 #: layout of each function, from its kind in the package's own table
@@ -272,6 +299,8 @@ class Cell:
     loops: int = 0
     repeats: int = 0
     note: str = ""
+    ordinary_ns: Optional[float] = None  # special input kinds: ns_min on ordinary inputs,
+                                         # timed in turn with this kind (values_section)
 
 
 RESULTS: Dict[tuple, Cell] = {}
@@ -539,20 +568,36 @@ def small_section(fns, budget, out=print) -> dict:
 
 
 def values_section(fns, dts, budget, n=1 << 16, out=print) -> None:
-    """Every special input kind against ordinary inputs, ours, 1 thread, fastest samples
-    (speed target 5 reads the cells)."""
-    out(f"\n== value dependence, ours, 2^{int(math.log2(n))} T1 (fastest sample / fastest "
-        f"sample on ordinary inputs)")
+    """Every special input kind against ordinary inputs, ours, 1 thread: the five problems
+    of a (function, dtype, direction) timed in turn, round after round
+    (interleaved_batches), so that drift and bursts of load hit them alike; fastest
+    batches.  Speed target 5 reads each special cell's ns_min against its ordinary_ns."""
+    out(f"\n== value dependence, ours, 2^{int(math.log2(n))} T1 (fastest batch / fastest "
+        f"batch on ordinary inputs, timed in turn)")
     specials = INPUT_KINDS[1:]
     out("                          " + "  ".join(f"{k:>11s}" for k in specials))
+    set_threads(1)
     for name in fns:
         for dt in dts:
+            problems = {kind: build_problem(name, DTYPES[dt], n, kind) for kind in INPUT_KINDS}
             for direction in ("fwd", "bwd"):
-                base = cell(name, direction, dt, n, 1, "ours", budget)
                 ratios = []
+                try:
+                    thunks = {k: ours(p, direction) for k, p in problems.items()}
+                    times = (interleaved_batches(thunks, n, budget)
+                             if None not in thunks.values() else None)
+                except Exception as exc:  # report a broken call, keep going
+                    times, note = None, f"error: {type(exc).__name__}: {exc}"[:200]
+                else:
+                    note = "" if times else "no call"
+                base = times["ordinary"].lo if times else None
                 for kind in specials:
-                    c = cell(name, direction, dt, n, 1, "ours", budget, kind)
-                    ratios.append(c.ns_min / base.ns_min if c.ns_min and base.ns_min else None)
+                    key = (name, direction, dt, n, 1, "ours", kind)
+                    t = times[kind] if times else None
+                    RESULTS[key] = (Cell(*key, t.median, t.lo, t.hi, t.loops, t.repeats,
+                                         ordinary_ns=base) if t else
+                                    Cell(*key, None, note=note))
+                    ratios.append(t.lo / base if t else None)
                 out(f"{name:12s} {direction} {dt}  " + "  ".join(
                     f"{'-' if r is None else f'{r:.2f}':>11s}" for r in ratios))
 

@@ -490,3 +490,39 @@ def test_speed_report_command_writes_the_doc(tmp_path):
     assert report_gen.main([str(tmp_path / "run.json"), "--no-measure", "--out", str(out)]) == 0
     assert out.read_text() == report_gen.render(run, None)
     assert "not counted" in out.read_text()
+
+
+def test_value_target_reads_the_ordinary_time_taken_beside_each_kind():
+    """Target 5 divides a special kind's fastest batch by the ordinary inputs' batch timed
+    in turn with it (the cell's ordinary_ns), not by the grid's ordinary cell, measured at
+    another time; a run without ordinary_ns (older JSON) falls back on the grid's."""
+    st = _load_tool("speed_targets", "benchmarks/speed_targets.py")
+    key = dict(function="tanh", direction="fwd", dtype="f32", n=1 << 16, threads=1,
+               contestant="ours")
+    grid = dict(key, kind="ordinary", ns_per_element=1.0, ns_min=1.0)
+    beside = dict(key, kind="denormal_in", ns_per_element=1.4, ns_min=1.4, ordinary_ns=1.3)
+    older = dict(beside, kind="huge", ordinary_ns=None)
+    verdict = st.value_dependence(st.index([grid, beside, older]))
+    assert [m.figures["kind"] for m in verdict.misses] == ["huge"]
+    assert verdict.misses[0].figures["ordinary_ns"] == 1.0
+    beside["ordinary_ns"] = 1.0
+    verdict = st.value_dependence(st.index([grid, beside, older]))
+    assert {m.figures["kind"] for m in verdict.misses} == {"huge", "denormal_in"}
+
+
+def test_benchmark_buffers_sit_1kib_apart_modulo_4096():
+    """bench.placed: every buffer of a problem at its slot's fixed offset modulo 4096, so
+    that no output starts a few cache lines past an input (4K aliasing)."""
+    pytest.importorskip("activations")
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    for dtype in (np.float32, np.float64):
+        p = bench.build_problem("softmax", dtype, 1 << 12, "huge")
+        for a, slot in ((p.x, 0), (p.g, 1), (p.y, 2), (p.o_fwd, 3), (p.o_bwd, 3)):
+            assert a.ctypes.data % 4096 == slot * 1024 and a.dtype == dtype
+        assert p.x.shape == p.y.shape == (4, 1024) and np.isinf(p.y).sum() == 0
+        assert np.array_equal(p.y, bench.act.softmax(p.x))

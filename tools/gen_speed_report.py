@@ -303,7 +303,7 @@ def render(report: dict, counts_data: Optional[dict]) -> str:
                       f"one).", ""]
             lines += roofline_section(rows) + [""]
         elif v.number == 5 and v.misses:
-            lines += [f"Every miss ({len(v.misses)}), worst first (fastest samples, 2^16):", ""]
+            lines += [f"Every miss ({len(v.misses)}), worst first (fastest batches, each kind timed in turn with ordinary inputs, 2^16):", ""]
             lines += value_section(v, counts) + [""]
         elif v.number == 6 and v.misses:
             lines += ["Every miss, worst first (instructions per call on 16 elements, less "

@@ -7,7 +7,9 @@ the min/max spread.  Tiny arrays loop many calls per sample; a call that alone f
 sample is timed ``Budget.long_repeats`` times.
 
 :func:`interleaved` (``benchmarks/bench_fused.py``): variants of one computation timed
-one call each in turn, so that a burst of background load hits all of them alike.
+one call each in turn, so that a burst of background load hits all of them alike;
+:func:`interleaved_batches` (``benchmarks/bench.py``'s value-dependence table) the same
+with a calibrated batch of calls per turn, for calls too short to time one by one.
 """
 
 from __future__ import annotations
@@ -71,3 +73,26 @@ def interleaved(variants: Dict[str, Callable], repeats: int) -> Dict[str, float]
             fn()
             samples[key].append(time.perf_counter() - t0)
     return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget) -> Dict[str, Timing]:
+    """ns per element of each variant (on n elements), timed in turn: 3 * budget.repeats
+    rounds of one batch per variant, each batch (its loop count calibrated once, as in
+    :func:`measure`) lasting about budget.sample_ms / 4, so that drift of the clock and
+    bursts of load hit every variant alike."""
+    loops: Dict[str, int] = {}
+    for key, fn in variants.items():
+        fn()  # warm-up
+        t0 = time.perf_counter_ns()
+        fn()
+        once = max(time.perf_counter_ns() - t0, 1)
+        loops[key] = max(1, int(budget.sample_ms * 1e6 / 4 / once))
+    samples: Dict[str, List[float]] = {k: [] for k in variants}
+    for _ in range(3 * budget.repeats):
+        for key, fn in variants.items():
+            t0 = time.perf_counter_ns()
+            for _ in range(loops[key]):
+                fn()
+            samples[key].append((time.perf_counter_ns() - t0) / loops[key] / n)
+    return {k: Timing(statistics.median(v), min(v), max(v), loops[k], len(v))
+            for k, v in samples.items()}
