@@ -10,10 +10,13 @@ Design:
     still benchmarked (ours only); this file holds only what is particular to it:
     ``FROM_Y`` (backwards timed from the forward output) and ``PARAMS`` (values for
     required parameters).
- 2. One timer (``activations/_check/timing.py``): warm-up, a loop count calibrated so
-    that one sample lasts ``sample_ms``, ``repeats`` samples timed with perf_counter_ns;
-    the median is reported with the min/max spread.  Tiny arrays loop many calls per
-    sample.
+ 2. One timing core (``activations/_check/timing.py``): warm-up, a loop count
+    calibrated so that one sample (batch) lasts ``sample_ms``, ``repeats`` samples timed
+    with perf_counter_ns; the median is reported with the min/max spread.  Tiny arrays
+    loop many calls per sample.  The contestants of one grid row (function, direction,
+    dtype, size, threads) take their samples in turn on the same buffers
+    (``interleaved_batches``), and so do the input kinds of the value-dependence table:
+    a drift of the clock or a burst of load reaches all of them alike.
  3. Every contestant writes into an output buffer allocated once per problem
     (forwards out of place, ``out=``; no contestant works in place, so the input
     values never drift between calls).  PyTorch uses the ``out=`` overloads of its
@@ -323,6 +326,10 @@ def cell(name, direction, dt, n, threads, who, budget, kind="ordinary") -> Cell:
     key = (name, direction, dt, n, threads_key, who, kind)
     if key in RESULTS:
         return RESULTS[key]
+    if kind == "ordinary":
+        measure_row(name, direction, dt, n, threads, budget)
+        if key in RESULTS:
+            return RESULTS[key]
     p = problem(name, DTYPES[dt], n, kind)
     set_threads(threads)
     try:
@@ -338,6 +345,38 @@ def cell(name, direction, dt, n, threads, who, budget, kind="ordinary") -> Cell:
                  note=f"error: {type(exc).__name__}: {exc}"[:200])
     RESULTS[key] = c
     return c
+
+
+def measure_row(name, direction, dt, n, threads, budget) -> None:
+    """Every contestant not yet measured of one (function, direction, dtype, size,
+    threads) on ordinary inputs, timed in turn on the same buffers (interleaved_batches:
+    budget.repeats rounds of a sample_ms batch each), so that a drift of the clock or a
+    burst of load between two contestants' cells cannot pass for a difference between
+    them.  A contestant whose call fails is reported as such and left out."""
+    p = problem(name, DTYPES[dt], n)
+    set_threads(threads)
+    thunks = {}
+    for who in CONTESTANTS:
+        key = (name, direction, dt, n, 1 if who == "numpy" else threads, who, "ordinary")
+        if key in RESULTS:
+            continue
+        try:
+            thunk = contestant(who, p, direction, threads)
+            if thunk is not None:
+                thunk()
+        except Exception as exc:  # report a broken call, keep going
+            RESULTS[key] = Cell(*key, None, note=f"error: {type(exc).__name__}: {exc}"[:200])
+            continue
+        if thunk is None:
+            RESULTS[key] = Cell(*key, None, note="no peer")
+        else:
+            thunks[key] = thunk
+    if not thunks:
+        return
+    times = interleaved_batches(thunks, n, budget, rounds=budget.repeats,
+                                batch_ms=budget.sample_ms)
+    for key, t in times.items():
+        RESULTS[key] = Cell(*key, t.median, t.lo, t.hi, t.loops, t.repeats)
 
 
 def fastest_peer(name, direction, dt, n, threads, budget) -> Optional[Cell]:

@@ -526,3 +526,34 @@ def test_benchmark_buffers_sit_1kib_apart_modulo_4096():
             assert a.ctypes.data % 4096 == slot * 1024 and a.dtype == dtype
         assert p.x.shape == p.y.shape == (4, 1024) and np.isinf(p.y).sum() == 0
         assert np.array_equal(p.y, bench.act.softmax(p.x))
+
+
+def test_interleaved_batches_times_every_variant_in_every_round():
+    """activations._check.timing.interleaved_batches: each variant warmed up and
+    calibrated (2 calls), then `rounds` batches of its calibrated loop count, in turn;
+    a variant whose one call outlasts a batch cuts the rounds to budget.long_repeats."""
+    import time as _time
+    from activations._check.timing import Budget, interleaved_batches
+    order, calls = [], {"fast": 0, "slow": 0}
+
+    def variant(name, seconds):
+        def call():
+            calls[name] += 1
+            order.append(name)
+            _time.sleep(seconds)
+        return call
+
+    budget = Budget(sample_ms=4.0, repeats=3, long_repeats=2)
+    got = interleaved_batches({"fast": variant("fast", 0), "slow": variant("slow", 1e-4)},
+                              10, budget, rounds=4)
+    assert set(got) == {"fast", "slow"}
+    for name, t in got.items():
+        assert t.repeats == 4 and calls[name] == 2 + 4 * t.loops
+        assert t.lo <= t.median <= t.hi
+    assert got["fast"].loops > got["slow"].loops >= 1
+    timed = order[4:]                        # after the warm-up and calibration calls
+    first_slow = timed.index("slow")
+    assert timed[:first_slow] == ["fast"] * got["fast"].loops   # a batch, then the other
+    calls.update(fast=0, slow=0)
+    long = interleaved_batches({"slow": variant("slow", 2e-3)}, 10, budget, batch_ms=1.0)
+    assert long["slow"].repeats == budget.long_repeats and long["slow"].loops == 1

@@ -75,20 +75,28 @@ def interleaved(variants: Dict[str, Callable], repeats: int) -> Dict[str, float]
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget) -> Dict[str, Timing]:
-    """ns per element of each variant (on n elements), timed in turn: 3 * budget.repeats
-    rounds of one batch per variant, each batch (its loop count calibrated once, as in
-    :func:`measure`) lasting about budget.sample_ms / 4, so that drift of the clock and
-    bursts of load hit every variant alike."""
+def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
+                        rounds: int = 0, batch_ms: float = 0.0) -> Dict[str, Timing]:
+    """ns per element of each variant (on n elements), timed in turn, so that drift of the
+    clock and bursts of load hit every variant alike: `rounds` rounds (default
+    3 * budget.repeats) of one batch per variant, each batch's loop count calibrated once
+    so that it lasts about `batch_ms` (default budget.sample_ms / 4).  Where a single call
+    of some variant alone lasts a batch, budget.long_repeats rounds at most."""
+    batch_ns = (batch_ms or budget.sample_ms / 4) * 1e6
     loops: Dict[str, int] = {}
+    longest = 0
     for key, fn in variants.items():
         fn()  # warm-up
         t0 = time.perf_counter_ns()
         fn()
         once = max(time.perf_counter_ns() - t0, 1)
-        loops[key] = max(1, int(budget.sample_ms * 1e6 / 4 / once))
+        longest = max(longest, once)
+        loops[key] = max(1, int(batch_ns / once))
+    rounds = rounds or 3 * budget.repeats
+    if longest >= batch_ns:
+        rounds = min(rounds, budget.long_repeats)
     samples: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(3 * budget.repeats):
+    for _ in range(rounds):
         for key, fn in variants.items():
             t0 = time.perf_counter_ns()
             for _ in range(loops[key]):
