@@ -1780,6 +1780,18 @@ cdef inline floating tiny_forward(floating x, double zp, double zn, double vp, d
     return f0 if vis_zero(x) | (f0 != zero) else y
 
 
+cdef inline floating tiny_forward_plain(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
+    """tiny_forward by the machine's multiply, for cores where subnormal arithmetic is
+    not slow (`subnormal_detours` off): x * slope is the slope times x rounded once,
+    which vtiny_mul forms without subnormal arithmetic (the same bits, signed zeros
+    too), at a fraction of its instructions."""
+    cdef floating one = 1, zero = 0
+    cdef bint neg = vcopysign(one, x) < zero
+    cdef floating f0 = <floating>zn if neg else <floating>zp
+    cdef floating y = x * (<floating>vn if neg else <floating>vp)
+    return f0 if vis_zero(x) | (f0 != zero) else y
+
+
 cdef inline floating tiny_forward_wide(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
     """tiny_forward with float64 slopes for a float32 x (state 2 of a setup)."""
     cdef floating one = 1, zero = 0
