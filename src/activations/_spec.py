@@ -480,7 +480,9 @@ TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad")
 #: on a core without microcode assists (AMD Zen 4) they run subnormal inputs faster
 #: than the tiny forms do (docs/performance-notes.md "Tiny blocks on a core without
 #: assists").  The other ops keep their tiny blocks on every core: their exact formulas
-#: on subnormal inputs take slower branches (up to 5x on Zen 4).  prelu's tiny rows
+#: on subnormal inputs take slower branches (up to 5x on Zen 4); where the detours are
+#: off, a forward whose tiny form has the dtype's slopes forms slope * x with one
+#: multiply (_formulas.pxd tiny_forward_plain, the same bits).  prelu's tiny rows
 #: (_prelu.pxi) follow the same switch.
 TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
     op: ("forward", "backward") for op in ("leaky_relu", "softsign", "hard_swish")
