@@ -429,6 +429,17 @@ FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Gate ops and directions of FAST_SAT_PATHS whose second pass also ORs
+#: NAME_DIR_neg_rare: a block with a band lane but no such lane (every sigmoid argument
+#: below -DEEP_NEG, -64 / -640, and the products of inputs finite) runs NAME_DIR_neg (gated backward:
+#: NAME_gate_grad_a_neg and _b_neg), the exact formula with 1 + exp(z) = 1 folded in
+#: (_formulas.pxd "Per-block fast paths"), instead of the exact formula.
+FAST_NEG_PATHS: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate", "gate_grad"),
+    "swiglu": ("gate", "gate_grad"),
+}
+
+
 #: Gate ops and directions of FAST_SAT_PATHS whose exact regions (rare blocks with a band
 #: lane, and the streaks after them) first OR NAME_DIR_wide_rare, a product of two finite
 #: inputs that overflowed (the backward's g * b, glu's g * a, swiglu's a * b): with such a
