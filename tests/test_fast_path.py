@@ -372,11 +372,11 @@ DEEP_NEG = {np.dtype(np.float32): (-64.0, -62.0), np.dtype(np.float64): (-640.0,
 
 
 def _deep_negative_gate_inputs(name, direction, dtype, half, rng):
-    """(x, g, tier_rows): rows 0 and 1 deep-negative lanes with finite products (row 1
+    """(x, g): rows 0 and 1 deep-negative lanes, factors of exp(z) below 2**60 (row 1
     at the edges: just below -DEEP_NEG, past the scaled exp's clamp, -inf; signed zeros
     and subnormal factors, factors near a tie of the subnormal grid), row 2 the same
     mixed with lanes no deep-negative block takes (NaN, infinities, products that
-    overflow, z = -DEEP_NEG, ordinary z)."""
+    overflow, a factor of 2**60 / 2**480, z = -DEEP_NEG, ordinary z)."""
     dt = np.dtype(dtype)
     deep, _ = DEEP_NEG[dt]
     fi = np.finfo(dtype)
@@ -388,8 +388,8 @@ def _deep_negative_gate_inputs(name, direction, dtype, half, rng):
                       -104.1, -150.0, -300.0, -1e30, -np.inf] if f32 else
                      [np.nextafter(dt.type(deep), dt.type(-np.inf)), deep - 1, -708.5, -744.4,
                       -745.2, -760.0, -3000.0, -1e300, -np.inf], dtype)
-    if name == "swiglu":        # a = -inf: a * b is not finite, not a deep-negative lane
-        edges = edges[:-1]
+    if name == "swiglu":        # a * b of 2**60 / 2**480 and more: not a deep-negative lane
+        edges = edges[:-2]
     z[1, ::3] = edges[rng.integers(0, edges.size, z[1, ::3].shape)]
     small = np.array([0.0, -0.0, fi.smallest_subnormal, -fi.tiny, fi.tiny * 3], dtype)
     w[1, 1::5] = small[rng.integers(0, small.size, w[1, 1::5].shape)]
@@ -406,7 +406,8 @@ def _deep_negative_gate_inputs(name, direction, dtype, half, rng):
     big = 1e30 if f32 else 1e300
     specials = [(np.nan, None, None), (None, np.nan, None), (None, None, np.nan),
                 (None, np.inf, None), (None, None, -np.inf), (None, big, None),
-                (None, None, big), (deep, None, None), (1.5, None, None), (np.inf, None, None)]
+                (None, None, big), (deep, None, None), (1.5, None, None), (np.inf, None, None),
+                (None, 2.0 ** (60 if f32 else 480), None)]
     for k, (zv, wv, gv) in enumerate(specials):
         for arr, v in ((z, zv), (w, wv), (g, gv)):
             if v is not None:

@@ -648,10 +648,11 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 # product with t_up scaled down once, as the exact formula forms it: mul_sigmoid's
 # q / 1 is mul_scaled_down(a, t_up), mul_logistic_density's (g a) t is
 # mul_scaled_down(g * a, t_up), mul_swish_derivative's g t (1 + z) is
-# mul_scaled_down(g, t_up * (1 + z)) (g * 0 where t_up = 0).  The products of two
-# inputs the exact formulas take otherwise where they are not finite (the fallbacks,
-# the wide forms) are not such lanes.  No division, no guarded t, no second branch:
-# the exact formula's arithmetic with 1 + t = 1 folded in, bit for bit.
+# mul_scaled_down(g, t_up * (1 + z)) (g * 0 where t_up = 0).  A factor of t_up of
+# big_factor (2^60 / 2^480) and more, infinite or NaN (so also the products of two
+# inputs that the exact formulas' fallbacks and wide forms take) makes a lane rare:
+# mul_scaled_down is then times_scale_down of the product.  No division, no guarded t,
+# no second branch: the exact formula's arithmetic with 1 + t = 1 folded in, bit for bit.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -1213,24 +1214,27 @@ cdef inline floating swiglu_gate_grad_b_sat(floating g, floating a, floating b) 
 
 
 # The deep-negative blocks' formulas (_spec.FAST_NEG_PATHS, "Per-block fast paths"
-# above): lanes with the sigmoid's argument below -DEEP_NEG and the products of inputs
-# that the exact formulas use finite.
+# above): lanes with the sigmoid's argument below -DEEP_NEG and the factors of t_up below
+# big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).
+
+cdef inline bint deep_neg_factor_rare(floating v) noexcept nogil:
+    """Not |v| < big_factor (NaN: True): a factor that mul_scaled_down scales first."""
+    return not (vfabs(v) < big_factor(v))
+
 
 cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
-    return deep_neg_rare(b)
+    return deep_neg_rare(b) | deep_neg_factor_rare(a)
 
 
 cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
-    # mul_sigmoid(a, b, 0) with 1 + t = 1
+    # mul_sigmoid(a, b, 0) with 1 + t = 1: mul_scaled_down(a, t_up)
     cdef floating zero = 0
-    return mul_scaled_down(a, vexp_scaled_up(-vfabs(b), zero))
+    return times_scale_down(a * vexp_scaled_up(-vfabs(b), zero))
 
 
 cdef inline bint glu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
-    # and g * a not finite: mul_logistic_density's fallback order, or glu's wide form
-    cdef floating zero = 0
-    cdef floating ga = g * a
-    return deep_neg_rare(b) | (ga - ga != zero)
+    # g * a too (mul_logistic_density's fallback order, glu's wide form where not finite)
+    return deep_neg_rare(b) | deep_neg_factor_rare(g) | deep_neg_factor_rare(g * a)
 
 
 cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
@@ -1238,39 +1242,35 @@ cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noe
 
 
 cdef inline floating glu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
-    # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up)
+    # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up) = mul_scaled_down(g * a, t_up)
     cdef floating zero = 0
-    return mul_scaled_down(g * a, vexp_scaled_up(-vfabs(b), zero))
+    return times_scale_down((g * a) * vexp_scaled_up(-vfabs(b), zero))
 
 
 cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
-    # and a * b not finite: swiglu_gate's fallback, or its wide form
-    cdef floating zero = 0
-    cdef floating ab = a * b
-    return deep_neg_rare(a) | (ab - ab != zero)
+    # a * b not finite is swiglu_gate's fallback (and its wide form): rare here too
+    return deep_neg_rare(a) | deep_neg_factor_rare(a * b)
 
 
 cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
-    # mul_sigmoid(a * b, a, 0) with 1 + t = 1
+    # mul_sigmoid(a * b, a, 0) with 1 + t = 1: mul_scaled_down(a * b, t_up)
     cdef floating zero = 0
-    return mul_scaled_down(a * b, vexp_scaled_up(-vfabs(a), zero))
+    return times_scale_down((a * b) * vexp_scaled_up(-vfabs(a), zero))
 
 
 cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
-    # and a * g or g * b not finite (the exact formulas' fallbacks and wide forms),
-    # tested as one sum, as swiglu_gate_grad_rare
-    cdef floating zero = 0
-    cdef floating s = a * g + g * b
-    return deep_neg_rare(a) | (s - s != zero)
+    # g * b: the factor of mul_swish_derivative (its wide form where not finite); a * g:
+    # swiglu_gate_neg_rare(a, g)
+    return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare(g * b)
 
 
 cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
-    # mul_swish_derivative(g * b, a, 0) with 1 + t = 1: its scaled branch, or where
-    # t_up = 0 its limit (g * b) * 0
+    # mul_swish_derivative(g * b, a, 0) with 1 + t = 1: its scaled branch
+    # mul_scaled_down(g * b, t_up * (1 + a)), or where t_up = 0 its limit (g * b) * 0
     cdef floating zero = 0, one = 1
     cdef floating t_up = vexp_scaled_up(-vfabs(a), zero)
     cdef floating gb = g * b
-    return gb * zero if t_up == zero else mul_scaled_down(gb, t_up * (one + a))
+    return gb * zero if t_up == zero else times_scale_down(gb * (t_up * (one + a)))
 
 
 cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
