@@ -637,11 +637,12 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 # selects, and a block that the predicate finds rare takes a second pass,
 # NAME_DIR_band_rare: without a band lane it runs NAME_DIR_sat (NAME_gate_grad_a_sat
 # and _b_sat), the fast formula with the limits selected, else the exact one.
-# Deep-negative blocks (_spec.FAST_NEG_PATHS, gates): the same pass ORs NAME_DIR_neg_rare,
-# and a block with a band lane but no such lane runs NAME_DIR_neg (NAME_gate_grad_a_neg
-# and _b_neg): data below the fast range throughout (underflowing products) never runs
-# the exact formula.
-# Its lanes have the sigmoid's argument z below -DEEP_NEG (-64 / -640), where
+# Deep-negative blocks (_spec.FAST_NEG_PATHS, gates): a block with a band lane (or a
+# run whose first lane is not NAME_DIR_neg_rare) is tested for NAME_DIR_neg_rare, and
+# without such a lane it runs NAME_DIR_neg (NAME_gate_grad_a_neg and _b_neg), as do the
+# blocks after it while they have none: data below the fast range throughout
+# (underflowing products) never runs the exact formula.
+# Their lanes have the sigmoid's argument z below -DEEP_NEG (-64 / -640), where
 # t = exp(z) < 2^-92 / 2^-923: the exact formulas' guarded t is then a stand-in that
 # vanishes against 1 (1 + t = 1 exactly), their t_up is below scaled_tiny (the scaled
 # branches of mul_logistic_density and mul_swish_derivative), and each result is a
