@@ -363,7 +363,7 @@ def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_leve
 
 # ------------------------------------------------------- deep-negative gate blocks
 # Blocks whose gate argument z (glu: b, swiglu: a) is below -DEEP_NEG in every lane, and
-# whose products of inputs are finite, run the NAME_DIR_neg formulas (_spec.FAST_NEG_PATHS,
+# whose factors of exp(z) are below 2^60 / 2^480, run the NAME_DIR_neg formulas (_spec.FAST_NEG_PATHS,
 # _formulas.pxd "Per-block fast paths"): the exact formulas with 1 + exp(z) = 1 folded
 # in.  Their results are subnormal or 0 for most such z (exp(z) below 2^-126 / 2^-1022).
 
