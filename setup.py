@@ -102,7 +102,8 @@ def generate_elementwise_pxi():
                                RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
                                ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"],
-                               SAT=spec["FAST_SAT_PATHS"], WIDE=spec["WIDE_PATHS"])
+                               SAT=spec["FAST_SAT_PATHS"], NEG=spec["FAST_NEG_PATHS"],
+                               WIDE=spec["WIDE_PATHS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

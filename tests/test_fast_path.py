@@ -361,6 +361,133 @@ def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_leve
     _check(got, want, None, scale, limit, f"{name} {direction} saturated", checked)
 
 
+# ------------------------------------------------------- deep-negative gate blocks
+# Blocks whose gate argument z (glu: b, swiglu: a) is below -DEEP_NEG in every lane, and
+# whose factors of exp(z) are below 2^60 / 2^480, run the NAME_DIR_neg formulas (_spec.FAST_NEG_PATHS,
+# _formulas.pxd "Per-block fast paths"): the exact formulas with 1 + exp(z) = 1 folded
+# in.  Their results are subnormal or 0 for most such z (exp(z) below 2^-126 / 2^-1022).
+
+#: -DEEP_NEG, and a z of the band above it (rare, not deep) that makes a block exact
+DEEP_NEG = {np.dtype(np.float32): (-64.0, -62.0), np.dtype(np.float64): (-640.0, -620.0)}
+
+
+def _deep_negative_gate_inputs(name, direction, dtype, half, rng):
+    """(x, g): rows 0 and 1 deep-negative lanes, factors of exp(z) below 2**60 (row 1
+    at the edges: just below -DEEP_NEG, past the scaled exp's clamp, -inf; signed zeros
+    and subnormal factors, factors near a tie of the subnormal grid), row 2 the same
+    mixed with lanes no deep-negative block takes (NaN, infinities, products that
+    overflow, a factor of 2**60 / 2**480, z = -DEEP_NEG, ordinary z)."""
+    dt = np.dtype(dtype)
+    deep, _ = DEEP_NEG[dt]
+    fi = np.finfo(dtype)
+    f32 = dt == F32
+    z = -rng.uniform(-deep, 150.0 if f32 else 750.0, (3, half))
+    w = rng.standard_normal((3, half)) * 3 * 2.0 ** rng.integers(-20, 21, (3, half))
+    g = rng.uniform(0.5, 2.0, (3, half)) * rng.choice([-1.0, 1.0], (3, half))
+    edges = np.array([np.nextafter(dt.type(deep), dt.type(-np.inf)), deep - 1, -87.5, -103.9,
+                      -104.1, -150.0, -300.0, -1e30, -np.inf] if f32 else
+                     [np.nextafter(dt.type(deep), dt.type(-np.inf)), deep - 1, -708.5, -744.4,
+                      -745.2, -760.0, -3000.0, -1e300, -np.inf], dtype)
+    if name == "swiglu":        # a * b of 2**60 / 2**480 and more: not a deep-negative lane
+        edges = edges[:-2]
+    z[1, ::3] = edges[rng.integers(0, edges.size, z[1, ::3].shape)]
+    small = np.array([0.0, -0.0, fi.smallest_subnormal, -fi.tiny, fi.tiny * 3], dtype)
+    w[1, 1::5] = small[rng.integers(0, small.size, w[1, 1::5].shape)]
+    # factors for which w exp(z) lies near k + 1/2 units of the subnormal grid
+    zt = z[0, 2::7].astype(np.float64)
+    k = rng.integers(1, 2 ** 20, zt.size) + 0.5
+    with np.errstate(over="ignore", divide="ignore"):
+        w[0, 2::7] = k * float(fi.smallest_subnormal) / np.exp(zt)
+    # (factors up to 2**40: the exact formulas' scaled exp is 0 past -148.4 / -1100.9,
+    # where a product with a factor of 2**65 / 2**514 and more would not be)
+    w[0, 2::7][~np.isfinite(w[0, 2::7]) | (np.abs(w[0, 2::7]) > 2.0 ** 40)] = 1.0
+    z[2] = z[0]
+    w[2], g[2] = w[0], g[0]
+    big = 1e30 if f32 else 1e300
+    specials = [(np.nan, None, None), (None, np.nan, None), (None, None, np.nan),
+                (None, np.inf, None), (None, None, -np.inf), (None, big, None),
+                (None, None, big), (deep, None, None), (1.5, None, None), (np.inf, None, None),
+                (None, 2.0 ** (60 if f32 else 480), None)]
+    for k, (zv, wv, gv) in enumerate(specials):
+        for arr, v in ((z, zv), (w, wv), (g, gv)):
+            if v is not None:
+                arr[2, 3 + 11 * k::127] = v
+    z, w, g = z.astype(dtype), w.astype(dtype), g.astype(dtype)
+    a, b = (w, z) if name == "glu" else (z, w)
+    return np.concatenate([a, b], axis=1), g
+
+
+GATE_NEG = [(name, d) for name, d in GATED if name in _spec.FAST_NEG_PATHS]
+
+
+def test_neg_table_is_tested():
+    """Every deep-negative gate path is built from the formulas and tested here."""
+    formulas = (ROOT / "src" / "activations" / "_formulas.pxd").read_text()
+    for op, directions in _spec.FAST_NEG_PATHS.items():
+        assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
+        for d in directions:
+            assert (op, "forward" if d == "gate" else "backward") in GATE_NEG, (op, d)
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            for fn in [f"{op}_{d}_neg_rare"] + [f"{op}_{d}{o}_neg" for o in outs]:
+                assert re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M), fn
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, direction", GATE_NEG, ids=[f"{n}-{d}" for n, d in GATE_NEG])
+def test_deep_negative_gate_blocks(name, direction, dtype, simd_level):
+    """Arrays of deep-negative gate arguments many blocks long (rows of deep-negative
+    blocks, and a row mixed with lanes that no such block takes), and the same with one
+    band input just above -DEEP_NEG in every other block (then every block runs exact:
+    the streaks after an exact block): bit for bit the same on every other lane, in
+    place too; the finite lanes, subnormal results included, within the documented
+    bounds of the independent references (float64, mpmath)."""
+    dt = np.dtype(dtype)
+    half = BLOCKS * BLOCK + 5
+    rng = np.random.default_rng(41)
+    x, g = _deep_negative_gate_inputs(name, direction, dtype, half, rng)
+    lanes, _ = _rare_lanes(half, seed=42)
+    xr = x.copy()
+    xr[:, (half if name == "glu" else 0) + lanes] = DEEP_NEG[dt][1]
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+
+    def run(xv, in_place=False):
+        if direction == "forward":
+            return fwd(xv, axis=-1)
+        return bwd(g, xv, axis=-1, out=xv) if in_place else bwd(g, xv, axis=-1)
+
+    deep, exact = run(x), run(xr)
+    keep = np.ones(half, bool)
+    keep[lanes] = False
+    if direction == "backward":
+        keep = np.concatenate([keep, keep])
+        assert same_bits(run(x.copy(), True), deep), "in place"
+    assert same_bits(exact[:, keep], deep[:, keep]), "deep-negative and exact blocks differ"
+    a, b = x[:, :half], x[:, half:]
+    w = a if name == "glu" else b
+    # factors and g below 2**40 (the huge ones are there for the blocks they make exact: with
+    # a factor of 2**60 / 2**480 and more the exact formulas scale the factor down, not
+    # the exp, whose scaled value is subnormal past -131.7 / -1063)
+    finite = (np.isfinite(a) & np.isfinite(b) & np.isfinite(g) & (np.abs(w) < 2.0 ** 40)
+              & (np.abs(g) < 2.0 ** 40))
+    # mpmath (float64) is slow: every 32nd finite lane there
+    sample = np.flatnonzero(finite.ravel())[::1 if dt == F32 else 32]
+    xs = np.concatenate([a.ravel()[sample], b.ravel()[sample]])
+    gs = g.ravel()[sample]
+    inner = {"glu": "sigmoid", "swiglu": "swish"}[name]
+    with np.errstate(all="ignore"):
+        hi, ghi, gscale = gate_reference(name, inner, {}, xs, gs, -1)
+    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
+    if direction == "forward":
+        got, want, scale = deep.ravel()[sample], hi, None
+    else:
+        got = np.concatenate([deep[:, :half].ravel()[sample], deep[:, half:].ravel()[sample]])
+        want, scale = ghi, gscale
+    tiny = np.abs(want) < float(np.finfo(dtype).tiny)
+    assert tiny.sum() > want.size // 4, "too few subnormal results to test"
+    _check(got, want, None, scale, limit, f"{name} {direction} deep-negative",
+           np.ones(got.shape, bool))
+
+
 @pytest.mark.parametrize("dtype", dtype_params())
 def test_sigmoid_from_output_blocks(dtype, detours_on):
     """sigmoid's backward from y is g (y (1 - y)) as rounded in the dtype, in fast blocks

@@ -637,6 +637,23 @@ cdef inline floating silu_backward(floating g, floating x, floating a, floating 
 # selects, and a block that the predicate finds rare takes a second pass,
 # NAME_DIR_band_rare: without a band lane it runs NAME_DIR_sat (NAME_gate_grad_a_sat
 # and _b_sat), the fast formula with the limits selected, else the exact one.
+# Deep-negative blocks (_spec.FAST_NEG_PATHS, gates): a block with a band lane (or a
+# run whose first lane is not NAME_DIR_neg_rare) is tested for NAME_DIR_neg_rare, and
+# without such a lane it runs NAME_DIR_neg (NAME_gate_grad_a_neg and _b_neg), as do the
+# blocks after it while they have none: data below the fast range throughout
+# (underflowing products) never runs the exact formula.
+# Their lanes have the sigmoid's argument z below -DEEP_NEG (-64 / -640), where
+# t = exp(z) < 2^-92 / 2^-923: the exact formulas' guarded t is then a stand-in that
+# vanishes against 1 (1 + t = 1 exactly), their t_up is below scaled_tiny (the scaled
+# branches of mul_logistic_density and mul_swish_derivative), and each result is a
+# product with t_up scaled down once, as the exact formula forms it: mul_sigmoid's
+# q / 1 is mul_scaled_down(a, t_up), mul_logistic_density's (g a) t is
+# mul_scaled_down(g * a, t_up), mul_swish_derivative's g t (1 + z) is
+# mul_scaled_down(g, t_up * (1 + z)) (g * 0 where t_up = 0).  A factor of t_up of
+# big_factor (2^60 / 2^480) and more, infinite or NaN (so also the products of two
+# inputs that the exact formulas' fallbacks and wide forms take) makes a lane rare:
+# mul_scaled_down is then times_scale_down of the product.  No division, no guarded t,
+# no second branch: the exact formula's arithmetic with 1 + t = 1 folded in, bit for bit.
 
 cdef inline floating fast_exp_min(floating like) noexcept nogil:
     """-FAST_EXP_MIN: the least exp argument a fast formula takes (see above)."""
@@ -698,6 +715,20 @@ cdef inline bint fast_band_rare(floating z) noexcept nogil:
 cdef inline bint neg_band_rare(floating z) noexcept nogil:
     """-FAST_SAT <= z < -FAST_EXP_MIN (NaN: False)."""
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
+
+
+cdef inline floating deep_neg(floating like) noexcept nogil:
+    """-DEEP_NEG: a sigmoid argument below this (exp below 2**-92 / 2**-923, t_up below
+    scaled_tiny) is a deep-negative block's lane (see above)."""
+    if floating is float:
+        return <float>-64.0
+    else:
+        return <double>-640.0
+
+
+cdef inline bint deep_neg_rare(floating z) noexcept nogil:
+    """Not z < -DEEP_NEG (NaN: True)."""
+    return not (z < deep_neg(z))
 
 
 cdef inline floating saturated_t(floating like) noexcept nogil:
@@ -1181,6 +1212,70 @@ cdef inline floating swiglu_gate_grad_a_sat(floating g, floating a, floating b) 
 
 cdef inline floating swiglu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
     return swiglu_gate_sat(a, g)
+
+
+# The deep-negative blocks' formulas (_spec.FAST_NEG_PATHS, "Per-block fast paths"
+# above): lanes with the sigmoid's argument below -DEEP_NEG and the factors of t_up below
+# big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).
+
+cdef inline bint deep_neg_factor_rare(floating v) noexcept nogil:
+    """Not |v| < big_factor (NaN: True): a factor that mul_scaled_down scales first."""
+    return not (vfabs(v) < big_factor(v))
+
+
+cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
+    return deep_neg_rare(b) | deep_neg_factor_rare(a)
+
+
+cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
+    # mul_sigmoid(a, b, 0) with 1 + t = 1: mul_scaled_down(a, t_up)
+    cdef floating zero = 0
+    return times_scale_down(a * vexp_scaled_up(-vfabs(b), zero))
+
+
+cdef inline bint glu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
+    # g * a too (mul_logistic_density's fallback order, glu's wide form where not finite)
+    return deep_neg_rare(b) | deep_neg_factor_rare(g) | deep_neg_factor_rare(g * a)
+
+
+cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
+    return glu_gate_neg(g, b)
+
+
+cdef inline floating glu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
+    # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up) = mul_scaled_down(g * a, t_up)
+    cdef floating zero = 0
+    return times_scale_down((g * a) * vexp_scaled_up(-vfabs(b), zero))
+
+
+cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
+    # a * b not finite is swiglu_gate's fallback (and its wide form): rare here too
+    return deep_neg_rare(a) | deep_neg_factor_rare(a * b)
+
+
+cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
+    # mul_sigmoid(a * b, a, 0) with 1 + t = 1: mul_scaled_down(a * b, t_up)
+    cdef floating zero = 0
+    return times_scale_down((a * b) * vexp_scaled_up(-vfabs(a), zero))
+
+
+cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
+    # g * b: the factor of mul_swish_derivative (its wide form where not finite); a * g:
+    # swiglu_gate_neg_rare(a, g)
+    return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare(g * b)
+
+
+cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
+    # mul_swish_derivative(g * b, a, 0) with 1 + t = 1: its scaled branch
+    # mul_scaled_down(g * b, t_up * (1 + a)), or where t_up = 0 its limit (g * b) * 0
+    cdef floating zero = 0, one = 1
+    cdef floating t_up = vexp_scaled_up(-vfabs(a), zero)
+    cdef floating gb = g * b
+    return gb * zero if t_up == zero else times_scale_down(gb * (t_up * (one + a)))
+
+
+cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
+    return swiglu_gate_neg(a, g)
 
 
 # ----------------------------------------------------------------- hard_swish

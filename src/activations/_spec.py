@@ -429,6 +429,19 @@ FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Gate ops and directions of FAST_SAT_PATHS with deep-negative blocks: a block with a
+#: band lane (and a run whose first lane is such a lane) is tested for
+#: NAME_DIR_neg_rare, and with no such lane (every sigmoid argument below -DEEP_NEG,
+#: -64 / -640, the factors of exp below 2**60 / 2**480) it and the blocks after it that
+#: have none run NAME_DIR_neg (gated backward: NAME_gate_grad_a_neg and _b_neg), the
+#: exact formula with 1 + exp(z) = 1 folded in (_formulas.pxd "Per-block fast paths"),
+#: instead of the exact formula (_elementwise.pxi.tp NAME_DIR_neg_blocks).
+FAST_NEG_PATHS: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate", "gate_grad"),
+    "swiglu": ("gate", "gate_grad"),
+}
+
+
 #: Gate ops and directions of FAST_SAT_PATHS whose exact regions (rare blocks with a band
 #: lane, and the streaks after them) first OR NAME_DIR_wide_rare, a product of two finite
 #: inputs that overflowed (the backward's g * b, glu's g * a, swiglu's a * b): with such a
