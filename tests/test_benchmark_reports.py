@@ -528,32 +528,38 @@ def test_benchmark_buffers_sit_1kib_apart_modulo_4096():
         assert np.array_equal(p.y, bench.act.softmax(p.x))
 
 
-def test_interleaved_batches_times_every_variant_in_every_round():
+def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
     """activations._check.timing.interleaved_batches: each variant warmed up and
     calibrated (2 calls), then `rounds` batches of its calibrated loop count, in turn;
-    a variant whose one call outlasts a batch cuts the rounds to budget.long_repeats."""
-    import time as _time
-    from activations._check.timing import Budget, interleaved_batches
+    a variant whose one call outlasts a batch cuts the rounds to budget.long_repeats.
+    On a fake clock that each call advances by its variant's cost."""
+    import types
+    from activations._check import timing
+    clock = {"ns": 0}
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(
+        perf_counter_ns=lambda: clock["ns"]))
     order, calls = [], {"fast": 0, "slow": 0}
 
-    def variant(name, seconds):
+    def variant(name, cost_ns):
         def call():
             calls[name] += 1
             order.append(name)
-            _time.sleep(seconds)
+            clock["ns"] += cost_ns
         return call
 
-    budget = Budget(sample_ms=4.0, repeats=3, long_repeats=2)
-    got = interleaved_batches({"fast": variant("fast", 0), "slow": variant("slow", 1e-4)},
-                              10, budget, rounds=4)
+    budget = timing.Budget(sample_ms=4.0, repeats=3, long_repeats=2)
+    got = timing.interleaved_batches({"fast": variant("fast", 1000),
+                                      "slow": variant("slow", 50_000)}, 10, budget, rounds=4)
     assert set(got) == {"fast", "slow"}
-    for name, t in got.items():
+    assert (got["fast"].loops, got["slow"].loops) == (1000, 20)   # 1 ms batches
+    for name, cost in (("fast", 1000), ("slow", 50_000)):
+        t = got[name]
         assert t.repeats == 4 and calls[name] == 2 + 4 * t.loops
-        assert t.lo <= t.median <= t.hi
-    assert got["fast"].loops > got["slow"].loops >= 1
+        assert t.lo == t.median == t.hi == cost / 10
     timed = order[4:]                        # after the warm-up and calibration calls
-    first_slow = timed.index("slow")
-    assert timed[:first_slow] == ["fast"] * got["fast"].loops   # a batch, then the other
-    calls.update(fast=0, slow=0)
-    long = interleaved_batches({"slow": variant("slow", 2e-3)}, 10, budget, batch_ms=1.0)
+    assert timed == (["fast"] * 1000 + ["slow"] * 20) * 4     # a batch each, in turn
+    long = timing.interleaved_batches({"slow": variant("slow", 2_000_000)}, 10, budget,
+                                      batch_ms=1.0)
     assert long["slow"].repeats == budget.long_repeats and long["slow"].loops == 1
+    assert timing.interleaved_batches({"fast": variant("fast", 1000)}, 10,
+                                      budget)["fast"].repeats == 3 * budget.repeats
