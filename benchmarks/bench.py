@@ -13,8 +13,8 @@ Design:
  2. One timing core (``activations/_check/timing.py``): warm-up, a loop count
     calibrated so that one sample (batch) lasts ``sample_ms``, ``repeats`` samples timed
     with perf_counter_ns; the median is reported with the min/max spread.  Tiny arrays
-    loop many calls per sample.  The contestants of one grid row (function, direction,
-    dtype, size, threads) take their samples in turn on the same buffers
+    loop many calls per sample.  The contestants of one one-thread grid row (function,
+    direction, dtype, size) take their samples in turn on the same buffers
     (``interleaved_batches``), and so do the input kinds of the value-dependence table:
     a drift of the clock or a burst of load reaches all of them alike.
  3. Every contestant writes into an output buffer allocated once per problem
@@ -326,8 +326,8 @@ def cell(name, direction, dt, n, threads, who, budget, kind="ordinary") -> Cell:
     key = (name, direction, dt, n, threads_key, who, kind)
     if key in RESULTS:
         return RESULTS[key]
-    if kind == "ordinary":
-        measure_row(name, direction, dt, n, threads, budget)
+    if kind == "ordinary" and threads == 1:
+        measure_row(name, direction, dt, n, budget)
         if key in RESULTS:
             return RESULTS[key]
     p = problem(name, DTYPES[dt], n, kind)
@@ -347,21 +347,24 @@ def cell(name, direction, dt, n, threads, who, budget, kind="ordinary") -> Cell:
     return c
 
 
-def measure_row(name, direction, dt, n, threads, budget) -> None:
-    """Every contestant not yet measured of one (function, direction, dtype, size,
-    threads) on ordinary inputs, timed in turn on the same buffers (interleaved_batches:
+def measure_row(name, direction, dt, n, budget) -> None:
+    """Every contestant not yet measured of one (function, direction, dtype, size) on
+    ordinary inputs, one thread, timed in turn on the same buffers (interleaved_batches:
     budget.repeats rounds of a sample_ms batch each), so that a drift of the clock or a
     burst of load between two contestants' cells cannot pass for a difference between
-    them.  A contestant whose call fails is reported as such and left out."""
+    them.  One thread only: a peer's thread pool, left spinning after its batch, would
+    hold the core that a multi-threaded contestant's next batch needs (and the
+    16-element and thread-speedup cells compare our own timings: cell() times those
+    alone).  A contestant whose call fails is reported as such and left out."""
     p = problem(name, DTYPES[dt], n)
-    set_threads(threads)
+    set_threads(1)
     thunks = {}
     for who in CONTESTANTS:
-        key = (name, direction, dt, n, 1 if who == "numpy" else threads, who, "ordinary")
+        key = (name, direction, dt, n, 1, who, "ordinary")
         if key in RESULTS:
             continue
         try:
-            thunk = contestant(who, p, direction, threads)
+            thunk = contestant(who, p, direction, 1)
             if thunk is not None:
                 thunk()
         except Exception as exc:  # report a broken call, keep going
@@ -587,22 +590,35 @@ def threads_section(fns, budget, out=print) -> dict:
 
 
 def small_section(fns, budget, out=print) -> dict:
-    """One call on 16 float32 elements against np.tanh(x, out=x), fastest samples
-    (speed target 6)."""
+    """One call on 16 float32 elements against np.tanh(x, out=x) (speed target 6): each
+    function and direction timed in turn with np.tanh (interleaved_batches), fastest
+    batches; the table's np.tanh is the median of those."""
     n = 16
     set_threads(CPUS)  # small arrays must stay serial whatever the setting
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    base = measure(lambda: np.tanh(x, out=x), n, budget).lo * n
-    out(f"\n== one call on 16 f32 elements against np.tanh(x, out=x) = {base:.0f} ns "
-        f"({CPUS} threads allowed; fastest samples)")
+    tanh = lambda: np.tanh(x, out=x)  # noqa: E731
     rows = []
     for name in fns:
         for direction in ("fwd", "bwd"):
-            c = cell(name, direction, "f32", n, CPUS, "ours", budget)
-            per_call = None if c.ns_min is None else c.ns_min * n
-            out(f"{name:12s} {direction} "
-                f"{'-' if per_call is None else f'{per_call:.0f} ns/call = {per_call / base:.2f}x'}")
-            rows.append(dict(function=name, direction=direction, ns_per_call=per_call))
+            try:
+                thunk = ours(problem(name, np.float32, n), direction)
+                t = interleaved_batches({"np.tanh": tanh, "ours": thunk}, n, budget)
+            except Exception as exc:  # report a broken call, keep going
+                out(f"{name:12s} {direction} error: {type(exc).__name__}: {exc}"[:200])
+                rows.append(dict(function=name, direction=direction, ns_per_call=None))
+                continue
+            per_call, base = t["ours"].lo * n, t["np.tanh"].lo * n
+            rows.append(dict(function=name, direction=direction, ns_per_call=per_call,
+                             np_tanh_ns_per_call=base))
+    bases = [r["np_tanh_ns_per_call"] for r in rows if r["ns_per_call"] is not None]
+    base = statistics.median(bases) if bases else None
+    out(f"\n== one call on 16 f32 elements against np.tanh(x, out=x), each timed in turn with "
+        f"it ({CPUS} threads allowed; fastest batches; np.tanh median {base or 0:.0f} ns)")
+    for r in rows:
+        if r["ns_per_call"] is not None:
+            out(f"{r['function']:12s} {r['direction']} {r['ns_per_call']:.0f} ns/call = "
+                f"{r['ns_per_call'] / r['np_tanh_ns_per_call']:.2f}x "
+                f"(np.tanh {r['np_tanh_ns_per_call']:.0f})")
     return {"np_tanh_ns_per_call": base, "rows": rows}
 
 
