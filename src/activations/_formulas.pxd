@@ -1656,8 +1656,7 @@ cdef inline bint swiglu_gate_wide_rare(floating a, floating b) noexcept nogil:
 
 cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
     # swiglu_gate's values spelled out, every form computed, then selects (a conditional
-    # call GCC does not if-convert; the float64 loop is still not vectorized:
-    # docs/performance-notes.md, "Products of two inputs that overflow")
+    # call GCC does not if-convert: docs/performance-notes.md, "Per-block fast path")
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
     cdef floating fused = mul_sigmoid(ab, a, zero)
