@@ -126,6 +126,42 @@ def _rare_lanes(n, seed):
     return lanes, exact_block
 
 
+def _gate_call(name, direction, g):
+    """The gate's call on the input x (rows, 2 half) along its last axis: the forward, or
+    the backward with grad g, in place (out=x) where asked."""
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+
+    def run(xv, in_place=False):
+        if direction == "forward":
+            return fwd(xv, axis=-1)
+        return bwd(g, xv, axis=-1, out=xv) if in_place else bwd(g, xv, axis=-1)
+    return run
+
+
+def _other_lanes(half, lanes, direction):
+    """The output lanes of a gate's call other than `lanes` of each row (backward: in
+    both gradients)."""
+    keep = np.ones(half, bool)
+    keep[lanes] = False
+    return np.concatenate([keep, keep]) if direction == "backward" else keep
+
+
+def _gate_sampled(name, inner, direction, dtype, out, a, b, g, finite, stride):
+    """(got, want, scale, bound) of a gate's output `out` on every `stride`-th lane where
+    `finite`, against the independent references (gate_reference: float64 / mpmath),
+    with the function's documented bound; backward: both gradients, the a half first."""
+    half = a.shape[1]
+    sample = np.flatnonzero(finite.ravel())[::stride]
+    xs = np.concatenate([a.ravel()[sample], b.ravel()[sample]])
+    with np.errstate(all="ignore"):
+        hi, ghi, gscale = gate_reference(name, inner, {}, xs, g.ravel()[sample], -1)
+    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
+    if direction == "forward":
+        return out.ravel()[sample], hi, None, limit
+    got = np.concatenate([out[:, :half].ravel()[sample], out[:, half:].ravel()[sample]])
+    return got, ghi, gscale, limit
+
+
 def _elementwise_call(name, params, direction, x, g, in_place):
     """The forward of x, or the backward of (g, x); in place writes over x or g."""
     if direction == "forward":
@@ -319,18 +355,10 @@ def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_leve
     xr = x.copy()
     band = GATE_BAND[name][0 if dt == F32 else 1]
     xr[:, (half if name == "glu" else 0) + lanes] = band
-    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
-
-    def run(xv, in_place=False):
-        if direction == "forward":
-            return fwd(xv, axis=-1)
-        return bwd(g, xv, axis=-1, out=xv) if in_place else bwd(g, xv, axis=-1)
+    run = _gate_call(name, direction, g)
 
     fast, exact = run(x), run(xr)
-    keep = np.ones(half, bool)
-    keep[lanes] = False
-    if direction == "backward":
-        keep = np.concatenate([keep, keep])
+    keep = _other_lanes(half, lanes, direction)
     assert same_bits(exact[:, keep], fast[:, keep]), "saturated lanes differ between fast and exact blocks"
     if direction == "backward":
         assert same_bits(run(xr.copy(), True), exact), "in place"
@@ -343,17 +371,8 @@ def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_leve
     inner = {"glu": "sigmoid", "swiglu": "swish", "geglu": "gelu"}[name]
     finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(g)
     # the references in mpmath (float64) are slow at huge arguments: every 16th finite lane
-    sample = np.flatnonzero(finite.ravel())[::1 if dt == F32 else 16]
-    xs = np.concatenate([a.ravel()[sample], b.ravel()[sample]])
-    gs = g.ravel()[sample]
-    with np.errstate(all="ignore"):
-        hi, ghi, gscale = gate_reference(name, inner, {}, xs, gs, -1)
-    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
-    if direction == "forward":
-        got, want, scale = fast.ravel()[sample], hi, None
-    else:
-        got = np.concatenate([fast[:, :half].ravel()[sample], fast[:, half:].ravel()[sample]])
-        want, scale = ghi, gscale
+    got, want, scale, limit = _gate_sampled(name, inner, direction, dtype, fast, a, b, g,
+                                            finite, 1 if dt == F32 else 16)
     # a product beyond the dtype's range (g * b of huge factors) overflows, with its sign
     over = np.abs(want) > float(np.finfo(dtype).max)
     assert same_bits(got[over], np.copysign(np.inf, want[over]).astype(dtype)), "overflow"
@@ -448,18 +467,11 @@ def test_deep_negative_gate_blocks(name, direction, dtype, simd_level):
     lanes, _ = _rare_lanes(half, seed=42)
     xr = x.copy()
     xr[:, (half if name == "glu" else 0) + lanes] = DEEP_NEG[dt][1]
-    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
-
-    def run(xv, in_place=False):
-        if direction == "forward":
-            return fwd(xv, axis=-1)
-        return bwd(g, xv, axis=-1, out=xv) if in_place else bwd(g, xv, axis=-1)
+    run = _gate_call(name, direction, g)
 
     deep, exact = run(x), run(xr)
-    keep = np.ones(half, bool)
-    keep[lanes] = False
+    keep = _other_lanes(half, lanes, direction)
     if direction == "backward":
-        keep = np.concatenate([keep, keep])
         assert same_bits(run(x.copy(), True), deep), "in place"
     assert same_bits(exact[:, keep], deep[:, keep]), "deep-negative and exact blocks differ"
     a, b = x[:, :half], x[:, half:]
@@ -470,18 +482,9 @@ def test_deep_negative_gate_blocks(name, direction, dtype, simd_level):
     finite = (np.isfinite(a) & np.isfinite(b) & np.isfinite(g) & (np.abs(w) < 2.0 ** 40)
               & (np.abs(g) < 2.0 ** 40))
     # mpmath (float64) is slow: every 32nd finite lane there
-    sample = np.flatnonzero(finite.ravel())[::1 if dt == F32 else 32]
-    xs = np.concatenate([a.ravel()[sample], b.ravel()[sample]])
-    gs = g.ravel()[sample]
     inner = {"glu": "sigmoid", "swiglu": "swish"}[name]
-    with np.errstate(all="ignore"):
-        hi, ghi, gscale = gate_reference(name, inner, {}, xs, gs, -1)
-    limit = documented_bound(name, dtype, "fwd" if direction == "forward" else "bwd")
-    if direction == "forward":
-        got, want, scale = deep.ravel()[sample], hi, None
-    else:
-        got = np.concatenate([deep[:, :half].ravel()[sample], deep[:, half:].ravel()[sample]])
-        want, scale = ghi, gscale
+    got, want, scale, limit = _gate_sampled(name, inner, direction, dtype, deep, a, b, g,
+                                            finite, 1 if dt == F32 else 32)
     tiny = np.abs(want) < float(np.finfo(dtype).tiny)
     assert tiny.sum() > want.size // 4, "too few subnormal results to test"
     _check(got, want, None, scale, limit, f"{name} {direction} deep-negative",
