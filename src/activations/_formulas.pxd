@@ -1227,10 +1227,14 @@ cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
     return deep_neg_rare(b) | deep_neg_factor_rare(a)
 
 
-cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
-    # mul_sigmoid(a, b, 0) with 1 + t = 1: mul_scaled_down(a, t_up)
+cdef inline floating mul_sigmoid_deep_neg(floating v, floating z) noexcept nogil:
+    """mul_sigmoid(v, z, 0) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
     cdef floating zero = 0
-    return times_scale_down(a * vexp_scaled_up(-vfabs(b), zero))
+    return times_scale_down(v * vexp_scaled_up(-vfabs(z), zero))
+
+
+cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_deep_neg(a, b)
 
 
 cdef inline bint glu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1244,8 +1248,7 @@ cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noe
 
 cdef inline floating glu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
     # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up) = mul_scaled_down(g * a, t_up)
-    cdef floating zero = 0
-    return times_scale_down((g * a) * vexp_scaled_up(-vfabs(b), zero))
+    return mul_sigmoid_deep_neg(g * a, b)
 
 
 cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
@@ -1254,9 +1257,7 @@ cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
-    # mul_sigmoid(a * b, a, 0) with 1 + t = 1: mul_scaled_down(a * b, t_up)
-    cdef floating zero = 0
-    return times_scale_down((a * b) * vexp_scaled_up(-vfabs(a), zero))
+    return mul_sigmoid_deep_neg(a * b, a)
 
 
 cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
