@@ -353,9 +353,9 @@ def measure_row(name, direction, dt, n, budget) -> None:
     budget.repeats rounds of a sample_ms batch each), so that a drift of the clock or a
     burst of load between two contestants' cells cannot pass for a difference between
     them.  One thread only: a peer's thread pool, left spinning after its batch, would
-    hold the core that a multi-threaded contestant's next batch needs (and the
-    16-element and thread-speedup cells compare our own timings: cell() times those
-    alone).  A contestant whose call fails is reported as such and left out."""
+    hold the core that a multi-threaded contestant's next batch needs (cell() times the
+    cells of more threads alone).  A contestant whose call fails is reported as such and
+    left out."""
     p = problem(name, DTYPES[dt], n)
     set_threads(1)
     thunks = {}
