@@ -417,9 +417,7 @@ def _deep_negative_gate_inputs(name, direction, dtype, half, rng):
     k = rng.integers(1, 2 ** 20, zt.size) + 0.5
     with np.errstate(over="ignore", divide="ignore"):
         w[0, 2::7] = k * float(fi.smallest_subnormal) / np.exp(zt)
-    # (factors up to 2**40: the exact formulas' scaled exp is 0 past -148.4 / -1100.9,
-    # where a product with a factor of 2**65 / 2**514 and more would not be)
-    w[0, 2::7][~np.isfinite(w[0, 2::7]) | (np.abs(w[0, 2::7]) > 2.0 ** 40)] = 1.0
+    w[0, 2::7][~np.isfinite(w[0, 2::7])] = 1.0
     z[2] = z[0]
     w[2], g[2] = w[0], g[0]
     big = 1e30 if f32 else 1e300
@@ -476,11 +474,7 @@ def test_deep_negative_gate_blocks(name, direction, dtype, simd_level):
     assert same_bits(exact[:, keep], deep[:, keep]), "deep-negative and exact blocks differ"
     a, b = x[:, :half], x[:, half:]
     w = a if name == "glu" else b
-    # factors and g below 2**40 (the huge ones are there for the blocks they make exact: with
-    # a factor of 2**60 / 2**480 and more the exact formulas scale the factor down, not
-    # the exp, whose scaled value is subnormal past -131.7 / -1063)
-    finite = (np.isfinite(a) & np.isfinite(b) & np.isfinite(g) & (np.abs(w) < 2.0 ** 40)
-              & (np.abs(g) < 2.0 ** 40))
+    finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(g)
     # mpmath (float64) is slow: every 32nd finite lane there
     inner = {"glu": "sigmoid", "swiglu": "swish"}[name]
     got, want, scale, limit = _gate_sampled(name, inner, direction, dtype, deep, a, b, g,
@@ -489,6 +483,95 @@ def test_deep_negative_gate_blocks(name, direction, dtype, simd_level):
     assert tiny.sum() > want.size // 4, "too few subnormal results to test"
     _check(got, want, None, scale, limit, f"{name} {direction} deep-negative",
            np.ones(got.shape, bool))
+
+
+#: (least, greatest) gate argument of test_big_factor_deep_gate_lanes: from the fast
+#: range's edge past where exp(z) * 2**64 / 2**512 is subnormal (-131.7 / -1063) and
+#: where it is 0 (-148.4 / -1100.9) to where even an overflowed product's result is
+#: below half the least subnormal
+BIG_DEEP_Z = {np.dtype(np.float32): (-290.0, -60.0), np.dtype(np.float64): (-2200.0, -600.0)}
+
+
+def _big_factor_deep_inputs(name, direction, dtype, half, rng):
+    """(x, g): gate arguments z swept over BIG_DEEP_Z, each lane's factors of exp(z)
+    drawn so that its result (backward: in alternate lanes one gradient, then the
+    other) is normal, subnormal or below half the least subnormal where the dtype's
+    range allows: one factor up to the dtype's largest, a product of two (g * a, g * b)
+    up to its square (overflowed)."""
+    dt = np.dtype(dtype)
+    fi = np.finfo(dtype)
+    emax = float(np.log2(float(fi.max))) - 1          # times a significand in [1, 2)
+    zlo, zhi = BIG_DEEP_Z[dt]
+    z = rng.uniform(zlo, zhi, (2, half))
+    # log2 of the wanted result: from 3 below the least subnormal to 30 above the least
+    # normal
+    r = rng.uniform(np.log2(float(fi.smallest_subnormal)) - 3, np.log2(float(fi.tiny)) + 30,
+                    (2, half))
+    need = r - z * np.log2(np.e)                      # log2 of the factor of exp(z)
+
+    def factor(log2_mag):
+        return (rng.choice([-1.0, 1.0], z.shape) * rng.uniform(1.0, 2.0, z.shape)
+                * np.exp2(np.minimum(log2_mag, emax)))
+    one = factor(np.zeros_like(z))                    # a factor in [1, 2)
+    even = (np.arange(half) % 2 == 0)[None, :]
+    if name == "glu":
+        b = z
+        if direction == "forward":
+            a, g = factor(need), np.ones_like(z)
+        else:
+            # odd lanes: g * a (grad b's factor) of the wanted size; even: g (grad a's)
+            a = np.where(even, one, factor(need / 2))
+            g = np.where(even, factor(need), factor(need / 2))
+    else:
+        a = z
+        if direction == "forward":
+            b, g = factor(need - np.log2(-z)), np.ones_like(z)    # a * b
+        else:
+            # odd lanes: g * b (1 + a) (grad a's factor); even: a * g (grad b's)
+            b = np.where(even, one, factor((need - np.log2(-1 - z)) / 2))
+            g = np.where(even, factor(need - np.log2(-z)), factor((need - np.log2(-1 - z)) / 2))
+    return np.concatenate([a, b], axis=1).astype(dtype), g.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, direction", GATE_NEG, ids=[f"{n}-{d}" for n, d in GATE_NEG])
+def test_big_factor_deep_gate_lanes(name, direction, dtype, simd_level):
+    """Factors of exp(z) of 2**60 / 2**480 and more (up to the dtype's largest, and
+    products of two that overflow) at gate arguments z where exp(z) * 2**64 / 2**512 is
+    subnormal or 0 (the wide forms' deep_big lanes, _formulas.pxd "Large factors at
+    deep gate arguments"): within the documented bounds of the independent references
+    (float64, mpmath), results that are normal, subnormal and below half the least
+    subnormal (0) included; a row of them with ordinary lanes bit for bit the same."""
+    dt = np.dtype(dtype)
+    half = 2 * BLOCK + 3
+    rng = np.random.default_rng(43)
+    x, g = _big_factor_deep_inputs(name, direction, dtype, half, rng)
+    run = _gate_call(name, direction, g)
+    got_all = run(x)
+    a, b = x[:, :half], x[:, half:]
+    finite = np.isfinite(a) & np.isfinite(b) & np.isfinite(g)
+    assert finite.all()
+    inner = {"glu": "sigmoid", "swiglu": "swish"}[name]
+    got, want, scale, limit = _gate_sampled(name, inner, direction, dtype, got_all, a, b, g,
+                                            finite, 1 if dt == F32 else 3)
+    fi = np.finfo(dtype)
+    mag = np.abs(want)
+    for what, sel in (("normal", mag >= float(fi.tiny)),
+                      ("subnormal", (mag < float(fi.tiny)) & (mag >= float(fi.smallest_subnormal))),
+                      # (float64's references round those to 0: every factor is finite
+                      # and nonzero)
+                      ("below half the least subnormal",
+                       (mag < float(fi.smallest_subnormal) / 2) | (mag == 0))):
+        assert sel.sum() >= want.size // 20, f"too few {what} results to test"
+    _check(got, want, None, scale, limit, f"{name} {direction} big factor, deep z",
+           np.ones(got.shape, bool))
+    # the same lanes with the second block ordinary (it runs fast): per lane the same bits
+    lanes = np.arange(BLOCK, 2 * BLOCK)
+    mixed, gm = x.copy(), g.copy()
+    mixed[:, lanes], mixed[:, half + lanes], gm[:, lanes] = 0.5, 0.5, 1.0
+    out = _gate_call(name, direction, gm)(mixed)
+    keep = _other_lanes(half, lanes, direction)
+    assert same_bits(out[:, keep], got_all[:, keep]), "lanes differ with ordinary lanes in the row"
 
 
 @pytest.mark.parametrize("dtype", dtype_params())

@@ -26,7 +26,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ti
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
-                                 vis_zero, act_asuint_f, act_asuint_d,
+                                 vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -131,7 +131,9 @@ cdef inline bint finite(floating v) noexcept nogil:
 # value, as g * (b * gelu'(a)) (b * gelu'(a) normal: |b| > 1).  float64 is then exact
 # down to a = -1050 for silu' and sigmoid' (scaled exps, the scaled product >= 2**512:
 # a normal result), to a = -37 for gelu' and -21 for its tanh form (normal to there);
-# below, down to 2**-3122 (g * b <= 2**2048), it rounds to 0 or loses digits.
+# below, glu's and swiglu's wide forms take their deep_big lanes ("Large factors at deep
+# gate arguments" below), and geglu, down to 2**-3122 (g * b <= 2**2048), rounds to 0 or
+# loses digits.
 # Infinite or NaN g or b take the unscaled formula's values.  glu and swiglu take these
 # forms in NAME_DIR_wide formulas, which the loops run only in exact regions with such a
 # lane (_spec.WIDE_PATHS: float32's double path would double the exact blocks' time).
@@ -163,6 +165,40 @@ cdef inline floating product_scaled_up(floating g, floating b, floating v) noexc
     cdef floating v2 = v1 * up
     cdef floating scaled = v1 if finite((g * s) * b) else v2
     return scaled if overflowed(g, b, g * b) else v
+
+
+# Large factors at deep gate arguments.  mul_sigmoid, mul_logistic_density and
+# mul_swish_derivative form a factor f times exp(z), z < 0, as f t_up scaled down last,
+# a factor |f| >= big_factor scaled first ((f scale_down) t_up): exact while t_up =
+# exp(z) * 2**64 / 2**512 is normal, above z = -131.7 / -1063.3.  Below, t_up has lost
+# digits (subnormal), and past the scaled exp's clamp (-148.4 / -1100.9) it is 0, while
+# f exp(z) need not be small: 2**128 exp(z) (float32) and 2**1024 exp(z) (float64) are
+# above half the least subnormal down to z = -192.7 / -1454.8, an overflowed product's
+# 2**256 / 2**2048 down to -281 / -2164.  (A factor below big_factor there is off by at
+# most |f| 2**-65 / 2**-513 of a unit of the subnormal result, and 0 where f exp(z) is
+# below 2**-154 / 2**-1108: correctly rounded but near ties.)  Such lanes, deep_big:
+# |f| >= big_factor (or a product of finite inputs that overflowed) with z below
+# -WIDE_DEEP (-128 / -1024) and at or above -2 FAST_SAT (past it f exp(z) rounds to 0
+# for every factor, the exact formulas' value), are taken wider, in the gates' wide forms
+# (_spec.WIDE_PATHS): float32 by the exact formulas in double (their t_up stays normal
+# down to z = -1063, the factors below 2**268), float64 as f exp(z) with 1 + t = 1
+# (t < 2**-1477) by act_mul_exp_wide_d (_vmath.h: the factors' exponents moved into
+# the exp's scaling, exact).
+
+cdef inline floating wide_deep(floating like) noexcept nogil:
+    """-WIDE_DEEP: below this gate argument a big factor's t_up is near or below the
+    subnormal range (see above)."""
+    if floating is float:
+        return <float>-128.0
+    else:
+        return <double>-1024.0
+
+
+cdef inline bint deep_big(floating f, floating z) noexcept nogil:
+    """|f| >= big_factor (+-inf too: the caller tests its inputs finite) with
+    -2 FAST_SAT <= z < -WIDE_DEEP: a lane the wide forms take wider (see above)."""
+    cdef floating sat2 = 2 * fast_sat(z)
+    return (vfabs(f) >= big_factor(f)) & (z < wide_deep(z)) & (z >= -sat2)
 
 
 cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
@@ -1261,9 +1297,11 @@ cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
 
 
 cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
-    # g * b: the factor of mul_swish_derivative (its wide form where not finite); a * g:
+    # (g * b) (1 + a): the factor of exp(a) in mul_swish_derivative's scaled branch (g * b
+    # not finite: its wide form; its deep_big lanes: swiglu_grad_a_deep_big); a * g:
     # swiglu_gate_neg_rare(a, g)
-    return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare(g * b)
+    cdef floating one = 1
+    return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare((g * b) * (one + a))
 
 
 cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
@@ -1602,28 +1640,56 @@ cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcep
     return mul_logistic_density(g, a, b)
 
 
-# The wide forms (_spec.WIDE_PATHS): float32 where g * a overflowed, in double
-# (mul_logistic_density's own fallback, g * (a * sigmoid'(b)), loses digits where
-# a * sigmoid'(b) is subnormal); float64 needs none: its (a * scale_down) * t_up stays
-# normal down to b = -1050.
+# The wide forms (_spec.WIDE_PATHS): a big factor at a deep b (deep_big, "Large factors
+# at deep gate arguments"): a, g, or g * a, the factor of mul_logistic_density; and
+# float32 where g * a overflowed, in double (mul_logistic_density's own fallback,
+# g * (a * sigmoid'(b)), loses digits where a * sigmoid'(b) is subnormal); float64's
+# (a * scale_down) * t_up there stays normal down to b = -1063.
+
+cdef inline floating mul_sigmoid_wide(floating a, floating z) noexcept nogil:
+    """mul_sigmoid(a, z, 0), also where deep_big(a, z) for a finite a: float32 in double,
+    float64 by act_mul_exp_wide_d."""
+    cdef floating zero = 0, one = 1
+    cdef floating narrow = mul_sigmoid(a, z, zero)
+    cdef floating wide
+    if floating is float:
+        wide = <float>mul_sigmoid(<double>a, <double>z, 0.0)
+    else:
+        wide = act_mul_exp_wide_d(a, one, one, z)
+    return wide if finite(a) & deep_big(a, z) else narrow
+
+
+cdef inline bint glu_gate_wide_rare(floating a, floating b) noexcept nogil:
+    return finite(a) & deep_big(a, b)
+
+
+cdef inline floating glu_gate_wide(floating a, floating b) noexcept nogil:
+    return mul_sigmoid_wide(a, b)
+
 
 cdef inline bint glu_gate_grad_wide_rare(floating g, floating a, floating b) noexcept nogil:
+    cdef bint wide_b = finite(g) & finite(a) & deep_big(g * a, b)
     if floating is float:
-        return overflowed(g, a, g * a)
-    return False
+        wide_b = wide_b | overflowed(g, a, g * a)
+    return glu_gate_wide_rare(g, b) | wide_b
 
 
 cdef inline floating glu_gate_grad_a_wide(floating g, floating a, floating b) noexcept nogil:
-    return glu_gate_grad_a(g, a, b)
+    return mul_sigmoid_wide(g, b)
 
 
 cdef inline floating glu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
     # both forms, then one select: a conditional call GCC does not if-convert
+    cdef floating one = 1
     cdef floating narrow = mul_logistic_density(g, a, b)
-    cdef floating wide = narrow
+    cdef floating wide
+    cdef bint take_wide = finite(g) & finite(a) & deep_big(g * a, b)
     if floating is float:
         wide = <float>mul_logistic_density(<double>g, <double>a, <double>b)
-    return wide if overflowed(g, a, g * a) else narrow
+        take_wide = take_wide | overflowed(g, a, g * a)
+    else:
+        wide = act_mul_exp_wide_d(g, a, one, b)
+    return wide if take_wide else narrow
 
 
 # ----------------------------------------------------------------- swiglu: silu(a) * b
@@ -1648,11 +1714,25 @@ cdef inline floating swiglu_gate_grad_b(floating g, floating a, floating b) noex
 
 
 # The wide forms (_spec.WIDE_PATHS), where a * b (backward: g * b or a * g) overflowed
-# from finite inputs: the product wider ("Products of two inputs that overflow"), the
-# exact formulas' bits elsewhere.
+# from finite inputs: the product wider ("Products of two inputs that overflow"), and
+# where a big factor meets a deep a (deep_big: a * b, a * g, and (g * b) (1 + a), the
+# factor of exp(a) in mul_swish_derivative; "Large factors at deep gate arguments"):
+# the exact formulas' bits elsewhere.
+
+cdef inline bint swiglu_deep_big(floating a, floating b) noexcept nogil:
+    """deep_big(a * b, a) for finite a and b (swiglu_gate's factor of exp(a))."""
+    return finite(a) & finite(b) & deep_big(a * b, a)
+
+
+cdef inline bint swiglu_grad_a_deep_big(floating g, floating a, floating b) noexcept nogil:
+    """deep_big((g * b) (1 + a), a) for finite g and b (mul_swish_derivative's factor
+    of exp(a) where 1 + exp(a) = 1)."""
+    cdef floating one = 1
+    return finite(g) & finite(b) & deep_big((g * b) * (one + a), a)
+
 
 cdef inline bint swiglu_gate_wide_rare(floating a, floating b) noexcept nogil:
-    return overflowed(a, b, a * b)
+    return overflowed(a, b, a * b) | swiglu_deep_big(a, b)
 
 
 cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
@@ -1666,13 +1746,15 @@ cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
     cdef floating wide
     if floating is float:
         wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
-    else:
-        wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
-    return wide if overflowed(a, b, ab) else narrow
+        return wide if overflowed(a, b, ab) | swiglu_deep_big(a, b) else narrow
+    wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
+    narrow = wide if overflowed(a, b, ab) else narrow
+    return act_mul_exp_wide_d(a, b, one, a) if swiglu_deep_big(a, b) else narrow
 
 
 cdef inline bint swiglu_gate_grad_wide_rare(floating g, floating a, floating b) noexcept nogil:
-    return overflowed(g, b, g * b) | overflowed(a, g, a * g)
+    return (overflowed(g, b, g * b) | overflowed(a, g, a * g)
+            | swiglu_grad_a_deep_big(g, a, b) | swiglu_deep_big(a, g))
 
 
 cdef inline floating swiglu_gate_grad_a_wide(floating g, floating a, floating b) noexcept nogil:
@@ -1681,8 +1763,9 @@ cdef inline floating swiglu_gate_grad_a_wide(floating g, floating a, floating b)
     if floating is float:
         narrow = swiglu_gate_grad_a(g, a, b)
         wide = <float>silu_backward(<double>g * <double>b, <double>a, 1.0, 1.0)
-        return wide if overflowed(g, b, g * b) else narrow
-    return product_scaled_up(g, b, silu_backward(product_scaled_down(g, b), a, one, one))
+        return wide if overflowed(g, b, g * b) | swiglu_grad_a_deep_big(g, a, b) else narrow
+    narrow = product_scaled_up(g, b, silu_backward(product_scaled_down(g, b), a, one, one))
+    return act_mul_exp_wide_d(g, b, one + a, a) if swiglu_grad_a_deep_big(g, a, b) else narrow
 
 
 cdef inline floating swiglu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:

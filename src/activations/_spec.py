@@ -444,13 +444,15 @@ FAST_NEG_PATHS: Dict[str, Tuple[str, ...]] = {
 
 #: Gate ops and directions of FAST_SAT_PATHS whose exact regions (rare blocks with a band
 #: lane, and the streaks after them) first OR NAME_DIR_wide_rare, a product of two finite
-#: inputs that overflowed (the backward's g * b, glu's g * a, swiglu's a * b): with such a
+#: inputs that overflowed (the backward's g * b, glu's g * a, swiglu's a * b), or a
+#: factor of exp of 2**60 / 2**480 and more at a gate argument below -128 / -1024
+#: (_formulas.pxd "Large factors at deep gate arguments"): with such a
 #: lane the region runs NAME_DIR_wide (gated backward: NAME_gate_grad_a_wide and _b_wide),
 #: the exact formulas with that product taken wider (_formulas.pxd "Products of two
 #: inputs that overflow"; float32 in double), else the exact formulas, so data in the
 #: band pays for the wider forms only with such a lane.
 WIDE_PATHS: Dict[str, Tuple[str, ...]] = {
-    "glu": ("gate_grad",),
+    "glu": ("gate", "gate_grad"),
     "swiglu": ("gate", "gate_grad"),
 }
 

@@ -166,9 +166,12 @@ ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 ACT_INLINE float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
 ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
 
-ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
+/* k_as_double: k, which the callers with a constant k fold; one with a k per lane
+   (act_mul_exp_wide_d) passes it as formed in doubles: avx2 has no vector conversion of
+   64-bit integers */
+ACT_INLINE double act_exp_scaled_kd_d(double x, double lo, int64_t k, double k_as_double)
 {
-    const double lowest = -746.0 - 0.6931471805599453 * (double)k;
+    const double lowest = -746.0 - 0.6931471805599453 * k_as_double;
     const double x0 = x;
     lo = x < lowest ? 0.0 : lo;
     lo = x > 710.0 ? 0.0 : lo;
@@ -185,6 +188,11 @@ ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
     double s2 = act_asdouble_u((uint64_t)(n2 + 1023) << 52);
     double p = x0 < lowest ? 0.0 : 1.0 + q;
     return (p * s1) * s2;
+}
+
+ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
+{
+    return act_exp_scaled_kd_d(x, lo, k, (double)k);
 }
 
 ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
@@ -303,6 +311,35 @@ ACT_INLINE double act_scale_down_rn_d(double p, double e)
     uint64_t nrm = av < ACT_INF_D ? act_asuint_d(av) - (512ull << 52) : act_asuint_d(av);
     uint64_t mag = w < 0x1p52 ? sub : nrm;
     return act_asdouble_u(mag | (act_asuint_d(p) & 0x8000000000000000ull));
+}
+
+/* act_mul_exp_wide_d(x, y, c, z) = x * y * c * exp(z) for normal x and y whose product
+ * may overflow, 1 <= |c| < 2^12 and z <= 0, where the result may be anywhere from an
+ * overflow to below the subnormal range: exp(z) * 2^512 (act_exp_scaled with k = 512)
+ * is itself subnormal below z = -1063, and a product scaled down by 2^-512 or 2^-1024
+ * (the gates' wide forms) leaves the normal range below -1063.  x = mx 2^ex and
+ * y = my 2^ey (mx, my in [1, 2), exact: only the exponent fields change), so
+ * m = (mx my) c is x * y's rounding scaled exactly (then c's), and the scaling 2^(ex+ey)
+ * goes into the exp's k, exact: est = ex + ey + z log2(e) is log2 |x y c exp(z)| less
+ * 0 to 14.  est >= -256: the result m exp(z) 2^(ex+ey), the exp's a normal number
+ * (or the result a true overflow); below: the same with k 512 more, at most 2^270 and
+ * normal down to results of 2^-1075, rounded into the subnormal range once
+ * (act_scale_down_d).  The exponents as doubles by bit operations (no 64-bit integer
+ * conversion, which avx2 does not vectorize); the exp's clamp gives an exact 0 below
+ * the range. */
+ACT_INLINE double act_mul_exp_wide_d(double x, double y, double c, double z)
+{
+    const uint64_t expo = 0x7ff0000000000000ull;
+    const uint64_t one = 0x3ff0000000000000ull;
+    uint64_t ux = act_asuint_d(x), uy = act_asuint_d(y);
+    double m = act_asdouble_u((ux & ~expo) | one) * act_asdouble_u((uy & ~expo) | one) * c;
+    uint64_t fields = ((ux & expo) >> 52) + ((uy & expo) >> 52);  /* ex + ey + 2046 */
+    double e = act_asdouble_u(fields | 0x4330000000000000ull) - 0x1p52 - 2046.0;
+    double est = e + z * ACT_LOG2E_D;
+    int small = est < -256.0;
+    int64_t k = (int64_t)fields - 2046 + (small ? 512 : 0);
+    double v = m * act_exp_scaled_kd_d(z, 0.0, k, e + (small ? 512.0 : 0.0));
+    return small ? act_scale_down_d(v) : v;
 }
 
 /* act_guard_small(v, below, stand_in): v, or where |v| < below (NaN is not) v's sign and

@@ -31,6 +31,7 @@ cdef extern from "_vmath.h" nogil:
     float act_select_gt_f(float v, float bound, float a, float b) noexcept
     double act_select_gt_d(double v, double bound, double a, double b) noexcept
     double act_scale_down_rn_d(double p, double e) noexcept
+    double act_mul_exp_wide_d(double x, double y, double c, double z) noexcept
     float act_scale_up_f(float v) noexcept
     float act_guard_small_f(float v, float below, float stand_in) noexcept
     double act_guard_small_d(double v, double below, double stand_in) noexcept
