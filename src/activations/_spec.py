@@ -510,7 +510,15 @@ RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_outpu
 #: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
 #: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
 #: reproduce the exact formula's roundings.
-TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",)}
+TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("forward",)}
+
+#: Elementwise ops and directions (from x) whose whole blocks of NAME_DIRECTION_neg_lane
+#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first input, then
+#: one predicate pass), run NAME_DIRECTION_neg in _formulas.pxd: the exact formula with
+#: exp(x), which vanishes against 2 there, folded in and its final scale-down by integer
+#: operations, the same bits without an underflowing product (_elementwise.pxi.tp
+#: chunk_loop).
+NEG_FORMS: Dict[str, Tuple[str, ...]] = {"mish": ("forward", "backward")}
 
 
 def gate_ops() -> Tuple[str, ...]:
