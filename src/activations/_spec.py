@@ -496,9 +496,13 @@ TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad")
 #: on subnormal inputs take slower branches (up to 5x on Zen 4); where the detours are
 #: off, a forward whose tiny form has the dtype's slopes forms slope * x with one
 #: multiply (_formulas.pxd tiny_forward_plain, the same bits).  prelu's tiny rows
-#: (_prelu.pxi) follow the same switch.
+#: (_prelu.pxi) follow the same switch.  hard_swish's forward keeps its tiny blocks on
+#: every core: its tiny form (_spec.TINY_FORMS) is one division of normal numbers, as
+#: its exact formula on ordinary inputs, where the exact formula on subnormal inputs
+#: divides a subnormal (2x on Zen 4).
 TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
-    op: ("forward", "backward") for op in ("leaky_relu", "softsign", "hard_swish")
+    "leaky_relu": ("forward", "backward"), "softsign": ("forward", "backward"),
+    "hard_swish": ("backward",),
 }
 
 #: Ops and directions of FAST_PATHS whose rare predicate only keeps subnormal arithmetic
