@@ -700,6 +700,66 @@ def test_tiny_and_exact_blocks(name, params, direction, dtype, detours_on):
            np.ones(n, bool))
 
 
+# ---------------------------------------------------------------- deep-negative blocks
+# The ops and directions of _spec.NEG_FORMS run a whole block whose inputs are all below
+# -DEEP_NEG (-64 / -640) by NAME_DIR_neg (_formulas.pxd: the exact formula with exp(x)
+# folded in, its scale-down by integer operations).  As for the tiny blocks: such runs
+# many blocks long (just below -DEEP_NEG, the range of subnormal results, past the scaled
+# exp's clamp, -max, -inf), then the same with a lane at -DEEP_NEG itself in every other
+# block (those blocks exact); the other lanes must be the same bits, in place too, at
+# every SIMD level, and the finite ones within the documented bound of the references.
+
+NEG_FORMS = [("mish", {})]
+
+
+def test_neg_forms_table_is_tested():
+    assert set(_spec.NEG_FORMS) <= {name for name, _ in NEG_FORMS}, "untested"
+
+
+def _deep_negative(dtype, n, seed):
+    rng = np.random.default_rng(seed)
+    deep, far, sub = (64.0, 160.0, (87.0, 104.0)) if dtype == F32 else (640.0, 1200.0, (708.0, 745.0))
+    x = -rng.uniform(deep, far, n)
+    x[::3] = -rng.uniform(*sub, x[::3].size)
+    x = x.astype(dtype)
+    x[1::7] = np.nextafter(np.array(-deep, dtype), np.array(-np.inf, dtype))
+    x[2::89] = -np.inf
+    x[3::97] = -np.finfo(dtype).max
+    return x
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+@pytest.mark.parametrize("name, params", NEG_FORMS, ids=[n for n, _ in NEG_FORMS])
+def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_level):
+    n = BLOCKS * BLOCK + 5
+    x = _deep_negative(dtype, n, seed=31)
+    _, g = _ordinary(dtype, n, seed=32)
+    g[5::17] = np.finfo(dtype).tiny * 3
+    g[6::19] = np.array(2.0 ** 100, dtype)
+    g[7::23] = 0.0
+    lanes, _ = _rare_lanes(n, seed=33)
+    xm = x.copy()
+    xm[lanes] = -64.0 if dtype == F32 else -640.0           # -DEEP_NEG: an exact block
+
+    def run(xv, gv, in_place):
+        return _elementwise_call(name, params, direction, xv, gv, in_place)
+
+    deep = run(x, g, False)
+    exact = run(xm, g, False)
+    plain = np.ones(n, bool)
+    plain[lanes] = False
+    assert same_bits(exact[plain], deep[plain]), "deep-negative and exact blocks differ"
+    assert same_bits(run(x.copy(), g.copy(), True), deep), "in place"
+    hi, lo, scale = reference_values(name, params, dtype, direction, x,
+                                     None if direction == "forward" else g)
+    # g * f'(x) rounds the subnormal f'(x) before the product (the exact formula's
+    # order too): a grad of 2^100 magnifies that rounding, so it is checked for bits only
+    checked = np.isfinite(x) & (np.abs(g) < 2.0 ** 40)
+    _check(deep, hi, lo, scale, bound(name, direction, dtype),
+           f"{name}{params} {direction} deep-negative blocks", checked)
+
+
 # ---------------------------------------------------------------- tiny gate blocks
 # The gates of _spec.TINY_PATHS run a block whose a and b are all subnormal or zero (and,
 # backward, whose grads are zero or 2^-60 <= |g| <= 2^60) by their tiny forms

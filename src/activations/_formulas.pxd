@@ -27,6 +27,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, ti
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
+                                 vmish_tiny,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -1436,6 +1437,51 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
     cdef floating den = dd * dd if x > 0 else n2 * n2
     cdef floating d = num / den
     d = (one if t == 0 else d) if x > 0 else (zero if t_up == 0 else d * scale_down(x))  # +-inf
+    return g * d
+
+
+# mish's blocks of tiny x (_spec.TINY_FORMS) and of x below -DEEP_NEG (_spec.NEG_FORMS)
+# run the exact formulas' arithmetic without subnormal operands or underflowing products.
+# Tiny |x| (subnormal or +-0): exp(-|x|) rounds to 1, so the forward is 3x / 5 with the
+# formula's roundings, formed on integers (vmish_tiny, _vmath.h); no slope reproduces
+# them (float64's x <= 0 rounds twice).  Below -DEEP_NEG (-64 / -640): t = exp(x) <
+# 2^-92 / 2^-923 vanishes against 2 (t + 2 = 2, t (t + 2) + 2 = 2 and 1 + t = 1
+# exactly), so each result is the exact formula's x <= 0 branch with t folded in: no
+# subnormal t, and the final scale-down by integer operations (times_scale_down, bit for
+# bit the multiply).  float32's forward (in double) has no subnormal arithmetic there.
+
+cdef inline floating mish_forward_tiny(floating x, floating a, floating b) noexcept nogil:
+    return vmish_tiny(x)
+
+
+cdef inline bint mish_forward_neg_lane(floating x) noexcept nogil:
+    """x < -DEEP_NEG, float64 only (float32's double formula has no subnormal step)."""
+    if floating is float:
+        return False
+    return x < deep_neg(x)
+
+
+cdef inline bint mish_backward_neg_lane(floating x) noexcept nogil:
+    """x < -DEEP_NEG."""
+    return x < deep_neg(x)
+
+
+cdef inline floating mish_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0, two = 2
+    cdef floating t_up, y
+    if floating is float:
+        return mish_forward(x, a, b)              # not reached: no float32 lane
+    t_up = vexp_scaled_up(-vfabs(x), zero)
+    y = (x * (t_up * two)) / two                  # num / den with t + 2 = 2, den = 2
+    return vcopysign(zero, x) if t_up == 0 else times_scale_down(y)
+
+
+cdef inline floating mish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # num = t_up ((t + 2) n2 + 4x (1 + t)) with t + 2 = n2 = 2, 1 + t = 1; den = n2^2 = 4
+    cdef floating zero = 0, four = 4
+    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating d = (t_up * (four + four * x)) / four
+    d = zero if t_up == 0 else times_scale_down(d)
     return g * d
 
 

@@ -498,9 +498,13 @@ TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad")
 #: on subnormal inputs take slower branches (up to 5x on Zen 4); where the detours are
 #: off, a forward whose tiny form has the dtype's slopes forms slope * x with one
 #: multiply (_formulas.pxd tiny_forward_plain, the same bits).  prelu's tiny rows
-#: (_prelu.pxi) follow the same switch.
+#: (_prelu.pxi) follow the same switch.  hard_swish's forward keeps its tiny blocks on
+#: every core: its tiny form (_spec.TINY_FORMS) is one division of normal numbers, as
+#: its exact formula on ordinary inputs, where the exact formula on subnormal inputs
+#: divides a subnormal (2x on Zen 4).
 TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
-    op: ("forward", "backward") for op in ("leaky_relu", "softsign", "hard_swish")
+    "leaky_relu": ("forward", "backward"), "softsign": ("forward", "backward"),
+    "hard_swish": ("backward",),
 }
 
 #: Ops and directions of FAST_PATHS whose rare predicate only keeps subnormal arithmetic
@@ -512,7 +516,15 @@ RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_outpu
 #: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
 #: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
 #: reproduce the exact formula's roundings.
-TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",)}
+TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("forward",)}
+
+#: Elementwise ops and directions (from x) whose whole blocks of NAME_DIRECTION_neg_lane
+#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first input, then
+#: one predicate pass), run NAME_DIRECTION_neg in _formulas.pxd: the exact formula with
+#: exp(x), which vanishes against 2 there, folded in and its final scale-down by integer
+#: operations, the same bits without an underflowing product (_elementwise.pxi.tp
+#: chunk_loop).
+NEG_FORMS: Dict[str, Tuple[str, ...]] = {"mish": ("forward", "backward")}
 
 
 def gate_ops() -> Tuple[str, ...]:

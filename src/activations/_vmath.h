@@ -917,37 +917,65 @@ ACT_INLINE int act_is_zero_d(double x)
 /* ==== hard_swish at a tiny x ====
  * x (x + 3) / 6 for |x| below the smallest normal: x + 3 rounds to 3, so the result is
  * round(round(3x) / 6), subnormal, formed on integers without subnormal arithmetic.
- * |x| = m 2^-149 (2^-1074); round(3x) = M 2^-149 with M = 3m rounded as a float (double)
- * product of integers rounds it (spacing 1 below 2^24 (2^53), 2 above: the spacing of
- * round(3x) on the subnormal grid); the result's bits are k = M / 6 rounded to nearest
- * even: k0 = nearest(M * (1/6)) is within 1.2 of M / 6, the residual r = M - 6 k0 is
- * exact ((M - 4 k0) - 2 k0, each step exact by Sterbenz), and r = +-3 is a tie. */
-ACT_INLINE double act_hswish_tiny_k(double M)
-{
-    const double T = 0x1p52;
-    double k = (M * (1.0 / 6.0) + T) - T;
-    double r = (M - 4.0 * k) - 2.0 * k;
-    double h = k * 0.5;
-    int odd = ((h + T) - T) != h;
-    k += ((r > 3.0) | ((r == 3.0) & odd)) ? 1.0 : 0.0;
-    k -= ((r < -3.0) | ((r == -3.0) & odd)) ? 1.0 : 0.0;
-    return k;
-}
+ * |x| = m 2^-149 (2^-1074); round(3x) = M 2^-149 with M = 3m rounded as a float
+ * (double) product of integers rounds it (spacing 1 below 2^24 (2^53), 2 above: the
+ * spacing of round(3x) on the subnormal grid); the result's bits are k = M / 6 rounded
+ * to nearest even.  q = M / 6 rounded (a division of normal numbers) is below 2^22
+ * (2^51), where the spacing is at most 1/4, and M / 6's fraction is a multiple of 1/6:
+ * 1/6 and 1/3 round to 1/4 or below, 2/3 and 5/6 to 3/4 or above, 1/2 stays, so q
+ * rounded to an integer (q + 2^23 (2^52), ties to even) is k. */
 ACT_INLINE float act_hswish_tiny_f(float x)
 {
     uint32_t ux = act_asuint_f(x);
-    float m = (float)(int32_t)(ux & 0x7fffffffu);
-    double k = act_hswish_tiny_k((double)(3.0f * m));
-    return act_asfloat_u((uint32_t)(int32_t)k | (ux & 0x80000000u));
+    float q = (3.0f * (float)(int32_t)(ux & 0x7fffffffu)) / 6.0f;
+    return act_asfloat_u((act_asuint_f(q + 0x1p23f) - act_asuint_f(0x1p23f)) | (ux & 0x80000000u));
 }
 ACT_INLINE double act_hswish_tiny_d(double x)
 {
     const double T = 0x1p52;
     uint64_t ux = act_asuint_d(x);
     double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
-    double k = act_hswish_tiny_k(3.0 * m);
-    return act_asdouble_u((act_asuint_d(k + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
+    double q = (3.0 * m) / 6.0;
+    return act_asdouble_u((act_asuint_d(q + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
 }
 /* ==== end of hard_swish at a tiny x ==== */
+
+/* ==== mish at a tiny x ====
+ * mish's formulas (_formulas.pxd mish_forward) for |x| below the smallest normal, where
+ * exp(-|x|) rounds to 1 and the formula is x 3 / 5, its results subnormal.  float64:
+ * |x| = m 2^-1074 and M = 3m as a double product is round(3x) 2^1074 (exact below 2^53,
+ * spacing 2 above: the spacing of round(3x) on the grid); q = M / 5 rounded (a division
+ * of normal numbers).  x > 0 divides round(3x) by 5 on the grid, rounded once: k0 = q
+ * rounded to an integer is within 0.75 of M / 5, the residual r = M - 5 k0 is exact
+ * ((M - 4 k0) - k0: integers, the differences below 2^53) and never +-2.5 (5 is odd),
+ * and |r| > 2.5 moves k0 by one.  x <= 0 divides round(3x) 2^512 by 5 (the scaled exp)
+ * and scales the rounded quotient down, a second rounding: q rounded to an integer, ties
+ * to even, as the scale-down's multiply.  The result's bits are k with x's sign.
+ * float32 (evaluated in double, mish_f32_in_double): both branches are round(3x) / 5
+ * rounded in double, then to float32's grid; M = 3m < 2^25 and M / 5 has 28 bits of
+ * fraction left, never near a half, so the result is q rounded to an integer. */
+ACT_INLINE float act_mish_tiny_f(float x)
+{
+    const double T = 0x1p52;
+    uint32_t ux = act_asuint_f(x);
+    double q = (3.0 * (double)(int32_t)(ux & 0x7fffffffu)) / 5.0;
+    double k = (q + T) - T;
+    return act_asfloat_u((uint32_t)(int32_t)k | (ux & 0x80000000u));
+}
+ACT_INLINE double act_mish_tiny_d(double x)
+{
+    const double T = 0x1p52;
+    uint64_t ux = act_asuint_d(x);
+    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
+    double M = 3.0 * m;
+    double q = M / 5.0;
+    double k = (q + T) - T;
+    double r = (M - 4.0 * k) - k;
+    double kp = k + ((r > 2.5) ? 1.0 : 0.0) - ((r < -2.5) ? 1.0 : 0.0);
+    uint64_t neg = (uint64_t)0 - (ux >> 63);          /* all ones for x < 0 or -0 */
+    k = act_asdouble_u((act_asuint_d(k) & neg) | (act_asuint_d(kp) & ~neg));
+    return act_asdouble_u((act_asuint_d(k + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
+}
+/* ==== end of mish at a tiny x ==== */
 
 #endif /* ACTIVATIONS_VMATH_H */

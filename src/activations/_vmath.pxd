@@ -67,6 +67,8 @@ cdef extern from "_vmath.h" nogil:
     bint act_is_zero_d(double x) noexcept
     float act_hswish_tiny_f(float x) noexcept
     double act_hswish_tiny_d(double x) noexcept
+    float act_mish_tiny_f(float x) noexcept
+    double act_mish_tiny_d(double x) noexcept
     float ACT_INF_F
     double ACT_INF_D
     float ACT_NAN_F
@@ -309,6 +311,14 @@ cdef inline floating vhard_swish_tiny(floating x) noexcept nogil:
         return act_hswish_tiny_f(x)
     else:
         return act_hswish_tiny_d(x)
+
+
+cdef inline floating vmish_tiny(floating x) noexcept nogil:
+    """mish(x) for |x| below the smallest normal (_vmath.h)."""
+    if floating is float:
+        return act_mish_tiny_f(x)
+    else:
+        return act_mish_tiny_d(x)
 
 
 cdef inline floating vtiny_mul_wide(double cp, double cn, floating x) noexcept nogil:
