@@ -681,23 +681,32 @@ def test_tiny_and_exact_blocks(name, params, direction, dtype, detours_on):
     _, g = _ordinary(dtype, n, seed=9)
     g[5::17] = np.finfo(dtype).tiny * 3                     # a tiny but normal grad
     lanes, exact_block = _rare_lanes(n, seed=10)
+    # one ordinary lane in every other block: those blocks exact
+    _against_exact_blocks(name, params, direction, dtype, x, g, lanes, 1.5, "tiny",
+                          np.ones(n, bool))
+
+
+def _against_exact_blocks(name, params, direction, dtype, x, g, lanes, exact_lane, what,
+                          checked):
+    """x's blocks (of a tier: `what`) against the same rows with x[lanes] = exact_lane,
+    which makes those lanes' blocks exact: the other lanes the same bits, in place too,
+    and the `checked` ones within the documented bound of the references."""
     xm = x.copy()
-    xm[lanes] = np.array(1.5, dtype)                        # one ordinary lane: exact block
+    xm[lanes] = np.array(exact_lane, dtype)
 
     def run(xv, gv, in_place):
         return _elementwise_call(name, params, direction, xv, gv, in_place)
 
-    tiny = run(x, g, False)
+    got = run(x, g, False)
     exact = run(xm, g, False)
-    plain = np.ones(n, bool)
+    plain = np.ones(x.size, bool)
     plain[lanes] = False
-    assert same_bits(exact[plain], tiny[plain]), "tiny and exact blocks differ"
-    assert same_bits(run(x.copy(), g.copy(), True), tiny), "in place"
-    limit = bound(name, direction, dtype)
+    assert same_bits(exact[plain], got[plain]), f"{what} and exact blocks differ"
+    assert same_bits(run(x.copy(), g.copy(), True), got), "in place"
     hi, lo, scale = reference_values(name, params, dtype, direction, x,
                                      None if direction == "forward" else g)
-    _check(tiny, hi, lo, scale, limit, f"{name}{params} {direction} tiny blocks",
-           np.ones(n, bool))
+    _check(got, hi, lo, scale, bound(name, direction, dtype),
+           f"{name}{params} {direction} {what} blocks", checked)
 
 
 # ---------------------------------------------------------------- deep-negative blocks
@@ -739,25 +748,12 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
     g[6::19] = np.array(2.0 ** 100, dtype)
     g[7::23] = 0.0
     lanes, _ = _rare_lanes(n, seed=33)
-    xm = x.copy()
-    xm[lanes] = -64.0 if dtype == F32 else -640.0           # -DEEP_NEG: an exact block
-
-    def run(xv, gv, in_place):
-        return _elementwise_call(name, params, direction, xv, gv, in_place)
-
-    deep = run(x, g, False)
-    exact = run(xm, g, False)
-    plain = np.ones(n, bool)
-    plain[lanes] = False
-    assert same_bits(exact[plain], deep[plain]), "deep-negative and exact blocks differ"
-    assert same_bits(run(x.copy(), g.copy(), True), deep), "in place"
-    hi, lo, scale = reference_values(name, params, dtype, direction, x,
-                                     None if direction == "forward" else g)
     # g * f'(x) rounds the subnormal f'(x) before the product (the exact formula's
     # order too): a grad of 2^100 magnifies that rounding, so it is checked for bits only
     checked = np.isfinite(x) & (np.abs(g) < 2.0 ** 40)
-    _check(deep, hi, lo, scale, bound(name, direction, dtype),
-           f"{name}{params} {direction} deep-negative blocks", checked)
+    # -DEEP_NEG itself in every other block: those blocks exact
+    _against_exact_blocks(name, params, direction, dtype, x, g, lanes,
+                          -64.0 if dtype == F32 else -640.0, "deep-negative", checked)
 
 
 # ---------------------------------------------------------------- tiny gate blocks
