@@ -914,6 +914,22 @@ ACT_INLINE int act_is_zero_d(double x)
 }
 /* ==== end of tiny inputs ==== */
 
+/* A float64 subnormal x is m 2^-1074 (m its bits without the sign): act_tiny_count_d is
+ * m as a double (exact: m < 2^52, placed in the mantissa of 2^52 and 2^52 taken off);
+ * act_tiny_from_count_d(k, x) is the subnormal of count k rounded to an integer (k + 2^52
+ * rounds to nearest even; k below 2^52) with x's sign, its bits k's bits. */
+ACT_INLINE double act_tiny_count_d(double x)
+{
+    const double T = 0x1p52;
+    return act_asdouble_u((act_asuint_d(x) & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
+}
+ACT_INLINE double act_tiny_from_count_d(double k, double x)
+{
+    const double T = 0x1p52;
+    return act_asdouble_u((act_asuint_d(k + T) - act_asuint_d(T))
+                          | (act_asuint_d(x) & 0x8000000000000000ULL));
+}
+
 /* ==== hard_swish at a tiny x ====
  * x (x + 3) / 6 for |x| below the smallest normal: x + 3 rounds to 3, so the result is
  * round(round(3x) / 6), subnormal, formed on integers without subnormal arithmetic.
@@ -932,11 +948,8 @@ ACT_INLINE float act_hswish_tiny_f(float x)
 }
 ACT_INLINE double act_hswish_tiny_d(double x)
 {
-    const double T = 0x1p52;
-    uint64_t ux = act_asuint_d(x);
-    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
-    double q = (3.0 * m) / 6.0;
-    return act_asdouble_u((act_asuint_d(q + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
+    double q = (3.0 * act_tiny_count_d(x)) / 6.0;
+    return act_tiny_from_count_d(q, x);
 }
 /* ==== end of hard_swish at a tiny x ==== */
 
@@ -966,15 +979,14 @@ ACT_INLINE double act_mish_tiny_d(double x)
 {
     const double T = 0x1p52;
     uint64_t ux = act_asuint_d(x);
-    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
-    double M = 3.0 * m;
+    double M = 3.0 * act_tiny_count_d(x);
     double q = M / 5.0;
     double k = (q + T) - T;
     double r = (M - 4.0 * k) - k;
     double kp = k + ((r > 2.5) ? 1.0 : 0.0) - ((r < -2.5) ? 1.0 : 0.0);
     uint64_t neg = (uint64_t)0 - (ux >> 63);          /* all ones for x < 0 or -0 */
     k = act_asdouble_u((act_asuint_d(k) & neg) | (act_asuint_d(kp) & ~neg));
-    return act_asdouble_u((act_asuint_d(k + T) - act_asuint_d(T)) | (ux & 0x8000000000000000ULL));
+    return act_tiny_from_count_d(k, x);
 }
 /* ==== end of mish at a tiny x ==== */
 
