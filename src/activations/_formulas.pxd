@@ -1442,13 +1442,13 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
 
 
 # mish'(x) below x = -708 / -83 is subnormal: rounding it before the product with g
-# loses its digits, which a large g (2^100 at float64 x = -700: 1e7 ulp) brings back
-# into the normal range.  grad_times_scaled_down scales g instead (exact for |g| >=
-# 2^-510 / 2^-62), so that g * mish'(x) is rounded once; a smaller g keeps g * (d_up
-# scale_down), the result below 2^-1022 x 0.6 either way (where d_up scale_down is
-# normal the two are the same product rounded once).  Not covered: x below -1063 /
-# -131.7, where t_up itself is subnormal (tests/test_subnormal_results.py
-# test_large_grads_known).
+# loses its digits, which a large g brings back into the normal range (2^100 at float64
+# x = -700: 1e7 ulp).  grad_times_scaled_down scales g instead (exact for |g| >= 2^-510
+# / 2^-62), so that g * mish'(x) is rounded once; a smaller g keeps the old order (its
+# product is normal only where mish'(x) is).  Where d_up scale_down is normal both are
+# the same product rounded once: the same bits.  Not covered: x below -1063 / -131.7,
+# where t_up itself is subnormal (tests/test_subnormal_results.py
+# test_mish_large_grads_deep).
 
 cdef inline floating grad_scalable(floating like) noexcept nogil:
     """2**-510 / 2**-62: from here up g * scale_down is normal, so exact."""
@@ -1467,14 +1467,23 @@ cdef inline floating grad_times_scaled_down(floating g, floating d_up) noexcept 
 
 
 cdef inline floating grad_times_scaled_down_int(floating g, floating d_up) noexcept nogil:
-    """grad_times_scaled_down's bits without subnormal arithmetic (the deep-negative
-    blocks): |g| >= grad_scalable: g d_up and its exact residual rounded into the
-    subnormal range once (times_scale_down_rn: g d_up < 2**-400 / 2**-20 there, no
-    overflow); else g (d_up scale_down) with the scale-down by integer operations."""
-    cdef floating p = g * d_up
-    cdef floating e = two_prod_err(g, d_up, p)
-    cdef floating plain = g * times_scale_down(d_up)
-    return times_scale_down_rn(p, e) if vfabs(g) >= grad_scalable(g) else plain
+    """grad_times_scaled_down's bits for the deep-negative blocks (d_up scale_down below
+    2**-86 / 2**-913 there), without subnormal arithmetic.  float64: g d_up and its
+    exact residual rounded into the subnormal range once (times_scale_down_rn; g d_up
+    < 2**-400, no overflow), also for |g| < grad_scalable, whose product is then below
+    2**-1423: +-0 either way.  float32 in double: g d_up 2**-64 exact there, rounded
+    once to float32 (|g| >= grad_scalable), or g (d_up scale_down) with the scale-down
+    rounded to float32 first (a smaller g)."""
+    cdef double gd, dd
+    cdef floating p
+    if floating is float:
+        gd = g
+        dd = <double>d_up * 5.421010862427522e-20                 # 2**-64, exact
+        dd = dd if vfabs(g) >= grad_scalable(g) else <double><float>dd
+        return <float>(gd * dd)
+    else:
+        p = g * d_up
+        return times_scale_down_rn(p, two_prod_err(g, d_up, p))
 
 
 # mish's blocks of tiny x (_spec.TINY_FORMS) and of x below -DEEP_NEG (_spec.NEG_FORMS)
