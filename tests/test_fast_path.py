@@ -747,10 +747,16 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
     g[5::17] = np.finfo(dtype).tiny * 3
     g[6::19] = np.array(2.0 ** 100, dtype)
     g[7::23] = 0.0
+    g[8::29] = -np.finfo(dtype).max
+    g[9::31] = np.array(2.0 ** 60, dtype)
+    g[10::37] = np.array(2.0 ** -100, dtype)
     lanes, _ = _rare_lanes(n, seed=33)
-    # g * f'(x) rounds the subnormal f'(x) before the product (the exact formula's
-    # order too): a grad of 2^100 magnifies that rounding, so it is checked for bits only
-    checked = np.isfinite(x) & (np.abs(g) < 2.0 ** 40)
+    # g * f'(x) is rounded once for any g (mish: _formulas.pxd grad_times_scaled_down)
+    # down to x = -131.7 / -1063, where t_up = exp(x) 2^64 / 2^512 is itself subnormal:
+    # below, a large grad is checked for bits only (test_subnormal_results.py
+    # test_mish_large_grads_deep)
+    t_up_subnormal = -131.7 if dtype == F32 else -1063.0
+    checked = np.isfinite(x) & ((x >= t_up_subnormal) | (np.abs(g) < 2.0 ** 40))
     # -DEEP_NEG itself in every other block: those blocks exact
     _against_exact_blocks(name, params, direction, dtype, x, g, lanes,
                           -64.0 if dtype == F32 else -640.0, "deep-negative", checked)

@@ -1436,8 +1436,54 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
                          else t_up * ((t + two) * n2 + four * x * (one + t)))
     cdef floating den = dd * dd if x > 0 else n2 * n2
     cdef floating d = num / den
-    d = (one if t == 0 else d) if x > 0 else (zero if t_up == 0 else d * scale_down(x))  # +-inf
-    return g * d
+    cdef floating d_up = zero if t_up == 0 else d                  # x = -inf: 0, not NaN
+    d = one if t == 0 else d                                       # x = +inf
+    return g * d if x > 0 else grad_times_scaled_down(g, d_up)
+
+
+# mish'(x) below x = -708 / -83 is subnormal: rounding it before the product with g
+# loses its digits, which a large g brings back into the normal range (2^100 at float64
+# x = -700: 1e7 ulp).  grad_times_scaled_down scales g instead (exact for |g| >= 2^-510
+# / 2^-62), so that g * mish'(x) is rounded once; a smaller g keeps the old order (its
+# product is normal only where mish'(x) is).  Where d_up scale_down is normal both are
+# the same product rounded once: the same bits.  Not covered: x below -1063 / -131.7,
+# where t_up itself is subnormal (tests/test_subnormal_results.py
+# test_mish_large_grads_deep).
+
+cdef inline floating grad_scalable(floating like) noexcept nogil:
+    """2**-510 / 2**-62: from here up g * scale_down is normal, so exact."""
+    if floating is float:
+        return <float>2.168404344971009e-19
+    else:
+        return <double>2.983336292480083e-154
+
+
+cdef inline floating grad_times_scaled_down(floating g, floating d_up) noexcept nogil:
+    """g * (d_up * scale_down) for 0 <= |d_up| < 2**64 / 2**512, rounded once where
+    |g| >= grad_scalable: (g scale_down) d_up."""
+    cdef floating plain = g * (d_up * scale_down(g))
+    cdef floating scaled = (g * scale_down(g)) * d_up
+    return scaled if vfabs(g) >= grad_scalable(g) else plain
+
+
+cdef inline floating grad_times_scaled_down_int(floating g, floating d_up) noexcept nogil:
+    """grad_times_scaled_down's bits for the deep-negative blocks (d_up scale_down below
+    2**-86 / 2**-913 there), without subnormal arithmetic.  float64: g d_up and its
+    exact residual rounded into the subnormal range once (times_scale_down_rn; g d_up
+    < 2**-400, no overflow), also for |g| < grad_scalable, whose product is then below
+    2**-1423: +-0 either way.  float32 in double: g d_up 2**-64 exact there, rounded
+    once to float32 (|g| >= grad_scalable), or g (d_up scale_down) with the scale-down
+    rounded to float32 first (a smaller g)."""
+    cdef double gd, dd
+    cdef floating p
+    if floating is float:
+        gd = g
+        dd = <double>d_up * 5.421010862427522e-20                 # 2**-64, exact
+        dd = dd if vfabs(g) >= grad_scalable(g) else <double><float>dd
+        return <float>(gd * dd)
+    else:
+        p = g * d_up
+        return times_scale_down_rn(p, two_prod_err(g, d_up, p))
 
 
 # mish's blocks of tiny x (_spec.TINY_FORMS) and of x below -DEEP_NEG (_spec.NEG_FORMS)
@@ -1481,8 +1527,8 @@ cdef inline floating mish_backward_neg(floating g, floating x, floating a, float
     cdef floating zero = 0, four = 4
     cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
     cdef floating d = (t_up * (four + four * x)) / four
-    d = zero if t_up == 0 else times_scale_down(d)
-    return g * d
+    d = zero if t_up == 0 else d
+    return grad_times_scaled_down_int(g, d)
 
 
 # ----------------------------------------------------------------- celu (a = alpha)
