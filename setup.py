@@ -103,7 +103,9 @@ def generate_elementwise_pxi():
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
                                ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"],
                                SAT=spec["FAST_SAT_PATHS"], NEG=spec["FAST_NEG_PATHS"],
-                               WIDE=spec["WIDE_PATHS"], NEG_FORMS=spec["NEG_FORMS"])
+                               WIDE=spec["WIDE_PATHS"], NEG_FORMS=spec["NEG_FORMS"],
+                               TINY_PLAIN=spec["TINY_PLAIN_GATES"],
+                               SAT_RUNS=spec["FAST_SAT_RUNS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

@@ -96,11 +96,18 @@ def test_table_and_module_and_formulas_agree():
         for d in directions:
             outs = ("_a", "_b") if d == "gate_grad" else ("",)
             wanted |= {f"{op}_{d}_band_rare"} | {f"{op}_{d}{o}_sat" for o in outs}
+    for op, directions in _spec.FAST_SAT_RUNS.items():
+        assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
+        wanted |= {f"{op}_{d}_sat_lane" for d in directions}
     for op, directions in _spec.WIDE_PATHS.items():
         assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
         for d in directions:
             outs = ("_a", "_b") if d == "gate_grad" else ("",)
             wanted |= {f"{op}_{d}_wide_rare"} | {f"{op}_{d}{o}_wide" for o in outs}
+    for op, directions in _spec.TINY_PLAIN_GATES.items():
+        for d in directions:
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            wanted |= {f"{op}_{d}{o}_tiny_plain" for o in outs}
     missing = [fn for fn in sorted(wanted)
                if not re.search(rf"^cdef inline [^\n]*\b{fn}\(", formulas, re.M)]
     assert not missing, f"formulas missing from _formulas.pxd: {missing}"
@@ -325,9 +332,63 @@ GATE_SATURATED_EXTRA = {"geglu": {np.dtype(np.float32): [-37.5, -50.0, -95.0, -1
 GATE_BAND = {"glu": (-100.0, -700.0), "swiglu": (-100.0, -700.0), "geglu": (-20.0, -20.0)}
 
 
+#: the blocks of test_saturated_gates_fast_and_exact_blocks's runs: saturated (first lane
+#: saturated), saturated with an ordinary first lane, ordinary, saturated with one band lane
+RUN_BLOCKS = "SFOB"
+#: the B blocks' band lane: one whose sat formula (the fast one's clamped exp) would not
+#: give the exact bits (float32 geglu: its series' range)
+RUN_BAND = {"glu": (-100.0, -740.0), "swiglu": (-100.0, -740.0), "geglu": (-20.0, -20.0)}
+
+
+def _saturated_runs(rows, nblocks, seed):
+    """Block kinds (RUN_BLOCKS) of `rows` runs of nblocks blocks: runs of saturated
+    blocks of every length 1..8 (a run of the call starting with one in half the rows),
+    each followed by one block of another kind, in turn."""
+    rng = np.random.default_rng(seed)
+    kinds, length, other = [], 0, 0
+    for r in range(rows):
+        row = [] if r % 2 == 0 else [RUN_BLOCKS[1 + r % 3]]
+        while len(row) < nblocks:
+            row += ["S"] * (1 + length % 8) + [RUN_BLOCKS[1 + other % 3]]
+            length += 1 + int(rng.integers(0, 2))
+            other += 1
+        kinds.append(row[:nblocks])
+    return kinds
+
+
+def _saturated_run_inputs(name, dtype, kinds, half, z_values, w_values, g_values, rng):
+    """(x, g, band) of rows made of blocks of the given kinds (_saturated_runs), the last
+    one partial: saturated blocks as in test_saturated_gates_fast_and_exact_blocks
+    (every 7th lane ordinary), a band lane in each B block (not its first), an ordinary
+    first lane in each F block; `band` marks the B blocks' band lanes."""
+    dt = np.dtype(dtype)
+    rows = len(kinds)
+    z = z_values[rng.integers(0, z_values.size, (rows, half))]
+    w = w_values[rng.integers(0, w_values.size, (rows, half))]
+    g = g_values[rng.integers(0, g_values.size, (rows, half))]
+    oz, ow = (v.reshape(rows, half) for v in _ordinary(dtype, rows * half, seed=int(rng.integers(1 << 30))))
+    og = _ordinary(dtype, rows * half, seed=int(rng.integers(1 << 30)))[1].reshape(rows, half)
+    z[:, ::7], w[:, ::7], g[:, ::7] = oz[:, ::7], ow[:, ::7], og[:, ::7]
+    band = np.zeros((rows, half), bool)
+    for r, row in enumerate(kinds):
+        for k, kind in enumerate(row):
+            s = slice(k * BLOCK, min(half, (k + 1) * BLOCK))
+            if kind == "O":
+                z[r, s], w[r, s], g[r, s] = oz[r, s], ow[r, s], og[r, s]
+            elif kind == "F":
+                z[r, s.start], w[r, s.start], g[r, s.start] = 1.5, -2.0, 0.75
+            elif kind == "B":
+                lane = s.start + int(rng.integers(1, min(BLOCK, half - s.start)))
+                z[r, lane] = RUN_BAND[name][0 if dt == F32 else 1]
+                w[r, lane], g[r, lane] = 1.75, -1.25
+                band[r, lane] = True
+    a, b = (w, z) if name == "glu" else (z, w)
+    return np.concatenate([a, b], axis=1), g, band
+
+
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
-def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_level):
+def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_level, restore_threads):
     """The gates' fast formulas select the exact ones' limits where the gate argument
     (glu: b, swiglu and geglu: a) is saturated, infinite or NaN, whatever the other
     factor and g (huge, so that a * b or g * a overflows, infinite, signed zeros, NaN):
@@ -378,6 +439,36 @@ def test_saturated_gates_fast_and_exact_blocks(name, direction, dtype, simd_leve
     assert same_bits(got[over], np.copysign(np.inf, want[over]).astype(dtype)), "overflow"
     checked = ~over
     _check(got, want, None, scale, limit, f"{name} {direction} saturated", checked)
+
+    # Runs of saturated blocks of every length (NAME_DIR_sat_blocks: one pass each while
+    # a block's first lane is saturated), entered at a run's first lane too, mixed with
+    # ordinary blocks, blocks with a band lane and saturated blocks with an ordinary
+    # first lane; rows longer than the kernel's run units (GATE_BLOCK, 16384), the last
+    # block partial; against the same rows with a band lane in every block (all exact),
+    # bit for bit on every other lane, at 1 and 2 threads, in place too
+    nblocks = 70
+    half = nblocks * BLOCK + 37
+    kinds = _saturated_runs(4, nblocks + 1, seed=25)
+    # gate arguments past 2 FAST_SAT (or NaN): products that overflow there are no band
+    # lanes, so that the S blocks are saturated ones
+    far = saturated[~(np.abs(saturated) <= (512.0 if dt == F32 else 4096.0))]
+    x, g, band = _saturated_run_inputs(name, dtype, kinds, half, far, other, g_values,
+                                       np.random.default_rng(26))
+    lanes = np.arange(0, half, BLOCK) + np.random.default_rng(27).integers(0, BLOCK, nblocks + 1)
+    lanes = np.minimum(lanes, half - 1)
+    xr = x.copy()
+    xr[:, (half if name == "glu" else 0) + lanes] = GATE_BAND[name][0 if dt == F32 else 1]
+    run = _gate_call(name, direction, g)
+    keep = _other_lanes(half, lanes, direction)
+    results = []
+    for threads in (1, 2):
+        act.set_num_threads(threads)
+        fast, exact = run(x), run(xr)
+        assert same_bits(exact[:, keep], fast[:, keep]), f"saturated runs differ from exact blocks ({threads} threads)"
+        if direction == "backward":
+            assert same_bits(run(x.copy(), True), fast), "in place"
+        results.append(fast)
+    assert same_bits(results[0], results[1]), "1 and 2 threads"
 
 
 # ------------------------------------------------------- deep-negative gate blocks
@@ -768,7 +859,8 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
 # (_formulas.pxd "tiny gate blocks").  As above: such runs many blocks long, then the
 # same with one ordinary lane in a (row 0) and in b (row 1) of every other block (those
 # blocks exact), and grads of every kind; the lanes of the exact blocks that are tiny
-# must equal the tiny blocks' bit for bit.
+# must equal the tiny blocks' bit for bit; with the subnormal detours on and off (the
+# plain forms of _spec.TINY_PLAIN_GATES).
 
 TINY_GATED = [("glu", {}), ("swiglu", {}), ("geglu", {})]
 
@@ -776,13 +868,27 @@ TINY_GATED = [("glu", {}), ("swiglu", {}), ("geglu", {})]
 def test_tiny_gate_table_is_tested():
     gates = {op for op, d in _spec.TINY_PATHS.items() if "gate" in d or "gate_grad" in d}
     assert gates <= {name for name, _ in TINY_GATED}, "untested tiny gate blocks"
+    for op, directions in _spec.TINY_PLAIN_GATES.items():
+        assert set(directions) <= set(_spec.TINY_PATHS[op]), op
+
+
+@pytest.fixture(params=[True, False], ids=["detours", "plain"])
+def detours(request):
+    """The subnormal detours on and off (off: the gates' tiny blocks of
+    _spec.TINY_PLAIN_GATES run their plain forms); restore the setting."""
+    kernels = act._functions._K
+    old = kernels._set_subnormal_detours(request.param)
+    try:
+        yield request.param
+    finally:
+        kernels._set_subnormal_detours(old)
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 @pytest.mark.parametrize("name, params", TINY_GATED,
                          ids=[f"{n}-{'-'.join(p.values()) or 'default'}" for n, p in TINY_GATED])
-def test_tiny_gate_and_exact_blocks(name, params, direction, dtype, simd_level):
+def test_tiny_gate_and_exact_blocks(name, params, direction, dtype, simd_level, detours):
     half = BLOCKS * BLOCK + 5
     rows = 2
     x = _tiny(dtype, rows * 2 * half, seed=11).reshape(rows, 2 * half)

@@ -749,6 +749,13 @@ cdef inline bint fast_band_rare(floating z) noexcept nogil:
     return (vfabs(z) > -fast_exp_min(z)) & (vfabs(z) <= fast_sat(z))
 
 
+cdef inline bint sat_lane(floating z) noexcept nogil:
+    """Not |z| <= FAST_EXP_MIN (NaN: True): a gate argument outside the fast range, the
+    first lane of a block that the saturated blocks try next (NAME_DIR_sat_lane; a hint
+    only: that block's band pass decides)."""
+    return not (vfabs(z) <= -fast_exp_min(z))
+
+
 cdef inline bint neg_band_rare(floating z) noexcept nogil:
     """-FAST_SAT <= z < -FAST_EXP_MIN (NaN: False)."""
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
@@ -1249,6 +1256,25 @@ cdef inline floating swiglu_gate_grad_a_sat(floating g, floating a, floating b) 
 
 cdef inline floating swiglu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
     return swiglu_gate_sat(a, g)
+
+
+# The saturated blocks' hint (_elementwise.pxi.tp tier_blocks): the gate argument's
+# sat_lane, of glu b, of swiglu a
+
+cdef inline bint glu_gate_sat_lane(floating a, floating b) noexcept nogil:
+    return sat_lane(b)
+
+
+cdef inline bint glu_gate_grad_sat_lane(floating g, floating a, floating b) noexcept nogil:
+    return sat_lane(b)
+
+
+cdef inline bint swiglu_gate_sat_lane(floating a, floating b) noexcept nogil:
+    return sat_lane(a)
+
+
+cdef inline bint swiglu_gate_grad_sat_lane(floating g, floating a, floating b) noexcept nogil:
+    return sat_lane(a)
 
 
 # The deep-negative blocks' formulas (_spec.FAST_NEG_PATHS, "Per-block fast paths"
@@ -2300,6 +2326,38 @@ cdef inline floating geglu_gate_grad_b_tiny(floating g, floating a, floating b) 
     if floating is float:
         return geglu_gate_grad_b_fast(g, a, b)
     return half_of(vtiny_mul_by(g, a))
+
+
+# The same products by plain multiplies (_spec.TINY_PLAIN_GATES), where subnormal
+# arithmetic is not slow (`subnormal_detours` off): each rounded once by the hardware,
+# as the exact formulas round them, with the factors above (1/2, 1/4) exact
+
+cdef inline floating glu_gate_grad_a_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    return glu_gate_grad_a_tiny(g, a, b)
+
+
+cdef inline floating glu_gate_grad_b_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    return (g * a) * <floating>0.25
+
+
+cdef inline floating swiglu_gate_grad_a_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    return (g * b) * <floating>0.5
+
+
+cdef inline floating swiglu_gate_grad_b_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    return (a * g) * <floating>0.5
+
+
+cdef inline floating geglu_gate_grad_a_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return geglu_gate_grad_a_fast(g, a, b)
+    return (g * b) * <floating>0.5
+
+
+cdef inline floating geglu_gate_grad_b_tiny_plain(floating g, floating a, floating b) noexcept nogil:
+    if floating is float:
+        return geglu_gate_grad_b_fast(g, a, b)
+    return (a * g) * <floating>0.5
 
 
 # ----------------------------------------------------------------- hard_swish at tiny x

@@ -429,6 +429,19 @@ FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
 }
 
 
+#: Gate ops and directions of FAST_SAT_PATHS whose saturated blocks run on by themselves
+#: (_elementwise.pxi.tp NAME_DIR_sat_blocks): after a saturated block, and at a run whose
+#: first lane is a NAME_DIR_sat_lane (gate argument outside the fast range) and not
+#: band_rare, the blocks while their first lane is a sat_lane take one predicate pass each
+#: (band_rare) and the sat formulas, not the rare pass as well.  geglu is left out: its
+#: float32 sat loop, outlined there, was not vectorized (GCC 12; 7-9x the time of its
+#: saturated blocks inline, which run at 1.1x ordinary's).
+FAST_SAT_RUNS: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate", "gate_grad"),
+    "swiglu": ("gate", "gate_grad"),
+}
+
+
 #: Gate ops and directions of FAST_SAT_PATHS with deep-negative blocks: a block with a
 #: band lane (and a run whose first lane is such a lane) is tested for
 #: NAME_DIR_neg_rare, and with no such lane (every sigmoid argument below -DEEP_NEG,
@@ -488,6 +501,14 @@ TINY_PATHS: Dict[str, Tuple[str, ...]] = {
 #: if-converted its float32 fast loop (6x slower on ordinary data).
 TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad"),
                    "geglu": ("gate_grad",)})
+
+#: The gate ops and directions of TINY_PATHS whose tiny blocks, where subnormal arithmetic
+#: is not slow (`subnormal_detours` off, as below), run NAME_DIRECTION_a_tiny_plain and
+#: _b_tiny_plain (_formulas.pxd "tiny gate blocks"): the same roundings by plain
+#: multiplies, where the tiny forms' vtiny_mul_by and times_fraction cost swiglu's
+#: backward 8.4 avx2 instructions per element (4.6 on ordinary data).
+TINY_PLAIN_GATES: Dict[str, Tuple[str, ...]] = {
+    "glu": ("gate_grad",), "swiglu": ("gate_grad",), "geglu": ("gate_grad",)}
 
 #: Ops and directions of TINY_PATHS whose tiny blocks pay only where subnormal
 #: arithmetic is slow (the import-time probe of _kernels.pyx, `subnormal_detours`):
