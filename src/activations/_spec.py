@@ -519,12 +519,22 @@ RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_outpu
 TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("forward",)}
 
 #: Elementwise ops and directions (from x) whose whole blocks of NAME_DIRECTION_neg_lane
-#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first input, then
+#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first lane, then
 #: one predicate pass), run NAME_DIRECTION_neg in _formulas.pxd: the exact formula with
-#: exp(x), which vanishes against 2 there, folded in and its final scale-down by integer
-#: operations, the same bits without an underflowing product (_elementwise.pxi.tp
-#: chunk_loop).
-NEG_FORMS: Dict[str, Tuple[str, ...]] = {"mish": ("forward", "backward")}
+#: exp(x), which vanishes against 1 or 2 there, folded in and its final scale-down by
+#: integer operations, the same bits without an underflowing product or a division
+#: (_elementwise.pxi.tp chunk_loop; before the fast path's predicate pass).
+NEG_FORMS: Dict[str, Tuple[str, ...]] = {
+    "mish": ("forward", "backward"),
+    "sigmoid": ("forward",),
+    "silu": ("forward", "backward"),
+    "swish": ("forward", "backward"),
+    "softplus": ("forward", "backward"),
+    "log_sigmoid": ("forward", "backward"),
+    "elu": ("backward",),
+    "selu": ("backward",),
+    "celu": ("backward",),
+}
 
 
 def gate_ops() -> Tuple[str, ...]:
