@@ -1330,12 +1330,20 @@ cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) 
 # run NAME_DIR_neg, the exact formula with 1 + t = 1 folded in (as the gates' above), bit
 # for bit: one product with t_up (or the exp's factor) rounded into the subnormal range
 # once by times_scale_down, no division, no guarded t.  A lane needs the sigmoid's (or
-# the exp's) argument below -DEEP_NEG and, for a factor of t_up that mul_scaled_down
-# would scale first, that factor below big_factor (NaN, infinities: not a lane).  The
+# the exp's) argument in [-FAST_SAT, -DEEP_NEG) (deep_neg_lane) and, for a factor of
+# t_up that mul_scaled_down would scale first, that factor below big_factor (NaN,
+# infinities: not a lane).  The
 # rest of each exact formula (its threshold and NaN selects) stays as it is.
 
+cdef inline bint deep_neg_lane(floating z) noexcept nogil:
+    """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
+    limits, and huge or infinite first lanes (bench.py's huge and inf_nan kinds) then
+    start no predicate pass that fails (NaN: False)."""
+    return (z < deep_neg(z)) & (z >= -fast_sat(z))
+
+
 cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    return x < deep_neg(x)
+    return deep_neg_lane(x)
 
 
 cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
@@ -1346,7 +1354,7 @@ cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noe
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     # x is also the factor of t_up
-    return (x < deep_neg(x)) & (vfabs(x) < big_factor(x))
+    return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
 
 
 cdef inline floating silu_forward_neg(floating x, floating a, floating b) noexcept nogil:
@@ -1355,7 +1363,7 @@ cdef inline floating silu_forward_neg(floating x, floating a, floating b) noexce
 
 
 cdef inline bint swish_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    return (x * a < deep_neg(x)) & (vfabs(x) < big_factor(x))
+    return deep_neg_lane(x * a) & (vfabs(x) < big_factor(x))
 
 
 cdef inline floating swish_forward_neg(floating x, floating a, floating b) noexcept nogil:
@@ -1364,7 +1372,7 @@ cdef inline floating swish_forward_neg(floating x, floating a, floating b) noexc
 
 
 cdef inline bint silu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1373,7 +1381,7 @@ cdef inline floating silu_backward_neg(floating g, floating x, floating a, float
 
 
 cdef inline bint swish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x * a < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating swish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1382,7 +1390,7 @@ cdef inline floating swish_backward_neg(floating g, floating x, floating a, floa
 
 
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x * a < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1390,8 +1398,19 @@ cdef inline floating softplus_backward_neg(floating g, floating x, floating a, f
     return g if z > b else mul_sigmoid_deep_neg(g, z, exact_error(two_prod_err(x, a, z)))
 
 
+cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # a = 1 (_spec.FAST_UNIT): z = x, zlo = 0 known when compiled (swish's general form
+    # with its zlo costs silu's 1.6x here)
+    cdef floating zero = 0
+    return g if x > b else mul_sigmoid_deep_neg(g, x, zero)
+
+
 cdef inline bint log_sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    return x < deep_neg(x)
+    return deep_neg_lane(x)
 
 
 cdef inline floating log_sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
@@ -1400,7 +1419,7 @@ cdef inline floating log_sigmoid_forward_neg(floating x, floating a, floating b)
 
 
 cdef inline bint log_sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return x < deep_neg(x)
+    return deep_neg_lane(x)
 
 
 cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1416,7 +1435,7 @@ cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floati
 
 
 cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1425,7 +1444,7 @@ cdef inline floating elu_backward_neg(floating g, floating x, floating a, floati
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1435,7 +1454,7 @@ cdef inline floating selu_backward_neg(floating g, floating x, floating a, float
 
 
 cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return (x / a < deep_neg(x)) & (vfabs(g) < big_factor(g))
+    return deep_neg_lane(x / a) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating celu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1457,7 +1476,8 @@ cdef inline floating softplus_deep_neg(floating like) noexcept nogil:
 
 
 cdef inline bint softplus_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    return x * a < softplus_deep_neg(x)
+    cdef floating z = x * a
+    return (z < softplus_deep_neg(x)) & (z >= -fast_sat(x))
 
 
 cdef inline floating softplus_forward_neg(floating x, floating a, floating b) noexcept nogil:

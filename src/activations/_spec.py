@@ -468,7 +468,8 @@ FAST_ONE_PASS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",
 #: a = 1 (softplus's default beta), take NAME_DIR_unit_rare and NAME_DIR_unit_fast:
 #: the general fast forms with a = 1 known when compiled (no rounding error of x * a to
 #: carry into the exp; _formulas.pxd "a = 1"), chosen once per chunk (_elementwise.pxi.tp
-#: chunk_loop).  The exact formulas stay the general ones.
+#: chunk_loop); with NEG_FORMS, NAME_DIR_unit_neg_lane and _unit_neg too.  The exact
+#: formulas stay the general ones.
 FAST_UNIT: Dict[str, Tuple[str, ...]] = {"softplus": ("backward",)}
 
 
