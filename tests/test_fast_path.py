@@ -801,56 +801,105 @@ def _against_exact_blocks(name, params, direction, dtype, x, g, lanes, exact_lan
 
 
 # ---------------------------------------------------------------- deep-negative blocks
-# The ops and directions of _spec.NEG_FORMS run a whole block whose inputs are all below
-# -DEEP_NEG (-64 / -640) by NAME_DIR_neg (_formulas.pxd: the exact formula with exp(x)
-# folded in, its scale-down by integer operations).  As for the tiny blocks: such runs
-# many blocks long (just below -DEEP_NEG, the range of subnormal results, past the scaled
-# exp's clamp, -max, -inf), then the same with a lane at -DEEP_NEG itself in every other
-# block (those blocks exact); the other lanes must be the same bits, in place too, at
-# every SIMD level, and the finite ones within the documented bound of the references.
+# The ops and directions of _spec.NEG_FORMS run a whole block whose lanes are all below
+# -DEEP_NEG (-64 / -640; the exp's argument: beta x, x / alpha; softplus's forward -72 /
+# -672) with their factors of exp below 2**60 / 2**480 by NAME_DIR_neg (_formulas.pxd:
+# the exact formula with exp(x) folded in, its scale-down by integer operations).  As
+# for the tiny blocks: such runs many blocks long (just below -DEEP_NEG, the range of
+# subnormal results, past the scaled exp's clamp; the first half also -max, -inf and
+# grads of 2**100, lanes that some ops' blocks leave to the other paths), then the same
+# with a lane at -DEEP_NEG itself in every other block (those blocks exact); the other
+# lanes must be the same bits, in place too, at every SIMD level, and the finite ones
+# within the documented bound of the references.
 
-NEG_FORMS = [("mish", {})]
+NEG_FORMS = [
+    ("mish", {}, "forward"), ("mish", {}, "backward"),
+    ("sigmoid", {}, "forward"),
+    ("swish", {}, "forward"), ("swish", {}, "backward"),                  # op silu
+    ("swish", {"beta": 1.7}, "forward"), ("swish", {"beta": 1.7}, "backward"),
+    ("softplus", {}, "forward"), ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward"),
+    ("softplus", {}, "backward"), ("softplus", {"beta": 0.3, "threshold": 5.0}, "backward"),
+    ("log_sigmoid", {}, "forward"), ("log_sigmoid", {}, "backward"),
+    ("elu", {}, "backward"), ("elu", {"alpha": 0.7}, "backward"),
+    ("selu", {}, "backward"),
+    ("celu", {}, "backward"), ("celu", {"alpha": 2.0}, "backward"),
+]
+
+
+def _neg_op(name, params):
+    """The kernel op of a public function's call (swish with the default beta: silu)."""
+    return "silu" if name == "swish" and not params else name
 
 
 def test_neg_forms_table_is_tested():
-    assert set(_spec.NEG_FORMS) <= {name for name, _ in NEG_FORMS}, "untested"
+    tested = {(_neg_op(n, p), d) for n, p, d in NEG_FORMS}
+    listed = {(op, d) for op, ds in _spec.NEG_FORMS.items() for d in ds}
+    assert listed <= tested, "untested"
 
 
-def _deep_negative(dtype, n, seed):
+def _exp_scale(name, params):
+    """x times this is the exp's argument (1 / alpha for celu)."""
+    if name in ("swish", "softplus"):
+        return params.get("beta", 1.0)
+    if name == "celu":
+        return 1.0 / params.get("alpha", 1.0)
+    return 1.0
+
+
+def _deep_negative(dtype, n, seed, deep=None, scale=1.0):
+    """x with scale * x below -deep (default DEEP_NEG): -deep's neighbour, the range of
+    subnormal results, on to far past the scaled exp's clamp; -inf and -max in the
+    first half only."""
     rng = np.random.default_rng(seed)
-    deep, far, sub = (64.0, 160.0, (87.0, 104.0)) if dtype == F32 else (640.0, 1200.0, (708.0, 745.0))
-    x = -rng.uniform(deep, far, n)
-    x[::3] = -rng.uniform(*sub, x[::3].size)
-    x = x.astype(dtype)
-    x[1::7] = np.nextafter(np.array(-deep, dtype), np.array(-np.inf, dtype))
-    x[2::89] = -np.inf
-    x[3::97] = -np.finfo(dtype).max
+    f32 = dtype == F32
+    deep = deep or (64.0 if f32 else 640.0)
+    far, sub = (160.0, (87.0, 104.0)) if f32 else (1200.0, (708.0, 745.0))
+    z = -rng.uniform(deep, far, n)
+    z[::3] = -rng.uniform(max(sub[0], deep), sub[1], z[::3].size)
+    x = (z / scale).astype(dtype)
+    edge = np.nextafter(np.array(-deep / scale, dtype), np.array(-np.inf, dtype))
+    # a few ulps below -deep / scale, where scale * x rounded stays below -deep
+    x[1::7] = edge if scale == 1.0 else edge * np.array(1 + 2.0 ** -18, dtype)
+    half = n // 2
+    x[2:half:89] = -np.inf
+    x[3:half:97] = -np.finfo(dtype).max
     return x
 
 
 @pytest.mark.parametrize("dtype", dtype_params())
-@pytest.mark.parametrize("direction", ["forward", "backward"])
-@pytest.mark.parametrize("name, params", NEG_FORMS, ids=[n for n, _ in NEG_FORMS])
+@pytest.mark.parametrize("name, params, direction", NEG_FORMS,
+                         ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}-{d}"
+                              for n, p, d in NEG_FORMS])
 def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_level):
+    if direction not in _spec.NEG_FORMS.get(_neg_op(name, params), ()):
+        pytest.skip("no deep-negative blocks")
     n = BLOCKS * BLOCK + 5
-    x = _deep_negative(dtype, n, seed=31)
+    scale = _exp_scale(name, params)
+    f32 = dtype == F32
+    deep = (72.0 if f32 else 672.0) if (name, direction) == ("softplus", "forward") else None
+    x = _deep_negative(dtype, n, seed=31, deep=deep, scale=scale)
     _, g = _ordinary(dtype, n, seed=32)
     g[5::17] = np.finfo(dtype).tiny * 3
-    g[6::19] = np.array(2.0 ** 100, dtype)
+    g[6:n // 2:19] = np.array(2.0 ** 100, dtype)
     g[7::23] = 0.0
-    g[8::29] = -np.finfo(dtype).max
-    g[9::31] = np.array(2.0 ** 60, dtype)
+    # large grads in the first half only: the sigmoid family's deep lanes refuse factors
+    # of 2^60 / 2^480 and more (their blocks run exact), the second half's blocks stay deep
+    g[8:n // 2:29] = -np.finfo(dtype).max
+    g[9:n // 2:31] = np.array(2.0 ** 60, dtype)
     g[10::37] = np.array(2.0 ** -100, dtype)
+    g[11::41] = -0.0
     lanes, _ = _rare_lanes(n, seed=33)
-    # g * f'(x) is rounded once for any g (mish: _formulas.pxd grad_times_scaled_down)
-    # down to x = -131.7 / -1063, where t_up = exp(x) 2^64 / 2^512 is itself subnormal:
-    # below, a large grad is checked for bits only (test_subnormal_results.py
-    # test_mish_large_grads_deep)
+    # g * f'(x) is rounded once for any g by mish (_formulas.pxd grad_times_scaled_down)
+    # down to x = -131.7 / -1063, where t_up = exp(x) 2^64 / 2^512 is itself subnormal
+    # (test_subnormal_results.py test_mish_large_grads_deep); the others round the
+    # subnormal f'(x) before the product (test_subnormal_results.py LARGE_GRAD_KNOWN):
+    # there a large grad is checked for bits only
     t_up_subnormal = -131.7 if dtype == F32 else -1063.0
-    checked = np.isfinite(x) & ((x >= t_up_subnormal) | (np.abs(g) < 2.0 ** 40))
-    # -DEEP_NEG itself in every other block: those blocks exact
+    once = (x >= t_up_subnormal) if name == "mish" else np.zeros(x.shape, bool)
+    checked = np.isfinite(x) & (once | (np.abs(g) < 2.0 ** 40))
+    # -DEEP_NEG itself (the exp's argument) in every other block: those blocks exact
     _against_exact_blocks(name, params, direction, dtype, x, g, lanes,
-                          -64.0 if dtype == F32 else -640.0, "deep-negative", checked)
+                          (-64.0 if f32 else -640.0) / scale, "deep-negative", checked)
 
 
 # ---------------------------------------------------------------- tiny gate blocks

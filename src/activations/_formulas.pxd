@@ -1290,14 +1290,14 @@ cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
     return deep_neg_rare(b) | deep_neg_factor_rare(a)
 
 
-cdef inline floating mul_sigmoid_deep_neg(floating v, floating z) noexcept nogil:
-    """mul_sigmoid(v, z, 0) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
-    cdef floating zero = 0
-    return times_scale_down(v * vexp_scaled_up(-vfabs(z), zero))
+cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
+    """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
+    return times_scale_down(v * vexp_scaled_up(-vfabs(z), zlo))
 
 
 cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_deep_neg(a, b)
+    cdef floating zero = 0
+    return mul_sigmoid_deep_neg(a, b, zero)
 
 
 cdef inline bint glu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1311,7 +1311,8 @@ cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noe
 
 cdef inline floating glu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
     # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up) = mul_scaled_down(g * a, t_up)
-    return mul_sigmoid_deep_neg(g * a, b)
+    cdef floating zero = 0
+    return mul_sigmoid_deep_neg(g * a, b, zero)
 
 
 cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
@@ -1320,7 +1321,8 @@ cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_deep_neg(a * b, a)
+    cdef floating zero = 0
+    return mul_sigmoid_deep_neg(a * b, a, zero)
 
 
 cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1331,17 +1333,184 @@ cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) n
     return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare((g * b) * (one + a))
 
 
-cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
-    # mul_swish_derivative(g * b, a, 0) with 1 + t = 1: its scaled branch
-    # mul_scaled_down(g * b, t_up * (1 + a)), or where t_up = 0 its limit (g * b) * 0
+cdef inline floating mul_swish_derivative_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
+    """mul_swish_derivative(v, z, zlo) on a deep-negative lane (1 + t = 1): its scaled
+    branch mul_scaled_down(v, t_up * (1 + z)), or where t_up = 0 its limit v * 0."""
     cdef floating zero = 0, one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(a), zero)
-    cdef floating gb = g * b
-    return gb * zero if t_up == zero else times_scale_down(gb * (t_up * (one + a)))
+    cdef floating t_up = vexp_scaled_up(-vfabs(z), zlo)
+    return v * zero if t_up == zero else times_scale_down(v * (t_up * (one + z)))
+
+
+cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
+    # mul_swish_derivative(g * b, a, 0)
+    cdef floating zero = 0
+    return mul_swish_derivative_deep_neg(g * b, a, zero)
 
 
 cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
     return swiglu_gate_neg(a, g)
+
+
+# The elementwise ops of the sigmoid family below -DEEP_NEG (_spec.NEG_FORMS,
+# _elementwise.pxi.tp chunk_loop's `neg_form`): whole blocks of NAME_DIR_neg_lane inputs
+# run NAME_DIR_neg, the exact formula with 1 + t = 1 folded in (as the gates' above), bit
+# for bit: one product with t_up (or the exp's factor) rounded into the subnormal range
+# once by times_scale_down, no division, no guarded t.  A lane needs the sigmoid's (or
+# the exp's) argument in [-FAST_SAT, -DEEP_NEG) (deep_neg_lane) and, for a factor of
+# t_up that mul_scaled_down would scale first, that factor below big_factor (NaN,
+# infinities: not a lane).  The
+# rest of each exact formula (its threshold and NaN selects) stays as it is.
+
+cdef inline bint deep_neg_lane(floating z) noexcept nogil:
+    """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
+    limits, and huge or infinite first lanes (bench.py's huge and inf_nan kinds) then
+    start no predicate pass that fails (NaN: False)."""
+    return (z < deep_neg(z)) & (z >= -fast_sat(z))
+
+
+cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x)
+
+
+cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    # mul_sigmoid(1, x, 0): q = (1 t_up) / 1
+    cdef floating zero = 0, one = 1
+    return mul_sigmoid_deep_neg(one, x, zero)
+
+
+cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
+    # x is also the factor of t_up
+    return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
+
+
+cdef inline floating silu_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_sigmoid_deep_neg(x, x, zero)
+
+
+cdef inline bint swish_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x * a) & (vfabs(x) < big_factor(x))
+
+
+cdef inline floating swish_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return mul_sigmoid_deep_neg(x, z, exact_error(two_prod_err(x, a, z)))
+
+
+cdef inline bint silu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_swish_derivative_deep_neg(g, x, zero)
+
+
+cdef inline bint swish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating swish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return mul_swish_derivative_deep_neg(g, z, exact_error(two_prod_err(x, a, z)))
+
+
+cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return g if z > b else mul_sigmoid_deep_neg(g, z, exact_error(two_prod_err(x, a, z)))
+
+
+cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # a = 1 (_spec.FAST_UNIT): z = x, zlo = 0 known when compiled (swish's general form
+    # with its zlo costs silu's 1.6x here)
+    cdef floating zero = 0
+    return g if x > b else mul_sigmoid_deep_neg(g, x, zero)
+
+
+cdef inline bint log_sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x)
+
+
+cdef inline floating log_sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    # x - t with t < 2**-92 / 2**-923 below half an ulp of |x| >= 64 / 640: x (-inf too)
+    return x
+
+
+cdef inline bint log_sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x)
+
+
+cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # g * (1 / (1 + t)) with 1 + t = 1
+    cdef floating one = 1
+    return g * one
+
+
+cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo) noexcept nogil:
+    """mul_exp(g, a, x, lo) below -DEEP_NEG (t_up below scaled_tiny) for |g| below
+    big_factor: its mul_scaled_down(g, a * t_up)."""
+    return times_scale_down(g * (a * vexp_scaled_up(x, lo)))
+
+
+cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return mul_exp_deep_neg(g, a, x, zero)
+
+
+cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
+    cdef floating zero = 0
+    return mul_exp_deep_neg(g, scale_alpha, x, zero)
+
+
+cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x / a) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating celu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # celu_backward's q and lo; x > 0 (a negative alpha) keeps its g
+    cdef floating one = 1
+    cdef floating q = x / a
+    cdef floating p = q * a
+    cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
+    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo)
+
+
+cdef inline floating softplus_deep_neg(floating like) noexcept nogil:
+    """Below this z = beta x softplus_forward takes its scaled result (e_up below its
+    tiny, e < 2**-100 / 2**-960 from z < -69.3 / -665.4): -72 / -672."""
+    if floating is float:
+        return <float>-72.0
+    else:
+        return <double>-672.0
+
+
+cdef inline bint softplus_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
+    cdef floating z = x * a
+    return (z < softplus_deep_neg(x)) & (z >= -fast_sat(x))
+
+
+cdef inline floating softplus_forward_neg(floating x, floating a, floating b) noexcept nogil:
+    # softplus_forward's times_scale_down(e_up / a), and its threshold select
+    cdef floating z = x * a
+    cdef floating e_up = vexp_scaled_up(-vfabs(z), exact_error(two_prod_err(x, a, z)))
+    return x if z > b else times_scale_down(e_up / a)
 
 
 # ----------------------------------------------------------------- hard_swish
@@ -1526,14 +1695,14 @@ cdef inline floating mish_forward_tiny(floating x, floating a, floating b) noexc
     return vmish_tiny(x)
 
 
-cdef inline bint mish_forward_neg_lane(floating x) noexcept nogil:
+cdef inline bint mish_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     """x < -DEEP_NEG, float64 only (float32's double formula has no subnormal step)."""
     if floating is float:
         return False
     return x < deep_neg(x)
 
 
-cdef inline bint mish_backward_neg_lane(floating x) noexcept nogil:
+cdef inline bint mish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     """x < -DEEP_NEG."""
     return x < deep_neg(x)
 

@@ -481,7 +481,8 @@ FAST_ONE_PASS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",
 #: a = 1 (softplus's default beta), take NAME_DIR_unit_rare and NAME_DIR_unit_fast:
 #: the general fast forms with a = 1 known when compiled (no rounding error of x * a to
 #: carry into the exp; _formulas.pxd "a = 1"), chosen once per chunk (_elementwise.pxi.tp
-#: chunk_loop).  The exact formulas stay the general ones.
+#: chunk_loop); with NEG_FORMS, NAME_DIR_unit_neg_lane and _unit_neg too.  The exact
+#: formulas stay the general ones.
 FAST_UNIT: Dict[str, Tuple[str, ...]] = {"softplus": ("backward",)}
 
 
@@ -540,12 +541,22 @@ RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_outpu
 TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("forward",)}
 
 #: Elementwise ops and directions (from x) whose whole blocks of NAME_DIRECTION_neg_lane
-#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first input, then
+#: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first lane, then
 #: one predicate pass), run NAME_DIRECTION_neg in _formulas.pxd: the exact formula with
-#: exp(x), which vanishes against 2 there, folded in and its final scale-down by integer
-#: operations, the same bits without an underflowing product (_elementwise.pxi.tp
-#: chunk_loop).
-NEG_FORMS: Dict[str, Tuple[str, ...]] = {"mish": ("forward", "backward")}
+#: exp(x), which vanishes against 1 or 2 there, folded in and its final scale-down by
+#: integer operations, the same bits without an underflowing product or a division
+#: (_elementwise.pxi.tp chunk_loop; before the fast path's predicate pass).
+NEG_FORMS: Dict[str, Tuple[str, ...]] = {
+    "mish": ("forward", "backward"),
+    "sigmoid": ("forward",),
+    "silu": ("forward", "backward"),
+    "swish": ("forward", "backward"),
+    "softplus": ("forward", "backward"),
+    "log_sigmoid": ("forward", "backward"),
+    "elu": ("backward",),
+    "selu": ("backward",),
+    "celu": ("backward",),
+}
 
 
 def gate_ops() -> Tuple[str, ...]:
