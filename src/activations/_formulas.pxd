@@ -1458,11 +1458,14 @@ cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a
     return g * one
 
 
-cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo) noexcept nogil:
+cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo,
+                                     bint small_a) noexcept nogil:
     """mul_exp(g, a, x, lo) below -DEEP_NEG (t_up below scaled_tiny) for |g| below
-    big_factor: its mul_scaled_down(g, a * t_up) (a may be large: times_scale_down keeps
-    an overflow)."""
-    return times_scale_down(g * (a * vexp_deep_up(x, lo)))
+    big_factor: its mul_scaled_down(g, a * t_up).  small_a (a constant at each call):
+    |a| <= 2, the product below 2**33 / 2**70, finite (times_scale_down_finite); else a
+    may be large and the product overflow (times_scale_down keeps the infinity)."""
+    cdef floating v = g * (a * vexp_deep_up(x, lo))
+    return times_scale_down_finite(v) if small_a else times_scale_down(v)
 
 
 cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1471,7 +1474,7 @@ cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, float
 
 cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, a, x, zero)
+    return mul_exp_deep_neg(g, a, x, zero, False)     # alpha: any
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1481,7 +1484,7 @@ cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floa
 cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, scale_alpha, x, zero)
+    return mul_exp_deep_neg(g, scale_alpha, x, zero, True)
 
 
 cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1503,7 +1506,7 @@ cdef inline floating celu_backward_neg(floating g, floating x, floating a, float
     cdef floating q = x / a
     cdef floating p = q * a
     cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
-    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo)
+    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo, True)
 
 
 cdef inline floating softplus_deep_neg(floating like) noexcept nogil:
