@@ -139,9 +139,13 @@ ACT_INLINE double act_expm1_poly_d(double r)
  * clamps are written as compares so that NaN passes through them.  Below the lower
  * clamp the result is an exact +0 (a zero factor), so that -inf, huge negative
  * inputs and the like cost no underflowing multiplication. */
+/* the lower clamp for a scaling by 2^k: exp(lowest) * 2^k rounds to 0 */
+#define ACT_EXP_LOWEST_F(k) (-104.0f - 0.6931472f * (float)(k))
+#define ACT_EXP_LOWEST_D(k_as_double) (-746.0 - 0.6931471805599453 * (k_as_double))
+
 ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 {
-    const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
+    const float lowest = ACT_EXP_LOWEST_F(k);
     const float x0 = x;
     lo = x < lowest ? 0.0f : lo;  /* clamped: the correction is moot (and may be huge) */
     lo = x > 89.0f ? 0.0f : lo;
@@ -171,7 +175,7 @@ ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
    64-bit integers */
 ACT_INLINE double act_exp_scaled_kd_d(double x, double lo, int64_t k, double k_as_double)
 {
-    const double lowest = -746.0 - 0.6931471805599453 * k_as_double;
+    const double lowest = ACT_EXP_LOWEST_D(k_as_double);
     const double x0 = x;
     lo = x < lowest ? 0.0 : lo;
     lo = x > 710.0 ? 0.0 : lo;
@@ -253,7 +257,7 @@ ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0
  * variable factor. */
 ACT_INLINE float act_exp_deep_up_f(float x, float lo)
 {
-    const float lowest = -104.0f - 0.6931472f * 64.0f;   /* act_exp_scaled_f's, k = 64 */
+    const float lowest = ACT_EXP_LOWEST_F(64);
     x = x < lowest ? lowest : x;
     float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
@@ -265,7 +269,7 @@ ACT_INLINE float act_exp_deep_up_f(float x, float lo)
 
 ACT_INLINE double act_exp_deep_up_d(double x, double lo)
 {
-    const double lowest = -746.0 - 0.6931471805599453 * 512.0;   /* act_exp_scaled_d's */
+    const double lowest = ACT_EXP_LOWEST_D(512.0);
     x = x < lowest ? lowest : x;
     double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
