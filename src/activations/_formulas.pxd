@@ -19,7 +19,8 @@
 # float32 code never widens to double.
 
 from cython cimport floating
-from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, scale_down, times_scale_down,
+from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up, scale_down,
+                                 times_scale_down, times_scale_down_finite,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
@@ -1279,7 +1280,9 @@ cdef inline bint swiglu_gate_grad_sat_lane(floating g, floating a, floating b) n
 
 # The deep-negative blocks' formulas (_spec.FAST_NEG_PATHS, "Per-block fast paths"
 # above): lanes with the sigmoid's argument below -DEEP_NEG and the factors of t_up below
-# big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).
+# big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).  Their exp is
+# vexp_deep_up (the argument z, below -DEEP_NEG, is -|z|), and v * t_up, below 2**32 /
+# 2**69, is finite: times_scale_down_finite.
 
 cdef inline bint deep_neg_factor_rare(floating v) noexcept nogil:
     """Not |v| < big_factor (NaN: True): a factor that mul_scaled_down scales first."""
@@ -1292,7 +1295,7 @@ cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
 
 cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
     """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
-    return times_scale_down(v * vexp_scaled_up(-vfabs(z), zlo))
+    return times_scale_down_finite(v * vexp_deep_up(z, zlo))
 
 
 cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
@@ -1336,9 +1339,10 @@ cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) n
 cdef inline floating mul_swish_derivative_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
     """mul_swish_derivative(v, z, zlo) on a deep-negative lane (1 + t = 1): its scaled
     branch mul_scaled_down(v, t_up * (1 + z)), or where t_up = 0 its limit v * 0."""
+    # t_up > 0 only from z = -148.4 / -1100.9 up: |1 + z| below 149 / 1101, the product finite
     cdef floating zero = 0, one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(z), zlo)
-    return v * zero if t_up == zero else times_scale_down(v * (t_up * (one + z)))
+    cdef floating t_up = vexp_deep_up(z, zlo)
+    return v * zero if t_up == zero else times_scale_down_finite(v * (t_up * (one + z)))
 
 
 cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
@@ -1454,10 +1458,14 @@ cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a
     return g * one
 
 
-cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo) noexcept nogil:
+cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo,
+                                     bint small_a) noexcept nogil:
     """mul_exp(g, a, x, lo) below -DEEP_NEG (t_up below scaled_tiny) for |g| below
-    big_factor: its mul_scaled_down(g, a * t_up)."""
-    return times_scale_down(g * (a * vexp_scaled_up(x, lo)))
+    big_factor: its mul_scaled_down(g, a * t_up).  small_a (a constant at each call):
+    |a| <= 2, the product below 2**33 / 2**70, finite (times_scale_down_finite); else a
+    may be large and the product overflow (times_scale_down keeps the infinity)."""
+    cdef floating v = g * (a * vexp_deep_up(x, lo))
+    return times_scale_down_finite(v) if small_a else times_scale_down(v)
 
 
 cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1466,7 +1474,7 @@ cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, float
 
 cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, a, x, zero)
+    return mul_exp_deep_neg(g, a, x, zero, False)     # alpha: any
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1476,11 +1484,20 @@ cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floa
 cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, scale_alpha, x, zero)
+    return mul_exp_deep_neg(g, scale_alpha, x, zero, True)
 
 
 cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x / a) & (vfabs(g) < big_factor(g))
+    # deep_neg_lane(x / a) without the division: x strictly between -DEEP_NEG alpha and
+    # -FAST_SAT alpha (loop-invariant bounds; both orders, alpha of either sign).  Up to
+    # the bounds' rounding (float64's -640 alpha, relative 2**-53; the others exact) this
+    # takes q = x / alpha from -FAST_SAT to -DEEP_NEG, where celu_backward_neg is mul_exp's
+    # scaled branch bit for bit from q = -62.4 / -623.8 (t_up below scaled_tiny) down
+    # (past -FAST_SAT both are g * 0)
+    cdef floating u = deep_neg(x) * a, v = -fast_sat(x) * a
+    cdef floating lo = u if u < v else v
+    cdef floating hi = v if u < v else u
+    return (x > lo) & (x < hi) & (vfabs(g) < big_factor(g))
 
 
 cdef inline floating celu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1489,7 +1506,7 @@ cdef inline floating celu_backward_neg(floating g, floating x, floating a, float
     cdef floating q = x / a
     cdef floating p = q * a
     cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
-    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo)
+    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo, True)
 
 
 cdef inline floating softplus_deep_neg(floating like) noexcept nogil:
@@ -1509,7 +1526,7 @@ cdef inline bint softplus_forward_neg_lane(floating x, floating a, floating b) n
 cdef inline floating softplus_forward_neg(floating x, floating a, floating b) noexcept nogil:
     # softplus_forward's times_scale_down(e_up / a), and its threshold select
     cdef floating z = x * a
-    cdef floating e_up = vexp_scaled_up(-vfabs(z), exact_error(two_prod_err(x, a, z)))
+    cdef floating e_up = vexp_deep_up(z, exact_error(two_prod_err(x, a, z)))   # z < -72 / -672
     return x if z > b else times_scale_down(e_up / a)
 
 
@@ -1712,7 +1729,7 @@ cdef inline floating mish_forward_neg(floating x, floating a, floating b) noexce
     cdef floating t_up, y
     if floating is float:
         return mish_forward(x, a, b)              # not reached: no float32 lane
-    t_up = vexp_scaled_up(-vfabs(x), zero)
+    t_up = vexp_deep_up(x, zero)                  # x < -DEEP_NEG: -|x| = x
     y = (x * (t_up * two)) / two                  # num / den with t + 2 = 2, den = 2
     return vcopysign(zero, x) if t_up == 0 else times_scale_down(y)
 
@@ -1720,7 +1737,7 @@ cdef inline floating mish_forward_neg(floating x, floating a, floating b) noexce
 cdef inline floating mish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
     # num = t_up ((t + 2) n2 + 4x (1 + t)) with t + 2 = n2 = 2, 1 + t = 1; den = n2^2 = 4
     cdef floating zero = 0, four = 4
-    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating t_up = vexp_deep_up(x, zero)    # x < -DEEP_NEG: -|x| = x
     cdef floating d = (t_up * (four + four * x)) / four
     d = zero if t_up == 0 else d
     return grad_times_scaled_down_int(g, d)

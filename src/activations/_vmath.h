@@ -144,9 +144,13 @@ ACT_INLINE double act_expm1_poly_d(double r)
  * clamps are written as compares so that NaN passes through them.  Below the lower
  * clamp the result is an exact +0 (a zero factor), so that -inf, huge negative
  * inputs and the like cost no underflowing multiplication. */
+/* the lower clamp for a scaling by 2^k: exp(lowest) * 2^k rounds to 0 */
+#define ACT_EXP_LOWEST_F(k) (-104.0f - 0.6931472f * (float)(k))
+#define ACT_EXP_LOWEST_D(k_as_double) (-746.0 - 0.6931471805599453 * (k_as_double))
+
 ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
 {
-    const float lowest = -104.0f - 0.6931472f * (float)k; /* exp(lowest) * 2^k rounds to 0 */
+    const float lowest = ACT_EXP_LOWEST_F(k);
     const float x0 = x;
     lo = x < lowest ? 0.0f : lo;  /* clamped: the correction is moot (and may be huge) */
     lo = x > 89.0f ? 0.0f : lo;
@@ -176,7 +180,7 @@ ACT_INLINE float act_exp_f(float x) { return act_exp_scaled_f(x, 0.0f, 0); }
    64-bit integers */
 ACT_INLINE double act_exp_scaled_kd_d(double x, double lo, int64_t k, double k_as_double)
 {
-    const double lowest = -746.0 - 0.6931471805599453 * k_as_double;
+    const double lowest = ACT_EXP_LOWEST_D(k_as_double);
     const double x0 = x;
     lo = x < lowest ? 0.0 : lo;
     lo = x > 710.0 ? 0.0 : lo;
@@ -246,6 +250,40 @@ ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0
 ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
 ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
 
+/* ---- exp scaled up, for the deep-negative blocks ------------------------------------
+ * act_exp_deep_up(x, lo) = act_exp_scaled(x, lo, 64) (float32) / (x, lo, 512) (float64),
+ * bit for bit, for x <= -1 (-inf too) and |lo| <= ulp(x), NaN excluded: the deep-negative
+ * blocks' exp, x below -DEEP_NEG (_formulas.pxd).  There 2^(n + 2k) (k = 64 / 512) is one
+ * normal factor from x = lowest (2^-86 / 2^-564) up (n <= -1: 2^127 / 2^1023), so the
+ * exact product (1 + q) 2^(n + 2k) times the constant 2^-k rounds (1 + q) 2^(n + k)
+ * once, as act_exp_scaled's two factors do.  Below lowest act_exp_scaled gives +0 by a
+ * zero factor; clamped to lowest here, exp(lowest + lo) 2^k (2^-150.04 / 2^-1076.2)
+ * rounds to +0 too.  So no upper clamp, no clamps of lo, no zero select and no second
+ * variable factor. */
+ACT_INLINE float act_exp_deep_up_f(float x, float lo)
+{
+    const float lowest = ACT_EXP_LOWEST_F(64);
+    x = x < lowest ? lowest : x;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x)) + lo;
+    float q = act_expm1_poly_f(r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + 128;
+    return ((1.0f + q) * act_asfloat_u((uint32_t)(ni + 127) << 23)) * 0x1p-64f;
+}
+
+ACT_INLINE double act_exp_deep_up_d(double x, double lo)
+{
+    const double lowest = ACT_EXP_LOWEST_D(512.0);
+    x = x < lowest ? lowest : x;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) + lo;
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + 1024;
+    return ((1.0 + q) * act_asdouble_u((uint64_t)(ni + 1023) << 52)) * 0x1p-512;
+}
+
 /* ---- results in the subnormal range, without subnormal arithmetic -----------------
  * On Intel cores a multiplication, FMA, division or conversion whose input or output is
  * subnormal (or underflows) takes a microcode assist of ~100 cycles, and SIMD code pays
@@ -262,25 +300,32 @@ ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0
  *   For every v, bit for bit v * 2^-64 (2^-512) as the multiplication would give it.
  *   act_scale_up(v) = v * 2^64 (2^512), exact, for |v| < 2^63 (2^511), also for a
  *   subnormal v: its bits are an integer significand, converted (exactly) and scaled. */
-ACT_INLINE float act_scale_down_f(float v)
+/* finite = 1 (a constant at every call, folded away) drops the select that keeps +inf:
+   for callers whose v is finite (a NaN v gives some value; its lane is discarded) */
+ACT_INLINE float act_scale_down_impl_f(float v, int finite)
 {
     float av = act_fabs_f(v);
     float w = av * 0x1p85f;
     uint32_t sub = act_asuint_f(w + 0x1p23f) - act_asuint_f(0x1p23f);
-    uint32_t nrm = av < ACT_INF_F ? act_asuint_f(av) - (64u << 23) : act_asuint_f(av);
+    uint32_t nrm = (finite || av < ACT_INF_F) ? act_asuint_f(av) - (64u << 23) : act_asuint_f(av);
     uint32_t mag = w < 0x1p23f ? sub : nrm;
     return act_asfloat_u(mag | (act_asuint_f(v) & 0x80000000u));
 }
 
-ACT_INLINE double act_scale_down_d(double v)
+ACT_INLINE double act_scale_down_impl_d(double v, int finite)
 {
     double av = act_fabs_d(v);
     double w = av * 0x1p562;
     uint64_t sub = act_asuint_d(w + 0x1p52) - act_asuint_d(0x1p52);
-    uint64_t nrm = av < ACT_INF_D ? act_asuint_d(av) - (512ull << 52) : act_asuint_d(av);
+    uint64_t nrm = (finite || av < ACT_INF_D) ? act_asuint_d(av) - (512ull << 52) : act_asuint_d(av);
     uint64_t mag = w < 0x1p52 ? sub : nrm;
     return act_asdouble_u(mag | (act_asuint_d(v) & 0x8000000000000000ull));
 }
+
+ACT_INLINE float act_scale_down_f(float v) { return act_scale_down_impl_f(v, 0); }
+ACT_INLINE double act_scale_down_d(double v) { return act_scale_down_impl_d(v, 0); }
+ACT_INLINE float act_scale_down_finite_f(float v) { return act_scale_down_impl_f(v, 1); }
+ACT_INLINE double act_scale_down_finite_d(double v) { return act_scale_down_impl_d(v, 1); }
 
 /* act_scale_down_rn(p, e) = (p + e) * 2^-64 (2^-512) rounded once, for p = a * b as
  * rounded and e its exact residual (two_prod): act_scale_down(p), but where |p| * 2^85

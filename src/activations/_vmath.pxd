@@ -21,10 +21,14 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_d(double x) noexcept
     float act_exp_normal_hilo_f(float x, float lo) noexcept
     double act_exp_normal_hilo_d(double x, double lo) noexcept
+    float act_exp_deep_up_f(float x, float lo) noexcept
+    double act_exp_deep_up_d(double x, double lo) noexcept
     float ACT_EXP_NORMAL_MIN_F
     double ACT_EXP_NORMAL_MIN_D
     float act_scale_down_f(float v) noexcept
     double act_scale_down_d(double v) noexcept
+    float act_scale_down_finite_f(float v) noexcept
+    double act_scale_down_finite_d(double v) noexcept
     float act_scale_down_rn_f(float p, float e) noexcept
     float act_select_ge_f(float v, float bound, float a, float b) noexcept
     double act_select_ge_d(double v, double bound, double a, double b) noexcept
@@ -125,6 +129,16 @@ cdef inline floating vexp_scaled_up(floating x, floating lo) noexcept nogil:
         return act_exp_scaled_d(x, lo, 512)
 
 
+cdef inline floating vexp_deep_up(floating x, floating lo) noexcept nogil:
+    """vexp_scaled_up(x, lo) bit for bit for x <= -1 (-inf too; not NaN) and a tiny lo:
+    the deep-negative blocks' exp, with one clamp and one variable scale factor (_vmath.h
+    act_exp_deep_up)."""
+    if floating is float:
+        return act_exp_deep_up_f(x, lo)
+    else:
+        return act_exp_deep_up_d(x, lo)
+
+
 cdef inline floating scale_down(floating like) noexcept nogil:
     """1 / SCALE_UP of vexp_scaled_up (exact power of two)."""
     if floating is float:
@@ -140,6 +154,15 @@ cdef inline floating times_scale_down(floating v) noexcept nogil:
         return act_scale_down_f(v)
     else:
         return act_scale_down_d(v)
+
+
+cdef inline floating times_scale_down_finite(floating v) noexcept nogil:
+    """times_scale_down(v) for a finite v (or NaN whose lane is discarded), without the
+    select that keeps infinities."""
+    if floating is float:
+        return act_scale_down_finite_f(v)
+    else:
+        return act_scale_down_finite_d(v)
 
 
 cdef inline floating select_ge(floating v, floating bound, floating a, floating b) noexcept nogil:
