@@ -18,7 +18,7 @@
  *     error 0.03 / 0.01 ulp), evaluated with FMA where the level has it.  The log1p is fdlibm's/musl's (reduction of
  *     1+x to [sqrt(2)/2, sqrt(2)) with a correction term, then a minimax series in
  *     s = f/(2+f)), made branch-free.
- *  4. Special values (checked by tests/test_vmath.py against mpmath):
+ *  4. Special values (seen through the functions built on them, tests/test_special_values.py):
  *       exp:   NaN -> NaN, +inf -> +inf, -inf -> +0, overflow -> +inf, results in
  *              the denormal range are rounded once (two-factor scaling).
  *       expm1: NaN -> NaN, +inf -> +inf, -inf -> -1, |x| < 2^-25 (2^-54) -> x.
