@@ -235,7 +235,10 @@ cdef inline bint deep_big(floating f, floating z) noexcept nogil:
 # a deep lane (their z is at or above -FAST_EXP_MIN, or |g| below big_factor), so the
 # tiers still give the exact formulas' bits.  The elementwise backwards take it through
 # mul_exp (elu, selu, celu), mul_logistic_density (sigmoid), mul_swish_derivative
-# (swish, silu), mul_sigmoid (softplus) and log_sigmoid_backward.
+# (swish, silu), mul_sigmoid (softplus) and log_sigmoid_backward; the last three's
+# deep_lanes argument is False for the forwards (no deep lane: their factor is x) and
+# the gates, whose deep_big lanes their wide forms take (with the deep selects in both
+# of glu's backward formulas GCC vectorized neither of its gate_grad loops).
 
 cdef inline floating deep_flag(floating f, floating z) noexcept nogil:
     """1 where deep_big(f, z) and f is finite, else 0: a deep lane (see above), as a
@@ -245,7 +248,7 @@ cdef inline floating deep_flag(floating f, floating z) noexcept nogil:
     return one if deep_big(f, z) & (vfabs(f) < vinf(f)) else zero
 
 
-cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
+cdef inline floating mul_sigmoid(floating a, floating z, floating zlo, bint deep_lanes) noexcept nogil:
     """a * sigmoid(z + zlo), rounded once also where the result is subnormal, without
     subnormal arithmetic.  Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for
     infinite a).
@@ -253,10 +256,11 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept 
     t = exp(-|z + zlo|);  z >= 0: a / (1 + t);  z < 0: a t / (1 + t), formed as
     (a t_up / (1 + t)) scaled down last (times_scale_down): rounded once where subnormal,
     bit for bit a t / (1 + t) where a t is normal; for |a| >= big_factor, whose a t_up may
-    overflow, ((a scale_down) t_up) / (1 + t), a t normal.
+    overflow, ((a scale_down) t_up) / (1 + t), a t normal.  With deep_lanes (a constant:
+    the backwards'), a deep lane (deep_flag) is scaled as in mul_scaled_down_deep.
     """
-    cdef floating one = 1
-    cdef floating deep = deep_flag(a, z)          # a deep lane: scaled as mul_scaled_down_deep
+    cdef floating one = 1, zero = 0
+    cdef floating deep = deep_flag(a, z) if deep_lanes else zero
     cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating u = one + guarded_t(t_up)       # 1 + t exactly (1 where t is guarded)
     cdef floating big = big_factor(a)
@@ -268,7 +272,7 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept 
 cdef inline floating sigmoid_of(floating z) noexcept nogil:
     """sigmoid(z) without overflow: t = exp(-|z|) <= 1, y = (1 or t) / (1 + t)."""
     cdef floating one = 1, zero = 0
-    return mul_sigmoid(one, z, zero)
+    return mul_sigmoid(one, z, zero, False)
 
 
 cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
@@ -293,7 +297,7 @@ cdef inline floating logistic_density(floating t) noexcept nogil:
     return q - q * ((e2 + two * u * eu) / u2)
 
 
-cdef inline floating mul_logistic_density(floating g, floating a, floating z) noexcept nogil:
+cdef inline floating mul_logistic_density(floating g, floating a, floating z, bint deep_lanes) noexcept nogil:
     """(g * a) * sigmoid'(z), sigmoid'(z) = logistic_density(exp(-|z|)) <= 1/4: the two
     factors that may be large first, so that a product rounded into the subnormal range
     is only ever scaled down after (g * round(a / 4) would scale a subnormal's rounding
@@ -305,8 +309,8 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z) no
     cdef floating zero = 0, one = 1
     cdef floating ga = g * a
     cdef bint ga_finite = ga - ga == zero
-    # a deep lane (deep_flag) of g a (finite: q = 1)
-    cdef floating deep = deep_flag(ga, -vfabs(z))
+    # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
+    cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
     cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
@@ -344,7 +348,7 @@ cdef inline floating sigmoid_backward(floating g, floating x, floating a, floati
     # unlike y * (1 - y), which cancels for large x.  (Blocks with
     # no rare lane run sigmoid_backward_fast: "Per-block fast paths" below.)
     cdef floating one = 1
-    return mul_logistic_density(g, one, x)
+    return mul_logistic_density(g, one, x, True)
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -628,7 +632,7 @@ cdef inline floating softplus_forward(floating x, floating a, floating b) noexce
 
 cdef inline floating softplus_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return g if z > b else mul_sigmoid(g, z, exact_error(two_prod_err(x, a, z)))
+    return g if z > b else mul_sigmoid(g, z, exact_error(two_prod_err(x, a, z)), True)
 
 
 cdef inline floating softplus_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -653,26 +657,27 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     cdef floating z = x * a
-    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)))
+    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)), False)
     return y if y == y else (vcopysign(zero, x) if x == x else y)   # x = -inf: the limit 0
 
 
 cdef inline floating silu_forward(floating x, floating a, floating b) noexcept nogil:
     # swish with beta = 1 (z = x exactly: no product error to carry)
     cdef floating zero = 0
-    cdef floating y = mul_sigmoid(x, x, zero)
+    cdef floating y = mul_sigmoid(x, x, zero, False)
     return y if y == y else (vcopysign(zero, x) if x == x else y)
 
 
-cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo) noexcept nogil:
+cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo, bint deep_lanes) noexcept nogil:
     # g * d/dx x*s(z), with d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2:
     #   z >= 0: num = (1 + t) + z*t;   z < 0: num = t * ((1 + t) + z)
     # (the root near z = -1.2785 cancels in (1 + t) + z for any evaluation order).
     # z < 0 with t < 2**-90 (2**-900): 1 + t = 1, and g t (1 + z) is formed from t_up and
     # scaled down last (mul_scaled_down); elsewhere the guarded t is t (for z >= 0, z t
     # vanishes against 1 where t is guarded).
+    # with deep_lanes (a constant), a deep lane (deep_flag) as in mul_scaled_down_deep
     cdef floating zero = 0, one = 1
-    cdef floating deep = deep_flag(g, z)
+    cdef floating deep = deep_flag(g, z) if deep_lanes else zero
     cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating t = guarded_t(t_up)
     cdef floating u = one + t
@@ -684,12 +689,12 @@ cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo) 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return mul_swish_derivative(g, z, exact_error(two_prod_err(x, a, z)))
+    return mul_swish_derivative(g, z, exact_error(two_prod_err(x, a, z)), True)
 
 
 cdef inline floating silu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_swish_derivative(g, x, zero)
+    return mul_swish_derivative(g, x, zero, True)
 
 
 # ================================================================= per-block fast paths
@@ -1965,16 +1970,16 @@ cdef inline floating gelu_tanh_backward(floating g, floating x, floating a, floa
 
 cdef inline floating glu_gate(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid(a, b, zero)
+    return mul_sigmoid(a, b, zero, False)
 
 
 cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid(g, b, zero)
+    return mul_sigmoid(g, b, zero, False)
 
 
 cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return mul_logistic_density(g, a, b)
+    return mul_logistic_density(g, a, b, False)
 
 
 # The wide forms (_spec.WIDE_PATHS): a big factor at a deep b (deep_big, "Large factors
@@ -1987,10 +1992,10 @@ cdef inline floating mul_sigmoid_wide(floating a, floating z) noexcept nogil:
     """mul_sigmoid(a, z, 0), also where deep_big(a, z) for a finite a: float32 in double,
     float64 by act_mul_exp_wide_d."""
     cdef floating zero = 0, one = 1
-    cdef floating narrow = mul_sigmoid(a, z, zero)
+    cdef floating narrow = mul_sigmoid(a, z, zero, False)
     cdef floating wide
     if floating is float:
-        wide = <float>mul_sigmoid(<double>a, <double>z, 0.0)
+        wide = <float>mul_sigmoid(<double>a, <double>z, 0.0, False)
     else:
         wide = act_mul_exp_wide_d(a, one, one, z)
     return wide if finite(a) & deep_big(a, z) else narrow
@@ -2018,11 +2023,11 @@ cdef inline floating glu_gate_grad_a_wide(floating g, floating a, floating b) no
 cdef inline floating glu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
     # both forms, then one select: a conditional call GCC does not if-convert
     cdef floating one = 1
-    cdef floating narrow = mul_logistic_density(g, a, b)
+    cdef floating narrow = mul_logistic_density(g, a, b, False)
     cdef floating wide
     cdef bint take_wide = finite(g) & finite(a) & deep_big(g * a, b)
     if floating is float:
-        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b)
+        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b, False)
         take_wide = take_wide | overflowed(g, a, g * a)
     else:
         wide = act_mul_exp_wide_d(g, a, one, b)
@@ -2037,7 +2042,7 @@ cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
     # overflowed from finite a and b, the product wider)
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
-    cdef floating fused = mul_sigmoid(ab, a, zero)
+    cdef floating fused = mul_sigmoid(ab, a, zero, False)
     return fused if ab - ab == 0 else silu_forward(a, one, one) * b
 
 
@@ -2077,14 +2082,14 @@ cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
     # call GCC does not if-convert: docs/performance-notes.md, "Per-block fast path")
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
-    cdef floating fused = mul_sigmoid(ab, a, zero)
+    cdef floating fused = mul_sigmoid(ab, a, zero, False)
     cdef floating limit = silu_forward(a, one, one) * b
     cdef floating narrow = fused if finite(ab) else limit
     cdef floating wide
     if floating is float:
-        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
+        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0, False)
         return wide if overflowed(a, b, ab) | swiglu_deep_big(a, b) else narrow
-    wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
+    wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero, False))
     narrow = wide if overflowed(a, b, ab) else narrow
     return act_mul_exp_wide_d(a, b, one, a) if swiglu_deep_big(a, b) else narrow
 
