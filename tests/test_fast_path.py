@@ -814,7 +814,7 @@ def _against_exact_blocks(name, params, direction, dtype, x, g, lanes, exact_lan
 
 NEG_FORMS = [
     ("mish", {}, "forward"), ("mish", {}, "backward"),
-    ("sigmoid", {}, "forward"),
+    ("sigmoid", {}, "forward"), ("sigmoid", {}, "backward"),
     ("swish", {}, "forward"), ("swish", {}, "backward"),                  # op silu
     ("swish", {"beta": 1.7}, "forward"), ("swish", {"beta": 1.7}, "backward"),
     ("softplus", {}, "forward"), ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward"),

@@ -1432,6 +1432,17 @@ cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noe
     return mul_sigmoid_deep_neg(one, x, zero)
 
 
+cdef inline bint sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # mul_logistic_density(g, 1, x): g 1 = g, its scaled branch's mul_scaled_down(g, t_up)
+    # (sigmoid'(x) = t there), as mul_exp's
+    cdef floating zero = 0, one = 1
+    return mul_exp_deep_neg(g, one, x, zero)
+
+
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     # x is also the factor of t_up
     return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
