@@ -814,7 +814,7 @@ def _against_exact_blocks(name, params, direction, dtype, x, g, lanes, exact_lan
 
 NEG_FORMS = [
     ("mish", {}, "forward"), ("mish", {}, "backward"),
-    ("sigmoid", {}, "forward"),
+    ("sigmoid", {}, "forward"), ("sigmoid", {}, "backward"),
     ("swish", {}, "forward"), ("swish", {}, "backward"),                  # op silu
     ("swish", {"beta": 1.7}, "forward"), ("swish", {"beta": 1.7}, "backward"),
     ("softplus", {}, "forward"), ("softplus", {"beta": 0.3, "threshold": 5.0}, "forward"),
@@ -891,11 +891,11 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
     lanes, _ = _rare_lanes(n, seed=33)
     # g * f'(x) is rounded once for any g by mish (_formulas.pxd grad_times_scaled_down)
     # down to x = -131.7 / -1063, where t_up = exp(x) 2^64 / 2^512 is itself subnormal
-    # (test_subnormal_results.py test_mish_large_grads_deep); the others round the
-    # subnormal f'(x) before the product (test_subnormal_results.py LARGE_GRAD_KNOWN):
-    # there a large grad is checked for bits only
+    # (test_subnormal_results.py test_mish_large_grads_deep): below, a large grad is
+    # checked for bits only; the others at every x (_formulas.pxd "Large grads at
+    # underflowing derivatives")
     t_up_subnormal = -131.7 if dtype == F32 else -1063.0
-    once = (x >= t_up_subnormal) if name == "mish" else np.zeros(x.shape, bool)
+    once = (x >= t_up_subnormal) if name == "mish" else np.ones(x.shape, bool)
     checked = np.isfinite(x) & (once | (np.abs(g) < 2.0 ** 40))
     # -DEEP_NEG itself (the exp's argument) in every other block: those blocks exact
     _against_exact_blocks(name, params, direction, dtype, x, g, lanes,

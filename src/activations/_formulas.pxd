@@ -19,7 +19,8 @@
 # float32 code never widens to double.
 
 from cython cimport floating
-from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up, scale_down,
+from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
+                                 vexp_scaled_up_deep, deep_down, scale_down,
                                  times_scale_down, times_scale_down_finite,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
@@ -104,18 +105,31 @@ cdef inline floating mul_scaled_down(floating a, floating v_up) noexcept nogil:
     subnormal arithmetic: |a| < big_factor: a * v_up (no overflow) scaled down by
     times_scale_down; else (a * scale_down) * v_up.  Both arms run in every lane: the
     big arm's a is guarded (guard_small) so that its product stays normal."""
+    cdef floating zero = 0
+    return mul_scaled_down_deep(a, v_up, zero)
+
+
+cdef inline floating mul_scaled_down_deep(floating a, floating v_up, floating deep) noexcept nogil:
+    """mul_scaled_down(a, v_up); where deep != 0 (a deep lane, deep_flag: |a| >=
+    big_factor, v_up from vexp_scaled_up_deep) (a * deep_down) * v_up, the result scaled
+    up by 2**64 / 2**512, scaled down last (times_scale_down: "Large grads at
+    underflowing derivatives" below)."""
     cdef floating big = big_factor(a)
     cdef floating a_big = guard_small(a, big * <floating>0.5, big)
-    return (a_big * scale_down(a)) * v_up if vfabs(a) >= big else times_scale_down(a * v_up)
+    cdef floating p = (a_big * (scale_down(a) if deep == 0 else deep_down(a))) * v_up
+    return (p if (vfabs(a) >= big) & (deep == 0)
+            else times_scale_down(a * v_up if deep == 0 else p))
 
 
-cdef inline floating mul2_scaled_down(floating g, floating a, floating t_up) noexcept nogil:
+cdef inline floating mul2_scaled_down(floating g, floating a, floating t_up, floating deep) noexcept nogil:
     """g * (a * (t_up * scale_down)) for 0 <= t_up < scaled_tiny (or NaN), any g and a,
-    without subnormal arithmetic: |a| < big_factor: mul_scaled_down(g, a * t_up); else
-    g * ((a * scale_down) * t_up), a normal product (a guarded as in mul_scaled_down)."""
+    without subnormal arithmetic: |a| < big_factor: mul_scaled_down_deep(g, a * t_up,
+    deep); else g * ((a * scale_down) * t_up), a normal product (a guarded as in
+    mul_scaled_down; not a deep lane)."""
     cdef floating big = big_factor(a)
     cdef floating a_big = guard_small(a, big * <floating>0.5, big)
-    return g * ((a_big * scale_down(a)) * t_up) if vfabs(a) >= big else mul_scaled_down(g, a * t_up)
+    return (g * ((a_big * scale_down(a)) * t_up) if vfabs(a) >= big
+            else mul_scaled_down_deep(g, a * t_up, deep))
 
 
 cdef inline bint finite(floating v) noexcept nogil:
@@ -203,7 +217,39 @@ cdef inline bint deep_big(floating f, floating z) noexcept nogil:
     return (vfabs(f) >= big_factor(f)) & (z < wide_deep(z)) & (z >= -sat2)
 
 
-cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept nogil:
+# Large grads at underflowing derivatives.  A backward's g f'(x) where f'(x) = c exp(z)
+# (1 + t = 1; c a factor of moderate size) is formed from t_up = exp(z) * 2**64 /
+# 2**512 as mul_scaled_down(g, c t_up): exact while t_up is normal, above z = -131.7 /
+# -1063.3; below, t_up is subnormal (digits lost) or 0, while g exp(z) need not be small
+# (above half the least subnormal down to z = -192.7 / -1454.8 for a g near the dtype's
+# largest).  A g below big_factor is off by at most |g| 2**-65 / 2**-513 of a unit of
+# the subnormal result there (see "Large factors at deep gate arguments"): only the lanes
+# deep_big(g, z) (|g| >= big_factor, -2 FAST_SAT <= z < -WIDE_DEEP) need more.  Those,
+# deep_flag, take the exp scaled up by 2**90 / 2**570 more (vexp_scaled_up_deep: normal
+# down to z = -192.7 / -1454.8 and still below scaled_tiny / 2, so the formulas' branches
+# and guarded t stay as for the other lanes) and g scaled down by as much (exact: |g|
+# >= big_factor), the product, g exp(z) 2**64 / 2**512, scaled down last
+# (mul_scaled_down_deep; the product rounded to the dtype's precision, then into the
+# subnormal range: off by at most 0.75 of the subnormal unit, just below the least normal
+# number, as mul_scaled_down's other arm).
+# No other lane changes (the flag is 0 there), and no fast or deep-negative tier takes
+# a deep lane (their z is at or above -FAST_EXP_MIN, or |g| below big_factor), so the
+# tiers still give the exact formulas' bits.  The elementwise backwards take it through
+# mul_exp (elu, selu, celu), mul_logistic_density (sigmoid), mul_swish_derivative
+# (swish, silu), mul_sigmoid (softplus) and log_sigmoid_backward; the last three's
+# deep_lanes argument is False for the forwards (no deep lane: their factor is x) and
+# the gates, whose deep_big lanes their wide forms take (with the deep selects in both
+# of glu's backward formulas GCC vectorized neither of its gate_grad loops).
+
+cdef inline floating deep_flag(floating f, floating z) noexcept nogil:
+    """1 where deep_big(f, z) and f is finite, else 0: a deep lane (see above), as a
+    select of the lane's width (vexp_scaled_up_deep).  (An infinite f keeps its product
+    with the scaled exp: inf, or NaN where that exp is 0, as before.)"""
+    cdef floating zero = 0, one = 1
+    return one if deep_big(f, z) & (vfabs(f) < vinf(f)) else zero
+
+
+cdef inline floating mul_sigmoid(floating a, floating z, floating zlo, bint deep_lanes) noexcept nogil:
     """a * sigmoid(z + zlo), rounded once also where the result is subnormal, without
     subnormal arithmetic.  Where sigmoid(z) underflows to 0 the result is a * 0 (NaN for
     infinite a).
@@ -211,20 +257,23 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo) noexcept 
     t = exp(-|z + zlo|);  z >= 0: a / (1 + t);  z < 0: a t / (1 + t), formed as
     (a t_up / (1 + t)) scaled down last (times_scale_down): rounded once where subnormal,
     bit for bit a t / (1 + t) where a t is normal; for |a| >= big_factor, whose a t_up may
-    overflow, ((a scale_down) t_up) / (1 + t), a t normal.
+    overflow, ((a scale_down) t_up) / (1 + t), a t normal.  With deep_lanes (a constant:
+    the backwards'), a deep lane (deep_flag) is scaled as in mul_scaled_down_deep.
     """
-    cdef floating one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating one = 1, zero = 0
+    cdef floating deep = deep_flag(a, z) if deep_lanes else zero
+    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating u = one + guarded_t(t_up)       # 1 + t exactly (1 where t is guarded)
     cdef floating big = big_factor(a)
-    cdef floating q = (a if z >= 0 else (a * scale_down(a) if vfabs(a) >= big else a) * t_up) / u
-    return q if (z >= 0) | (vfabs(a) >= big) else times_scale_down(q)
+    cdef floating s = scale_down(a) if deep == 0 else deep_down(a)
+    cdef floating q = (a if z >= 0 else (a * s if vfabs(a) >= big else a) * t_up) / u
+    return q if (z >= 0) | ((vfabs(a) >= big) & (deep == 0)) else times_scale_down(q)
 
 
 cdef inline floating sigmoid_of(floating z) noexcept nogil:
     """sigmoid(z) without overflow: t = exp(-|z|) <= 1, y = (1 or t) / (1 + t)."""
     cdef floating one = 1, zero = 0
-    return mul_sigmoid(one, z, zero)
+    return mul_sigmoid(one, z, zero, False)
 
 
 cdef inline floating sigmoid_complement_given(floating z, floating t) noexcept nogil:
@@ -249,7 +298,7 @@ cdef inline floating logistic_density(floating t) noexcept nogil:
     return q - q * ((e2 + two * u * eu) / u2)
 
 
-cdef inline floating mul_logistic_density(floating g, floating a, floating z) noexcept nogil:
+cdef inline floating mul_logistic_density(floating g, floating a, floating z, bint deep_lanes) noexcept nogil:
     """(g * a) * sigmoid'(z), sigmoid'(z) = logistic_density(exp(-|z|)) <= 1/4: the two
     factors that may be large first, so that a product rounded into the subnormal range
     is only ever scaled down after (g * round(a / 4) would scale a subnormal's rounding
@@ -259,13 +308,15 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z) no
     where g * a overflows).  Both orders are p * (q * sigmoid'(z)), (p, q) = (g * a, 1)
     or (g, a): one formula, its factors selected (q = 1 is exact)."""
     cdef floating zero = 0, one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(z), zero)
     cdef floating ga = g * a
     cdef bint ga_finite = ga - ga == zero
+    # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
+    cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
+    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
     return (p * (q * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
-            else mul2_scaled_down(p, q, t_up))
+            else mul2_scaled_down(p, q, t_up, deep))
 
 
 cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) noexcept nogil:
@@ -273,11 +324,12 @@ cdef inline floating mul_exp(floating g, floating a, floating x, floating lo) no
     arithmetic: where exp < 2**-90 (2**-900), g (a t_up) scaled down last
     (mul_scaled_down; exact for |a| up to 2**90 / 2**900, where a t_up stays below its
     2**64 / 2**512; no branch on a: an invariant select keeps GCC from if-converting)."""
-    cdef floating t_up = vexp_scaled_up(x, lo)
+    cdef floating deep = deep_flag(g, x)
+    cdef floating t_up = vexp_scaled_up_deep(x, lo, deep)
     # a bit select: with `?:` GCC predicates guarded_t's guard with the first arm's
     # condition and the other lanes take assists (select_ge)
     return select_ge(t_up, scaled_tiny(x), g * (a * guarded_t(t_up)),
-                     mul_scaled_down(g, a * t_up))
+                     mul_scaled_down_deep(g, a * t_up, deep))
 
 
 cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
@@ -297,7 +349,7 @@ cdef inline floating sigmoid_backward(floating g, floating x, floating a, floati
     # unlike y * (1 - y), which cancels for large x.  (Blocks with
     # no rare lane run sigmoid_backward_fast: "Per-block fast paths" below.)
     cdef floating one = 1
-    return mul_logistic_density(g, one, x)
+    return mul_logistic_density(g, one, x, True)
 
 
 cdef inline floating sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -581,7 +633,7 @@ cdef inline floating softplus_forward(floating x, floating a, floating b) noexce
 
 cdef inline floating softplus_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return g if z > b else mul_sigmoid(g, z, exact_error(two_prod_err(x, a, z)))
+    return g if z > b else mul_sigmoid(g, z, exact_error(two_prod_err(x, a, z)), True)
 
 
 cdef inline floating softplus_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -606,42 +658,44 @@ cdef inline floating softplus_backward_from_output(floating g, floating y, float
 cdef inline floating swish_forward(floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     cdef floating z = x * a
-    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)))
+    cdef floating y = mul_sigmoid(x, z, exact_error(two_prod_err(x, a, z)), False)
     return y if y == y else (vcopysign(zero, x) if x == x else y)   # x = -inf: the limit 0
 
 
 cdef inline floating silu_forward(floating x, floating a, floating b) noexcept nogil:
     # swish with beta = 1 (z = x exactly: no product error to carry)
     cdef floating zero = 0
-    cdef floating y = mul_sigmoid(x, x, zero)
+    cdef floating y = mul_sigmoid(x, x, zero, False)
     return y if y == y else (vcopysign(zero, x) if x == x else y)
 
 
-cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo) noexcept nogil:
+cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo, bint deep_lanes) noexcept nogil:
     # g * d/dx x*s(z), with d/dx x*s(z) = s * (1 + z * (1 - s)) = num / (1 + t)^2:
     #   z >= 0: num = (1 + t) + z*t;   z < 0: num = t * ((1 + t) + z)
     # (the root near z = -1.2785 cancels in (1 + t) + z for any evaluation order).
     # z < 0 with t < 2**-90 (2**-900): 1 + t = 1, and g t (1 + z) is formed from t_up and
     # scaled down last (mul_scaled_down); elsewhere the guarded t is t (for z >= 0, z t
     # vanishes against 1 where t is guarded).
+    # with deep_lanes (a constant), a deep lane (deep_flag) as in mul_scaled_down_deep
     cdef floating zero = 0, one = 1
-    cdef floating t_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating deep = deep_flag(g, z) if deep_lanes else zero
+    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating t = guarded_t(t_up)
     cdef floating u = one + t
     cdef floating d = (u + z * t if z >= 0 else t * (u + z)) / (u * u)
     d = (one if t_up == 0 else d) if z >= 0 else (zero if t_up == 0 else d)   # z -> +-inf
     return (g * d if (z >= 0) | (t_up >= scaled_tiny(z)) | (t_up == 0)
-            else mul_scaled_down(g, t_up * (u + z)))
+            else mul_scaled_down_deep(g, t_up * (u + z), deep))
 
 
 cdef inline floating swish_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating z = x * a
-    return mul_swish_derivative(g, z, exact_error(two_prod_err(x, a, z)))
+    return mul_swish_derivative(g, z, exact_error(two_prod_err(x, a, z)), True)
 
 
 cdef inline floating silu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_swish_derivative(g, x, zero)
+    return mul_swish_derivative(g, x, zero, True)
 
 
 # ================================================================= per-block fast paths
@@ -1382,6 +1436,17 @@ cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noe
     return mul_sigmoid_deep_neg(one, x, zero)
 
 
+cdef inline bint sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+
+
+cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+    # mul_logistic_density(g, 1, x): g 1 = g, its scaled branch's mul_scaled_down(g, t_up)
+    # (sigmoid'(x) = t there), as mul_exp's
+    cdef floating zero = 0, one = 1
+    return mul_exp_deep_neg(g, one, x, zero)
+
+
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     # x is also the factor of t_up
     return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
@@ -1790,9 +1855,10 @@ cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, fl
     # g sigmoid(-x) = g ((t or 1) / (1 + t)), t = exp(-|x|); for x > 0 with t < 2**-90
     # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
     cdef floating zero = 0
-    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating deep = deep_flag(g, -vfabs(x))
+    cdef floating t_up = vexp_scaled_up_deep(-vfabs(x), zero, deep)
     cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
-    return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down(g, t_up)
+    return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down_deep(g, t_up, deep)
 
 
 cdef inline floating log_sigmoid_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -1932,16 +1998,16 @@ cdef inline floating gelu_tanh_backward(floating g, floating x, floating a, floa
 
 cdef inline floating glu_gate(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid(a, b, zero)
+    return mul_sigmoid(a, b, zero, False)
 
 
 cdef inline floating glu_gate_grad_a(floating g, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid(g, b, zero)
+    return mul_sigmoid(g, b, zero, False)
 
 
 cdef inline floating glu_gate_grad_b(floating g, floating a, floating b) noexcept nogil:
-    return mul_logistic_density(g, a, b)
+    return mul_logistic_density(g, a, b, False)
 
 
 # The wide forms (_spec.WIDE_PATHS): a big factor at a deep b (deep_big, "Large factors
@@ -1954,10 +2020,10 @@ cdef inline floating mul_sigmoid_wide(floating a, floating z) noexcept nogil:
     """mul_sigmoid(a, z, 0), also where deep_big(a, z) for a finite a: float32 in double,
     float64 by act_mul_exp_wide_d."""
     cdef floating zero = 0, one = 1
-    cdef floating narrow = mul_sigmoid(a, z, zero)
+    cdef floating narrow = mul_sigmoid(a, z, zero, False)
     cdef floating wide
     if floating is float:
-        wide = <float>mul_sigmoid(<double>a, <double>z, 0.0)
+        wide = <float>mul_sigmoid(<double>a, <double>z, 0.0, False)
     else:
         wide = act_mul_exp_wide_d(a, one, one, z)
     return wide if finite(a) & deep_big(a, z) else narrow
@@ -1985,11 +2051,11 @@ cdef inline floating glu_gate_grad_a_wide(floating g, floating a, floating b) no
 cdef inline floating glu_gate_grad_b_wide(floating g, floating a, floating b) noexcept nogil:
     # both forms, then one select: a conditional call GCC does not if-convert
     cdef floating one = 1
-    cdef floating narrow = mul_logistic_density(g, a, b)
+    cdef floating narrow = mul_logistic_density(g, a, b, False)
     cdef floating wide
     cdef bint take_wide = finite(g) & finite(a) & deep_big(g * a, b)
     if floating is float:
-        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b)
+        wide = <float>mul_logistic_density(<double>g, <double>a, <double>b, False)
         take_wide = take_wide | overflowed(g, a, g * a)
     else:
         wide = act_mul_exp_wide_d(g, a, one, b)
@@ -2004,7 +2070,7 @@ cdef inline floating swiglu_gate(floating a, floating b) noexcept nogil:
     # overflowed from finite a and b, the product wider)
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
-    cdef floating fused = mul_sigmoid(ab, a, zero)
+    cdef floating fused = mul_sigmoid(ab, a, zero, False)
     return fused if ab - ab == 0 else silu_forward(a, one, one) * b
 
 
@@ -2044,14 +2110,14 @@ cdef inline floating swiglu_gate_wide(floating a, floating b) noexcept nogil:
     # call GCC does not if-convert: docs/performance-notes.md, "Per-block fast path")
     cdef floating zero = 0, one = 1
     cdef floating ab = a * b
-    cdef floating fused = mul_sigmoid(ab, a, zero)
+    cdef floating fused = mul_sigmoid(ab, a, zero, False)
     cdef floating limit = silu_forward(a, one, one) * b
     cdef floating narrow = fused if finite(ab) else limit
     cdef floating wide
     if floating is float:
-        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0)
+        wide = <float>mul_sigmoid(<double>a * <double>b, <double>a, 0.0, False)
         return wide if overflowed(a, b, ab) | swiglu_deep_big(a, b) else narrow
-    wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero))
+    wide = product_scaled_up(a, b, mul_sigmoid(product_scaled_down(a, b), a, zero, False))
     narrow = wide if overflowed(a, b, ab) else narrow
     return act_mul_exp_wide_d(a, b, one, a) if swiglu_deep_big(a, b) else narrow
 

@@ -548,7 +548,7 @@ TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("
 #: (_elementwise.pxi.tp chunk_loop; before the fast path's predicate pass).
 NEG_FORMS: Dict[str, Tuple[str, ...]] = {
     "mish": ("forward", "backward"),
-    "sigmoid": ("forward",),
+    "sigmoid": ("forward", "backward"),
     "silu": ("forward", "backward"),
     "swish": ("forward", "backward"),
     "softplus": ("forward", "backward"),

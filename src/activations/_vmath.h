@@ -148,9 +148,10 @@ ACT_INLINE double act_expm1_poly_d(double r)
 #define ACT_EXP_LOWEST_F(k) (-104.0f - 0.6931472f * (float)(k))
 #define ACT_EXP_LOWEST_D(k_as_double) (-746.0 - 0.6931471805599453 * (k_as_double))
 
-ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
+/* k_as_float: k as a float (act_exp_scaled_kd_d below: why) */
+ACT_INLINE float act_exp_scaled_kf_f(float x, float lo, int32_t k, float k_as_float)
 {
-    const float lowest = ACT_EXP_LOWEST_F(k);
+    const float lowest = ACT_EXP_LOWEST_F(k_as_float);
     const float x0 = x;
     lo = x < lowest ? 0.0f : lo;  /* clamped: the correction is moot (and may be huge) */
     lo = x > 89.0f ? 0.0f : lo;
@@ -170,6 +171,11 @@ ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
        performance-notes.md "Value dependence") */
     float p = x0 < lowest ? 0.0f : 1.0f + q;
     return (p * s1) * s2;
+}
+
+ACT_INLINE float act_exp_scaled_f(float x, float lo, int32_t k)
+{
+    return act_exp_scaled_kf_f(x, lo, k, (float)k);
 }
 
 ACT_INLINE float act_exp_hilo_f(float x, float lo) { return act_exp_scaled_f(x, lo, 0); }
@@ -205,6 +211,28 @@ ACT_INLINE double act_exp_scaled_d(double x, double lo, int64_t k)
 }
 
 ACT_INLINE double act_exp_hilo_d(double x, double lo) { return act_exp_scaled_d(x, lo, 0); }
+
+/* act_exp_scaled_up_deep(x, lo, deep) = exp(x + lo) * 2^64 (2^512), as the formulas'
+ * scaled-up exp, or where deep != 0 * 2^(64 + 90) (2^(512 + 570)): the deep lanes of
+ * _formulas.pxd "Large grads at underflowing derivatives", whose exp(x) * 2^64 (2^512)
+ * is subnormal or 0 (x < -131.7 / -1063) and whose large factor is scaled down by
+ * ACT_DEEP_DOWN instead.  The shifts: x in [-192.7, -128) / [-1454.8, -1024) (below,
+ * the product with any factor rounds to 0) keeps the result normal and below 2^-30.7 /
+ * 2^-394, under the formulas' scaled_tiny / 2 (so they take their scaled branches and
+ * guarded t there, as for the other lanes), and a factor of big_factor (2^60 / 2^480)
+ * or more times ACT_DEEP_DOWN stays normal (exact).  The flag is a float (a select of
+ * the lane's width: a 32-bit int mask with float64 lanes does not vectorize on SSE2). */
+#define ACT_DEEP_DOWN_F 0x1p-90f
+#define ACT_DEEP_DOWN_D 0x1p-570
+ACT_INLINE float act_exp_scaled_up_deep_f(float x, float lo, float deep)
+{
+    return act_exp_scaled_kf_f(x, lo, deep != 0.0f ? 154 : 64, deep != 0.0f ? 154.0f : 64.0f);
+}
+
+ACT_INLINE double act_exp_scaled_up_deep_d(double x, double lo, double deep)
+{
+    return act_exp_scaled_kd_d(x, lo, deep != 0.0 ? 1082 : 512, deep != 0.0 ? 1082.0 : 512.0);
+}
 ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
 /* ---- exp with a normal result, for the per-block fast paths ------------------------

@@ -15,6 +15,10 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_for_f32_d(double x) noexcept
     float act_exp_scaled_f(float x, float lo, int k) noexcept
     double act_exp_scaled_d(double x, double lo, long long k) noexcept
+    float act_exp_scaled_up_deep_f(float x, float lo, float deep) noexcept
+    double act_exp_scaled_up_deep_d(double x, double lo, double deep) noexcept
+    float ACT_DEEP_DOWN_F
+    double ACT_DEEP_DOWN_D
     float act_exp_hilo_f(float x, float lo) noexcept
     double act_exp_hilo_d(double x, double lo) noexcept
     float act_exp_normal_f(float x) noexcept
@@ -137,6 +141,23 @@ cdef inline floating vexp_deep_up(floating x, floating lo) noexcept nogil:
         return act_exp_deep_up_f(x, lo)
     else:
         return act_exp_deep_up_d(x, lo)
+
+
+cdef inline floating vexp_scaled_up_deep(floating x, floating lo, floating deep) noexcept nogil:
+    """vexp_scaled_up(x, lo), or where deep != 0 that times 2**90 / 2**570 more (_vmath.h
+    act_exp_scaled_up_deep): a deep lane's factor is scaled by deep_down() instead."""
+    if floating is float:
+        return act_exp_scaled_up_deep_f(x, lo, deep)
+    else:
+        return act_exp_scaled_up_deep_d(x, lo, deep)
+
+
+cdef inline floating deep_down(floating like) noexcept nogil:
+    """2**-90 / 2**-570: vexp_scaled_up_deep's extra scaling, undone on the factor."""
+    if floating is float:
+        return ACT_DEEP_DOWN_F
+    else:
+        return ACT_DEEP_DOWN_D
 
 
 cdef inline floating scale_down(floating like) noexcept nogil:
