@@ -1444,7 +1444,7 @@ cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, fl
     # mul_logistic_density(g, 1, x): g 1 = g, its scaled branch's mul_scaled_down(g, t_up)
     # (sigmoid'(x) = t there), as mul_exp's
     cdef floating zero = 0, one = 1
-    return mul_exp_deep_neg(g, one, x, zero)
+    return mul_exp_deep_neg(g, one, x, zero, True)
 
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
