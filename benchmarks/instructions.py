@@ -24,6 +24,11 @@ per-element count, the per-call Python and dispatch cost cancelling out.  The ga
 functions count elements of x (both halves), as bench.py does.  About a minute per
 dozen cases, plus PyTorch's import under Valgrind when it is a contestant.
 
+The blocked loops' software prefetch is switched at import by a timing (_kernels.pyx,
+``probe_hardware_streams``), which under Valgrind reads slow and would switch it on
+where this machine runs without it (1-2% more instructions on every blocked loop): the
+inner run pins it to what the import chose here, outside Valgrind.
+
 ``--misses RUN.json`` counts exactly what tools/gen_speed_report.py needs for that run:
 the cells the speed targets (benchmarks/speed_targets.py) find missed, ours and the peer
 for targets 1-2, ours on the input kind and on ordinary inputs for target 5, ours for
@@ -59,9 +64,10 @@ CALLS = 3
 PER_CALL_CALLS = 30
 
 
-def inner(cases, out_path) -> None:
+def inner(cases, out_path, prefetch: Optional[bool] = None) -> None:
     """Under Valgrind: warm each case up, then time CALLS calls at each size, a marker
-    (getppid, a profile dump) before each."""
+    (getppid, a profile dump) before each.  `prefetch`: the blocked loops' software
+    prefetch as the import outside Valgrind set it (None: as the import here sets it)."""
     sys.path.insert(0, HERE)
     import numpy as np
     import bench
@@ -74,6 +80,9 @@ def inner(cases, out_path) -> None:
         bench.ONNX = peers_optional.OnnxPeers.load()
     bench.set_threads(1)
     import activations as act
+    from activations import _functions
+    if prefetch is not None:
+        _functions._K._set_software_prefetch(prefetch)
     done = []
     # the first case runs twice and its first figures are dropped (outer()): a run's
     # first calls into a library count one-time work (ONNX Runtime: up to 1.5 more
@@ -224,11 +233,13 @@ def outer(args) -> int:
                  for d in ("fwd", "bwd") for dt in args.dtypes.split(",")
                  for who in args.contestants.split(",") for kind in args.kinds.split(",")]
     print(f"{len(cases)} cases", flush=True)
+    from activations import _functions
+    prefetch = "on" if _functions._K.software_prefetch_on() else "off"
     with tempfile.TemporaryDirectory() as tmp:
         prefix, meta = os.path.join(tmp, "cg.out"), os.path.join(tmp, "cases.json")
         cmd = ["valgrind", "--tool=callgrind", "--dump-before=getppid",
                f"--callgrind-out-file={prefix}", sys.executable, os.path.abspath(__file__),
-               "--inner", meta, "--cases", json.dumps(cases)]
+               "--inner", meta, "--cases", json.dumps(cases), "--prefetch", prefetch]
         print("running: " + " ".join(cmd[:4]) + " ... (minutes)", flush=True)
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0 or not os.path.exists(meta):
@@ -273,9 +284,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write the figures here")
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     ap.add_argument("--cases", help=argparse.SUPPRESS)
+    ap.add_argument("--prefetch", choices=("on", "off"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.inner:
-        inner([tuple(c) for c in json.loads(args.cases)], args.inner)
+        inner([tuple(c) for c in json.loads(args.cases)], args.inner,
+              None if args.prefetch is None else args.prefetch == "on")
         return 0
     return outer(args)
 
