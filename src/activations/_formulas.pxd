@@ -1426,6 +1426,13 @@ cdef inline bint deep_neg_lane(floating z) noexcept nogil:
     return (z < deep_neg(z)) & (z >= -fast_sat(z))
 
 
+cdef inline bint deep_neg_grad_lane(floating g, floating z) noexcept nogil:
+    """A backward's deep-negative lane: deep_neg_lane(z) with |g| below big_factor (a
+    larger g is mul_scaled_down's other arm, or a deep lane of "Large grads at
+    underflowing derivatives": the exact formulas take those)."""
+    return deep_neg_lane(z) & (vfabs(g) < big_factor(g))
+
+
 cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     return deep_neg_lane(x)
 
@@ -1437,7 +1444,7 @@ cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noe
 
 
 cdef inline bint sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x)
 
 
 cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1467,7 +1474,7 @@ cdef inline floating swish_forward_neg(floating x, floating a, floating b) noexc
 
 
 cdef inline bint silu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x)
 
 
 cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1476,7 +1483,7 @@ cdef inline floating silu_backward_neg(floating g, floating x, floating a, float
 
 
 cdef inline bint swish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x * a)
 
 
 cdef inline floating swish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1485,7 +1492,7 @@ cdef inline floating swish_backward_neg(floating g, floating x, floating a, floa
 
 
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x * a) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x * a)
 
 
 cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1494,7 +1501,7 @@ cdef inline floating softplus_backward_neg(floating g, floating x, floating a, f
 
 
 cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x)
 
 
 cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1534,7 +1541,7 @@ cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floati
 
 
 cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x)
 
 
 cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1543,7 +1550,7 @@ cdef inline floating elu_backward_neg(floating g, floating x, floating a, floati
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_lane(x) & (vfabs(g) < big_factor(g))
+    return deep_neg_grad_lane(g, x)
 
 
 cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
