@@ -98,7 +98,9 @@ def test_table_and_module_and_formulas_agree():
             wanted |= {f"{op}_{d}_band_rare"} | {f"{op}_{d}{o}_sat" for o in outs}
     for op, directions in _spec.FAST_SAT_RUNS.items():
         assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
-        wanted |= {f"{op}_{d}_sat_lane" for d in directions}
+        for d in directions:
+            outs = ("_a", "_b") if d == "gate_grad" else ("",)
+            wanted |= {f"{op}_{d}_sat_lane", f"{op}_{d}_lim_lane"} | {f"{op}_{d}{o}_lim" for o in outs}
     for op, directions in _spec.WIDE_PATHS.items():
         assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
         for d in directions:
@@ -334,6 +336,7 @@ GATE_BAND = {"glu": (-100.0, -700.0), "swiglu": (-100.0, -700.0), "geglu": (-20.
 
 #: the blocks of test_saturated_gates_fast_and_exact_blocks's runs: saturated (first lane
 #: saturated), saturated with an ordinary first lane, ordinary, saturated with one band lane
+#: (and "L", saturated in every gate argument: _saturated_runs puts them among the S)
 RUN_BLOCKS = "SFOB"
 #: the B blocks' band lane: one whose sat formula (the fast one's clamped exp) would not
 #: give the exact bits (float32 geglu: its series' range)
@@ -343,13 +346,14 @@ RUN_BAND = {"glu": (-100.0, -740.0), "swiglu": (-100.0, -740.0), "geglu": (-20.0
 def _saturated_runs(rows, nblocks, seed):
     """Block kinds (RUN_BLOCKS) of `rows` runs of nblocks blocks: runs of saturated
     blocks of every length 1..8 (a run of the call starting with one in half the rows),
-    each followed by one block of another kind, in turn."""
+    S and L in turn (L first in every other row), each followed by one block of another
+    kind, in turn."""
     rng = np.random.default_rng(seed)
     kinds, length, other = [], 0, 0
     for r in range(rows):
         row = [] if r % 2 == 0 else [RUN_BLOCKS[1 + r % 3]]
         while len(row) < nblocks:
-            row += ["S"] * (1 + length % 8) + [RUN_BLOCKS[1 + other % 3]]
+            row += ["SL"[(j + r // 2) % 2] for j in range(1 + length % 8)] + [RUN_BLOCKS[1 + other % 3]]
             length += 1 + int(rng.integers(0, 2))
             other += 1
         kinds.append(row[:nblocks])
@@ -359,8 +363,10 @@ def _saturated_runs(rows, nblocks, seed):
 def _saturated_run_inputs(name, dtype, kinds, half, z_values, w_values, g_values, rng):
     """(x, g, band) of rows made of blocks of the given kinds (_saturated_runs), the last
     one partial: saturated blocks as in test_saturated_gates_fast_and_exact_blocks
-    (every 7th lane ordinary), a band lane in each B block (not its first), an ordinary
-    first lane in each F block; `band` marks the B blocks' band lanes."""
+    (every 7th lane ordinary), L blocks the same with every gate argument from z_values
+    (the limit forms' blocks, NAME_DIR_lim) and tiny other factors and g in some lanes, a
+    band lane in each B block (not its first), an ordinary first lane in each F block;
+    `band` marks the B blocks' band lanes."""
     dt = np.dtype(dtype)
     rows = len(kinds)
     z = z_values[rng.integers(0, z_values.size, (rows, half))]
@@ -370,10 +376,18 @@ def _saturated_run_inputs(name, dtype, kinds, half, z_values, w_values, g_values
     og = _ordinary(dtype, rows * half, seed=int(rng.integers(1 << 30)))[1].reshape(rows, half)
     z[:, ::7], w[:, ::7], g[:, ::7] = oz[:, ::7], ow[:, ::7], og[:, ::7]
     band = np.zeros((rows, half), bool)
+    fi = np.finfo(dtype)
+    # a tiny factor is a band lane of glu's forward predicate at any negative b
+    tiny = np.array([fi.smallest_subnormal, -fi.smallest_subnormal * 3, fi.tiny, -fi.tiny * 5,
+                     1e-30 if dt == F32 else 1e-200], dtype)
     for r, row in enumerate(kinds):
         for k, kind in enumerate(row):
             s = slice(k * BLOCK, min(half, (k + 1) * BLOCK))
-            if kind == "O":
+            if kind == "L":
+                z[r, s] = z_values[rng.integers(0, z_values.size, s.stop - s.start)]
+                w[r, s.start + 1:s.stop:5] = tiny[rng.integers(0, tiny.size, w[r, s.start + 1:s.stop:5].size)]
+                g[r, s.start + 2:s.stop:6] = tiny[rng.integers(0, tiny.size, g[r, s.start + 2:s.stop:6].size)]
+            elif kind == "O":
                 z[r, s], w[r, s], g[r, s] = oz[r, s], ow[r, s], og[r, s]
             elif kind == "F":
                 z[r, s.start], w[r, s.start], g[r, s.start] = 1.5, -2.0, 0.75

@@ -811,6 +811,14 @@ cdef inline bint sat_lane(floating z) noexcept nogil:
     return not (vfabs(z) <= -fast_exp_min(z))
 
 
+cdef inline bint lim_lane(floating z) noexcept nogil:
+    """Not |z| <= 2 FAST_SAT (NaN: True): a gate argument past every band lane (the gates'
+    band predicates hold only at |z| <= 2 FAST_SAT, or for the forwards' tiny factors,
+    whose limit is the same product with 0), where the sat formulas give the limits
+    alone: the saturated blocks' limit forms (NAME_DIR_lim_lane, NAME_DIR_lim)."""
+    return not (vfabs(z) <= 2 * fast_sat(z))
+
+
 cdef inline bint neg_band_rare(floating z) noexcept nogil:
     """-FAST_SAT <= z < -FAST_EXP_MIN (NaN: False)."""
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
@@ -1330,6 +1338,62 @@ cdef inline bint swiglu_gate_sat_lane(floating a, floating b) noexcept nogil:
 
 cdef inline bint swiglu_gate_grad_sat_lane(floating g, floating a, floating b) noexcept nogil:
     return sat_lane(a)
+
+
+# The saturated blocks' limit forms (_elementwise.pxi.tp tier_blocks): a block whose every
+# gate argument is a lim_lane (past 2 FAST_SAT, or NaN) has no band lane, and there the
+# sat formulas' select takes the limit in every lane, so they are these, without the exp,
+# the division by 1 + 0 and the other arm: the sat formula with its exp(-|z|) replaced
+# by z itself, which the select keeps only in the NaN lanes (so that they stay NaN).
+
+cdef inline bint glu_gate_lim_lane(floating a, floating b) noexcept nogil:
+    return lim_lane(b)
+
+
+cdef inline floating glu_gate_lim(floating a, floating b) noexcept nogil:
+    # glu_gate_sat: a / (1 + 0) = a, or (a * 0) / (1 + 0) (a bit select: with `?:` GCC
+    # vectorized the forward's loop, not the backward's, "control flow in loop")
+    cdef floating zero = 0
+    return select_ge(b, zero, a, a * saturated_zero_t(b, b))
+
+
+cdef inline bint glu_gate_grad_lim_lane(floating g, floating a, floating b) noexcept nogil:
+    return lim_lane(b)
+
+
+cdef inline floating glu_gate_grad_a_lim(floating g, floating a, floating b) noexcept nogil:
+    return glu_gate_lim(g, b)
+
+
+cdef inline floating glu_gate_grad_b_lim(floating g, floating a, floating b) noexcept nogil:
+    # glu_gate_grad_b_sat's g * (a * 0)
+    return g * (a * saturated_zero_t(b, b))
+
+
+cdef inline bint swiglu_gate_lim_lane(floating a, floating b) noexcept nogil:
+    return lim_lane(a)
+
+
+cdef inline floating swiglu_gate_lim(floating a, floating b) noexcept nogil:
+    # swiglu_gate_sat: (a * b) / (1 + t) and (-0 * b) t / (1 + t), t = exp(-|a|) clamped
+    # (a normal number, 1 + t = 1): a * b and -0 * b (a NaN a: a * b, NaN)
+    cdef floating zero = 0
+    return select_gt(-fast_sat(a), a, -zero, a) * b
+
+
+cdef inline bint swiglu_gate_grad_lim_lane(floating g, floating a, floating b) noexcept nogil:
+    return lim_lane(a)
+
+
+cdef inline floating swiglu_gate_grad_a_lim(floating g, floating a, floating b) noexcept nogil:
+    # swiglu_gate_grad_a_sat's g * (b * d), d = 1 or 0 (NaN: a), by bit selects (see
+    # glu_gate_lim)
+    cdef floating zero = 0, one = 1
+    return g * (b * select_gt(a, fast_sat(a), one, select_gt(-fast_sat(a), a, zero, a)))
+
+
+cdef inline floating swiglu_gate_grad_b_lim(floating g, floating a, floating b) noexcept nogil:
+    return swiglu_gate_lim(a, g)
 
 
 # The deep-negative blocks' formulas (_spec.FAST_NEG_PATHS, "Per-block fast paths"

@@ -433,7 +433,10 @@ FAST_SAT_PATHS: Dict[str, Tuple[str, ...]] = {
 #: (_elementwise.pxi.tp NAME_DIR_sat_blocks): after a saturated block, and at a run whose
 #: first lane is a NAME_DIR_sat_lane (gate argument outside the fast range) and not
 #: band_rare, the blocks while their first lane is a sat_lane take one predicate pass each
-#: (band_rare) and the sat formulas, not the rare pass as well.  geglu is left out: its
+#: (band_rare) and the sat formulas, not the rare pass as well; a block whose every gate
+#: argument is a NAME_DIR_lim_lane (past 2 FAST_SAT, or NaN) takes a pass of one compare
+#: instead and the NAME_DIR_lim forms, the sat formulas' limits without the exp (huge
+#: inputs and infinities throughout).  geglu is left out: its
 #: float32 sat loop, outlined there, was not vectorized (GCC 12; 7-9x the time of its
 #: saturated blocks inline, which run at 1.1x ordinary's).
 FAST_SAT_RUNS: Dict[str, Tuple[str, ...]] = {
