@@ -813,9 +813,10 @@ cdef inline bint sat_lane(floating z) noexcept nogil:
 
 cdef inline bint lim_lane(floating z) noexcept nogil:
     """Not |z| <= 2 FAST_SAT (NaN: True): a gate argument past every band lane (the gates'
-    band predicates hold only at |z| <= 2 FAST_SAT, or for the forwards' tiny factors,
-    whose limit is the same product with 0), where the sat formulas give the limits
-    alone: the saturated blocks' limit forms (NAME_DIR_lim_lane, NAME_DIR_lim)."""
+    band predicates hold only at |z| <= 2 FAST_SAT, or in glu's forward for a tiny a at
+    any negative b, whose exact value there is a * 0 as well), where the sat formulas
+    give the limits alone: the saturated blocks' limit forms (NAME_DIR_lim_lane,
+    NAME_DIR_lim)."""
     return not (vfabs(z) <= 2 * fast_sat(z))
 
 
@@ -1341,8 +1342,9 @@ cdef inline bint swiglu_gate_grad_sat_lane(floating g, floating a, floating b) n
 
 
 # The saturated blocks' limit forms (_elementwise.pxi.tp tier_blocks): a block whose every
-# gate argument is a lim_lane (past 2 FAST_SAT, or NaN) has no band lane, and there the
-# sat formulas' select takes the limit in every lane, so they are these, without the exp,
+# gate argument is a lim_lane (past 2 FAST_SAT, or NaN) has no band lane (but glu
+# forward's tiny a, see lim_lane), and there the sat formulas' select takes the limit in
+# every lane, which the exact formulas give too, so they are these, without the exp,
 # the division by 1 + 0 and the other arm: the sat formula with its exp(-|z|) replaced
 # by z itself, which the select keeps only in the NaN lanes (so that they stay NaN).
 
