@@ -1015,9 +1015,8 @@ def test_software_prefetch_changes_no_bits(dtype, simd_level):
 
 
 # ---------------------------------------------------------------- subnormal detours
-# Whether the ops of _spec.TINY_FOR_ASSISTS run their tiny blocks, by which form prelu
-# runs its own, and whether those of _spec.RARE_FOR_ASSISTS run their rare-block test,
-# is decided at import by a probe of the
+# Whether the ops of _spec.TINY_FOR_ASSISTS and prelu run their tiny blocks, and those of
+# _spec.RARE_FOR_ASSISTS their rare-block test, is decided at import by a probe of the
 # core (_kernels.pyx, probe_subnormal_arithmetic): on or off, the results are the same
 # bits.  Every elementwise op with tiny blocks in both directions, sigmoid's backward
 # from y, the gates and prelu (channels last and runs, with grad_weight), over runs of

@@ -37,11 +37,9 @@ cdef inline double prelu_grad_w_term(floating g, floating x) noexcept nogil:
 # w * x (and, float64, x * g of grad_weight) are formed by vtiny_mul_by, bit for bit the
 # multiplication's result without its microcode assists (Intel: 15-20x the time).  The
 # slope must be a plain_factor (a zero slope keeps the exact formula: its signed zero),
-# the grad for grad_weight's terms zero or plain.  Where subnormal_detours is off (the
-# import-time probe of _kernels.pyx) the same products are FMAs with -0 (_plain), as
-# tiny_forward_plain's, which Zen 5 runs at a normal product's speed and its multiply
-# not.  float32's terms are exact double products of float32 values: no subnormal
-# arithmetic, nothing to do.
+# the grad for grad_weight's terms zero or plain; only while subnormal_detours is on
+# (the import-time probe of _kernels.pyx).  float32's terms are exact double products
+# of float32 values: no subnormal arithmetic, nothing to do.
 
 cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
     return is_tiny(x) & plain_factor(w)
@@ -49,11 +47,6 @@ cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
 
 cdef inline floating prelu_value_tiny(floating x, floating w) noexcept nogil:
     return x if x > 0 else vtiny_mul_by(w, x)
-
-
-cdef inline floating prelu_value_tiny_plain(floating x, floating w) noexcept nogil:
-    cdef floating zero = 0
-    return x if x > 0 else vfma(w, x, -zero)
 
 
 cdef inline bint prelu_term_tiny_ok(floating g, floating x) noexcept nogil:
@@ -64,11 +57,6 @@ cdef inline bint prelu_term_tiny_ok(floating g, floating x) noexcept nogil:
 
 cdef inline double prelu_grad_w_term_tiny(floating g, floating x) noexcept nogil:
     return 0.0 if x > 0 else <double>vtiny_mul_by(g, x)
-
-
-cdef inline double prelu_grad_w_term_tiny_plain(floating g, floating x) noexcept nogil:
-    cdef double zero = 0
-    return 0.0 if x > 0 else vfma(<double>x, <double>g, -zero)
 
 
 cdef inline bint prelu_all_tiny(const floating* x, Py_ssize_t n, floating w) noexcept nogil:
@@ -101,15 +89,11 @@ cdef double prelu_run(bint backward, const floating* g, const floating* x, float
         # block that is not up to the next block whose first input is tiny
         while start < n:
             stop = min(n, start + FAST_BLOCK)
-            if (stop - start == FAST_BLOCK) and prelu_tiny(x[start], w) and prelu_all_tiny(x + start, FAST_BLOCK, w):
-                if subnormal_detours:
-                    for i in range(start, stop):
-                        out[i] = prelu_value_tiny(x[i], w)
-                else:
-                    for i in range(start, stop):
-                        out[i] = prelu_value_tiny_plain(x[i], w)
+            if subnormal_detours and (stop - start == FAST_BLOCK) and prelu_tiny(x[start], w) and prelu_all_tiny(x + start, FAST_BLOCK, w):
+                for i in range(start, stop):
+                    out[i] = prelu_value_tiny(x[i], w)
             else:
-                while stop < n and not prelu_tiny(x[stop], w):
+                while stop < n and not (subnormal_detours and prelu_tiny(x[stop], w)):
                     stop = min(n, stop + FAST_BLOCK)
                 for i in range(start, stop):
                     out[i] = prelu_value(x[i], w)
@@ -117,19 +101,12 @@ cdef double prelu_run(bint backward, const floating* g, const floating* x, float
         return 0.0
     for k in range(LANES):
         acc[k] = 0
-    if n > 0 and prelu_term_tiny_ok(g[0], x[0]) and prelu_terms_tiny(g, x, n):
-        if subnormal_detours:
-            for i in range(0, n8, 8):
-                for k in range(LANES):
-                    acc[k] += prelu_grad_w_term_tiny(g[i + k], x[i + k])
-            for i in range(n8, n):
-                acc[0] += prelu_grad_w_term_tiny(g[i], x[i])
-        else:
-            for i in range(0, n8, 8):
-                for k in range(LANES):
-                    acc[k] += prelu_grad_w_term_tiny_plain(g[i + k], x[i + k])
-            for i in range(n8, n):
-                acc[0] += prelu_grad_w_term_tiny_plain(g[i], x[i])
+    if subnormal_detours and n > 0 and prelu_term_tiny_ok(g[0], x[0]) and prelu_terms_tiny(g, x, n):
+        for i in range(0, n8, 8):
+            for k in range(LANES):
+                acc[k] += prelu_grad_w_term_tiny(g[i + k], x[i + k])
+        for i in range(n8, n):
+            acc[0] += prelu_grad_w_term_tiny(g[i], x[i])
     else:
         for i in range(0, n8, 8):
             for k in range(LANES):
@@ -169,25 +146,17 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
         xr = x + r * C
         orow = out + r * C
         if not backward:
-            if C > 0 and prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
-                if subnormal_detours:
-                    for c in range(C):
-                        orow[c] = prelu_value_tiny(xr[c], w[c])
-                else:
-                    for c in range(C):
-                        orow[c] = prelu_value_tiny_plain(xr[c], w[c])
+            if subnormal_detours and C > 0 and prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
+                for c in range(C):
+                    orow[c] = prelu_value_tiny(xr[c], w[c])
             else:
                 for c in range(C):
                     orow[c] = prelu_value(xr[c], w[c])
         else:
             gr = g + r * C
-            if C > 0 and prelu_term_tiny_ok(gr[0], xr[0]) and prelu_terms_tiny(gr, xr, C):
-                if subnormal_detours:
-                    for c in range(C):
-                        partial[c] += prelu_grad_w_term_tiny(gr[c], xr[c])
-                else:
-                    for c in range(C):
-                        partial[c] += prelu_grad_w_term_tiny_plain(gr[c], xr[c])
+            if subnormal_detours and C > 0 and prelu_term_tiny_ok(gr[0], xr[0]) and prelu_terms_tiny(gr, xr, C):
+                for c in range(C):
+                    partial[c] += prelu_grad_w_term_tiny(gr[c], xr[c])
             else:
                 for c in range(C):
                     partial[c] += prelu_grad_w_term(gr[c], xr[c])

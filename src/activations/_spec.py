@@ -519,8 +519,8 @@ TINY_PLAIN_GATES: Dict[str, Tuple[str, ...]] = {
 #: assists").  The other ops keep their tiny blocks on every core: their exact formulas
 #: on subnormal inputs take slower branches (up to 5x on Zen 4); where the detours are
 #: off, a forward whose tiny form has the dtype's slopes forms slope * x with one
-#: FMA (_formulas.pxd tiny_forward_plain, the same bits).  prelu's tiny rows
-#: (_prelu.pxi) run on every core, by that FMA where the detours are off.  hard_swish's forward keeps its tiny blocks on
+#: multiply (_formulas.pxd tiny_forward_plain, the same bits).  prelu's tiny rows
+#: (_prelu.pxi) follow the same switch.  hard_swish's forward keeps its tiny blocks on
 #: every core: its tiny form (_spec.TINY_FORMS) is one division of normal numbers, as
 #: its exact formula on ordinary inputs, where the exact formula on subnormal inputs
 #: divides a subnormal (2x on Zen 4).
