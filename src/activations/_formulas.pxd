@@ -2402,14 +2402,17 @@ cdef inline floating tiny_forward(floating x, double zp, double zn, double vp, d
 
 
 cdef inline floating tiny_forward_plain(floating x, double zp, double zn, double vp, double vn) noexcept nogil:
-    """tiny_forward by the machine's multiply, for cores where subnormal arithmetic is
+    """tiny_forward by the machine's arithmetic, for cores where subnormal arithmetic is
     not slow (`subnormal_detours` off): x * slope is the slope times x rounded once,
     which vtiny_mul forms without subnormal arithmetic (the same bits, signed zeros
-    too), at a fraction of its instructions."""
+    too), at a fraction of its instructions.  Formed as fma(x, slope, -0), the same
+    rounding and sign (-0 leaves every sum, a zero product's sign too): on Zen 5 a
+    multiply of subnormal operands slows a loop by up to 1.4x, an FMA does not
+    (docs/performance-notes.md "Subnormal operands on Zen 5")."""
     cdef floating one = 1, zero = 0
     cdef bint neg = vcopysign(one, x) < zero
     cdef floating f0 = <floating>zn if neg else <floating>zp
-    cdef floating y = x * (<floating>vn if neg else <floating>vp)
+    cdef floating y = vfma(x, <floating>vn if neg else <floating>vp, -zero)
     return f0 if vis_zero(x) | (f0 != zero) else y
 
 
