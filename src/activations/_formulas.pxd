@@ -1985,9 +1985,14 @@ cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept n
         return act_gelu_d(x)
 
 
+# float32 backwards: g times the double derivative, rounded once (docs/api.md "Large
+# and tiny grads": gelu' rounded to float32 first is subnormal or 0 below x = -13.35,
+# -10.24 for the tanh form, where a large g's product is normal; _gelu.h clamps gelu'
+# as far out as g can reach).
+
 cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     if floating is float:
-        return g * act_gelu_grad_f(x)
+        return nan_if_nan(x, <float>(<double>g * act_gelu_grad_fd(x)))
     else:
         return g * act_gelu_grad_d(x)
 
@@ -2001,7 +2006,7 @@ cdef inline floating gelu_tanh_forward(floating x, floating a, floating b) noexc
 
 cdef inline floating gelu_tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     if floating is float:
-        return g * act_gelu_tanh_grad_f(x)
+        return <float>(<double>g * act_gelu_tanh_grad_fd(x))
     else:
         return g * act_gelu_tanh_grad_d(x)
 
