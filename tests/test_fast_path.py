@@ -38,7 +38,6 @@ BLOCKS = 8
 ELEMENTWISE = [
     ("sigmoid", {}, "forward"),
     ("sigmoid", {}, "backward"),
-    ("tanh", {}, "backward"),
     ("log_sigmoid", {}, "forward"),
     ("log_sigmoid", {}, "backward"),
     ("swish", {}, "forward"),                  # op silu

@@ -310,12 +310,11 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z, bi
     cdef floating zero = 0, one = 1
     cdef floating ga = g * a
     cdef bint ga_finite = ga - ga == zero
+    # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
+    cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
+    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
-    # with deep_lanes (a constant; the backwards' a, 1 and 4, is below big_factor), a
-    # deep lane (deep_flag) of p (g a, or g where that overflowed: tanh's 4 g)
-    cdef floating deep = deep_flag(p, -vfabs(z)) if deep_lanes else zero
-    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), zero, deep)
     return (p * (q * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
             else mul2_scaled_down(p, q, t_up, deep))
 
@@ -460,13 +459,9 @@ cdef inline floating tanh_accurate(floating x) noexcept nogil:
 
 
 cdef inline floating tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    # 1 - tanh(x)^2 = 4t / (1 + t)^2 = 4 sigmoid'(2x) with t = exp(-2|x|): no
-    # cancellation; mul_logistic_density forms (4 g) sigmoid'(2x) without rounding a
-    # subnormal sigmoid'(2x) first (docs/api.md "Large and tiny grads": t is subnormal
-    # past |x| = 43.7 / 354, where a large g's product may be normal).  (Blocks with no
-    # rare lane run tanh_backward_fast: "Per-block fast paths" below.)
+    # 1 - tanh(x)^2 = 4t / (1 + t)^2 with t = exp(-2|x|): no cancellation.
     cdef floating two = 2, four = 4
-    return mul_logistic_density(g, four, two * x, True)
+    return g * (four * logistic_density(vexp(-two * vfabs(x))))
 
 
 cdef inline floating tanh_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -894,20 +889,6 @@ cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, f
     cdef floating zero = 0
     cdef floating d = logistic_density(sat_guarded(vexp_normal(-vfabs(x))))
     return g * select_gt(vfabs(x), fast_sat(x), zero, d)
-
-
-cdef inline bint tanh_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
-    cdef floating two = 2
-    return fast_band_rare(two * x)
-
-
-cdef inline floating tanh_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    # sigmoid_backward_fast's 4 sigmoid'(2x), then g: the exact formula's (4 g) sigmoid'(2x)
-    # bit for bit (4 scales exactly; where 4 g overflows it is g (4 sigmoid'(2x)) too)
-    cdef floating zero = 0, two = 2, four = 4
-    cdef floating z = two * x
-    cdef floating d = logistic_density(sat_guarded(vexp_normal(-vfabs(z))))
-    return g * (four * select_gt(vfabs(z), fast_sat(z), zero, d))
 
 
 cdef inline bint sigmoid_backward_from_output_rare(floating g, floating y, floating a, floating b) noexcept nogil:

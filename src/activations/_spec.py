@@ -403,7 +403,6 @@ MEMORY_BOUND_FROM_OUTPUT: Tuple[str, ...] = ("sigmoid", "tanh", "elu", "selu", "
 #: ("Per-block fast paths": why the split never shows in a result).
 FAST_PATHS: Dict[str, Tuple[str, ...]] = {
     "sigmoid": ("forward", "backward", "backward_from_output"),
-    "tanh": ("backward",),
     "swish": ("forward", "backward"),
     "silu": ("forward", "backward"),
     "softplus": ("forward", "backward"),
