@@ -95,7 +95,7 @@ def _softsign_backward_reference(g, x):
     one = x.dtype.type(1)
     r = one / (one + np.abs(x))
     with np.errstate(under="ignore", invalid="ignore"):
-        return g * (r * r)
+        return (g * r) * r
 
 
 @pytest.mark.parametrize("detours", [True, False], ids=["detours_on", "detours_off"])
@@ -118,11 +118,10 @@ def test_softsign_bits(dtype, detours, simd_level, restore_threads):
 
 @pytest.mark.parametrize("dtype", dtype_params())
 def test_softsign_selected_results_are_exact(dtype):
-    """Where the formulas select a result instead of computing it, that result is the
+    """Where the forward selects a result instead of computing it, that result is the
     correctly rounded value of the definition: x itself below 2**-60 (x / (1 + |x|)
-    differs from x by less than |x| 2**-60, far below half an ulp of x), and a signed
-    zero (or NaN for an infinite g) for the backward past 2**76 / 2**538, where
-    r = 1 / (1 + |x|) squared is below half the smallest subnormal."""
+    differs from x by less than |x| 2**-60, far below half an ulp of x).  (The backward
+    selects nothing: (g r) r, r = 1 / (1 + |x|), at every x; test_softsign_bits.)"""
     dtype = np.dtype(dtype)
     fi = np.finfo(dtype)
     x = np.array([fi.smallest_subnormal, fi.smallest_normal, 2.0 ** -61, 2.0 ** -60 * 0.75],
@@ -134,17 +133,6 @@ def test_softsign_selected_results_are_exact(dtype):
         exact = Fraction(float(v)) / (1 + abs(Fraction(float(v))))
         half_ulp = Fraction(float(np.spacing(abs(v)))) / 2
         assert abs(exact - Fraction(float(v))) < half_ulp
-    big = dtype.type(EDGES[dtype][2])
-    xb = np.array([np.nextafter(big, dtype.type(np.inf)), fi.max, -fi.max, -big * 2], dtype)
-    g = np.array([2.5, -1.0, 1.0, -0.5], dtype)
-    got = act.softsign_backward(g, xb)
-    half_smallest = Fraction(float(fi.smallest_subnormal)) / 2
-    one = dtype.type(1)
-    for gi, xi, yi in zip(g, xb, got):
-        r = Fraction(float(one / (one + abs(xi))))         # the formula's rounded r
-        assert r * r < half_smallest                       # r * r rounds to +0
-        assert yi == 0 and np.signbit(yi) == np.signbit(gi)   # a zero of g's sign
-    assert np.isnan(act.softsign_backward(np.array([np.inf], dtype), xb[:1]))[0]
 
 
 def _rounded_mp(f, x, dtype):

@@ -574,27 +574,17 @@ cdef inline floating softsign_forward(floating x, floating a, floating b) noexce
     return vcopysign(one, x) if ax == vinf(x) else q
 
 
-cdef inline floating softsign_square_underflows(floating like) noexcept nogil:
-    """2**76 / 2**538: past |x| > this, r = 1 / (1 + |x|) <= 2**-76 / 2**-538 and r * r
-    rounds to +0 (below half the smallest subnormal)."""
-    if floating is float:
-        return <float>7.555786372591432e+22
-    else:
-        return <double>8.997827589086393e+161
-
-
 cdef inline floating softsign_backward(floating g, floating x, floating a, floating b) noexcept nogil:
-    # (1 / (1 + |x|))^2 rather than 1 / (1 + |x|)^2: the square of the reciprocal
-    # underflows gracefully where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32).
-    # An underflowing product is slow (1.8x on Zen 4, also masked off), so where selects
-    # are masked instructions (as in the forward) r is +0 where r * r rounds to +0, by a
-    # bit select (with `?:` GCC masks the product instead).
-    cdef floating one = 1, zero = 0
-    cdef floating ax = vfabs(x)
-    cdef floating r = one / (one + ax)
-    if ACT_MASK_SELECTS:
-        r = select_gt(ax, softsign_square_underflows(x), zero, r)
-    return g * (r * r)
+    # (g r) r, r = 1 / (1 + |x|): the square of the reciprocal underflows gracefully
+    # where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32), and g r first keeps a
+    # large g's product exact where r * r alone would be subnormal or 0 (docs/api.md
+    # "Large and tiny grads"; r <= 1: g r cannot overflow).  Where the product
+    # underflows (huge |x|) it is slow on AMD Zen 4 and 5 (also masked off); a select
+    # of r = 0 there would need |g| in its test, which costs ordinary data more
+    # (docs/performance-notes.md "Large grads at underflowing derivatives: tanh, ...").
+    cdef floating one = 1
+    cdef floating r = one / (one + vfabs(x))
+    return (g * r) * r
 
 
 cdef inline floating softsign_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -1965,8 +1955,10 @@ cdef inline floating tanhshrink_forward(floating x, floating a, floating b) noex
 
 
 cdef inline floating tanhshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
+    # (g th) th: th * th would be subnormal or 0 at tiny x, where a large g's product is
+    # normal (docs/api.md "Large and tiny grads"); |th| <= 1: g th cannot overflow
     cdef floating th = tanh_accurate(x)
-    return g * (th * th)                      # 1 - (1 - tanh^2)
+    return (g * th) * th                      # 1 - (1 - tanh^2)
 
 
 # ----------------------------------------------------------------- softshrink (a = lambd)
@@ -2040,9 +2032,14 @@ cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept n
         return act_gelu_d(x)
 
 
+# float32 backwards: g times the double derivative, rounded once (docs/api.md "Large
+# and tiny grads": gelu' rounded to float32 first is subnormal or 0 below x = -13.35,
+# -10.24 for the tanh form, where a large g's product is normal; _gelu.h clamps gelu'
+# as far out as g can reach).
+
 cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     if floating is float:
-        return g * act_gelu_grad_f(x)
+        return nan_if_nan(x, <float>(<double>g * act_gelu_grad_fd(x)))
     else:
         return g * act_gelu_grad_d(x)
 
@@ -2056,7 +2053,7 @@ cdef inline floating gelu_tanh_forward(floating x, floating a, floating b) noexc
 
 cdef inline floating gelu_tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     if floating is float:
-        return g * act_gelu_tanh_grad_f(x)
+        return <float>(<double>g * act_gelu_tanh_grad_fd(x))
     else:
         return g * act_gelu_tanh_grad_d(x)
 

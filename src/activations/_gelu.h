@@ -411,11 +411,12 @@ ACT_INLINE double act_gelu_tanh_grad_d(double x)
  * makes GCC carry the select through every later operation: 8 blends per vector), so
  * NaN becomes AMAX too: the float32 results put NaN back (act_gelu_nan_f); the `_fd`
  * forms are for finite x (geglu passes infinities and NaN to the float32 forms). */
-ACT_INLINE float act_gelu_abs_clamped_f(float x)
+ACT_INLINE float act_gelu_abs_clamped_to_f(float x, float amax_f)
 {
-    uint32_t a = act_asuint_f(x) & 0x7fffffffu, amax = act_asuint_f(ACT_GELU_AMAX_F);
+    uint32_t a = act_asuint_f(x) & 0x7fffffffu, amax = act_asuint_f(amax_f);
     return act_asfloat_u(a < amax ? a : amax);
 }
+ACT_INLINE float act_gelu_abs_clamped_f(float x) { return act_gelu_abs_clamped_to_f(x, ACT_GELU_AMAX_F); }
 
 /* y, or x where x is NaN */
 ACT_INLINE float act_gelu_nan_f(float x, float y) { return x == x ? y : x; }
@@ -432,7 +433,7 @@ ACT_INLINE double act_gelu_tail_ratio_f(double a)
  * s = a^2 + 2 n ln2 (|s| <= ln2; a^2 is exact, the one-step reduction is off by
  * |n| ulp(2 ln2) <= 2e-14), exp(-a^2/2) = 2^n exp(-s/2).  The shifter carries the
  * exponent bias in its low bits, so kd's low 12 bits are n + 1023, the bits of 2^n
- * once shifted into the exponent field (n >= -113 here). */
+ * once shifted into the exponent field (n >= -988 here: a <= FAR_AMAX, the largest a it is given). */
 #define ACT_GELU_SHIFTER_F (0x1.8p52 + 1023.0)
 ACT_INLINE double act_gelu_gauss_f(double a)
 {
@@ -463,9 +464,15 @@ ACT_INLINE double act_gelu_fd(float x)
 }
 ACT_INLINE float act_gelu_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_fd(x)); }
 
+/* gelu' clamps a further out, at GRAD_AMAX: the backward multiplies the double gelu'
+ * by g (up to float32's largest) before its one rounding, and g gelu'(x) is a float32
+ * number down to x = -19.5 (gelu'(-20) = -1.1e-86: times 3.4e38 below half the least
+ * subnormal).  P, fitted for a <= 15, extrapolates to within 2.4e-11 relative there
+ * (mpmath, docs/performance-notes.md), and a^2/2 <= 200 keeps 2^n normal. */
+#define ACT_GELU_GRAD_AMAX_F 20.0f
 ACT_INLINE double act_gelu_grad_fd(float x)
 {
-    double a = (double)act_gelu_abs_clamped_f(x);
+    double a = (double)act_gelu_abs_clamped_to_f(x, ACT_GELU_GRAD_AMAX_F);
     double m = act_gelu_gauss_f(a)
              * ACT_FMA_D(-a, ACT_GELU_INV_SQRT_2PI_D, act_gelu_tail_ratio_f(a));
     return x < 0.0f ? m : 1.0 - m;
