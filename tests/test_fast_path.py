@@ -278,8 +278,9 @@ def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
 @pytest.mark.parametrize("dtype", dtype_params())
 @pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
 def test_gated_look_ahead_across_rows(name, direction, dtype, simd_level, restore_threads):
-    """One thread's run of rows two whole blocks long: a row's last fast block ORs the
-    next row's first block's predicate (gated_chunk's look-ahead across runs).  Rows
+    """One thread's run of rows two whole blocks long: in the forward a row's last fast
+    block ORs the next row's first block's predicate (gated_chunk's look-ahead across
+    runs; the backward does not, and is checked the same way).  Rows
     with a rare lane in their first block (after an ordinary row), or in their last
     (the next row then takes a pass of its own), give each row's bits as a call on that
     row alone, where no look-ahead crosses rows."""

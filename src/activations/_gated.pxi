@@ -19,7 +19,7 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
     cdef Py_ssize_t nruns, run_len, nblk, nunits, u, r, j, start, len_
     cdef Py_ssize_t a_off, h_off, b_gap, total = outer * half * inner
     cdef floating carry = -1
-    if not gated_chunk(direction, op, x, x, g, out, out, 0, NULL, NULL, NULL, NULL):
+    if not gated_chunk(direction, op, x, x, g, out, out, 0, NULL, NULL, NULL):
         return False
     if inner == 1:
         nruns, run_len, b_gap = outer, half, half
@@ -65,24 +65,21 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
                             floating* out, Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t run_len,
                             Py_ssize_t half, Py_ssize_t inner, Py_ssize_t b_gap,
                             floating* carry, bint has_next) noexcept nogil:
-    """Block u % nblk of run u // nblk; with has_next, unit u + 1's first block (if
-    whole) is looked ahead into through carry (gated_chunk)."""
+    """Block u % nblk of run u // nblk; with has_next, the forward looks ahead into unit
+    u + 1's first block (if whole) through carry (gated_chunk)."""
     cdef Py_ssize_t a_off, h_off, na_off, nh_off
     cdef Py_ssize_t len_ = unit_place(u, nblk, run_len, half, inner, &a_off, &h_off)
     cdef const floating* na = NULL
     cdef const floating* nb = NULL
-    cdef const floating* ng = NULL
-    if has_next and unit_place(u + 1, nblk, run_len, half, inner, &na_off, &nh_off) >= FAST_BLOCK:
-        na = x + na_off
-        nb = x + na_off + b_gap
-        if direction != FORWARD:
-            ng = g + nh_off
     if direction == FORWARD:
+        if has_next and unit_place(u + 1, nblk, run_len, half, inner, &na_off, &nh_off) >= FAST_BLOCK:
+            na = x + na_off
+            nb = x + na_off + b_gap
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_,
-                    na, nb, ng, carry)
+                    na, nb, carry)
     else:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, g + h_off,
-                    out + a_off, out + a_off + b_gap, len_, na, nb, ng, carry)
+                    out + a_off, out + a_off + b_gap, len_, NULL, NULL, NULL)
 
 
 # ---------------------------------------------------------------- entry points
