@@ -275,40 +275,6 @@ def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
                    np.concatenate([finite, finite], axis=-1))
 
 
-@pytest.mark.parametrize("dtype", dtype_params())
-@pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
-def test_gated_look_ahead_across_rows(name, direction, dtype, simd_level, restore_threads):
-    """One thread's run of rows two whole blocks long: in the forward a row's last fast
-    block ORs the next row's first block's predicate (gated_chunk's look-ahead across
-    runs; the backward does not, and is checked the same way).  Rows
-    with a rare lane in their first block (after an ordinary row), or in their last
-    (the next row then takes a pass of its own), give each row's bits as a call on that
-    row alone, where no look-ahead crosses rows."""
-    act.set_num_threads(1)
-    half, rows = 2 * BLOCK, 12
-    x, _ = _ordinary(dtype, rows * 2 * half, seed=8)
-    x = x.reshape(rows, 2 * half)
-    g, _ = _ordinary(dtype, rows * half, seed=9)
-    g = g.reshape(rows, half)
-    values = np.array(RARE[np.dtype(dtype)], dtype)
-    rng = np.random.default_rng(10)
-    for r in (1, 3, 4, 6, 9, 11):
-        # every rare value in a and in b of the first block; row 6 also in its last
-        # block (row 7 ordinary)
-        lanes = rng.choice(BLOCK, 2 * values.size, replace=False)
-        x[r, lanes[:values.size]] = values
-        x[r, half + lanes[values.size:]] = values
-        if r == 6:
-            x[r, [half - 1, 2 * half - 2]] = values[:2]
-    run = _gate_call(name, direction, g)
-    whole = run(x)
-    for r in range(rows):
-        alone = _gate_call(name, direction, g[r:r + 1])(x[r:r + 1])
-        assert same_bits(whole[r:r + 1], alone), f"row {r}"
-    if direction == "backward":
-        assert same_bits(run(x.copy(), in_place=True), whole), "in place"
-
-
 # ------------------------------------------------------- saturated inputs, from y
 # Past |z| > FAST_SAT (256 / 2048) the fast formulas select the exact formulas' limits
 # (_formulas.pxd "Per-block fast paths"), so huge inputs and infinities run fast blocks.

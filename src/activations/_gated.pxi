@@ -18,8 +18,7 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
                     int nthreads) noexcept nogil:
     cdef Py_ssize_t nruns, run_len, nblk, nunits, u, r, j, start, len_
     cdef Py_ssize_t a_off, h_off, b_gap, total = outer * half * inner
-    cdef floating carry = -1
-    if not gated_chunk(direction, op, x, x, g, out, out, 0, NULL, NULL, NULL):
+    if not gated_chunk(direction, op, x, x, g, out, out, 0):
         return False
     if inner == 1:
         nruns, run_len, b_gap = outer, half, half
@@ -29,57 +28,32 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
     nunits = nruns * nblk
     if nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
-            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap,
-                       NULL, False)
-    elif run_len >= FAST_BLOCK:
-        # one thread: each unit's last block looks ahead into the next unit's first
-        for u in range(nunits):
-            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap,
-                       &carry, u + 1 < nunits)
+            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap)
     else:
-        # runs shorter than a block have no whole block to look ahead from (and the
-        # next unit's place costs divisions per run: axis=1 gates, runs of `inner`)
         for u in range(nunits):
-            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap,
-                       NULL, False)
+            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap)
     return True
-
-
-cdef inline Py_ssize_t unit_place(Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t run_len,
-                                  Py_ssize_t half, Py_ssize_t inner,
-                                  Py_ssize_t* a_off, Py_ssize_t* h_off) noexcept nogil:
-    """Where block u % nblk of run u // nblk starts in x (a_off) and in the half-size
-    array (h_off); its length."""
-    cdef Py_ssize_t r = u // nblk
-    cdef Py_ssize_t start = (u % nblk) * GATE_BLOCK
-    if inner == 1:
-        a_off[0] = r * 2 * half + start          # x[o, start:]
-        h_off[0] = r * half + start              # half-size array [o, start:]
-    else:
-        a_off[0] = ((r // half) * 2 * half + r % half) * inner + start   # x[o, l, start:]
-        h_off[0] = r * inner + start
-    return min(<Py_ssize_t>GATE_BLOCK, run_len - start)
 
 
 cdef inline void gated_unit(int direction, int op, const floating* x, const floating* g,
                             floating* out, Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t run_len,
-                            Py_ssize_t half, Py_ssize_t inner, Py_ssize_t b_gap,
-                            floating* carry, bint has_next) noexcept nogil:
-    """Block u % nblk of run u // nblk; with has_next, the forward looks ahead into unit
-    u + 1's first block (if whole) through carry (gated_chunk)."""
-    cdef Py_ssize_t a_off, h_off, na_off, nh_off
-    cdef Py_ssize_t len_ = unit_place(u, nblk, run_len, half, inner, &a_off, &h_off)
-    cdef const floating* na = NULL
-    cdef const floating* nb = NULL
+                            Py_ssize_t half, Py_ssize_t inner, Py_ssize_t b_gap) noexcept nogil:
+    """Block u % nblk of run u // nblk."""
+    cdef Py_ssize_t r = u // nblk
+    cdef Py_ssize_t start = (u % nblk) * GATE_BLOCK
+    cdef Py_ssize_t len_ = min(<Py_ssize_t>GATE_BLOCK, run_len - start)
+    cdef Py_ssize_t a_off, h_off
+    if inner == 1:
+        a_off = r * 2 * half + start          # x[o, start:]
+        h_off = r * half + start              # half-size array [o, start:]
+    else:
+        a_off = ((r // half) * 2 * half + r % half) * inner + start   # x[o, l, start:]
+        h_off = r * inner + start
     if direction == FORWARD:
-        if has_next and unit_place(u + 1, nblk, run_len, half, inner, &na_off, &nh_off) >= FAST_BLOCK:
-            na = x + na_off
-            nb = x + na_off + b_gap
-        gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_,
-                    na, nb, carry)
+        gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_)
     else:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, g + h_off,
-                    out + a_off, out + a_off + b_gap, len_, NULL, NULL, NULL)
+                    out + a_off, out + a_off + b_gap, len_)
 
 
 # ---------------------------------------------------------------- entry points
