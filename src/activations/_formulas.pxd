@@ -2004,6 +2004,7 @@ cdef inline floating threshold_backward(floating g, floating x, floating a, floa
 cdef extern from "_gelu.h" nogil:
     double act_gelu_fd(float x) noexcept
     double act_gelu_grad_fd(float x) noexcept
+    double act_gelu_grad_wide_fd(float x) noexcept
     double act_gelu_far_fd(float x) noexcept
     double act_gelu_grad_far_fd(float x) noexcept
     double act_gelu_far_sat_fd(float x, double y) noexcept
@@ -2039,7 +2040,7 @@ cdef inline floating gelu_forward(floating x, floating a, floating b) noexcept n
 
 cdef inline floating gelu_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     if floating is float:
-        return nan_if_nan(x, <float>(<double>g * act_gelu_grad_fd(x)))
+        return nan_if_nan(x, <float>(<double>g * act_gelu_grad_wide_fd(x)))
     else:
         return g * act_gelu_grad_d(x)
 

@@ -464,20 +464,24 @@ ACT_INLINE double act_gelu_fd(float x)
 }
 ACT_INLINE float act_gelu_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_fd(x)); }
 
-/* gelu' clamps a further out, at GRAD_AMAX: the backward multiplies the double gelu'
+ACT_INLINE double act_gelu_grad_clamped_fd(float x, float amax_f)
+{
+    double a = (double)act_gelu_abs_clamped_to_f(x, amax_f);
+    double m = act_gelu_gauss_f(a)
+             * ACT_FMA_D(-a, ACT_GELU_INV_SQRT_2PI_D, act_gelu_tail_ratio_f(a));
+    return x < 0.0f ? m : 1.0 - m;
+}
+/* clamped at AMAX, as act_gelu_fd: geglu's backward takes both for the same a, and
+ * the same clamped a lets the compiler share one exp(-a^2/2) between them */
+ACT_INLINE double act_gelu_grad_fd(float x) { return act_gelu_grad_clamped_fd(x, ACT_GELU_AMAX_F); }
+ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
+/* gelu's backward clamps a further out, at GRAD_AMAX: it multiplies the double gelu'
  * by g (up to float32's largest) before its one rounding, and g gelu'(x) is a float32
  * number down to x = -19.5 (gelu'(-20) = -1.1e-86: times 3.4e38 below half the least
  * subnormal).  P, fitted for a <= 15, extrapolates to within 2.4e-11 relative there
  * (mpmath, docs/performance-notes.md), and a^2/2 <= 200 keeps 2^n normal. */
 #define ACT_GELU_GRAD_AMAX_F 20.0f
-ACT_INLINE double act_gelu_grad_fd(float x)
-{
-    double a = (double)act_gelu_abs_clamped_to_f(x, ACT_GELU_GRAD_AMAX_F);
-    double m = act_gelu_gauss_f(a)
-             * ACT_FMA_D(-a, ACT_GELU_INV_SQRT_2PI_D, act_gelu_tail_ratio_f(a));
-    return x < 0.0f ? m : 1.0 - m;
-}
-ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
+ACT_INLINE double act_gelu_grad_wide_fd(float x) { return act_gelu_grad_clamped_fd(x, ACT_GELU_GRAD_AMAX_F); }
 
 /* ---- float32 gelu and gelu' beyond -AMAX, for geglu ----------------------------------
  * Past -AMAX gelu(x) and gelu'(x) underflow float32 by themselves, but geglu multiplies
