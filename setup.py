@@ -104,6 +104,7 @@ def generate_elementwise_pxi():
                                ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"],
                                SAT=spec["FAST_SAT_PATHS"], NEG=spec["FAST_NEG_PATHS"],
                                WIDE=spec["WIDE_PATHS"], NEG_FORMS=spec["NEG_FORMS"],
+                               NEG_PLAIN=spec["NEG_PLAIN"],
                                TINY_PLAIN=spec["TINY_PLAIN_GATES"],
                                SAT_RUNS=spec["FAST_SAT_RUNS"])
     target = os.path.join(PKG, "_elementwise.pxi")

@@ -823,8 +823,9 @@ def _against_exact_blocks(name, params, direction, dtype, x, g, lanes, exact_lan
 # subnormal results, past the scaled exp's clamp; the first half also -max, -inf and
 # grads of 2**100, lanes that some ops' blocks leave to the other paths), then the same
 # with a lane at -DEEP_NEG itself in every other block (those blocks exact); the other
-# lanes must be the same bits, in place too, at every SIMD level, and the finite ones
-# within the documented bound of the references.
+# lanes must be the same bits, in place too, at every SIMD level, with the subnormal
+# detours on and off (off: _spec.NEG_PLAIN's forms scale down by one FMA), and the
+# finite ones within the documented bound of the references.
 
 NEG_FORMS = [
     ("mish", {}, "forward"), ("mish", {}, "backward"),
@@ -884,7 +885,7 @@ def _deep_negative(dtype, n, seed, deep=None, scale=1.0):
 @pytest.mark.parametrize("name, params, direction", NEG_FORMS,
                          ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}-{d}"
                               for n, p, d in NEG_FORMS])
-def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_level):
+def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_level, detours):
     if direction not in _spec.NEG_FORMS.get(_neg_op(name, params), ()):
         pytest.skip("no deep-negative blocks")
     n = BLOCKS * BLOCK + 5

@@ -21,7 +21,7 @@
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  vexp_scaled_up_deep, deep_down, scale_down,
-                                 times_scale_down, times_scale_down_finite,
+                                 times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
@@ -1392,7 +1392,8 @@ cdef inline floating swiglu_gate_grad_b_lim(floating g, floating a, floating b) 
 # above): lanes with the sigmoid's argument below -DEEP_NEG and the factors of t_up below
 # big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).  Their exp is
 # vexp_deep_up (the argument z, below -DEEP_NEG, is -|z|), and v * t_up, below 2**32 /
-# 2**69, is finite: times_scale_down_finite.
+# 2**69, is finite: times_scale_down_finite (by one FMA in the elementwise forms' plain
+# loops, deep_scale_down).
 
 cdef inline bint deep_neg_factor_rare(floating v) noexcept nogil:
     """Not |v| < big_factor (NaN: True): a factor that mul_scaled_down scales first."""
@@ -1403,14 +1404,23 @@ cdef inline bint glu_gate_neg_rare(floating a, floating b) noexcept nogil:
     return deep_neg_rare(b) | deep_neg_factor_rare(a)
 
 
-cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
+cdef inline floating deep_scale_down(floating v, bint finite, bint plain) noexcept nogil:
+    """times_scale_down(v) (_finite where finite) for the deep-negative forms, by one FMA
+    where plain (both constants at each call): the elementwise forms' loops that run
+    while subnormal_detours is off (_vmath.h act_scale_down_plain; the same bits)."""
+    if plain:
+        return times_scale_down_plain(v, finite)
+    return times_scale_down_finite(v) if finite else times_scale_down(v)
+
+
+cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo, bint plain) noexcept nogil:
     """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
-    return times_scale_down_finite(v * vexp_deep_up(z, zlo))
+    return deep_scale_down(v * vexp_deep_up(z, zlo), True, plain)
 
 
 cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid_deep_neg(a, b, zero)
+    return mul_sigmoid_deep_neg(a, b, zero, False)
 
 
 cdef inline bint glu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1425,7 +1435,7 @@ cdef inline floating glu_gate_grad_a_neg(floating g, floating a, floating b) noe
 cdef inline floating glu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
     # mul_logistic_density's mul2_scaled_down(g * a, 1, t_up) = mul_scaled_down(g * a, t_up)
     cdef floating zero = 0
-    return mul_sigmoid_deep_neg(g * a, b, zero)
+    return mul_sigmoid_deep_neg(g * a, b, zero, False)
 
 
 cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
@@ -1435,7 +1445,7 @@ cdef inline bint swiglu_gate_neg_rare(floating a, floating b) noexcept nogil:
 
 cdef inline floating swiglu_gate_neg(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid_deep_neg(a * b, a, zero)
+    return mul_sigmoid_deep_neg(a * b, a, zero, False)
 
 
 cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1446,19 +1456,19 @@ cdef inline bint swiglu_gate_grad_neg_rare(floating g, floating a, floating b) n
     return deep_neg_rare(a) | deep_neg_factor_rare(a * g) | deep_neg_factor_rare((g * b) * (one + a))
 
 
-cdef inline floating mul_swish_derivative_deep_neg(floating v, floating z, floating zlo) noexcept nogil:
+cdef inline floating mul_swish_derivative_deep_neg(floating v, floating z, floating zlo, bint plain) noexcept nogil:
     """mul_swish_derivative(v, z, zlo) on a deep-negative lane (1 + t = 1): its scaled
     branch mul_scaled_down(v, t_up * (1 + z)), or where t_up = 0 its limit v * 0."""
     # t_up > 0 only from z = -148.4 / -1100.9 up: |1 + z| below 149 / 1101, the product finite
     cdef floating zero = 0, one = 1
     cdef floating t_up = vexp_deep_up(z, zlo)
-    return v * zero if t_up == zero else times_scale_down_finite(v * (t_up * (one + z)))
+    return v * zero if t_up == zero else deep_scale_down(v * (t_up * (one + z)), True, plain)
 
 
 cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
     # mul_swish_derivative(g * b, a, 0)
     cdef floating zero = 0
-    return mul_swish_derivative_deep_neg(g * b, a, zero)
+    return mul_swish_derivative_deep_neg(g * b, a, zero, False)
 
 
 cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) noexcept nogil:
@@ -1469,11 +1479,12 @@ cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) 
 # _elementwise.pxi.tp chunk_loop's `neg_form`): whole blocks of NAME_DIR_neg_lane inputs
 # run NAME_DIR_neg, the exact formula with 1 + t = 1 folded in (as the gates' above), bit
 # for bit: one product with t_up (or the exp's factor) rounded into the subnormal range
-# once by times_scale_down, no division, no guarded t.  A lane needs the sigmoid's (or
-# the exp's) argument in [-FAST_SAT, -DEEP_NEG) (deep_neg_lane) and, for a factor of
-# t_up that mul_scaled_down would scale first, that factor below big_factor (NaN,
-# infinities: not a lane).  The
-# rest of each exact formula (its threshold and NaN selects) stays as it is.
+# once by times_scale_down (with `plain`, _spec.NEG_PLAIN's loops while
+# subnormal_detours is off: by one FMA, deep_scale_down), no division, no guarded t.  A
+# lane needs the sigmoid's (or the exp's) argument in [-FAST_SAT, -DEEP_NEG)
+# (deep_neg_lane) and, for a factor of t_up that mul_scaled_down would scale first, that
+# factor below big_factor (NaN, infinities: not a lane).  The rest of each exact formula
+# (its threshold and NaN selects) stays as it is.
 
 cdef inline bint deep_neg_lane(floating z) noexcept nogil:
     """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
@@ -1493,21 +1504,21 @@ cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) no
     return deep_neg_lane(x)
 
 
-cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     # mul_sigmoid(1, x, 0): q = (1 t_up) / 1
     cdef floating zero = 0, one = 1
-    return mul_sigmoid_deep_neg(one, x, zero)
+    return mul_sigmoid_deep_neg(one, x, zero, plain)
 
 
 cdef inline bint sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x)
 
 
-cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     # mul_logistic_density(g, 1, x): g 1 = g, its scaled branch's mul_scaled_down(g, t_up)
     # (sigmoid'(x) = t there), as mul_exp's
     cdef floating zero = 0, one = 1
-    return mul_exp_deep_neg(g, one, x, zero, True)
+    return mul_exp_deep_neg(g, one, x, zero, True, plain)
 
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
@@ -1515,63 +1526,63 @@ cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexc
     return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
 
 
-cdef inline floating silu_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating silu_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid_deep_neg(x, x, zero)
+    return mul_sigmoid_deep_neg(x, x, zero, plain)
 
 
 cdef inline bint swish_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     return deep_neg_lane(x * a) & (vfabs(x) < big_factor(x))
 
 
-cdef inline floating swish_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating swish_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating z = x * a
-    return mul_sigmoid_deep_neg(x, z, exact_error(two_prod_err(x, a, z)))
+    return mul_sigmoid_deep_neg(x, z, exact_error(two_prod_err(x, a, z)), plain)
 
 
 cdef inline bint silu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x)
 
 
-cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_swish_derivative_deep_neg(g, x, zero)
+    return mul_swish_derivative_deep_neg(g, x, zero, plain)
 
 
 cdef inline bint swish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x * a)
 
 
-cdef inline floating swish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating swish_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating z = x * a
-    return mul_swish_derivative_deep_neg(g, z, exact_error(two_prod_err(x, a, z)))
+    return mul_swish_derivative_deep_neg(g, z, exact_error(two_prod_err(x, a, z)), plain)
 
 
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x * a)
 
 
-cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating z = x * a
-    return g if z > b else mul_sigmoid_deep_neg(g, z, exact_error(two_prod_err(x, a, z)))
+    return g if z > b else mul_sigmoid_deep_neg(g, z, exact_error(two_prod_err(x, a, z)), plain)
 
 
 cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x)
 
 
-cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     # a = 1 (_spec.FAST_UNIT): z = x, zlo = 0 known when compiled (swish's general form
     # with its zlo costs silu's 1.6x here)
     cdef floating zero = 0
-    return g if x > b else mul_sigmoid_deep_neg(g, x, zero)
+    return g if x > b else mul_sigmoid_deep_neg(g, x, zero, plain)
 
 
 cdef inline bint log_sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
     return deep_neg_lane(x)
 
 
-cdef inline floating log_sigmoid_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating log_sigmoid_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     # x - t with t < 2**-92 / 2**-923 below half an ulp of |x| >= 64 / 640: x (-inf too)
     return x
 
@@ -1580,39 +1591,40 @@ cdef inline bint log_sigmoid_backward_neg_lane(floating g, floating x, floating 
     return deep_neg_lane(x)
 
 
-cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating log_sigmoid_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     # g * (1 / (1 + t)) with 1 + t = 1
     cdef floating one = 1
     return g * one
 
 
 cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floating lo,
-                                     bint small_a) noexcept nogil:
+                                     bint small_a, bint plain) noexcept nogil:
     """mul_exp(g, a, x, lo) below -DEEP_NEG (t_up below scaled_tiny) for |g| below
     big_factor: its mul_scaled_down(g, a * t_up).  small_a (a constant at each call):
     |a| <= 2, the product below 2**33 / 2**70, finite (times_scale_down_finite); else a
-    may be large and the product overflow (times_scale_down keeps the infinity)."""
+    may be large and the product overflow (times_scale_down keeps the infinity).  plain:
+    deep_scale_down."""
     cdef floating v = g * (a * vexp_deep_up(x, lo))
-    return times_scale_down_finite(v) if small_a else times_scale_down(v)
+    return deep_scale_down(v, small_a, plain)
 
 
 cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x)
 
 
-cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, a, x, zero, False)     # alpha: any
+    return mul_exp_deep_neg(g, a, x, zero, False, plain)     # alpha: any
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
     return deep_neg_grad_lane(g, x)
 
 
-cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, scale_alpha, x, zero, True)
+    return mul_exp_deep_neg(g, scale_alpha, x, zero, True, plain)
 
 
 cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1628,13 +1640,13 @@ cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floa
     return (x > lo) & (x < hi) & (vfabs(g) < big_factor(g))
 
 
-cdef inline floating celu_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating celu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     # celu_backward's q and lo; x > 0 (a negative alpha) keeps its g
     cdef floating one = 1
     cdef floating q = x / a
     cdef floating p = q * a
     cdef floating lo = exact_error(((x - p) - two_prod_err(q, a, p)) / a)
-    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo, True)
+    return g if x > 0 else mul_exp_deep_neg(g, one, q, lo, True, plain)
 
 
 cdef inline floating softplus_deep_neg(floating like) noexcept nogil:
@@ -1651,11 +1663,11 @@ cdef inline bint softplus_forward_neg_lane(floating x, floating a, floating b) n
     return (z < softplus_deep_neg(x)) & (z >= -fast_sat(x))
 
 
-cdef inline floating softplus_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating softplus_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     # softplus_forward's times_scale_down(e_up / a), and its threshold select
     cdef floating z = x * a
     cdef floating e_up = vexp_deep_up(z, exact_error(two_prod_err(x, a, z)))   # z < -72 / -672
-    return x if z > b else times_scale_down(e_up / a)
+    return x if z > b else deep_scale_down(e_up / a, False, plain)
 
 
 # ----------------------------------------------------------------- hard_swish
@@ -1852,7 +1864,7 @@ cdef inline bint mish_backward_neg_lane(floating g, floating x, floating a, floa
     return x < deep_neg(x)
 
 
-cdef inline floating mish_forward_neg(floating x, floating a, floating b) noexcept nogil:
+cdef inline floating mish_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0, two = 2
     cdef floating t_up, y
     if floating is float:
@@ -1862,7 +1874,7 @@ cdef inline floating mish_forward_neg(floating x, floating a, floating b) noexce
     return vcopysign(zero, x) if t_up == 0 else times_scale_down(y)
 
 
-cdef inline floating mish_backward_neg(floating g, floating x, floating a, floating b) noexcept nogil:
+cdef inline floating mish_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     # num = t_up ((t + 2) n2 + 4x (1 + t)) with t + 2 = n2 = 2, 1 + t = 1; den = n2^2 = 4
     cdef floating zero = 0, four = 4
     cdef floating t_up = vexp_deep_up(x, zero)    # x < -DEEP_NEG: -|x| = x

@@ -547,7 +547,8 @@ TINY_FORMS: Dict[str, Tuple[str, ...]] = {"hard_swish": ("forward",), "mish": ("
 #: inputs, below -DEEP_NEG (-64 / -640; a scalar look at the block's first lane, then
 #: one predicate pass), run NAME_DIRECTION_neg in _formulas.pxd: the exact formula with
 #: exp(x), which vanishes against 1 or 2 there, folded in and its final scale-down by
-#: integer operations, the same bits without an underflowing product or a division
+#: integer operations (or one FMA: NEG_PLAIN below), the same bits without an
+#: underflowing product or a division
 #: (_elementwise.pxi.tp chunk_loop; before the fast path's predicate pass).
 NEG_FORMS: Dict[str, Tuple[str, ...]] = {
     "mish": ("forward", "backward"),
@@ -560,6 +561,15 @@ NEG_FORMS: Dict[str, Tuple[str, ...]] = {
     "selu": ("backward",),
     "celu": ("backward",),
 }
+
+#: Ops and directions of NEG_FORMS whose deep-negative blocks, where subnormal arithmetic
+#: is not slow (`subnormal_detours` off), run NAME_DIRECTION_neg with plain = 1 (in an
+#: outlined NAME_DIRECTION_neg_plain_loop): the final scale-down by one FMA instead of
+#: integer operations, the same bits (_vmath.h act_scale_down_plain; the baseline level,
+#: without FMA, keeps the integer form).  Every neg form takes `plain`; log_sigmoid's
+#: (no scale-down) and mish's (not measured) ignore it.
+NEG_PLAIN: Dict[str, Tuple[str, ...]] = {
+    op: NEG_FORMS[op] for op in ("sigmoid", "silu", "swish", "softplus", "elu", "selu", "celu")}
 
 
 def gate_ops() -> Tuple[str, ...]:

@@ -355,6 +355,34 @@ ACT_INLINE double act_scale_down_d(double v) { return act_scale_down_impl_d(v, 0
 ACT_INLINE float act_scale_down_finite_f(float v) { return act_scale_down_impl_f(v, 1); }
 ACT_INLINE double act_scale_down_finite_d(double v) { return act_scale_down_impl_d(v, 1); }
 
+/* act_scale_down_plain(v) = act_scale_down(v) bit for bit, for cores whose subnormal
+ * arithmetic is not slow (the deep-negative tier's `subnormal_detours` off): where the
+ * level has FMA, fma(v, 2^-64, -0) rounds the exact v 2^-64 once, as act_scale_down does
+ * (adding -0 changes no value and no zero's sign; inf and NaN pass), in one instruction
+ * against about nine.  On Zen 5 an FMA that rounds into the subnormal range costs as a
+ * normal one, a multiply up to 3x (docs/performance-notes.md "Subnormal operands on Zen
+ * 5"); on Intel both take an assist, hence the switch.  The baseline level (no FMA, where
+ * a multiply would be the slow one) keeps the integer form; `finite` as above. */
+ACT_INLINE float act_scale_down_plain_f(float v, int finite)
+{
+#if ACT_HAVE_FMA
+    (void)finite;
+    return __builtin_fmaf(v, 0x1p-64f, -0.0f);
+#else
+    return act_scale_down_impl_f(v, finite);
+#endif
+}
+
+ACT_INLINE double act_scale_down_plain_d(double v, int finite)
+{
+#if ACT_HAVE_FMA
+    (void)finite;
+    return __builtin_fma(v, 0x1p-512, -0.0);
+#else
+    return act_scale_down_impl_d(v, finite);
+#endif
+}
+
 /* act_scale_down_rn(p, e) = (p + e) * 2^-64 (2^-512) rounded once, for p = a * b as
  * rounded and e its exact residual (two_prod): act_scale_down(p), but where |p| * 2^85
  * (2^562), the result in units of the subnormal grid, is a tie (k + 1/2 exactly), e

@@ -33,6 +33,8 @@ cdef extern from "_vmath.h" nogil:
     double act_scale_down_d(double v) noexcept
     float act_scale_down_finite_f(float v) noexcept
     double act_scale_down_finite_d(double v) noexcept
+    float act_scale_down_plain_f(float v, int finite) noexcept
+    double act_scale_down_plain_d(double v, int finite) noexcept
     float act_scale_down_rn_f(float p, float e) noexcept
     float act_select_ge_f(float v, float bound, float a, float b) noexcept
     double act_select_ge_d(double v, double bound, double a, double b) noexcept
@@ -184,6 +186,16 @@ cdef inline floating times_scale_down_finite(floating v) noexcept nogil:
         return act_scale_down_finite_f(v)
     else:
         return act_scale_down_finite_d(v)
+
+
+cdef inline floating times_scale_down_plain(floating v, bint finite) noexcept nogil:
+    """times_scale_down(v) (times_scale_down_finite where finite, a constant) bit for bit,
+    by one FMA where the level has one: for cores whose subnormal arithmetic is not slow
+    (subnormal_detours off; _vmath.h act_scale_down_plain)."""
+    if floating is float:
+        return act_scale_down_plain_f(v, finite)
+    else:
+        return act_scale_down_plain_d(v, finite)
 
 
 cdef inline floating select_ge(floating v, floating bound, floating a, floating b) noexcept nogil:
