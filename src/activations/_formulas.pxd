@@ -1393,7 +1393,9 @@ cdef inline floating swiglu_gate_grad_b_lim(floating g, floating a, floating b) 
 # big_factor, where mul_scaled_down(v, t_up) is times_scale_down(v * t_up).  Their exp is
 # vexp_deep_up (the argument z, below -DEEP_NEG, is -|z|), and v * t_up, below 2**32 /
 # 2**69, is finite: times_scale_down_finite (by one FMA in the elementwise forms' plain
-# loops, deep_scale_down).
+# loops, deep_scale_down).  The elementwise forms without a correction pass zlo = -0:
+# the exp's r + -0 is r and folds away (r + +0 would not: it turns -0 into +0; a zero r
+# gives 1 + q = 1 either way, so the bits are those of zlo = +0).
 
 cdef inline bint deep_neg_factor_rare(floating v) noexcept nogil:
     """Not |v| < big_factor (NaN: True): a factor that mul_scaled_down scales first."""
@@ -1507,7 +1509,7 @@ cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) no
 cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     # mul_sigmoid(1, x, 0): q = (1 t_up) / 1
     cdef floating zero = 0, one = 1
-    return mul_sigmoid_deep_neg(one, x, zero, plain)
+    return mul_sigmoid_deep_neg(one, x, -zero, plain)
 
 
 cdef inline bint sigmoid_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1518,7 +1520,7 @@ cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, fl
     # mul_logistic_density(g, 1, x): g 1 = g, its scaled branch's mul_scaled_down(g, t_up)
     # (sigmoid'(x) = t there), as mul_exp's
     cdef floating zero = 0, one = 1
-    return mul_exp_deep_neg(g, one, x, zero, True, plain)
+    return mul_exp_deep_neg(g, one, x, -zero, True, plain)
 
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
@@ -1528,7 +1530,7 @@ cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexc
 
 cdef inline floating silu_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_sigmoid_deep_neg(x, x, zero, plain)
+    return mul_sigmoid_deep_neg(x, x, -zero, plain)
 
 
 cdef inline bint swish_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
@@ -1546,7 +1548,7 @@ cdef inline bint silu_backward_neg_lane(floating g, floating x, floating a, floa
 
 cdef inline floating silu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_swish_derivative_deep_neg(g, x, zero, plain)
+    return mul_swish_derivative_deep_neg(g, x, -zero, plain)
 
 
 cdef inline bint swish_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1575,7 +1577,7 @@ cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating
     # a = 1 (_spec.FAST_UNIT): z = x, zlo = 0 known when compiled (swish's general form
     # with its zlo costs silu's 1.6x here)
     cdef floating zero = 0
-    return g if x > b else mul_sigmoid_deep_neg(g, x, zero, plain)
+    return g if x > b else mul_sigmoid_deep_neg(g, x, -zero, plain)
 
 
 cdef inline bint log_sigmoid_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
@@ -1614,7 +1616,7 @@ cdef inline bint elu_backward_neg_lane(floating g, floating x, floating a, float
 
 cdef inline floating elu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, a, x, zero, False, plain)     # alpha: any
+    return mul_exp_deep_neg(g, a, x, -zero, False, plain)     # alpha: any
 
 
 cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1624,7 +1626,7 @@ cdef inline bint selu_backward_neg_lane(floating g, floating x, floating a, floa
 cdef inline floating selu_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
     cdef floating scale_alpha = <floating>ACT_SELU_SCALE_ALPHA
     cdef floating zero = 0
-    return mul_exp_deep_neg(g, scale_alpha, x, zero, True, plain)
+    return mul_exp_deep_neg(g, scale_alpha, x, -zero, True, plain)
 
 
 cdef inline bint celu_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
