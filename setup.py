@@ -105,6 +105,7 @@ def generate_elementwise_pxi():
                                SAT=spec["FAST_SAT_PATHS"], NEG=spec["FAST_NEG_PATHS"],
                                WIDE=spec["WIDE_PATHS"], NEG_FORMS=spec["NEG_FORMS"],
                                TINY_PLAIN=spec["TINY_PLAIN_GATES"],
+                               TINY_F64=spec["TINY_F64_GATES"],
                                SAT_RUNS=spec["FAST_SAT_RUNS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:

@@ -2636,6 +2636,16 @@ cdef inline floating swiglu_gate_grad_b_tiny(floating g, floating a, floating b)
     return half_of(vtiny_mul_by(g, a))
 
 
+# geglu forward, float64 (_spec.TINY_F64_GATES): Phi(a) * (a * b) (|a| < 1), a * b a
+# signed zero, Phi(a) ~ 1/2: that zero.  float32 has no tiny forward blocks (its test
+# folds away); its form here is the fast formula, never run.
+
+cdef inline floating geglu_gate_tiny(floating a, floating b) noexcept nogil:
+    if floating is float:
+        return geglu_gate_fast(a, b)
+    return tiny_product_zero(a, b)
+
+
 # geglu backward: float64: (g * b) gelu'(a) = round(round(g * b) / 2), Phi(a) * round(a *
 # g) = round(round(a * g) / 2).  float32 (products in double, rounded once): its double
 # gelu' and gelu are accurate to float32's needs only, 1/2 within about 1e-10, which
