@@ -24,7 +24,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_down, times_scale_down_finite,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
-                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
+                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
@@ -2404,13 +2404,13 @@ cdef inline floating tiny_forward_plain(floating x, double zp, double zn, double
     not slow (`subnormal_detours` off): x * slope is the slope times x rounded once,
     which vtiny_mul forms without subnormal arithmetic (the same bits, signed zeros
     too), at a fraction of its instructions.  Formed as fma(x, slope, -0), the same
-    rounding and sign (-0 leaves every sum, a zero product's sign too): on Zen 5 a
-    multiply of subnormal operands slows a loop by up to 1.4x, an FMA does not
-    (docs/performance-notes.md "Subnormal operands on Zen 5")."""
+    rounding and sign (vmul_once): on Zen 5 a multiply of subnormal operands slows a
+    loop by up to 1.4x, an FMA does not (docs/performance-notes.md "Subnormal operands
+    on Zen 5")."""
     cdef floating one = 1, zero = 0
     cdef bint neg = vcopysign(one, x) < zero
     cdef floating f0 = <floating>zn if neg else <floating>zp
-    cdef floating y = vfma(x, <floating>vn if neg else <floating>vp, -zero)
+    cdef floating y = vmul_once(x, <floating>vn if neg else <floating>vp)
     return f0 if vis_zero(x) | (f0 != zero) else y
 
 

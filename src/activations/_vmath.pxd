@@ -9,6 +9,7 @@ cdef extern from "_vmath.h" nogil:
     uint32_t act_asuint_f(float x) noexcept
     uint64_t act_asuint_d(double x) noexcept
     int ACT_VEC_U64_COMPARE
+    int ACT_HAVE_FMA
     int ACT_MASK_SELECTS
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
@@ -287,6 +288,18 @@ cdef inline floating vfma(floating a, floating b, floating c) noexcept nogil:
         return act_fma_f(a, b, c)
     else:
         return act_fma_d(a, b, c)
+
+
+cdef inline floating vmul_once(floating a, floating b) noexcept nogil:
+    """a * b, as fma(a, b, -0) where the compiled level has FMA: the same one rounding
+    and sign (adding -0 changes no sum, nor a zero product's sign).  On Zen 5 a multiply
+    whose result is subnormal or rounds to 0 costs 3x an ordinary one, an FMA does not
+    (docs/performance-notes.md "Subnormal operands on Zen 5"); a plain multiply at the
+    baseline level."""
+    cdef floating zero = 0
+    if ACT_HAVE_FMA:
+        return vfma(a, b, -zero)
+    return a * b
 
 
 cdef inline floating vlog1p_unit(floating e) noexcept nogil:
