@@ -30,6 +30,8 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_deep_up_d(double x, double lo) noexcept
     float ACT_EXP_NORMAL_MIN_F
     double ACT_EXP_NORMAL_MIN_D
+    float ACT_EXP_ZERO_BELOW_F
+    double ACT_EXP_ZERO_BELOW_D
     float act_scale_down_f(float v) noexcept
     double act_scale_down_d(double v) noexcept
     float act_scale_down_finite_f(float v) noexcept
@@ -115,6 +117,15 @@ cdef inline floating vexp_normal_min(floating like) noexcept nogil:
         return ACT_EXP_NORMAL_MIN_F
     else:
         return ACT_EXP_NORMAL_MIN_D
+
+
+cdef inline floating vexp_zero_below(floating like) noexcept nogil:
+    """The bound below which vexp is an exact +0 (-inf too): -104 (float32) / -746
+    (float64)."""
+    if floating is float:
+        return ACT_EXP_ZERO_BELOW_F
+    else:
+        return ACT_EXP_ZERO_BELOW_D
 
 
 cdef inline floating vexp_normal_hilo(floating x, floating lo) noexcept nogil:
