@@ -2637,12 +2637,11 @@ cdef inline floating swiglu_gate_grad_b_tiny(floating g, floating a, floating b)
 
 
 # geglu forward, float64 (_spec.TINY_F64_GATES): Phi(a) * (a * b) (|a| < 1), a * b a
-# signed zero, Phi(a) ~ 1/2: that zero.  float32 has no tiny forward blocks (its test
-# folds away); its form here is the fast formula, never run.
+# signed zero, Phi(a) ~ 1/2: that zero.  float32's formula gives it too (gelu(a) b in
+# double, rounded to float32), but its tiny blocks never run: the test and
+# gated_tiny_block's branch fold away (_elementwise.pxi.tp).
 
 cdef inline floating geglu_gate_tiny(floating a, floating b) noexcept nogil:
-    if floating is float:
-        return geglu_gate_fast(a, b)
     return tiny_product_zero(a, b)
 
 
