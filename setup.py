@@ -106,6 +106,7 @@ def generate_elementwise_pxi():
                                WIDE=spec["WIDE_PATHS"], NEG_FORMS=spec["NEG_FORMS"],
                                NEG_PLAIN=spec["NEG_PLAIN"],
                                TINY_PLAIN=spec["TINY_PLAIN_GATES"],
+                               TINY_F64=spec["TINY_F64_GATES"],
                                SAT_RUNS=spec["FAST_SAT_RUNS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:

@@ -428,6 +428,51 @@ def test_backward_same_bits_wherever_out_starts(kind, dtype):
         assert same_bits(bwd(ins[0], ins[2], out=out), ref_x), shift
 
 
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_log_softmax_backward_from_y_below_exp_range(dtype):
+    # log_softmax's backward from y takes exp(y) by vexp_normal where a run's every y is
+    # in [-87, 0] / [-708, 0] (or NaN), and also, by a select of vexp's exact +0, where
+    # the others are below -104 / -746 (rows that span more: huge inputs); a run with a
+    # y between the two (-95 / -720: vexp's subnormal results) takes vexp.  Rows of
+    # each, first lane below the range or in it, against the same rows with one lane
+    # moved between (vexp's bits: every other lane the same), and against float64.
+    f32 = dtype == F32
+    t = np.dtype(dtype).type
+    lowest, zero_below = (-87.0, -104.0) if f32 else (-708.0, -746.0)
+    below = np.array([np.nextafter(t(zero_below), t(-np.inf)), zero_below - 1,
+                      -1e30 if f32 else -1e300, -np.inf], dtype)
+    rng = np.random.default_rng(23)
+    rows, length = 8, 300
+    y = rng.uniform(lowest, 0.0, (rows, length)).astype(dtype)
+    y[:, 1::3] = rng.choice(below, y[:, 1::3].shape)
+    y[:, 0] = np.where(np.arange(rows) % 2 == 0, below[0], t(lowest))
+    y[3, 5] = nan
+    # grads whose products with exp(y) show: tiny ones, and one large per row for sum(g)
+    g = (rng.uniform(-2, 2, y.shape) * (2.0 ** (-120 if f32 else -1000))).astype(dtype)
+    g[:, 7] = rng.uniform(100, 1000, rows).astype(dtype)
+    gap = y.copy()
+    gap[:, 11] = t(-95.0 if f32 else -720.0)       # this row's run takes vexp
+    gap[1, 11] = np.nextafter(t(zero_below), t(0))
+    gap[2, 11] = t(zero_below)
+    gap[4, 11] = np.nextafter(t(lowest), t(-np.inf))
+    bwd = act.log_softmax_backward
+    out, out_gap = bwd(g, y=y), bwd(g, y=gap)
+    keep = np.ones(y.shape, bool)
+    keep[:, 11] = False
+    assert same_bits(out[keep], out_gap[keep]), "the select's +0 and vexp's differ"
+    dot = g.astype(F64).sum(axis=-1, keepdims=True)
+    for yv, o in ((y, out), (gap, out_gap)):
+        term = np.exp(yv.astype(F64)) * dot
+        ref = g.astype(F64) - term
+        finite = np.isfinite(ref)
+        assert np.array_equal(np.isnan(o), ~finite)
+        # in ulps of the terms; below zero_below, exp(y) sum(g) < 2^-150 * 2^10 (float32)
+        tol = ((np.abs(g) + np.abs(term)) * np.finfo(dtype).eps * 4
+               + (2.0 ** -137 if f32 else 2.0 ** -1060))
+        with np.errstate(invalid="ignore"):
+            assert np.all(np.abs(o.astype(F64) - ref)[finite] <= tol[finite])
+
+
 # ------------------------------------------------------------------- threads
 
 def _thread_results(kind, x, g, axis):

@@ -24,7 +24,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
-                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma,
+                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
@@ -2418,13 +2418,13 @@ cdef inline floating tiny_forward_plain(floating x, double zp, double zn, double
     not slow (`subnormal_detours` off): x * slope is the slope times x rounded once,
     which vtiny_mul forms without subnormal arithmetic (the same bits, signed zeros
     too), at a fraction of its instructions.  Formed as fma(x, slope, -0), the same
-    rounding and sign (-0 leaves every sum, a zero product's sign too): on Zen 5 a
-    multiply of subnormal operands slows a loop by up to 1.4x, an FMA does not
-    (docs/performance-notes.md "Subnormal operands on Zen 5")."""
+    rounding and sign (vmul_once): on Zen 5 a multiply of subnormal operands slows a
+    loop by up to 1.4x, an FMA does not (docs/performance-notes.md "Subnormal operands
+    on Zen 5")."""
     cdef floating one = 1, zero = 0
     cdef bint neg = vcopysign(one, x) < zero
     cdef floating f0 = <floating>zn if neg else <floating>zp
-    cdef floating y = vfma(x, <floating>vn if neg else <floating>vp, -zero)
+    cdef floating y = vmul_once(x, <floating>vn if neg else <floating>vp)
     return f0 if vis_zero(x) | (f0 != zero) else y
 
 
@@ -2648,6 +2648,15 @@ cdef inline floating swiglu_gate_grad_a_tiny(floating g, floating a, floating b)
 
 cdef inline floating swiglu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
     return half_of(vtiny_mul_by(g, a))
+
+
+# geglu forward, float64 (_spec.TINY_F64_GATES): Phi(a) * (a * b) (|a| < 1), a * b a
+# signed zero, Phi(a) ~ 1/2: that zero.  float32's formula gives it too (gelu(a) b in
+# double, rounded to float32), but its tiny blocks never run: the test and
+# gated_tiny_block's branch fold away (_elementwise.pxi.tp).
+
+cdef inline floating geglu_gate_tiny(floating a, floating b) noexcept nogil:
+    return tiny_product_zero(a, b)
 
 
 # geglu backward: float64: (g * b) gelu'(a) = round(round(g * b) / 2), Phi(a) * round(a *

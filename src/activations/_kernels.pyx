@@ -46,8 +46,8 @@ from activations._constants cimport (FAST_BLOCK, FAST_STREAK, LANES, MAX_RANK, N
                                      PREFETCH_AHEAD)
 from activations._formulas cimport *
 from activations._threadstate cimport bounded_num_threads, default_num_threads
-from activations._vmath cimport (vexp, vexp_hilo, vexp_normal, vexp_normal_min, vinf, vrange_run,
-                                 two_sum_err, exact_error, vtiny_mul_by)
+from activations._vmath cimport (vexp, vexp_hilo, vexp_normal, vexp_normal_min, vexp_zero_below, vinf, vrange_run,
+                                 two_sum_err, exact_error, vtiny_mul_by, vmul_once)
 
 cnp.import_array()
 

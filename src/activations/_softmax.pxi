@@ -176,6 +176,18 @@ cdef inline bint exp_normal_run(const floating* y, Py_ssize_t n) noexcept nogil:
     return outside == 0
 
 
+cdef inline bint exp_normal_or_zero_run(const floating* y, Py_ssize_t n) noexcept nogil:
+    """Whether every y[i] (i < n) is in vexp_normal's range, NaN, or below
+    vexp_zero_below, where vexp is an exact +0 (a vectorized pass, as exp_normal_run)."""
+    cdef floating outside = 0, one = 1, zero = 0
+    cdef floating lowest = vexp_normal_min(one)
+    cdef floating zero_below = vexp_zero_below(one)
+    cdef Py_ssize_t i
+    for i in range(n):
+        outside = one if ((y[i] < lowest) & (y[i] >= zero_below)) | (y[i] > zero) else outside
+    return outside == 0
+
+
 cdef inline bint stores_from_cache_line(int mode) noexcept nogil:
     """Whether the write pass stores from a cache line of out on (its first up to 63
     bytes by themselves): softmax's backward pass, y * (g - dot), is two operations per
@@ -199,7 +211,8 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
     cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
-    cdef floating one = 1
+    cdef floating one = 1, zero = 0
+    cdef floating lowest = vexp_normal_min(one), zero_below = vexp_zero_below(one)
     cdef floating recip = one / scaled_sum
     if mode == SOFTMAX_FORWARD:
         # both scaled by 2**64: the quotient is rounded once, subnormal outputs included
@@ -231,9 +244,16 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
         # exp(y) by vexp_normal where every y of the run is in its range (a log_softmax
         # output is <= 0, and >= -87 / -708 unless its row spans more than e^87 /
         # e^708): there it is vexp's value bit for bit, in about half the instructions
-        if exp_normal_run(in2, n):
+        if ((n == 0) or not (in2[0] < lowest)) and exp_normal_run(in2, n):
             for i in range(n):
                 out[i] = in1[i] - vexp_normal(in2[i]) * dotf
+        elif exp_normal_or_zero_run(in2, n):
+            # rows that span more than that (huge inputs): the y below vexp_zero_below
+            # take vexp's exact +0 by a select, the others vexp_normal (vexp cost such
+            # runs 1.27-1.37x ordinary's time); a first y below the range skips the
+            # first pass, which it fails
+            for i in range(n):
+                out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
         else:
             for i in range(n):
                 out[i] = in1[i] - vexp(in2[i]) * dotf

@@ -221,9 +221,14 @@ ACT_INLINE double act_sm_exp_sums_d(const double *x, double *store, ptrdiff_t n,
                                     double lo, double flip, double *ones)
 {
     uint64_t sign = act_asuint_d(flip) & 0x8000000000000000ull;
-    return act_fabs_d(m) < ACT_SM_TINY_D ? act_sm_exp_sums_d_(x, store, n, m, sign, 1, 1, ones)
-         : act_sm_needs_clamp_d(m, lo) ? act_sm_exp_sums_d_(x, store, n, m, sign, 0, 1, ones)
-         : act_sm_exp_sums_d_(x, store, n, m, sign, 0, 0, ones);
+    int clamp = act_sm_needs_clamp_d(m, lo);
+    /* a tiny row (all-subnormal data) takes the clamp only where it needs it, as
+       float32's (Design 4) */
+    if (act_fabs_d(m) < ACT_SM_TINY_D)
+        return clamp ? act_sm_exp_sums_d_(x, store, n, m, sign, 1, 1, ones)
+                     : act_sm_exp_sums_d_(x, store, n, m, sign, 1, 0, ones);
+    return clamp ? act_sm_exp_sums_d_(x, store, n, m, sign, 0, 1, ones)
+                 : act_sm_exp_sums_d_(x, store, n, m, sign, 0, 0, ones);
 }
 
 /* The backward's dot: sum of g[i] * y[i], or of g[i] when y is NULL, in double lanes

@@ -500,11 +500,17 @@ TINY_PATHS: Dict[str, Tuple[str, ...]] = {
                "log_sigmoid", "tanhshrink")
 }
 #: The gate ops and directions ("gate", "gate_grad") whose blocks of tiny a and b run
-#: their tiny forms (_formulas.pxd "tiny gate blocks": fixed, no setup).  geglu's
-#: forward is left out: with the tiny block's test in its loop GCC 12 no longer
-#: if-converted its float32 fast loop (6x slower on ordinary data).
+#: their tiny forms (_formulas.pxd "tiny gate blocks": fixed, no setup).
 TINY_PATHS.update({"glu": ("gate", "gate_grad"), "swiglu": ("gate", "gate_grad"),
-                   "geglu": ("gate_grad",)})
+                   "geglu": ("gate", "gate_grad")})
+
+#: The gate ops and directions of TINY_PATHS whose tiny blocks are float64's only (the
+#: float32 loops have no tiny test: it folds away).  geglu's forward: with the tiny
+#: block's test in its float32 loop GCC 12 no longer if-converted that fast loop (6x
+#: slower on ordinary data), and its float32 formula, in double, does no subnormal
+#: arithmetic; float64's exact formula multiplies subnormal a in every lane (0.5 (a b)
+#: is a signed zero there).
+TINY_F64_GATES: Dict[str, Tuple[str, ...]] = {"geglu": ("gate",)}
 
 #: The gate ops and directions of TINY_PATHS whose tiny blocks, where subnormal arithmetic
 #: is not slow (`subnormal_detours` off, as below), run NAME_DIRECTION_a_tiny_plain and

@@ -246,6 +246,9 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
  * the instructions of act_exp_scaled: no second factor, no zero select, no clamp of lo. */
 #define ACT_EXP_NORMAL_MIN_F (-87.0f)   /* exp(-87) = 2^-125.5: n >= -126 */
 #define ACT_EXP_NORMAL_MIN_D (-708.0)   /* exp(-708) = 2^-1021.4: n >= -1021 */
+/* below these act_exp_f / act_exp_d is an exact +0 (act_exp_scaled's zero factor, k = 0) */
+#define ACT_EXP_ZERO_BELOW_F ACT_EXP_LOWEST_F(0)
+#define ACT_EXP_ZERO_BELOW_D ACT_EXP_LOWEST_D(0.0)
 
 /* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
    changes nothing but costs one (r = -0 and r = +0 give the same q, +0) */

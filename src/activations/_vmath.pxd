@@ -9,6 +9,7 @@ cdef extern from "_vmath.h" nogil:
     uint32_t act_asuint_f(float x) noexcept
     uint64_t act_asuint_d(double x) noexcept
     int ACT_VEC_U64_COMPARE
+    int ACT_HAVE_FMA
     int ACT_MASK_SELECTS
     float act_exp_f(float x) noexcept
     double act_exp_d(double x) noexcept
@@ -29,6 +30,8 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_deep_up_d(double x, double lo) noexcept
     float ACT_EXP_NORMAL_MIN_F
     double ACT_EXP_NORMAL_MIN_D
+    float ACT_EXP_ZERO_BELOW_F
+    double ACT_EXP_ZERO_BELOW_D
     float act_scale_down_f(float v) noexcept
     double act_scale_down_d(double v) noexcept
     float act_scale_down_finite_f(float v) noexcept
@@ -116,6 +119,15 @@ cdef inline floating vexp_normal_min(floating like) noexcept nogil:
         return ACT_EXP_NORMAL_MIN_F
     else:
         return ACT_EXP_NORMAL_MIN_D
+
+
+cdef inline floating vexp_zero_below(floating like) noexcept nogil:
+    """The bound below which vexp is an exact +0 (-inf too): -104 (float32) / -746
+    (float64)."""
+    if floating is float:
+        return ACT_EXP_ZERO_BELOW_F
+    else:
+        return ACT_EXP_ZERO_BELOW_D
 
 
 cdef inline floating vexp_normal_hilo(floating x, floating lo) noexcept nogil:
@@ -299,6 +311,18 @@ cdef inline floating vfma(floating a, floating b, floating c) noexcept nogil:
         return act_fma_f(a, b, c)
     else:
         return act_fma_d(a, b, c)
+
+
+cdef inline floating vmul_once(floating a, floating b) noexcept nogil:
+    """a * b, as fma(a, b, -0) where the compiled level has FMA: the same one rounding
+    and sign (adding -0 changes no sum, nor a zero product's sign).  On Zen 5 a multiply
+    whose result is subnormal or rounds to 0 costs 3x an ordinary one, an FMA does not
+    (docs/performance-notes.md "Subnormal operands on Zen 5"); a plain multiply at the
+    baseline level."""
+    cdef floating zero = 0
+    if ACT_HAVE_FMA:
+        return vfma(a, b, -zero)
+    return a * b
 
 
 cdef inline floating vlog1p_unit(floating e) noexcept nogil:
