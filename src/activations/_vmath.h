@@ -278,6 +278,38 @@ ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0
 ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
 ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
 
+/* 2 exp(-2a) for a >= 0 (NaN gives NaN): the large-|x| term of tanh and tanhshrink
+ * (1 - tanh a = t2 / (1 + t2 / 2) with t2 = 2 exp(-2a)).  act_exp_normal's reduction and
+ * polynomial without its lower clamp's compare on -2a: a is clamped above at 43 / 354
+ * instead (where 2 exp(-2a) = 2^-123 / 2^-1020 is normal; beyond, a caller's term is
+ * below an ulp of |x| - 1 anyway), the factor 2 goes into the scale, and s (1 + q) is one
+ * fma: four instructions fewer than 2 act_exp_f(-2a), one rounding as act_exp_normal. */
+ACT_INLINE float act_two_exp_neg2_f(float a)
+{
+    a = a > 43.0f ? 43.0f : a;
+    float x = -2.0f * a;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+    float q = act_expm1_poly_f(r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    float s = act_asfloat_u((uint32_t)(ni + 128) << 23);
+    return ACT_FMA_F(q, s, s);
+}
+
+ACT_INLINE double act_two_exp_neg2_d(double a)
+{
+    a = a > 354.0 ? 354.0 : a;
+    double x = -2.0 * a;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    double s = act_asdouble_u((uint64_t)(ni + 1024) << 52);
+    return ACT_FMA_D(q, s, s);
+}
+
 /* ---- exp scaled up, for the deep-negative blocks ------------------------------------
  * act_exp_deep_up(x, lo) = act_exp_scaled(x, lo, 64) (float32) / (x, lo, 512) (float64),
  * bit for bit, for x <= -1 (-inf too) and |lo| <= ulp(x), NaN excluded: the deep-negative

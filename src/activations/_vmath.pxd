@@ -56,6 +56,8 @@ cdef extern from "_vmath.h" nogil:
     double act_expm1_nonpos_d(double x) noexcept
     float act_one_minus_exp_neg_f(float a) noexcept
     double act_one_minus_exp_neg_d(double a) noexcept
+    float act_two_exp_neg2_f(float a) noexcept
+    double act_two_exp_neg2_d(double a) noexcept
     float act_fma_f(float a, float b, float c) noexcept
     double act_fma_d(double a, double b, double c) noexcept
     float act_log1p_unit_f(float e) noexcept
@@ -272,6 +274,14 @@ cdef inline floating one_minus_exp_neg(floating a) noexcept nogil:
         return act_one_minus_exp_neg_f(a)
     else:
         return act_one_minus_exp_neg_d(a)
+
+
+cdef inline floating two_exp_neg2(floating a) noexcept nogil:
+    """2 exp(-2a) for a >= 0 (or NaN), a clamped above at 43 / 354 (_vmath.h)."""
+    if floating is float:
+        return act_two_exp_neg2_f(a)
+    else:
+        return act_two_exp_neg2_d(a)
 
 
 cdef inline floating vlog1p(floating x) noexcept nogil:
