@@ -278,38 +278,6 @@ ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0
 ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
 ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
 
-/* 2 exp(-2a) for a >= 0 (NaN gives NaN): the large-|x| term of tanh and tanhshrink
- * (1 - tanh a = t2 / (1 + t2 / 2) with t2 = 2 exp(-2a)).  act_exp_normal's reduction and
- * polynomial without its lower clamp's compare on -2a: a is clamped above at 43 / 354
- * instead (where 2 exp(-2a) = 2^-123 / 2^-1020 is normal; beyond, a caller's term is
- * below an ulp of |x| - 1 anyway), the factor 2 goes into the scale, and s (1 + q) is one
- * fma: four instructions fewer than 2 act_exp_f(-2a), one rounding as act_exp_normal. */
-ACT_INLINE float act_two_exp_neg2_f(float a)
-{
-    a = a > 43.0f ? 43.0f : a;
-    float x = -2.0f * a;
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
-    float q = act_expm1_poly_f(r);
-    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
-    float s = act_asfloat_u((uint32_t)(ni + 128) << 23);
-    return ACT_FMA_F(q, s, s);
-}
-
-ACT_INLINE double act_two_exp_neg2_d(double a)
-{
-    a = a > 354.0 ? 354.0 : a;
-    double x = -2.0 * a;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
-    double q = act_expm1_poly_d(r);
-    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
-    double s = act_asdouble_u((uint64_t)(ni + 1024) << 52);
-    return ACT_FMA_D(q, s, s);
-}
-
 /* ---- exp scaled up, for the deep-negative blocks ------------------------------------
  * act_exp_deep_up(x, lo) = act_exp_scaled(x, lo, 64) (float32) / (x, lo, 512) (float64),
  * bit for bit, for x <= -1 (-inf too) and |lo| <= ulp(x), NaN excluded: the deep-negative
@@ -657,6 +625,57 @@ ACT_INLINE double act_one_minus_exp_neg_d(double a)
     double q = act_expm1_nonpos_parts_d(xc, &t);
     return ACT_FMA_D(-t, q, 1.0 - t);
 }
+
+/* 2 exp(2y) for y <= 0 (y = -|x|): the large-|x| term of tanh and tanhshrink,
+ * 1 - tanh|x| = 2t / (1 + t) with t = exp(-2|x|).  act_exp_normal's reduction and scale
+ * with the factor 2 in the scale and (1 + q) 2^(n+1) as one fma; y is clamped below at
+ * -43 / -354 by one max (exp(2y) = 2^-124 / 2^-1021: the shift's 2^(n+1) stays a normal
+ * number), where the callers' term is far below an ulp of their result (|x| - 1 or 1).
+ * The max turns NaN into -43 / -354: the callers carry NaN in their other term.
+ * float32 takes a polynomial of degree 6 for q (tools/fit_expm1.py, float32 degree 4:
+ * 1 + q within 0.17 ulp of exp(r); the expm1 kernel's degree 7 is for expm1's relative
+ * error near 0, which 1 + q does not need), by Estrin's scheme, and, with FMA, reduces
+ * 2y in one step as act_expm1_nonpos_parts_f (ACT_LN2_F): r is off by |n| 0.03 ulp of
+ * float32 (|n| = 3 at |x| = 1), and where |n| is large t is small beside the callers'
+ * result: below 0.1 ulp of it for every |x| >= 1.  Without FMA n ln2_f would be rounded
+ * (2 ulp of t at |x| = 1): the two-step split there. */
+ACT_INLINE float act_two_exp_2y_f(float y)
+{
+    y = y > -43.0f ? y : -43.0f;
+    float x = y + y;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+#if ACT_HAVE_FMA
+    float r = ACT_FMA_F(-n, ACT_LN2_F, x);
+#else
+    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+#endif
+    float r2 = r * r;
+    float p = ACT_FMA_F(ACT_FMA_F(0.0013926175888627768f, r2,
+                                  ACT_FMA_F(0.008363173343241215f, r, 0.041666556149721146f)),
+                        r2, ACT_FMA_F(0.16666577756404877f, r, 0.5f));
+    float q = ACT_FMA_F(r2, p, r);
+    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
+    float s = act_asfloat_u((uint32_t)(ni + 128) << 23);
+    return ACT_FMA_F(q, s, s);
+}
+
+ACT_INLINE double act_two_exp_2y_d(double y)
+{
+    y = y > -354.0 ? y : -354.0;
+    double x = y + y;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double n = kd - ACT_SHIFTER_D;
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double q = act_expm1_poly_d(r);
+    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
+    double s = act_asdouble_u((uint64_t)(ni + 1024) << 52);
+    return ACT_FMA_D(q, s, s);
+}
+
+/* -|x|: one OR of the sign bit */
+ACT_INLINE float act_neg_abs_f(float x) { return act_asfloat_u(act_asuint_f(x) | 0x80000000u); }
+ACT_INLINE double act_neg_abs_d(double x) { return act_asdouble_u(act_asuint_d(x) | 0x8000000000000000ull); }
 
 /* ---- log1p -------------------------------------------------------------------
  * musl/fdlibm log1p, branch-free: u = 1 + x = 2^k * m with m in [sqrt(2)/2,
