@@ -629,8 +629,11 @@ ACT_INLINE double act_one_minus_exp_neg_d(double a)
 /* 2 exp(2y) for y <= 0 (y = -|x|): the large-|x| term of tanh and tanhshrink,
  * 1 - tanh|x| = 2t / (1 + t) with t = exp(-2|x|).  act_exp_normal's reduction and scale
  * with the factor 2 in the scale and (1 + q) 2^(n+1) as one fma; y is clamped below at
- * -43 / -354 by one max (exp(2y) = 2^-124 / 2^-1021: the shift's 2^(n+1) stays a normal
- * number), where the callers' term is far below an ulp of their result (|x| - 1 or 1).
+ * -43 / -354 by one max (exp(2y) = 2^-124 / 2^-1021: 2^(n+1) stays a normal number),
+ * where the callers' term is far below an ulp of their result (|x| - 1 or 1).  The
+ * shifter carries the exponent's bias 128 / 1024: kd's low bits are the biased exponent
+ * of 2^(n+1) (4..128 / 3..1024) and the shifter's own bits, zero below bit 22 / 51,
+ * shift out, so 2^(n+1) is one shift of kd.
  * The max turns NaN into -43 / -354: the callers carry NaN in their other term.
  * float32 takes a polynomial of degree 6 for q (tools/fit_expm1.py, float32 degree 4:
  * 1 + q within 0.17 ulp of exp(r); the expm1 kernel's degree 7 is for expm1's relative
@@ -643,8 +646,8 @@ ACT_INLINE float act_two_exp_2y_f(float y)
 {
     y = y > -43.0f ? y : -43.0f;
     float x = y + y;
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F + 128.0f);
+    float n = kd - (ACT_SHIFTER_F + 128.0f);
 #if ACT_HAVE_FMA
     float r = ACT_FMA_F(-n, ACT_LN2_F, x);
 #else
@@ -655,8 +658,7 @@ ACT_INLINE float act_two_exp_2y_f(float y)
                                   ACT_FMA_F(0.008363173343241215f, r, 0.041666556149721146f)),
                         r2, ACT_FMA_F(0.16666577756404877f, r, 0.5f));
     float q = ACT_FMA_F(r2, p, r);
-    int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
-    float s = act_asfloat_u((uint32_t)(ni + 128) << 23);
+    float s = act_asfloat_u(act_asuint_f(kd) << 23);
     return ACT_FMA_F(q, s, s);
 }
 
@@ -664,12 +666,11 @@ ACT_INLINE double act_two_exp_2y_d(double y)
 {
     y = y > -354.0 ? y : -354.0;
     double x = y + y;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D + 1024.0);
+    double n = kd - (ACT_SHIFTER_D + 1024.0);
     double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
     double q = act_expm1_poly_d(r);
-    int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
-    double s = act_asdouble_u((uint64_t)(ni + 1024) << 52);
+    double s = act_asdouble_u(act_asuint_d(kd) << 52);
     return ACT_FMA_D(q, s, s);
 }
 
