@@ -24,7 +24,8 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_down, times_scale_down_finite,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
-                                 vexpm1_nonpos, one_minus_exp_neg, two_exp_2y, vneg_abs, vlog1p_unit, vfma,
+                                 vexpm1_nonpos, one_minus_exp_neg, two_exp_2y, vneg_abs,
+                                 vlog1p_unit, vfma,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
@@ -443,8 +444,8 @@ cdef inline floating tanh_accurate(floating x) noexcept nogil:
     # tanh within 1.5 ulp, for where its error is amplified (tanhshrink' = tanh^2):
     # |x| <= 1: x + x^3 P(x^2), P near-minimax (tools/fit_tanh.py: 0.4 ulp float32,
     # 0.1 ulp float64; float64's P is tanhshrink's with the sign flipped);
-    # |x| > 1: (1 - t) / (1 + t), t = exp(-2|x|) <= 0.136: nothing cancels (t2 = 2t;
-    # NaN takes the first form: two_exp_2y makes it finite).
+    # |x| > 1: (1 - t) / (1 + t), t = exp(-2|x|) <= 0.136: nothing cancels (t2 = 2t).
+    # NaN takes the series (ax > 1 is false there): two_exp_2y makes NaN finite.
     cdef floating one = 1, half = 0.5
     cdef floating ax = vfabs(x)
     cdef floating u = ax * ax
@@ -1946,9 +1947,9 @@ cdef inline floating tanhshrink_forward(floating x, floating a, floating b) noex
         small = x * (u * act_tanhshrink_poly_d(u))
     # |x| > 1: (|x| - 1) + (1 - tanh|x|) = (|x| - 1) + 2t / (1 + t), t = exp(-2|x|):
     # |x| - 1 is exact up to 2 and the second term is accurate on its own, so nothing
-    # cancels (x - tanh(x) would lose up to a factor 4.2 just above 1).  In y = -|x|
-    # (one OR; |x| - 1 = -1 - y).  two_exp_2y clamps y at -43 / -354 (2t is then far
-    # below an ulp of |x| - 1): inf stays inf, NaN stays NaN in -1 - y.
+    # cancels (x - tanh(x) would lose up to a factor 4.2 just above 1).  It is formed
+    # in y = -|x| (one OR): |x| - 1 = -1 - y.  two_exp_2y clamps y at -43 / -354 (2t is
+    # then far below an ulp of |x| - 1): inf stays inf, NaN stays NaN in -1 - y.
     cdef floating half = 0.5
     cdef floating y = vneg_abs(x)
     cdef floating t2 = two_exp_2y(y)

@@ -629,7 +629,7 @@ ACT_INLINE double act_one_minus_exp_neg_d(double a)
 /* 2 exp(2y) for y <= 0 (y = -|x|): the large-|x| term of tanh and tanhshrink,
  * 1 - tanh|x| = 2t / (1 + t) with t = exp(-2|x|).  act_exp_normal's reduction and scale
  * with the factor 2 in the scale and (1 + q) 2^(n+1) as one fma; y is clamped below at
- * -43 / -354 by one max (exp(2y) = 2^-124 / 2^-1021: 2^(n+1) stays a normal number),
+ * -43 / -354 by a max (exp(2y) = 2^-124 / 2^-1021: 2^(n+1) stays a normal number),
  * where the callers' term is far below an ulp of their result (|x| - 1 or 1).  The
  * shifter carries the exponent's bias 128 / 1024: kd's low bits are the biased exponent
  * of 2^(n+1) (4..128 / 3..1024) and the shifter's own bits, zero below bit 22 / 51,
