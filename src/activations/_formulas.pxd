@@ -24,7 +24,8 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
-                                 vexpm1_nonpos, one_minus_exp_neg, vlog1p_unit, vfma, vmul_once,
+                                 vexpm1_nonpos, one_minus_exp_neg, two_exp_2y, vneg_abs,
+                                 vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
@@ -392,17 +393,17 @@ cdef extern from *:
         p = act_fma_f(p, u, 0.1333312839269638f);
         return act_fma_f(p, u, -0.3333333134651184f);
     }
-    /* tools/fit_tanhshrink.py: x - tanh(x) = x^3 P(u), u = x^2 <= 1 */
+    /* tools/fit_tanhshrink.py: x - tanh(x) = x^3 P(u), u = x^2 <= 1 (float32: degree 7,
+       rounded minimax, 0.50 ulp) */
     static inline float act_tanhshrink_poly_f(float u) {
-        float p = 4.846711195865875e-05f;
-        p = act_fma_f(p, u, -0.00033768981029704557f);
-        p = act_fma_f(p, u, 0.001242157496259036f);
-        p = act_fma_f(p, u, -0.003478386489588535f);
-        p = act_fma_f(p, u, 0.00882625034385819f);
-        p = act_fma_f(p, u, -0.02186257538161619f);
-        p = act_fma_f(p, u, 0.05396759669145474f);
-        p = act_fma_f(p, u, -0.13333330899461984f);
-        return act_fma_f(p, u, 0.3333333331834693f);
+        float p = -0.00020826823310926557f;
+        p = act_fma_f(p, u, 0.0011582246515899897f);
+        p = act_fma_f(p, u, -0.0035389706026762724f);
+        p = act_fma_f(p, u, 0.008932444266974926f);
+        p = act_fma_f(p, u, -0.021915368735790253f);
+        p = act_fma_f(p, u, 0.053978562355041504f);
+        p = act_fma_f(p, u, -0.13333413004875183f);
+        return act_fma_f(p, u, 0.3333333432674408f);
     }
     static inline double act_tanhshrink_poly_d(double u) {
         double p = -2.5155023659382105e-08;
@@ -443,8 +444,9 @@ cdef inline floating tanh_accurate(floating x) noexcept nogil:
     # tanh within 1.5 ulp, for where its error is amplified (tanhshrink' = tanh^2):
     # |x| <= 1: x + x^3 P(x^2), P near-minimax (tools/fit_tanh.py: 0.4 ulp float32,
     # 0.1 ulp float64; float64's P is tanhshrink's with the sign flipped);
-    # |x| > 1: (1 - t) / (1 + t), t = exp(-2|x|) <= 0.136: nothing cancels.
-    cdef floating one = 1, two = 2
+    # |x| > 1: (1 - t) / (1 + t), t = exp(-2|x|) <= 0.136: nothing cancels (t2 = 2t).
+    # NaN takes the series (ax > 1 is false there): two_exp_2y makes NaN finite.
+    cdef floating one = 1, half = 0.5
     cdef floating ax = vfabs(x)
     cdef floating u = ax * ax
     cdef floating p
@@ -453,9 +455,9 @@ cdef inline floating tanh_accurate(floating x) noexcept nogil:
     else:
         p = -act_tanhshrink_poly_d(u)
     cdef floating small = vfma(ax * u, p, ax)
-    cdef floating t = vexp(-two * ax)
-    cdef floating large = (one - t) / (one + t)
-    return vcopysign(small if ax <= one else large, x)
+    cdef floating t2 = two_exp_2y(vneg_abs(x))
+    cdef floating large = vfma(t2, -half, one) / vfma(t2, half, one)
+    return vcopysign(large if ax > one else small, x)
 
 
 cdef inline floating tanh_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1945,7 +1947,7 @@ cdef inline floating log_sigmoid_backward_from_output(floating g, floating y, fl
 # ----------------------------------------------------------------- tanhshrink
 #
 # x - tanh(x) cancels to x^3/3 near 0: for |x| <= 1 it is x^3 P(x^2) with P from
-# tools/fit_tanhshrink.py (Chebyshev interpolant, < 0.6 ulp); above 1 see below.
+# tools/fit_tanhshrink.py (< 0.6 ulp); above 1 see below.
 
 
 
@@ -1959,13 +1961,14 @@ cdef inline floating tanhshrink_forward(floating x, floating a, floating b) noex
         small = x * (u * act_tanhshrink_poly_d(u))
     # |x| > 1: (|x| - 1) + (1 - tanh|x|) = (|x| - 1) + 2t / (1 + t), t = exp(-2|x|):
     # |x| - 1 is exact up to 2 and the second term is accurate on its own, so nothing
-    # cancels (x - tanh(x) would lose up to a factor 4.2 just above 1)
-    cdef floating two = 2
-    cdef floating ax = vfabs(x)
-    cdef floating t = vexp(-two * ax)
-    cdef floating large = vcopysign((ax - one) + (two * t) / (one + t), x)
-    large = x if ax == vinf(x) else large
-    return small if ax <= one else large
+    # cancels (x - tanh(x) would lose up to a factor 4.2 just above 1).  It is formed
+    # in y = -|x| (one OR): |x| - 1 = -1 - y.  two_exp_2y clamps y at -43 / -354 (2t is
+    # then far below an ulp of |x| - 1): inf stays inf, NaN stays NaN in -1 - y.
+    cdef floating half = 0.5
+    cdef floating y = vneg_abs(x)
+    cdef floating t2 = two_exp_2y(y)
+    cdef floating large = vcopysign((-one - y) + t2 / vfma(t2, half, one), x)
+    return small if y >= -one else large
 
 
 cdef inline floating tanhshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:

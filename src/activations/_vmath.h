@@ -657,6 +657,58 @@ ACT_INLINE double act_one_minus_exp_neg_d(double a)
     return ACT_FMA_D(-t, q, 1.0 - t);
 }
 
+/* 2 exp(2y) for y <= 0 (y = -|x|): the large-|x| term of tanh and tanhshrink,
+ * 1 - tanh|x| = 2t / (1 + t) with t = exp(-2|x|).  act_exp_normal's reduction and scale
+ * with the factor 2 in the scale and (1 + q) 2^(n+1) as one fma; y is clamped below at
+ * -43 / -354 by a max (exp(2y) = 2^-124 / 2^-1021: 2^(n+1) stays a normal number),
+ * where the callers' term is far below an ulp of their result (|x| - 1 or 1).  The
+ * shifter carries the exponent's bias 128 / 1024: kd's low bits are the biased exponent
+ * of 2^(n+1) (4..128 / 3..1024) and the shifter's own bits, zero below bit 22 / 51,
+ * shift out, so 2^(n+1) is one shift of kd.
+ * The max turns NaN into -43 / -354: the callers carry NaN in their other term.
+ * float32 takes a polynomial of degree 6 for q (tools/fit_expm1.py, float32 degree 4:
+ * 1 + q within 0.17 ulp of exp(r); the expm1 kernel's degree 7 is for expm1's relative
+ * error near 0, which 1 + q does not need), by Estrin's scheme, and, with FMA, reduces
+ * 2y in one step as act_expm1_nonpos_parts_f (ACT_LN2_F): r is off by |n| 0.03 ulp of
+ * float32 (|n| = 3 at |x| = 1), and where |n| is large t is small beside the callers'
+ * result: below 0.1 ulp of it for every |x| >= 1.  Without FMA n ln2_f would be rounded
+ * (2 ulp of t at |x| = 1): the two-step split there. */
+ACT_INLINE float act_two_exp_2y_f(float y)
+{
+    y = y > -43.0f ? y : -43.0f;
+    float x = y + y;
+    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F + 128.0f);
+    float n = kd - (ACT_SHIFTER_F + 128.0f);
+#if ACT_HAVE_FMA
+    float r = ACT_FMA_F(-n, ACT_LN2_F, x);
+#else
+    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+#endif
+    float r2 = r * r;
+    float p = ACT_FMA_F(ACT_FMA_F(0.0013926175888627768f, r2,
+                                  ACT_FMA_F(0.008363173343241215f, r, 0.041666556149721146f)),
+                        r2, ACT_FMA_F(0.16666577756404877f, r, 0.5f));
+    float q = ACT_FMA_F(r2, p, r);
+    float s = act_asfloat_u(act_asuint_f(kd) << 23);
+    return ACT_FMA_F(q, s, s);
+}
+
+ACT_INLINE double act_two_exp_2y_d(double y)
+{
+    y = y > -354.0 ? y : -354.0;
+    double x = y + y;
+    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D + 1024.0);
+    double n = kd - (ACT_SHIFTER_D + 1024.0);
+    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double q = act_expm1_poly_d(r);
+    double s = act_asdouble_u(act_asuint_d(kd) << 52);
+    return ACT_FMA_D(q, s, s);
+}
+
+/* -|x|: one OR of the sign bit */
+ACT_INLINE float act_neg_abs_f(float x) { return act_asfloat_u(act_asuint_f(x) | 0x80000000u); }
+ACT_INLINE double act_neg_abs_d(double x) { return act_asdouble_u(act_asuint_d(x) | 0x8000000000000000ull); }
+
 /* ---- log1p -------------------------------------------------------------------
  * musl/fdlibm log1p, branch-free: u = 1 + x = 2^k * m with m in [sqrt(2)/2,
  * sqrt(2)), c = the rounding error of 1 + x divided by u, f = m - 1,

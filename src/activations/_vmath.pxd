@@ -61,6 +61,10 @@ cdef extern from "_vmath.h" nogil:
     double act_expm1_nonpos_d(double x) noexcept
     float act_one_minus_exp_neg_f(float a) noexcept
     double act_one_minus_exp_neg_d(double a) noexcept
+    float act_two_exp_2y_f(float y) noexcept
+    double act_two_exp_2y_d(double y) noexcept
+    float act_neg_abs_f(float x) noexcept
+    double act_neg_abs_d(double x) noexcept
     float act_fma_f(float a, float b, float c) noexcept
     double act_fma_d(double a, double b, double c) noexcept
     float act_log1p_unit_f(float e) noexcept
@@ -296,6 +300,23 @@ cdef inline floating one_minus_exp_neg(floating a) noexcept nogil:
         return act_one_minus_exp_neg_f(a)
     else:
         return act_one_minus_exp_neg_d(a)
+
+
+cdef inline floating two_exp_2y(floating y) noexcept nogil:
+    """2 exp(2y) for y <= 0, y clamped below at -43 / -354; NaN gives a finite value
+    (_vmath.h)."""
+    if floating is float:
+        return act_two_exp_2y_f(y)
+    else:
+        return act_two_exp_2y_d(y)
+
+
+cdef inline floating vneg_abs(floating x) noexcept nogil:
+    """-|x| (NaN keeps its payload, sign set)."""
+    if floating is float:
+        return act_neg_abs_f(x)
+    else:
+        return act_neg_abs_d(x)
 
 
 cdef inline floating vlog1p(floating x) noexcept nogil:
