@@ -1981,9 +1981,12 @@ cdef inline floating tanhshrink_backward(floating g, floating x, floating a, flo
 # ----------------------------------------------------------------- softshrink (a = lambd)
 
 cdef inline floating softshrink_forward(floating x, floating a, floating b) noexcept nogil:
-    # inside the dead zone x * 0: a zero with x's sign (as PyTorch), NaN stays NaN
+    # x - a above a, x + a below -a (x - copysign(a, x): the same one rounding), NaN stays
+    # NaN; inside the dead zone a zero with x's sign (as PyTorch) by bit operations alone:
+    # no multiply of a subnormal x (slow on Zen 5, docs/performance-notes.md "softshrink's
+    # dead zone on subnormal inputs")
     cdef floating zero = 0
-    return x - a if x > a else (x + a if x < -a else x * zero)
+    return vcopysign(zero, x) if vfabs(x) <= a else x - vcopysign(a, x)
 
 
 cdef inline floating softshrink_backward(floating g, floating x, floating a, floating b) noexcept nogil:
