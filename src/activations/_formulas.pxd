@@ -263,7 +263,7 @@ cdef inline floating mul_sigmoid(floating a, floating z, floating zlo, bint deep
     """
     cdef floating one = 1, zero = 0
     cdef floating deep = deep_flag(a, z) if deep_lanes else zero
-    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
+    cdef floating t_up = vexp_scaled_up_deep(vneg_abs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating u = one + guarded_t(t_up)       # 1 + t exactly (1 where t is guarded)
     cdef floating big = big_factor(a)
     cdef floating s = scale_down(a) if deep == 0 else deep_down(a)
@@ -313,7 +313,7 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z, bi
     cdef bint ga_finite = ga - ga == zero
     # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
     cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
-    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), zero, deep)
+    cdef floating t_up = vexp_scaled_up_deep(vneg_abs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
     return (p * (q * logistic_density(guarded_t(t_up))) if t_up >= scaled_tiny(z)
@@ -341,8 +341,14 @@ cdef inline floating nan_if_nan(floating x, floating value) noexcept nogil:
 # ----------------------------------------------------------------- sigmoid
 
 cdef inline floating sigmoid_forward(floating x, floating a, floating b) noexcept nogil:
-    # (blocks with no rare lane run sigmoid_forward_fast: "Per-block fast paths" below)
-    return sigmoid_of(x)
+    # 1 / (1 + exp(-x)) for both signs down to x = -FAST_EXP_MIN (exp(-x) <= e^60 /
+    # e^600: no overflow; no select of the numerator, t or 1), below that sigmoid_of's
+    # scaled form (results near or in the subnormal range).  NaN takes the division.
+    # vexp_normal is vexp's value for -x in [-87, 60] (float32) / [-708, 600]; below,
+    # 1 + exp(-x) rounds to 1 either way, and past 60 / 600 the lane is sigmoid_of's.
+    # (Blocks with no rare lane run sigmoid_forward_fast: "Per-block fast paths" below.)
+    cdef floating one = 1
+    return sigmoid_of(x) if x < fast_exp_min(x) else one / (one + vexp_normal(-x))
 
 
 cdef inline floating sigmoid_backward(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -615,7 +621,7 @@ cdef inline floating softplus_forward(floating x, floating a, floating b) noexce
     cdef floating zlo = exact_error(two_prod_err(x, a, z))
     # (e_up < tiny: e below tiny_threshold; e is guarded there, as guarded_t, and the
     # stand-in vanishes against z > 0 as e does)
-    cdef floating e_up = vexp_scaled_up(-vfabs(z), -zlo if z >= 0 else zlo)
+    cdef floating e_up = vexp_scaled_up(vneg_abs(z), -zlo if z >= 0 else zlo)
     cdef floating tiny = tiny_threshold(x) / scale_down(x)
     cdef floating e = guard_small(e_up, tiny * <floating>0.5, stand_in_up(x)) * scale_down(x)
     cdef floating y = softplus_given(z, zlo, e, a)
@@ -655,10 +661,17 @@ cdef inline floating swish_forward(floating x, floating a, floating b) noexcept 
 
 
 cdef inline floating silu_forward(floating x, floating a, floating b) noexcept nogil:
-    # swish with beta = 1 (z = x exactly: no product error to carry)
-    cdef floating zero = 0
+    # swish with beta = 1 (z = x exactly: no product error to carry).  Where mul_sigmoid
+    # has no rare case (not mul_sigmoid_rare(x, x): x >= -FAST_EXP_MIN, not a tiny
+    # negative x) it is x / (1 + exp(-x)) for both signs (exp(-x) <= e^60 / e^600):
+    # mul_sigmoid's value for x >= 0, and for x < 0 one division instead of x t / (1 + t),
+    # without the product and the select of the numerator (docs/performance-notes.md,
+    # "sigmoid and silu forward against ONNX Runtime"); NaN and +inf take the division
+    # (vexp_normal: as in sigmoid_forward).
+    cdef floating zero = 0, one = 1
     cdef floating y = mul_sigmoid(x, x, zero, False)
-    return y if y == y else (vcopysign(zero, x) if x == x else y)
+    y = y if y == y else (vcopysign(zero, x) if x == x else y)
+    return y if mul_sigmoid_rare(x, x) else x / (one + vexp_normal(-x))
 
 
 cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo, bint deep_lanes) noexcept nogil:
@@ -671,7 +684,7 @@ cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo, 
     # with deep_lanes (a constant), a deep lane (deep_flag) as in mul_scaled_down_deep
     cdef floating zero = 0, one = 1
     cdef floating deep = deep_flag(g, z) if deep_lanes else zero
-    cdef floating t_up = vexp_scaled_up_deep(-vfabs(z), -zlo if z >= 0 else zlo, deep)
+    cdef floating t_up = vexp_scaled_up_deep(vneg_abs(z), -zlo if z >= 0 else zlo, deep)
     cdef floating t = guarded_t(t_up)
     cdef floating u = one + t
     cdef floating d = (u + z * t if z >= 0 else t * (u + z)) / (u * u)
@@ -843,7 +856,7 @@ cdef inline floating exp_neg_abs_fast(floating z, floating zlo) noexcept nogil:
     """exp(-|z + zlo|) as mul_sigmoid and swish_derivative take it, where not
     exp_arg_rare(z).  (A zero zlo may be left out: vexp_normal(-|z|) is the same value,
     and one evaluation that both gradients of a gate share.)"""
-    return vexp_normal_hilo(-vfabs(z), -zlo if z >= 0 else zlo)
+    return vexp_normal_hilo(vneg_abs(z), -zlo if z >= 0 else zlo)
 
 
 cdef inline floating mul_sigmoid_fast(floating a, floating z, floating t) noexcept nogil:
@@ -881,11 +894,15 @@ cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexce
 
 
 cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # x > 87 (float32) meets vexp_normal's clamp: 1 / (1 + exp(-87)) is 1, as the limit;
-    # x < -FAST_SAT: +0, the exact formula's 0 / 1
+    # sigmoid_forward's 1 / (1 + exp(-x)); x > 87 (float32) meets vexp_normal's clamp,
+    # where 1 + exp(-x) rounds to 1 as well.  x < -FAST_SAT: +0, the exact formula's
+    # limit, selected after the division (a zero-masked divide at avx512).  A fast block
+    # has no x in [-FAST_SAT, -FAST_EXP_MIN), so exp(-x) leaves vexp_normal's range
+    # (x < -88.7 / -709.8: a scale out of range, no subnormal operand) only at those
+    # selected lanes.
     cdef floating zero = 0, one = 1
-    cdef floating t = vexp_normal(-vfabs(x))
-    return (one if x >= 0 else (zero if x < -fast_sat(x) else t)) / (one + t)
+    cdef floating y = one / (one + vexp_normal(-x))
+    return zero if x < -fast_sat(x) else y
 
 
 cdef inline bint sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -898,7 +915,7 @@ cdef inline floating sigmoid_backward_fast(floating g, floating x, floating a, f
     # (bit selects here and in mul_sigmoid_sat: with `?:` GCC would predicate the guard
     # with the select's condition, select_ge)
     cdef floating zero = 0
-    cdef floating d = logistic_density(sat_guarded(vexp_normal(-vfabs(x))))
+    cdef floating d = logistic_density(sat_guarded(vexp_normal(vneg_abs(x))))
     return g * select_gt(vfabs(x), fast_sat(x), zero, d)
 
 
@@ -1034,10 +1051,12 @@ cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept 
 
 
 cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:
-    # x > 87 (float32): x / (1 + exp(-87)) = x, +inf too; x < -FAST_SAT: -0, what
-    # silu_forward gives there (x * 0, and for -inf its NaN select)
-    cdef floating zero = 0
-    cdef floating y = mul_sigmoid_fast(x, x, vexp_normal(-vfabs(x)))
+    # silu_forward's x / (1 + exp(-x)); x > 87 (float32): x / (1 + exp(-87)) = x, +inf
+    # too; x < -FAST_SAT: -0, what silu_forward gives there (x * 0, and for -inf its NaN
+    # select), selected after the division; exp(-x) out of vexp_normal's range only
+    # there (as sigmoid_forward_fast)
+    cdef floating zero = 0, one = 1
+    cdef floating y = x / (one + vexp_normal(-x))
     return vcopysign(zero, x) if x < -fast_sat(x) else y
 
 
@@ -1062,7 +1081,7 @@ cdef inline bint silu_backward_rare(floating g, floating x, floating a, floating
 
 
 cdef inline floating silu_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return g * swish_derivative_sat(x, swish_derivative_fast(x, vexp_normal(-vfabs(x))))
+    return g * swish_derivative_sat(x, swish_derivative_fast(x, vexp_normal(vneg_abs(x))))
 
 
 # softplus (a = beta, b = threshold)
@@ -1090,7 +1109,7 @@ cdef inline bint softplus_backward_unit_rare(floating g, floating x, floating a,
 
 
 cdef inline floating softplus_backward_unit_fast(floating g, floating x, floating a, floating b) noexcept nogil:
-    return softplus_backward_given(g, x, vexp_normal(-vfabs(x)), b)
+    return softplus_backward_given(g, x, vexp_normal(vneg_abs(x)), b)
 
 
 cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:
@@ -1121,7 +1140,7 @@ cdef inline floating log_sigmoid_forward_fast(floating x, floating a, floating b
     # |x| > FAST_SAT: min(x, 0) - 0, as log_sigmoid_forward's scaled branch with t_up = 0;
     # t = 0 there gives it (log1p(0) = 0), and keeps the clamped exp out of vlog1p_unit,
     # whose products of it underflow
-    return log_sigmoid_given(x, saturated_zero_t(x, vexp_normal(-vfabs(x))))
+    return log_sigmoid_given(x, saturated_zero_t(x, vexp_normal(vneg_abs(x))))
 
 
 cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, floating b) noexcept nogil:
@@ -1131,7 +1150,7 @@ cdef inline bint log_sigmoid_backward_rare(floating g, floating x, floating a, f
 cdef inline floating log_sigmoid_backward_fast(floating g, floating x, floating a, floating b) noexcept nogil:
     # x > FAST_SAT: g * 0 (mul_scaled_down(g, 0)); x < -FAST_SAT: g / (1 + 2**-40) = g * 1
     cdef floating zero = 0, one = 1
-    cdef floating s = sigmoid_complement_given(x, vexp_normal(-vfabs(x)))
+    cdef floating s = sigmoid_complement_given(x, vexp_normal(vneg_abs(x)))
     return g * (zero if x > fast_sat(x) else (one if x < -fast_sat(x) else s))
 
 
@@ -1191,7 +1210,7 @@ cdef inline bint glu_gate_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating glu_gate_fast(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(a, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_fast(a, b, vexp_normal(vneg_abs(b)))
 
 
 cdef inline bint glu_gate_band_rare(floating a, floating b) noexcept nogil:
@@ -1199,7 +1218,7 @@ cdef inline bint glu_gate_band_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating glu_gate_sat(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_sat_fast(a, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_sat_fast(a, b, vexp_normal(vneg_abs(b)))
 
 
 cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1210,11 +1229,11 @@ cdef inline bint glu_gate_grad_rare(floating g, floating a, floating b) noexcept
 
 
 cdef inline floating glu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(g, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_fast(g, b, vexp_normal(vneg_abs(b)))
 
 
 cdef inline floating glu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
-    return (g * a) * logistic_density(vexp_normal(-vfabs(b)))
+    return (g * a) * logistic_density(vexp_normal(vneg_abs(b)))
 
 
 cdef inline bint glu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1231,14 +1250,14 @@ cdef inline bint glu_gate_grad_band_rare(floating g, floating a, floating b) noe
 
 
 cdef inline floating glu_gate_grad_a_sat(floating g, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_sat_fast(g, b, vexp_normal(-vfabs(b)))
+    return mul_sigmoid_sat_fast(g, b, vexp_normal(vneg_abs(b)))
 
 
 cdef inline floating glu_gate_grad_b_sat(floating g, floating a, floating b) noexcept nogil:
     # |b| > FAST_SAT: mul_logistic_density's mul2_scaled_down with t_up = 0, g * (a * 0)
     # in either factor order ((g * a) * 0 where g * a overflows would be NaN)
     cdef floating zero = 0
-    cdef floating d = logistic_density(saturated_zero_t(b, vexp_normal(-vfabs(b))))
+    cdef floating d = logistic_density(saturated_zero_t(b, vexp_normal(vneg_abs(b))))
     return select_gt(vfabs(b), fast_sat(b), g * (a * zero), (g * a) * d)
 
 
@@ -1253,7 +1272,7 @@ cdef inline bint swiglu_gate_rare(floating a, floating b) noexcept nogil:
 
 
 cdef inline floating swiglu_gate_fast(floating a, floating b) noexcept nogil:
-    return mul_sigmoid_fast(a * b, a, vexp_normal(-vfabs(a)))
+    return mul_sigmoid_fast(a * b, a, vexp_normal(vneg_abs(a)))
 
 
 cdef inline bint swiglu_gate_grad_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1267,7 +1286,7 @@ cdef inline bint swiglu_gate_grad_rare(floating g, floating a, floating b) noexc
 
 
 cdef inline floating swiglu_gate_grad_a_fast(floating g, floating a, floating b) noexcept nogil:
-    return (g * b) * swish_derivative_fast(a, vexp_normal(-vfabs(a)))
+    return (g * b) * swish_derivative_fast(a, vexp_normal(vneg_abs(a)))
 
 
 cdef inline floating swiglu_gate_grad_b_fast(floating g, floating a, floating b) noexcept nogil:
@@ -1288,7 +1307,7 @@ cdef inline bint swiglu_gate_band_rare(floating a, floating b) noexcept nogil:
 cdef inline floating swiglu_gate_sat(floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     cdef floating a_sat = select_gt(-fast_sat(a), a, -zero, a)
-    return mul_sigmoid_fast(a_sat * b, a, vexp_normal(-vfabs(a)))
+    return mul_sigmoid_fast(a_sat * b, a, vexp_normal(vneg_abs(a)))
 
 
 cdef inline bint swiglu_gate_grad_band_rare(floating g, floating a, floating b) noexcept nogil:
@@ -1306,7 +1325,7 @@ cdef inline floating swiglu_gate_grad_a_sat(floating g, floating a, floating b) 
     # silu_backward_fast's derivative, times g * b; past |a| > FAST_SAT, where it is 1 or
     # 0, g * (b * it): the same values, also where g * b overflows (2 FAST_SAT and on,
     # the band predicate: there the exact product is inf or rounds to 0)
-    cdef floating d = swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(-vfabs(a))))
+    cdef floating d = swish_derivative_sat(a, swish_derivative_fast(a, vexp_normal(vneg_abs(a))))
     return select_gt(vfabs(a), fast_sat(a), g * (b * d), (g * b) * d)
 
 
@@ -1771,7 +1790,7 @@ cdef inline floating mish_forward(floating x, floating a, floating b) noexcept n
     cdef floating t_up, t, num, den, y
     if floating is float:
         return <float>mish_f32_in_double(x)
-    t_up = vexp_scaled_up(-vfabs(x), zero)     # exp(-|x|) * SCALE_UP
+    t_up = vexp_scaled_up(vneg_abs(x), zero)     # exp(-|x|) * SCALE_UP
     t = t_up * scale_down(x)
     num = x * (one + two * t) if x > 0 else x * (t_up * (t + two))
     den = (one + two * t + two * t * t) if x > 0 else (t * (t + two) + two)
@@ -1784,7 +1803,7 @@ cdef inline floating mish_backward(floating g, floating x, floating a, floating 
     # x <= 0: (t [(t + 2)(n + 2) + 4x(1 + t)]) / (n + 2)^2, t = exp(x), n = t(t + 2)
     # x >  0: ((1 + 2u) D + 4x u^2 (1 + u)) / D^2, u = exp(-x), D = 1 + 2u + 2u^2
     cdef floating zero = 0, one = 1, two = 2, four = 4
-    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating t_up = vexp_scaled_up(vneg_abs(x), zero)
     cdef floating t = t_up * scale_down(x)
     cdef floating n2 = t * (t + two) + two
     cdef floating dd = one + two * t + two * t * t
@@ -1925,7 +1944,7 @@ cdef inline floating log_sigmoid_forward(floating x, floating a, floating b) noe
     # scaled down by integer operations (vlog1p_unit's products of a subnormal t are slow);
     # elsewhere the guarded t is t
     cdef floating zero = 0
-    cdef floating t_up = vexp_scaled_up(-vfabs(x), zero)
+    cdef floating t_up = vexp_scaled_up(vneg_abs(x), zero)
     cdef floating y = log_sigmoid_given(x, guarded_t(t_up))
     return ((x if x < 0 else zero) - times_scale_down(t_up)) if t_up < scaled_tiny(x) else y
 
@@ -1935,7 +1954,7 @@ cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, fl
     # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
     cdef floating zero = 0
     cdef floating deep = deep_flag(g, -vfabs(x))
-    cdef floating t_up = vexp_scaled_up_deep(-vfabs(x), zero, deep)
+    cdef floating t_up = vexp_scaled_up_deep(vneg_abs(x), zero, deep)
     cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
     return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down_deep(g, t_up, deep)
 

@@ -236,10 +236,12 @@ ACT_INLINE double act_exp_scaled_up_deep_d(double x, double lo, double deep)
 ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 
 /* ---- exp with a normal result, for the per-block fast paths ------------------------
- * act_exp_scaled's arithmetic without its rare cases: for x + lo in [-87, 0] (float32) /
- * [-708, 0] (float64) the result is 2^n (1 + expm1(r)) with 2^n one normal factor, bit for
- * bit what act_exp_scaled gives there (its two factors and its scaling by 2^k are exact
- * for a normal result).  Below -87 / -708 the argument is clamped (a compare, so NaN
+ * act_exp_scaled's arithmetic without its rare cases: for x + lo in [-87, 88] (float32) /
+ * [-708, 709] (float64) the result is 2^n (1 + expm1(r)) with 2^n one normal factor, bit
+ * for bit what act_exp_scaled gives there (its two factors and its scaling by 2^k are exact
+ * for a normal result).  Above that range the scale's exponent wraps: a power of two, 0
+ * or inf, never subnormal, at lanes whose callers select another value (sigmoid and silu
+ * forward past -FAST_SAT).  Below -87 / -708 the argument is clamped (a compare, so NaN
  * passes and gives NaN): the result is then exp(-87) / exp(-708), not exp(x), so a caller
  * uses it only where the value no longer matters (1 + t rounds to 1) and leaves every
  * other input to its exact formula (_formulas.pxd, "Per-block fast paths").  About half
@@ -251,7 +253,12 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 #define ACT_EXP_ZERO_BELOW_D ACT_EXP_LOWEST_D(0.0)
 
 /* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
-   changes nothing but costs one (r = -0 and r = +0 give the same q, +0) */
+   changes nothing but costs one (r = -0 and r = +0 give the same q, +0).  The scale is
+   q s + s, one fma, not (1 + q) s: s = 2^n is a normal power of two and so is every
+   result here, so both round 1 + q once at the same position (the same bits), for one
+   operation fewer (docs/performance-notes.md, "sigmoid and silu forward against ONNX
+   Runtime").  Without FMA, q s alone may be subnormal (n = -126 / -1022): the product
+   form stays there. */
 ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
 {
     x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
@@ -261,7 +268,8 @@ ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
     if (with_lo) r += lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
-    return (1.0f + q) * act_asfloat_u((uint32_t)(ni + 127) << 23);
+    float s = act_asfloat_u((uint32_t)(ni + 127) << 23);
+    return ACT_HAVE_FMA ? ACT_FMA_F(q, s, s) : (1.0f + q) * s;
 }
 
 ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
@@ -273,7 +281,8 @@ ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
     if (with_lo) r += lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
-    return (1.0 + q) * act_asdouble_u((uint64_t)(ni + 1023) << 52);
+    double s = act_asdouble_u((uint64_t)(ni + 1023) << 52);
+    return ACT_HAVE_FMA ? ACT_FMA_D(q, s, s) : (1.0 + q) * s;
 }
 
 ACT_INLINE float act_exp_normal_hilo_f(float x, float lo) { return act_exp_normal_impl_f(x, lo, 1); }

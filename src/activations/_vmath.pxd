@@ -108,9 +108,10 @@ cdef inline floating vexp_hilo(floating x, floating lo) noexcept nogil:
 
 
 cdef inline floating vexp_normal(floating x) noexcept nogil:
-    """exp(x) for -87 <= x <= 0 (float32) / -708 <= x <= 0 (float64), or NaN: vexp's
+    """exp(x) for -87 <= x <= 88 (float32) / -708 <= x <= 709 (float64), or NaN: vexp's
     value there, bit for bit, in about half its instructions.  Below the range the
-    result is exp(-87) / exp(-708), not exp(x) (see _vmath.h)."""
+    result is exp(-87) / exp(-708), not exp(x) (see _vmath.h); above it a scale out of
+    range (no subnormal operand): the callers select another value there."""
     if floating is float:
         return act_exp_normal_f(x)
     else:
