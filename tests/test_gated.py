@@ -293,6 +293,35 @@ def test_identical_for_1_2_3_threads(name, params, inner, iparams, dtype, shape,
         assert same_bits(res[0][k], res[1][k]) and same_bits(res[0][k], res[2][k]), k
 
 
+#: _gated.pxi's GATE_PREFETCH_MIN_BYTES: a call whose x is this large prefetches each
+#: next unit's runs (out of cache); smaller ones do not
+PREFETCH_MIN_BYTES = 1 << 24
+
+
+@pytest.mark.parametrize("shape, axis", [((-1, 2 * 512), -1), ((-1, 2 * 8, 64), 1),
+                                         ((-1, 2 * 24000), -1)],
+                         ids=["rows-of-1024", "middle-16x64", "rows-past-a-block"])
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, params, inner, iparams", gate_params())
+def test_call_past_the_prefetch_size_equals_its_parts(name, params, inner, iparams, dtype,
+                                                      shape, axis, restore_threads):
+    """A call large enough to prefetch gives the bits of its parts (slices along the
+    first axis, each under the size), forward and backward, 1 and 2 threads."""
+    n = PREFETCH_MIN_BYTES // np.dtype(dtype).itemsize
+    x, g = _data((-(-n // math.prod(shape[1:])),) + shape[1:], axis, dtype, seed=5)
+    assert x.nbytes >= PREFETCH_MIN_BYTES
+    fwd, bwd = _fn(name)
+    parts = np.array_split(np.arange(x.shape[0]), 8)
+    assert max(len(p) for p in parts) * x.nbytes // x.shape[0] < PREFETCH_MIN_BYTES
+    act.set_num_threads(1)
+    want_y = np.concatenate([fwd(x[p], axis=axis, **params) for p in parts])
+    want_d = np.concatenate([bwd(g[p], x[p], axis=axis, **params) for p in parts])
+    for threads in (1, 2):
+        act.set_num_threads(threads)
+        assert same_bits(fwd(x, axis=axis, **params), want_y), threads
+        assert same_bits(bwd(g, x, axis=axis, **params), want_d), threads
+
+
 @pytest.mark.parametrize("name, params, inner, iparams", gate_params())
 def test_out_argument(name, params, inner, iparams):
     x, g = _data((6, 20), -1, np.float64, seed=4)

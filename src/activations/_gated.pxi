@@ -11,6 +11,14 @@
 
 cdef enum:
     GATE_BLOCK = 16384
+    # A call whose x is at least GATE_PREFETCH_MIN_BYTES (half of this host's 32 MiB
+    # last-level cache, which the output shares) streams from memory: each unit then
+    # prefetches up to GATE_PREFETCH_RUN_BYTES of each of the next unit's runs.  A row
+    # of 1024 float32 is one 4 KiB page, and the hardware's streams stop at a page
+    # (docs/performance-notes.md, "Gated rows out of cache: the next row prefetched").
+    # In cache the prefetches only cost: smaller calls take none.
+    GATE_PREFETCH_MIN_BYTES = 1 << 24
+    GATE_PREFETCH_RUN_BYTES = 4096
 
 
 cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
@@ -18,6 +26,7 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
                     int nthreads) noexcept nogil:
     cdef Py_ssize_t nruns, run_len, nblk, nunits, u, r, j, start, len_
     cdef Py_ssize_t a_off, h_off, b_gap, total = outer * half * inner
+    cdef Py_ssize_t pf = 0   # at most this many bytes of each of the next unit's runs prefetched
     if not gated_chunk(direction, op, x, x, g, out, out, 0):
         return False
     if inner == 1:
@@ -26,29 +35,48 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
         nruns, run_len, b_gap = outer * half, inner, half * inner
     nblk = (run_len + GATE_BLOCK - 1) // GATE_BLOCK
     nunits = nruns * nblk
+    if 2 * total * <Py_ssize_t>sizeof(floating) >= GATE_PREFETCH_MIN_BYTES:
+        pf = GATE_PREFETCH_RUN_BYTES
     if nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
-            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap)
+            gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
     else:
         for u in range(nunits):
-            gated_unit(direction, op, x, g, out, u, nblk, run_len, half, inner, b_gap)
+            gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
     return True
 
 
-cdef inline void gated_unit(int direction, int op, const floating* x, const floating* g,
-                            floating* out, Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t run_len,
-                            Py_ssize_t half, Py_ssize_t inner, Py_ssize_t b_gap) noexcept nogil:
-    """Block u % nblk of run u // nblk."""
+cdef inline void unit_place(Py_ssize_t u, Py_ssize_t nblk, Py_ssize_t run_len, Py_ssize_t half,
+                            Py_ssize_t inner, Py_ssize_t* a_off, Py_ssize_t* h_off,
+                            Py_ssize_t* len_) noexcept nogil:
+    """Where block u % nblk of run u // nblk starts in x (its a) and in the half-size
+    array, and its length."""
     cdef Py_ssize_t r = u // nblk
     cdef Py_ssize_t start = (u % nblk) * GATE_BLOCK
-    cdef Py_ssize_t len_ = min(<Py_ssize_t>GATE_BLOCK, run_len - start)
-    cdef Py_ssize_t a_off, h_off
+    len_[0] = min(<Py_ssize_t>GATE_BLOCK, run_len - start)
     if inner == 1:
-        a_off = r * 2 * half + start          # x[o, start:]
-        h_off = r * half + start              # half-size array [o, start:]
+        a_off[0] = r * 2 * half + start          # x[o, start:]
+        h_off[0] = r * half + start              # half-size array [o, start:]
     else:
-        a_off = ((r // half) * 2 * half + r % half) * inner + start   # x[o, l, start:]
-        h_off = r * inner + start
+        a_off[0] = ((r // half) * 2 * half + r % half) * inner + start   # x[o, l, start:]
+        h_off[0] = r * inner + start
+
+
+cdef inline void gated_unit(int direction, int op, const floating* x, const floating* g,
+                            floating* out, Py_ssize_t u, Py_ssize_t nunits, Py_ssize_t nblk,
+                            Py_ssize_t run_len, Py_ssize_t half, Py_ssize_t inner,
+                            Py_ssize_t b_gap, Py_ssize_t pf) noexcept nogil:
+    """Block u % nblk of run u // nblk, after prefetching up to pf bytes of each of
+    unit u + 1's runs (a prefetch reads nothing: the same bits either way)."""
+    cdef Py_ssize_t a_off, h_off, len_
+    if pf and u + 1 < nunits:
+        unit_place(u + 1, nblk, run_len, half, inner, &a_off, &h_off, &len_)
+        pf = min(pf, len_ * <Py_ssize_t>sizeof(floating))
+        act_prefetch_lines(x + a_off, pf)
+        act_prefetch_lines(x + a_off + b_gap, pf)
+        if direction != FORWARD:
+            act_prefetch_lines(g + h_off, pf)
+    unit_place(u, nblk, run_len, half, inner, &a_off, &h_off, &len_)
     if direction == FORWARD:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_)
     else:
