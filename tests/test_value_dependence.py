@@ -116,6 +116,89 @@ def test_softsign_bits(dtype, detours, simd_level, restore_threads):
         kernels._set_subnormal_detours(old)
 
 
+def _softsign_huge_blocks(dtype):
+    """(g, x, passing) of 4099 elements (16 whole blocks of 256 and a tail): blocks of
+    huge |x| whose (g r) r underflows to +-0 in every lane, the huge tier of softsign's
+    backward (_formulas.pxd: a block whose first |x| is at least 2**24 / 2**53, every
+    lane with |g| < (c x)**2, c = 2**-76 / 2**-538), and blocks where one lane (at a
+    varying place) or every lane leaves it: NaN x, inf, NaN or the largest g, |g| at and
+    around the bound; lanes of x at and below 2**24 / 2**53 with small g stay in it.
+    `passing`: the blocks meant to run the tier."""
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(11)
+    fi = np.finfo(dtype)
+    n, block = 4099, 256
+    lo, c = (24, 2.0 ** -76) if dtype == F32 else (53, 2.0 ** -538)
+    top = np.log2(float(fi.max))
+    sign = np.where(rng.random(n) < 0.5, -1.0, 1.0)
+    # past 2**90 (2**552) the bound exceeds 2**28, far above these grads
+    x = (sign * 2.0 ** rng.uniform(lo + 66 if dtype == F32 else 552, top, n)).astype(dtype)
+    g = (rng.standard_normal(n) * 4).astype(dtype)
+    g[::7] *= dtype.type(2.0 ** 20)
+    g[5::31] = 0.0
+    g[6::37] = -0.0
+    g[9::41] = fi.smallest_subnormal
+
+    def lane(b):
+        return b * block + (37 * b) % block
+
+    x[lane(1)] = dtype.type(2.0 ** lo) * (1 - fi.epsneg)          # below the first
+    g[lane(1)] = fi.smallest_subnormal                            # lane's threshold
+    x[lane(2)] = dtype.type(2.0 ** lo)
+    g[lane(2)] = fi.smallest_normal
+    g[lane(3)] = np.inf
+    g[lane(4)] = np.nan
+    x[lane(5)] = np.nan
+    g[lane(6)] = fi.max                                           # (g r) r normal
+    g[lane(7)] = -np.inf
+    # |g| at, just under and just over the bound, whole blocks
+    for b, step in ((8, 0), (9, -1), (10, 1), (11, -2)):
+        s = slice(b * block, (b + 1) * block)
+        p = np.abs(x[s]) * dtype.type(c)
+        gb = p * p
+        for _ in range(abs(step)):
+            gb = np.nextafter(gb, dtype.type(np.inf) if step > 0 else dtype.type(0))
+        g[s] = gb * np.where(rng.random(block) < 0.5, -1, 1).astype(dtype)
+    x[12 * block:13 * block:3] = np.copysign(dtype.type(np.inf), x[12 * block:13 * block:3])
+    s = slice(13 * block, 14 * block)                             # x near the threshold
+    x[s] = (2.0 ** rng.uniform(lo, lo + 1, block)).astype(dtype)
+    g[s] = (rng.standard_normal(block) * 2.0 ** (-130 if dtype == F32 else -1020)).astype(dtype)
+    # small |x| with grads just under the bound in a block that the tier runs (|x| > 2.8
+    # / 2 for a nonzero g: _formulas.pxd)
+    small = np.array([3.0, -4.0, 6.0, 1e5, -1e9], dtype)
+    at = 14 * block + 1 + np.arange(small.size) * 17
+    x[at] = small
+    with np.errstate(under="ignore"):
+        p = np.abs(small) * dtype.type(c)
+        bd = p * p
+    g[at] = np.nextafter(bd, dtype.type(0)) * np.array([1, -1, 1, -1, 1], dtype)
+    passing = [0, 1, 2, 9, 11, 12, 13, 14, 15]
+    return g, x, passing
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_softsign_backward_huge_blocks(dtype, simd_level, restore_threads):
+    """softsign's backward runs whole blocks of huge |x| by its known zero (_spec.HUGE_PATHS):
+    the results are still (g r) r's roundings, bit for bit, in those blocks and in
+    blocks that one lane takes back to the exact formula."""
+    g, x, passing = _softsign_huge_blocks(dtype)
+    want = _softsign_backward_reference(g, x)
+    assert not np.any(want.reshape(-1)[:16 * 256].reshape(16, 256)[passing])
+    assert np.count_nonzero(want) > 0                    # g = max's lane: normal
+    for threads in (1, 2):
+        act.set_num_threads(threads)
+        assert same_bits(act.softsign_backward(g, x), want), threads
+        out = g.copy()                                   # in place: the grad's buffer
+        act.softsign_backward(out, x, out=out)
+        assert same_bits(out, want), threads
+
+
+def test_huge_paths_are_tested():
+    """Each huge tier (_spec.HUGE_PATHS) has its block test here."""
+    from activations import _spec
+    assert dict(_spec.HUGE_PATHS) == {"softsign": ("backward",)}
+
+
 @pytest.mark.parametrize("dtype", dtype_params())
 def test_softsign_selected_results_are_exact(dtype):
     """Where the forward selects a result instead of computing it, that result is the

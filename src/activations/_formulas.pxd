@@ -587,12 +587,51 @@ cdef inline floating softsign_backward(floating g, floating x, floating a, float
     # where (1 + |x|)^2 would overflow (|x| > 1.8e19 in float32), and g r first keeps a
     # large g's product exact where r * r alone would be subnormal or 0 (docs/api.md
     # "Large and tiny grads"; r <= 1: g r cannot overflow).  Where the product
-    # underflows (huge |x|) it is slow on AMD Zen 4 and 5 (also masked off); a select
-    # of r = 0 there would need |g| in its test, which costs ordinary data more
-    # (docs/performance-notes.md "Large grads at underflowing derivatives: tanh, ...").
+    # underflows (huge |x|) it is slow on AMD Zen 4 and 5 (also masked off), and so is
+    # the division where r is subnormal; a lane select of r = 0 would need |g| in its
+    # test, which costs ordinary data more (docs/performance-notes.md "Large grads at
+    # underflowing derivatives: tanh, ..."): whole blocks of such lanes run
+    # softsign_backward_huge instead (_spec.HUGE_PATHS).
     cdef floating one = 1
     cdef floating r = one / (one + vfabs(x))
     return (g * r) * r
+
+
+cdef inline bint softsign_backward_huge_lane(floating g, floating x, floating a, floating b) noexcept nogil:
+    # |g| < (c |x|)**2 = 2**-152 x**2 (2**-1076 x**2; c = 2**-76 / 2**-538, c |x| exact
+    # where it matters): then (g r) r, r = 1 / (1 + |x|), rounds to +-0 with every
+    # rounding of the exact formula (_spec.HUGE_PATHS).  A nonzero g passes only past
+    # |x| > 2.8 (2), so r < 0.27 (1/3), |g| r r is below about 2**-152 (2**-1076), a
+    # subnormal g r's rounding adds at most 2**-150 r (2**-1075 r): below half the
+    # least subnormal; subnormal r (|x| > 2**126 / 2**1022) errs by 2**-22 at most
+    # relative.  inf x passes (r = +0: the same zero), NaN x, inf and NaN g fail.
+    cdef floating c
+    if floating is float:
+        c = <float>1.3234889800848443e-23          # 2**-76
+    else:
+        c = <double>1.1113793747425387e-162        # 2**-538
+    cdef floating p = c * vfabs(x)
+    return vfabs(g) < p * p
+
+
+cdef inline bint softsign_backward_huge_first(floating g, floating x, floating a, floating b) noexcept nogil:
+    # the scalar look at a block's first lane, for its tiny block or its huge one: |x|
+    # below the least normal (+-0 included) or at least 2**24 (2**53), by one unsigned
+    # compare of |x|'s bits (ordinary data pays it once per block; NaN passes).  Only
+    # a choice of blocks: softsign_backward_huge_lane decides each lane
+    if floating is float:
+        return ((act_asuint_f(vfabs(x)) - <uint32_t>0x00800000)
+                >= <uint32_t>(0x4b800000 - 0x00800000))
+    else:
+        return ((act_asuint_d(vfabs(x)) - <uint64_t>0x0010000000000000)
+                >= <uint64_t>(0x4340000000000000 - 0x0010000000000000))
+
+
+cdef inline floating softsign_backward_huge(floating g, floating x, floating a, floating b) noexcept nogil:
+    # (g r) r where softsign_backward_huge_lane holds: zero with the sign of g (r > +0 or
+    # r = +0), by bit operations, none of the exact formula's slow arithmetic
+    cdef floating zero = 0
+    return vcopysign(zero, g)
 
 
 cdef inline floating softsign_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
@@ -935,8 +974,10 @@ cdef inline bint sigmoid_backward_from_output_rare(floating g, floating y, float
 
 
 cdef inline floating sigmoid_backward_from_output_fast(floating g, floating y, floating a, floating b) noexcept nogil:
+    # the products by vmul_once, the same roundings: with the detours off every block
+    # runs this formula, subnormal y too, whose products round into the subnormal range
     cdef floating one = 1
-    return g * (y * (one - y))
+    return vmul_once(g, vmul_once(y, one - y))
 
 
 # swish / silu (a = beta)

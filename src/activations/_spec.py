@@ -582,6 +582,15 @@ NEG_PLAIN: Dict[str, Tuple[str, ...]] = {
     "selu": ("backward",), "celu": ("backward",)}
 
 
+#: Elementwise ops and directions whose whole blocks of NAME_DIRECTION_huge_lane inputs
+#: (a scalar look at the block's first lane, NAME_DIRECTION_huge_first, then one
+#: predicate pass) run
+#: NAME_DIRECTION_huge in _formulas.pxd: the exact formula's result there, known without
+#: its arithmetic.  softsign's backward on huge |x|: (g r) r is +-0, and its division
+#: (r subnormal) and products (into the subnormal range or to 0) are slow on AMD Zen 5
+#: (docs/performance-notes.md "softsign's backward on huge inputs").
+HUGE_PATHS: Dict[str, Tuple[str, ...]] = {"softsign": ("backward",)}
+
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
     order: Dict[str, None] = {}
