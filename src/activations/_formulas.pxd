@@ -616,15 +616,20 @@ cdef inline bint softsign_backward_huge_lane(floating g, floating x, floating a,
 
 cdef inline bint softsign_backward_huge_first(floating g, floating x, floating a, floating b) noexcept nogil:
     # the scalar look at a block's first lane, for its tiny block or its huge one: |x|
-    # below the least normal (+-0 included) or at least 2**24 (2**53), by one unsigned
-    # compare of |x|'s bits (ordinary data pays it once per block; NaN passes).  Only
-    # a choice of blocks: softsign_backward_huge_lane decides each lane
+    # below the least normal (+-0 included) or finite and at least 2**24 (2**53), by
+    # unsigned compares of |x|'s bits (ordinary data pays them once per block).  An inf
+    # or NaN first lane fails: inf/NaN-heavy data would otherwise pay a lane pass per
+    # block that fails (1.4x ordinary on float32).  Only a choice of blocks:
+    # softsign_backward_huge_lane decides each lane
+    cdef uint32_t uf
+    cdef uint64_t ud
     if floating is float:
-        return ((act_asuint_f(vfabs(x)) - <uint32_t>0x00800000)
-                >= <uint32_t>(0x4b800000 - 0x00800000))
+        uf = act_asuint_f(vfabs(x))
+        return ((uf - <uint32_t>0x00800000) >= <uint32_t>(0x4b800000 - 0x00800000)) & (uf < <uint32_t>0x7f800000)
     else:
-        return ((act_asuint_d(vfabs(x)) - <uint64_t>0x0010000000000000)
-                >= <uint64_t>(0x4340000000000000 - 0x0010000000000000))
+        ud = act_asuint_d(vfabs(x))
+        return (((ud - <uint64_t>0x0010000000000000) >= <uint64_t>(0x4340000000000000 - 0x0010000000000000))
+                & (ud < <uint64_t>0x7ff0000000000000))
 
 
 cdef inline floating softsign_backward_huge(floating g, floating x, floating a, floating b) noexcept nogil:
