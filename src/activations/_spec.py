@@ -591,6 +591,7 @@ NEG_PLAIN: Dict[str, Tuple[str, ...]] = {
 #: (docs/performance-notes.md "softsign's backward on huge inputs").
 HUGE_PATHS: Dict[str, Tuple[str, ...]] = {"softsign": ("backward",)}
 
+
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
     order: Dict[str, None] = {}
