@@ -957,7 +957,7 @@ cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogi
 # sigmoid
 
 cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return neg_band_rare(x)
+    return neg_band_rare_bits(x)
 
 
 cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
