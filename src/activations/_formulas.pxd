@@ -26,7 +26,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
                                  vexpm1_nonpos, one_minus_exp_neg, two_exp_2y, vneg_abs,
                                  vlog1p_unit, vfma, vmul_once,
-                                 vexp_normal, vexp_normal_hilo,
+                                 vexp_normal, vexp_normal_hilo, vexp_normal_neg,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
@@ -711,11 +711,12 @@ cdef inline floating silu_forward(floating x, floating a, floating b) noexcept n
     # mul_sigmoid's value for x >= 0, and for x < 0 one division instead of x t / (1 + t),
     # without the product and the select of the numerator (docs/performance-notes.md,
     # "sigmoid and silu forward against ONNX Runtime"); NaN and +inf take the division
-    # (vexp_normal: as in sigmoid_forward).
+    # (vexp_normal_neg: its value is vexp_normal(-x)'s but at +NaN, where x / (1 + t)
+    # is x's NaN either way).
     cdef floating zero = 0, one = 1
     cdef floating y = mul_sigmoid(x, x, zero, False)
     y = y if y == y else (vcopysign(zero, x) if x == x else y)
-    return y if mul_sigmoid_rare(x, x) else x / (one + vexp_normal(-x))
+    return y if mul_sigmoid_rare(x, x) else x / (one + vexp_normal_neg(x))
 
 
 cdef inline floating mul_swish_derivative(floating g, floating z, floating zlo, bint deep_lanes) noexcept nogil:
@@ -874,6 +875,28 @@ cdef inline bint neg_band_rare(floating z) noexcept nogil:
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
 
 
+cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
+    """neg_band_rare(z) by one unsigned compare of z's bits (two float compares into
+    mask registers otherwise: a predicate pass's time follows their number,
+    docs/performance-notes.md "silu's forward predicate"): a negative z's bits grow
+    with |z|, so bits(-FAST_SAT) - bits(z) is below bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
+    exactly for z in [-FAST_SAT, -FAST_EXP_MIN); every other z, +-0, -inf and NaN wrap
+    above it.  float64 at a level without 64-bit integer compares (ACT_VEC_U64_COMPARE,
+    _vmath.h): the float form, which vectorizes there."""
+    cdef uint32_t d32, bound32
+    cdef uint64_t d64, bound64
+    if floating is float:
+        d32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(z)
+        bound32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(fast_exp_min(z))
+        return d32 < bound32
+    elif not ACT_VEC_U64_COMPARE:
+        return neg_band_rare(z)                     # the baseline level (SSE2)
+    else:
+        d64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(z)
+        bound64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(fast_exp_min(z))
+        return d64 < bound64
+
+
 cdef inline floating deep_neg(floating like) noexcept nogil:
     """-DEEP_NEG: a sigmoid argument below this (exp below 2**-92 / 2**-923, t_up below
     scaled_tiny) is a deep-negative block's lane (see above)."""
@@ -934,7 +957,7 @@ cdef inline floating swish_derivative_fast(floating z, floating t) noexcept nogi
 # sigmoid
 
 cdef inline bint sigmoid_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return neg_band_rare(x)
+    return neg_band_rare_bits(x)
 
 
 cdef inline floating sigmoid_forward_fast(floating x, floating a, floating b) noexcept nogil:
@@ -995,7 +1018,7 @@ cdef inline bint mul_sigmoid_band_rare(floating a, floating z) noexcept nogil:
 
 cdef inline bint band_or_tiny_key_rare(floating like, uint32_t tiny32, uint32_t uz32,
                                        uint64_t tiny64, uint64_t uz64) noexcept nogil:
-    """The one unsigned compare of mul_sigmoid_band_rare_self and _pair: whether
+    """The one unsigned compare of mul_sigmoid_band_rare_pair: whether
     min(tiny, d_band) is below the larger of the two tests' bounds, where tiny is a
     difference below bits(FAST_TINY) - 1 exactly for a tiny factor, shifted right by k
     (float32 5, float64 9), and d_band = bits(-FAST_SAT) - bits(z) is below
@@ -1021,41 +1044,13 @@ cdef inline bint band_or_tiny_key_rare(floating like, uint32_t tiny32, uint32_t 
         return key64 < bound64
 
 
-cdef inline bint mul_sigmoid_band_rare_self(floating x) noexcept nogil:
-    """mul_sigmoid_band_rare(x, x), silu's predicate, widened a little so that one
-    unsigned compare of x's bits decides it.  The float form is five compares into
-    mask registers, and the pass's time follows their number (Zen 4: the predicate
-    pass cost silu's float32 blocks a quarter of their time; docs/performance-notes.md,
-    "silu's forward predicate").  A negative x's bits grow with |x|, so
-        x in (-FAST_TINY, 0):                 d_tiny = bits(x) - bits(-0) - 1 < bits(FAST_TINY) - 1
-        x in [-FAST_SAT, -FAST_EXP_MIN):      d_band = bits(-FAST_SAT) - bits(x)
-                                                       < bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
-    (unsigned: every other x, +-0, -inf and NaN give both differences above their
-    bounds), and min(d_tiny >> k, d_band) below the larger bound (d_tiny's shifted,
-    rounded up) holds wherever either test does (band_or_tiny_key_rare).  It holds on a
-    little more, whose blocks then take the exact formulas (the same bits): float32
-    (k = 5) x in [-60, -39) too (not past FAST_SAT: saturated blocks stay fast),
-    float64 (k = 9) x in [-2**-87, -2**-150] too.  float64 at a level without 64-bit
-    integer compares (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes
-    there."""
-    cdef floating zero = 0
-    cdef uint32_t u32
-    cdef uint64_t u64
-    if floating is float:
-        u32 = act_asuint_f(x)
-        return band_or_tiny_key_rare(x, (u32 - act_asuint_f(-zero) - 1) >> 5, u32, 0, 0)
-    elif not ACT_VEC_U64_COMPARE:
-        return mul_sigmoid_band_rare(x, x)          # the baseline level (SSE2)
-    else:
-        u64 = act_asuint_d(x)
-        return band_or_tiny_key_rare(x, 0, 0, (u64 - act_asuint_d(-zero) - 1) >> 9, u64)
-
-
 cdef inline bint mul_sigmoid_band_rare_pair(floating a, floating z) noexcept nogil:
     """mul_sigmoid_band_rare(a, z) widened so that one unsigned compare decides it
-    (as mul_sigmoid_band_rare_self, for a factor a apart from z): a tiny a counts at
-    every z, not only z < 0, and d_tiny = 2 bits(|a|) - 2 = (bits(a) << 1) - 2 (the
-    sign shifted out; +-0 wraps above every bound) is shifted right by k + 1.  Beyond
+    (band_or_tiny_key_rare; the float form is five compares into mask registers, and a
+    predicate pass's time follows their number: docs/performance-notes.md "silu's
+    forward predicate"): a tiny a counts at every z, not only z < 0, and d_tiny =
+    2 bits(|a|) - 2 = (bits(a) << 1) - 2 (the sign shifted out; +-0 wraps above every
+    bound), below bits(FAST_TINY) - 1 exactly for a tiny a, is shifted right by k + 1.  Beyond
     mul_sigmoid_band_rare it also holds for a tiny a with z >= 0 or NaN, for float32 z
     in [-60, -39) and |a| = FAST_TINY, for float64 |a| in [FAST_TINY, 2**-87]: blocks
     that then take the exact formulas (the same bits).  (Checked against the float
@@ -1093,16 +1088,21 @@ cdef inline floating swish_forward_fast(floating x, floating a, floating b) noex
 
 
 cdef inline bint silu_forward_rare(floating x, floating a, floating b) noexcept nogil:
-    return mul_sigmoid_band_rare_self(x)
+    # mul_sigmoid_band_rare(x, x) without its tiny factors: silu_forward_fast gives
+    # mul_sigmoid's value at a tiny negative x too (see there), so only the band is rare
+    return neg_band_rare_bits(x)
 
 
 cdef inline floating silu_forward_fast(floating x, floating a, floating b) noexcept nogil:
     # silu_forward's x / (1 + exp(-x)); x > 87 (float32): x / (1 + exp(-87)) = x, +inf
     # too; x < -FAST_SAT: -0, what silu_forward gives there (x * 0, and for -inf its NaN
     # select), selected after the division; exp(-x) out of vexp_normal's range only
-    # there (as sigmoid_forward_fast)
+    # there (as sigmoid_forward_fast).  A tiny negative x (-FAST_TINY < x < 0, where
+    # silu_forward takes mul_sigmoid): exp(-x) is 1 (|x| < 2**-25 / 2**-54), so this is
+    # x / 2 rounded once, mul_sigmoid's value (x t_up / 2 scaled down, t_up the scale),
+    # subnormal x too: no predicate lane needed (checked on every such float32)
     cdef floating zero = 0, one = 1
-    cdef floating y = x / (one + vexp_normal(-x))
+    cdef floating y = x / (one + vexp_normal_neg(x))
     return vcopysign(zero, x) if x < -fast_sat(x) else y
 
 

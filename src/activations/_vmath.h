@@ -252,16 +252,17 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 #define ACT_EXP_ZERO_BELOW_F ACT_EXP_LOWEST_F(0)
 #define ACT_EXP_ZERO_BELOW_D ACT_EXP_LOWEST_D(0.0)
 
-/* with_lo is a constant at every call (folded away): lo = 0 skips the addition, which
+/* with_lo and clamp are constants at every call (folded away; clamp 0: the caller
+   clamped, act_exp_normal_neg): lo = 0 skips the addition, which
    changes nothing but costs one (r = -0 and r = +0 give the same q, +0).  The scale is
    q s + s, one fma, not (1 + q) s: s = 2^n is a normal power of two and so is every
    result here, so both round 1 + q once at the same position (the same bits), for one
    operation fewer (docs/performance-notes.md, "sigmoid and silu forward against ONNX
    Runtime").  Without FMA, q s alone may be subnormal (n = -126 / -1022): the product
    form stays there. */
-ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
+ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo, int clamp)
 {
-    x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
+    if (clamp) x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
     float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
     float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
@@ -272,9 +273,9 @@ ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo)
     return ACT_HAVE_FMA ? ACT_FMA_F(q, s, s) : (1.0f + q) * s;
 }
 
-ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
+ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo, int clamp)
 {
-    x = x < ACT_EXP_NORMAL_MIN_D ? ACT_EXP_NORMAL_MIN_D : x;
+    if (clamp) x = x < ACT_EXP_NORMAL_MIN_D ? ACT_EXP_NORMAL_MIN_D : x;
     double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
     double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
@@ -285,10 +286,30 @@ ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo)
     return ACT_HAVE_FMA ? ACT_FMA_D(q, s, s) : (1.0 + q) * s;
 }
 
-ACT_INLINE float act_exp_normal_hilo_f(float x, float lo) { return act_exp_normal_impl_f(x, lo, 1); }
-ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0f, 0); }
-ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1); }
-ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0); }
+ACT_INLINE float act_exp_normal_hilo_f(float x, float lo) { return act_exp_normal_impl_f(x, lo, 1, 1); }
+ACT_INLINE float act_exp_normal_f(float x) { return act_exp_normal_impl_f(x, 0.0f, 0, 1); }
+ACT_INLINE double act_exp_normal_hilo_d(double x, double lo) { return act_exp_normal_impl_d(x, lo, 1, 1); }
+ACT_INLINE double act_exp_normal_d(double x) { return act_exp_normal_impl_d(x, 0.0, 0, 1); }
+
+/* act_exp_normal(-x) with the clamp taken on x: -min(x, -ACT_EXP_NORMAL_MIN), the min
+ * on x's bits as signed integers (the bits of a non-negative float order as its value;
+ * a negative x, its sign bit a negative integer, stays x, -NaN too; +inf gives the bound).
+ * One vpminsd (vpminsq) where the clamp is a compare and a blend (GCC emits no vminps
+ * for `x < c ? c : x` without -ffinite-math-only).  The same value as act_exp_normal(-x)
+ * except at a +NaN x, which gives exp(-87) / exp(-708), not NaN: for a caller whose
+ * result carries x's NaN by itself (silu's x / (1 + t)).  float64 needs 64-bit integer
+ * compares (ACT_VEC_U64_COMPARE below; the float form otherwise, _vmath.pxd). */
+ACT_INLINE float act_exp_normal_neg_f(float x)
+{
+    int32_t xi = (int32_t)act_asuint_f(x), ci = (int32_t)act_asuint_f(-ACT_EXP_NORMAL_MIN_F);
+    return act_exp_normal_impl_f(-act_asfloat_u((uint32_t)(xi < ci ? xi : ci)), 0.0f, 0, 0);
+}
+
+ACT_INLINE double act_exp_normal_neg_d(double x)
+{
+    int64_t xi = (int64_t)act_asuint_d(x), ci = (int64_t)act_asuint_d(-ACT_EXP_NORMAL_MIN_D);
+    return act_exp_normal_impl_d(-act_asdouble_u((uint64_t)(xi < ci ? xi : ci)), 0.0, 0, 0);
+}
 
 /* ---- exp scaled up, for the deep-negative blocks ------------------------------------
  * act_exp_deep_up(x, lo) = act_exp_scaled(x, lo, 64) (float32) / (x, lo, 512) (float64),
@@ -852,7 +873,7 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
 /* Whether the level compares 64-bit integers lane-wise (SSE4.2's pcmpgtq; AVX2,
  * AVX-512): without it GCC leaves a loop of 64-bit unsigned compares scalar, so the
  * float64 predicate that needs them keeps its float form there (_formulas.pxd,
- * mul_sigmoid_band_rare_self). */
+ * neg_band_rare_bits, mul_sigmoid_band_rare_pair). */
 #if defined(__SSE4_2__) || defined(__AVX2__) || defined(__AVX512F__)
 #define ACT_VEC_U64_COMPARE 1
 #else

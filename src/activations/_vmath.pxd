@@ -26,6 +26,8 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_d(double x) noexcept
     float act_exp_normal_hilo_f(float x, float lo) noexcept
     double act_exp_normal_hilo_d(double x, double lo) noexcept
+    float act_exp_normal_neg_f(float x) noexcept
+    double act_exp_normal_neg_d(double x) noexcept
     float act_exp_deep_up_f(float x, float lo) noexcept
     double act_exp_deep_up_d(double x, double lo) noexcept
     float ACT_EXP_NORMAL_MIN_F
@@ -116,6 +118,19 @@ cdef inline floating vexp_normal(floating x) noexcept nogil:
         return act_exp_normal_f(x)
     else:
         return act_exp_normal_d(x)
+
+
+cdef inline floating vexp_normal_neg(floating x) noexcept nogil:
+    """vexp_normal(-x), its clamp as an integer min on x's bits (one instruction where
+    the clamp is two), except at a +NaN x: exp(-87) / exp(-708) there (see _vmath.h),
+    for callers whose result carries x's NaN by itself.  float64 without 64-bit integer
+    compares (the baseline level): vexp_normal(-x)."""
+    if floating is float:
+        return act_exp_normal_neg_f(x)
+    elif ACT_VEC_U64_COMPARE:
+        return act_exp_normal_neg_d(x)
+    else:
+        return act_exp_normal_d(-x)
 
 
 cdef inline floating vexp_normal_min(floating like) noexcept nogil:
