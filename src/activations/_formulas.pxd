@@ -312,7 +312,7 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z, bi
     cdef floating ga = g * a
     cdef bint ga_finite = ga - ga == zero
     # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
-    cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
+    cdef floating deep = deep_flag(ga, vneg_abs(z)) if deep_lanes else zero
     cdef floating t_up = vexp_scaled_up_deep(vneg_abs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
@@ -2002,7 +2002,7 @@ cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, fl
     # g sigmoid(-x) = g ((t or 1) / (1 + t)), t = exp(-|x|); for x > 0 with t < 2**-90
     # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
     cdef floating zero = 0
-    cdef floating deep = deep_flag(g, -vfabs(x))
+    cdef floating deep = deep_flag(g, vneg_abs(x))
     cdef floating t_up = vexp_scaled_up_deep(vneg_abs(x), zero, deep)
     cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
     return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down_deep(g, t_up, deep)
