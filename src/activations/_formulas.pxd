@@ -2338,7 +2338,11 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
             if far_tail == 2:
                 return <float>(act_gelu_far_sat_fd(a, act_gelu_fd(a)) * <double>b)
             return <float>(act_gelu_fd(a) * <double>b)
-        return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
+        # (vmul_once: GCC computes this branch in every lane and selects; a multiply of a
+        # subnormal a's gelu, or of a subnormal b, rounded into the subnormal range is
+        # 3x slower on Zen 5, an FMA not: docs/performance-notes.md "Subnormal operands
+        # on Zen 5")
+        return vmul_once(act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a), b)
     else:
         ab = a * b
         if (vfabs(a) < one) & finite(ab):
@@ -2364,7 +2368,8 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
             return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
         # a = +-inf: gelu' = 1 or 0, times g first: g * b where g * b overflows too (not
         # inf * 0), the same values (and NaNs) as gelu' * (g * b) elsewhere
-        return ((act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * g) * b
+        # (by vmul_once, as gelu_times's: computed in every lane, b subnormal there)
+        return vmul_once(vmul_once(act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a), g), b)
     else:
         # gelu_backward(g * b, a): (g * b) gelu'(a); where g * b overflows, g * (b * gelu'(a))
         # ("Products of two inputs that overflow": no extra pass, one select)
