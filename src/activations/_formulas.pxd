@@ -1484,8 +1484,9 @@ cdef inline floating deep_scale_down(floating v, bint finite, bint plain) noexce
 
 cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo, bint plain) noexcept nogil:
     """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up).
-    (The products with t_up here and below by vmul_once: from z = -131 / -1063 down they
-    round into the subnormal range, a multiply 3x slower there on Zen 5, an FMA not.)"""
+    (The products with t_up here and below by vmul_once: they round into the subnormal
+    range where v t_up < 2**-126 / 2**-1022, for |v| near 1 from z = -131 / -1063 down, a
+    multiply 3x slower there on Zen 5, an FMA not.)"""
     return deep_scale_down(vmul_once(v, vexp_deep_up(z, zlo)), True, plain)
 
 
