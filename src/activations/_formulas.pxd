@@ -312,7 +312,7 @@ cdef inline floating mul_logistic_density(floating g, floating a, floating z, bi
     cdef floating ga = g * a
     cdef bint ga_finite = ga - ga == zero
     # with deep_lanes (a constant), a deep lane (deep_flag) of g a (finite: q = 1)
-    cdef floating deep = deep_flag(ga, -vfabs(z)) if deep_lanes else zero
+    cdef floating deep = deep_flag(ga, vneg_abs(z)) if deep_lanes else zero
     cdef floating t_up = vexp_scaled_up_deep(vneg_abs(z), zero, deep)
     cdef floating p = ga if ga_finite else g
     cdef floating q = one if ga_finite else a
@@ -1483,8 +1483,11 @@ cdef inline floating deep_scale_down(floating v, bint finite, bint plain) noexce
 
 
 cdef inline floating mul_sigmoid_deep_neg(floating v, floating z, floating zlo, bint plain) noexcept nogil:
-    """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up)."""
-    return deep_scale_down(v * vexp_deep_up(z, zlo), True, plain)
+    """mul_sigmoid(v, z, zlo) on a deep-negative lane (1 + t = 1): mul_scaled_down(v, t_up).
+    (The products with t_up here and below by vmul_once: they round into the subnormal
+    range where v t_up < 2**-126 / 2**-1022, for |v| near 1 from z = -131 / -1063 down, a
+    multiply 3x slower there on Zen 5, an FMA not.)"""
+    return deep_scale_down(vmul_once(v, vexp_deep_up(z, zlo)), True, plain)
 
 
 cdef inline floating glu_gate_neg(floating a, floating b) noexcept nogil:
@@ -1531,7 +1534,7 @@ cdef inline floating mul_swish_derivative_deep_neg(floating v, floating z, float
     # t_up > 0 only from z = -148.4 / -1100.9 up: |1 + z| below 149 / 1101, the product finite
     cdef floating zero = 0, one = 1
     cdef floating t_up = vexp_deep_up(z, zlo)
-    return v * zero if t_up == zero else deep_scale_down(v * (t_up * (one + z)), True, plain)
+    return v * zero if t_up == zero else deep_scale_down(vmul_once(v, vmul_once(t_up, one + z)), True, plain)
 
 
 cdef inline floating swiglu_gate_grad_a_neg(floating g, floating a, floating b) noexcept nogil:
@@ -1673,7 +1676,7 @@ cdef inline floating mul_exp_deep_neg(floating g, floating a, floating x, floati
     |a| <= 2, the product below 2**33 / 2**70, finite (times_scale_down_finite); else a
     may be large and the product overflow (times_scale_down keeps the infinity).  plain:
     deep_scale_down."""
-    cdef floating v = g * (a * vexp_deep_up(x, lo))
+    cdef floating v = vmul_once(g, vmul_once(a, vexp_deep_up(x, lo)))
     return deep_scale_down(v, small_a, plain)
 
 
@@ -1999,7 +2002,7 @@ cdef inline floating log_sigmoid_backward(floating g, floating x, floating a, fl
     # g sigmoid(-x) = g ((t or 1) / (1 + t)), t = exp(-|x|); for x > 0 with t < 2**-90
     # (2**-900) that is g t, formed from t_up and scaled down last (mul_scaled_down)
     cdef floating zero = 0
-    cdef floating deep = deep_flag(g, -vfabs(x))
+    cdef floating deep = deep_flag(g, vneg_abs(x))
     cdef floating t_up = vexp_scaled_up_deep(vneg_abs(x), zero, deep)
     cdef floating y = g * sigmoid_complement_given(x, guarded_t(t_up))
     return y if (x < 0) | (t_up >= scaled_tiny(x)) else mul_scaled_down_deep(g, t_up, deep)
@@ -2333,7 +2336,11 @@ cdef inline floating gelu_times(floating a, floating b, bint tanh_form,
             if far_tail == 2:
                 return <float>(act_gelu_far_sat_fd(a, act_gelu_fd(a)) * <double>b)
             return <float>(act_gelu_fd(a) * <double>b)
-        return (act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a)) * b
+        # (vmul_once: GCC computes this branch in every lane and selects; a multiply of a
+        # subnormal a's gelu, or of a subnormal b, rounded into the subnormal range is
+        # 3x slower on Zen 5, an FMA not: docs/performance-notes.md "Subnormal operands
+        # on Zen 5")
+        return vmul_once(act_gelu_tanh_f(a) if tanh_form else act_gelu_f(a), b)
     else:
         ab = a * b
         if (vfabs(a) < one) & finite(ab):
@@ -2359,7 +2366,8 @@ cdef inline floating gelu_grad_times(floating a, floating g, floating b,
             return <float>(act_gelu_grad_fd(a) * (<double>g * <double>b))
         # a = +-inf: gelu' = 1 or 0, times g first: g * b where g * b overflows too (not
         # inf * 0), the same values (and NaNs) as gelu' * (g * b) elsewhere
-        return ((act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a)) * g) * b
+        # (by vmul_once, as gelu_times's: computed in every lane, b subnormal there)
+        return vmul_once(vmul_once(act_gelu_tanh_grad_f(a) if tanh_form else act_gelu_grad_f(a), g), b)
     else:
         # gelu_backward(g * b, a): (g * b) gelu'(a); where g * b overflows, g * (b * gelu'(a))
         # ("Products of two inputs that overflow": no extra pass, one select)

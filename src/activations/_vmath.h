@@ -320,7 +320,12 @@ ACT_INLINE double act_exp_normal_neg_d(double x)
  * once, as act_exp_scaled's two factors do.  Below lowest act_exp_scaled gives +0 by a
  * zero factor; clamped to lowest here, exp(lowest + lo) 2^k (2^-150.04 / 2^-1076.2)
  * rounds to +0 too.  So no upper clamp, no clamps of lo, no zero select and no second
- * variable factor. */
+ * variable factor.  Where the level has FMA, (1 + q) 2^(n + 2k) is fma(q, s, s) (normal:
+ * the same rounding as 1 + q's, one instruction less) and the product by 2^-k
+ * fma(., 2^-k, -0) (the same rounding and sign; without FMA the macro is that multiply
+ * + -0): below x = -131 / -1063 it rounds into the subnormal range (clamped lanes: to
+ * +0), a multiply 3x slower there on Zen 5, an FMA not (docs/performance-notes.md
+ * "Subnormal operands on Zen 5"). */
 ACT_INLINE float act_exp_deep_up_f(float x, float lo)
 {
     const float lowest = ACT_EXP_LOWEST_F(64);
@@ -330,7 +335,9 @@ ACT_INLINE float act_exp_deep_up_f(float x, float lo)
     float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x)) + lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + 128;
-    return ((1.0f + q) * act_asfloat_u((uint32_t)(ni + 127) << 23)) * 0x1p-64f;
+    float s = act_asfloat_u((uint32_t)(ni + 127) << 23);
+    float e = ACT_HAVE_FMA ? ACT_FMA_F(q, s, s) : (1.0f + q) * s;
+    return ACT_FMA_F(e, 0x1p-64f, -0.0f);
 }
 
 ACT_INLINE double act_exp_deep_up_d(double x, double lo)
@@ -342,7 +349,9 @@ ACT_INLINE double act_exp_deep_up_d(double x, double lo)
     double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) + lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + 1024;
-    return ((1.0 + q) * act_asdouble_u((uint64_t)(ni + 1023) << 52)) * 0x1p-512;
+    double s = act_asdouble_u((uint64_t)(ni + 1023) << 52);
+    double e = ACT_HAVE_FMA ? ACT_FMA_D(q, s, s) : (1.0 + q) * s;
+    return ACT_FMA_D(e, 0x1p-512, -0.0);
 }
 
 /* ---- results in the subnormal range, without subnormal arithmetic -----------------
