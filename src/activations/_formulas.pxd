@@ -498,9 +498,12 @@ cdef inline floating relu_backward_from_output(floating g, floating y, floating 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
 
 cdef inline floating slope_times(floating x, floating a) noexcept nogil:
-    """a * x, with the limit (a signed zero) rather than NaN for a = 0, x = -inf."""
+    """a * x, with the limit (a signed zero) rather than NaN for a = 0, x = -inf.  The
+    product by vmul_once (the same rounding and sign): on Zen 5 a multiply of a
+    subnormal x rounded into the subnormal range costs up to 3x (docs/performance-notes.md
+    "Subnormal operands on Zen 5"), and these loops run it in every lane."""
     cdef floating zero = 0
-    return vcopysign(zero, x) if (a == 0) & (x == x) else x * a
+    return vcopysign(zero, x) if (a == 0) & (x == x) else vmul_once(x, a)
 
 
 cdef inline floating leaky_relu_forward(floating x, floating a, floating b) noexcept nogil:
