@@ -30,7 +30,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
-                                 vmish_tiny,
+                                 vmish_tiny, vgrad_above,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -493,6 +493,18 @@ cdef inline floating relu_backward(floating g, floating x, floating a, floating 
 cdef inline floating relu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return nan_if_nan(y, g if y > 0 else zero)
+
+
+# The out-of-cache forms (_spec.OUT_OF_CACHE_FORMS): the same bits by integer arithmetic,
+# so that g's loads do not wait behind x's (_vmath.h act_grad_above_f).
+cdef inline floating relu_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return vgrad_above(g, x, zero)
+
+
+cdef inline floating relu_backward_from_output_ooc(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    return vgrad_above(g, y, zero)
 
 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
@@ -2080,6 +2092,11 @@ cdef inline floating threshold_forward(floating x, floating a, floating b) noexc
 cdef inline floating threshold_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return nan_if_nan(x, zero if x <= a else g)
+
+
+cdef inline floating threshold_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
+    # the out-of-cache form (_spec.OUT_OF_CACHE_FORMS), the same bits
+    return vgrad_above(g, x, a)
 
 
 # ----------------------------------------------------------------- gelu (exact and tanh form)
