@@ -496,15 +496,21 @@ cdef inline floating relu_backward_from_output(floating g, floating y, floating 
 
 
 # The out-of-cache forms (_spec.OUT_OF_CACHE_FORMS): the same bits by integer arithmetic,
-# so that g's loads do not wait behind x's (_vmath.h act_grad_above_f).
+# so that g's loads do not wait behind x's (_vmath.h act_grad_above_f).  AVX-512 only
+# (ACT_MASK_SELECTS): below it the select is a blend of an unconditional load of g, and
+# the integer form only adds instructions (no 64-bit arithmetic shift in AVX2).
 cdef inline floating relu_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return vgrad_above(g, x, zero)
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, x, zero)
+    return relu_backward(g, x, a, b)
 
 
 cdef inline floating relu_backward_from_output_ooc(floating g, floating y, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
-    return vgrad_above(g, y, zero)
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, y, zero)
+    return relu_backward_from_output(g, y, a, b)
 
 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
@@ -2095,8 +2101,10 @@ cdef inline floating threshold_backward(floating g, floating x, floating a, floa
 
 
 cdef inline floating threshold_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
-    # the out-of-cache form (_spec.OUT_OF_CACHE_FORMS), the same bits
-    return vgrad_above(g, x, a)
+    # the out-of-cache form (_spec.OUT_OF_CACHE_FORMS, AVX-512 only as relu's), the same bits
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, x, a)
+    return threshold_backward(g, x, a, b)
 
 
 # ----------------------------------------------------------------- gelu (exact and tanh form)
