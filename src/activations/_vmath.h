@@ -1170,10 +1170,10 @@ ACT_INLINE double act_mish_tiny_d(double x)
  *  - The order key of a float, its bits with the magnitude bits flipped where the sign
  *    is set, is an integer that orders non-NaN floats as they compare (-0 one below +0,
  *    so a = +-0 takes +0's key: x = +-0 <= a either way).  A NaN a (a C caller's) takes
- *    a key below -inf's: every x > a is false, and x <= a too, so g, as the select gives.
+ *    a key below -inf's, so that every x keeps g, as in the select (x <= NaN is false).
  *  - x > a is key(x) > key(a).  The difference of two keys can overflow, half of them
  *    cannot: with e = 1 where key(a) is even (else 0), key(x) > key(a) exactly where
- *    (key(x) + e) >> 1 > (key(a) + e) >> 1.
+ *    (key(x) + e) >> 1 > (key(a) + e) >> 1 (key(x) + e wraps only for a NaN x).
  *  - NaN x: its magnitude bits exceed +inf's.
  * Checked against the select on every float32 x (a = +-0, 1) and 3e8 float64 pairs
  * around 16 thresholds (+-0, +-inf, NaN, subnormals, +-max). */
