@@ -30,7 +30,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
-                                 vmish_tiny,
+                                 vmish_tiny, vgrad_above,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
 from libc.stdint cimport uint32_t, uint64_t
 
@@ -493,6 +493,24 @@ cdef inline floating relu_backward(floating g, floating x, floating a, floating 
 cdef inline floating relu_backward_from_output(floating g, floating y, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return nan_if_nan(y, g if y > 0 else zero)
+
+
+# The out-of-cache forms (_spec.OUT_OF_CACHE_FORMS): the same bits by integer arithmetic,
+# so that g's loads do not wait behind x's (_vmath.h act_grad_above_f).  AVX-512 only
+# (ACT_MASK_SELECTS): below it the select is a blend of an unconditional load of g, and
+# the integer form only adds instructions (no 64-bit arithmetic shift in AVX2).
+cdef inline floating relu_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, x, zero)
+    return relu_backward(g, x, a, b)
+
+
+cdef inline floating relu_backward_from_output_ooc(floating g, floating y, floating a, floating b) noexcept nogil:
+    cdef floating zero = 0
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, y, zero)
+    return relu_backward_from_output(g, y, a, b)
 
 
 # ----------------------------------------------------------------- leaky_relu (a = negative_slope)
@@ -2086,6 +2104,13 @@ cdef inline floating threshold_forward(floating x, floating a, floating b) noexc
 cdef inline floating threshold_backward(floating g, floating x, floating a, floating b) noexcept nogil:
     cdef floating zero = 0
     return nan_if_nan(x, zero if x <= a else g)
+
+
+cdef inline floating threshold_backward_ooc(floating g, floating x, floating a, floating b) noexcept nogil:
+    # the out-of-cache form (_spec.OUT_OF_CACHE_FORMS, AVX-512 only as relu's), the same bits
+    if ACT_MASK_SELECTS:
+        return vgrad_above(g, x, a)
+    return threshold_backward(g, x, a, b)
 
 
 # ----------------------------------------------------------------- gelu (exact and tanh form)

@@ -332,6 +332,17 @@ cdef enum:
     # docs/performance-notes.md "Memory-bound kernels").
     ALIGNED_STORES_MIN = 4096
     CACHE_LINE = 64
+    # A call of an op in _spec.OUT_OF_CACHE_FORMS with at least this many bytes in each
+    # operand runs the op's out-of-cache form (elementwise_ooc_chunk) in every chunk:
+    # the same bits by integer arithmetic, whose loads of g do not wait behind x's, and
+    # more instructions, which cost where the operands stay in L3 (4 MiB each: relu
+    # backward float64 1.075x; 8 MiB: 0.84x; docs/performance-notes.md "Cheap
+    # backwards out of cache").  The whole call, not a thread's chunk: L3 is shared.
+    OUT_OF_CACHE_MIN_BYTES = 8 * 1024 * 1024
+
+
+# the size above which a call runs the out-of-cache forms, for the tests
+OUT_OF_CACHE_BYTES = OUT_OF_CACHE_MIN_BYTES
 
 
 cdef inline Py_ssize_t to_cache_line(const void* p, Py_ssize_t itemsize) noexcept nogil:
@@ -347,8 +358,10 @@ cdef struct ElementwiseTask:
 
 
 cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const floating* in2,
-                            floating* out, Py_ssize_t start, Py_ssize_t stop) noexcept nogil:
-    """Elements start..stop of an elementwise-shaped task."""
+                            floating* out, Py_ssize_t start, Py_ssize_t stop,
+                            bint out_of_cache) noexcept nogil:
+    """Elements start..stop of an elementwise-shaped task (`out_of_cache`: of a call of
+    at least OUT_OF_CACHE_MIN_BYTES an operand)."""
     if t.op == OP_RRELU_TRAINING:
         rrelu_training_run(t.direction, in1 + start, in2 + start if in2 != NULL else NULL,
                            out + start, stop - start, <uint64_t>start, t.a, t.b, t.seed)
@@ -363,6 +376,11 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
                                           head, <floating>t.a, <floating>t.b):
             return False
     # parameters rounded to the dtype (docs/api.md)
+    if out_of_cache and elementwise_ooc_chunk(t.direction, t.op, in1 + start + head,
+                                              in2 + start + head if in2 != NULL else NULL,
+                                              out + start + head, stop - start - head,
+                                              <floating>t.a, <floating>t.b):
+        return True
     return elementwise_chunk(t.direction, t.op, in1 + start + head,
                              in2 + start + head if in2 != NULL else NULL,
                              out + start + head, stop - start - head, <floating>t.a,
@@ -374,13 +392,14 @@ cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const f
     """Run an elementwise-shaped task over n elements, on at most `nthreads` threads
     above the threshold."""
     cdef Py_ssize_t block, k, start
-    if not task_range(t, in1, in2, out, 0, 0):
+    cdef bint out_of_cache = n * <Py_ssize_t>sizeof(floating) >= OUT_OF_CACHE_MIN_BYTES
+    if not task_range(t, in1, in2, out, 0, 0, False):
         return False  # unknown (op, direction): nothing written
     if nthreads <= 1 or n < (elementwise_parallel_min(t.op) if t.op >= 0 else PARALLEL_MIN_ELEMENTS):
-        return task_range(t, in1, in2, out, 0, n)
+        return task_range(t, in1, in2, out, 0, n, out_of_cache)
     block = block_size(n, nthreads)
     for k in prange(nthreads, schedule='static', num_threads=nthreads):
         start = k * block
         if start < n:
-            task_range(t, in1, in2, out, start, min(n, start + block))
+            task_range(t, in1, in2, out, start, min(n, start + block), out_of_cache)
     return True

@@ -592,6 +592,17 @@ NEG_PLAIN: Dict[str, Tuple[str, ...]] = {
 HUGE_PATHS: Dict[str, Tuple[str, ...]] = {"softsign": ("backward",)}
 
 
+#: Elementwise ops and directions whose calls of at least OUT_OF_CACHE_MIN_BYTES
+#: (_kernels.pyx) an operand run NAME_DIRECTION_ooc in _formulas.pxd in every chunk, in
+#: an outlined NAME_DIRECTION_ooc_loop: the same bits by integer arithmetic.  GCC makes
+#: the plain form's `g if x > a else 0` a load of g under a mask from x, which out of
+#: cache waits a memory latency behind x's load; in cache the integer form costs more
+#: instructions.  AVX-512 only: below it the forms are the plain ones (an unconditional
+#: load of g and a blend; docs/performance-notes.md "Cheap backwards out of cache").
+OUT_OF_CACHE_FORMS: Dict[str, Tuple[str, ...]] = {
+    "relu": ("backward", "backward_from_output"), "threshold": ("backward",)}
+
+
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
     order: Dict[str, None] = {}

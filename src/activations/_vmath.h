@@ -1190,4 +1190,49 @@ ACT_INLINE double act_mish_tiny_d(double x)
 }
 /* ==== end of mish at a tiny x ==== */
 
+/* ==== g where x > a, else +0; x where x is NaN (threshold's and relu's backward),
+ * by integer arithmetic alone ====
+ * The same bits as `x != x ? x : (x <= a ? 0 : g)`.  GCC turns that select into a
+ * load of g under a mask computed from x, which cannot issue before x's load has come
+ * in: out of cache every load of g waits a memory latency behind x's
+ * (docs/performance-notes.md "Gated rows out of cache" and "Cheap backwards out of
+ * cache").  Here g is loaded whole and ANDed with a mask from x's bits.
+ *  - The order key of a float, its bits with the magnitude bits flipped where the sign
+ *    is set, is an integer that orders non-NaN floats as they compare (-0 one below +0,
+ *    so a = +-0 takes +0's key: x = +-0 <= a either way).  A NaN a (a C caller's) takes
+ *    a key below -inf's, so that every x keeps g, as in the select (x <= NaN is false).
+ *  - x > a is key(x) > key(a).  The difference of two keys can overflow, half of them
+ *    cannot: with e = 1 where key(a) is even (else 0), key(x) > key(a) exactly where
+ *    (key(x) + e) >> 1 > (key(a) + e) >> 1 (key(x) + e wraps only for a NaN x).
+ *  - NaN x: its magnitude bits exceed +inf's.
+ * Checked against the select on every float32 x (a = +-0, 1) and 3e8 float64 pairs
+ * around 16 thresholds (+-0, +-inf, NaN, subnormals, +-max). */
+ACT_INLINE float act_grad_above_f(float g, float x, float a)
+{
+    uint32_t ab = act_asuint_f(a), xb = act_asuint_f(x);
+    uint32_t ka = ab ^ ((uint32_t)((int32_t)ab >> 31) >> 1);
+    ka = (a == 0) ? 0u : ka;
+    ka = (a != a) ? 0x807ffffeu : ka;
+    uint32_t e = 1u - (ka & 1u);
+    int32_t half = (int32_t)(ka + e) >> 1;
+    uint32_t kx = xb ^ ((uint32_t)((int32_t)xb >> 31) >> 1);
+    uint32_t keep = (uint32_t)((half - ((int32_t)(kx + e) >> 1)) >> 31);
+    uint32_t nan = (uint32_t)((int32_t)(0x7f800000u - (xb & 0x7fffffffu)) >> 31);
+    return act_asfloat_u((act_asuint_f(g) & keep & ~nan) | (xb & nan));
+}
+ACT_INLINE double act_grad_above_d(double g, double x, double a)
+{
+    uint64_t ab = act_asuint_d(a), xb = act_asuint_d(x);
+    uint64_t ka = ab ^ ((uint64_t)((int64_t)ab >> 63) >> 1);
+    ka = (a == 0) ? 0u : ka;
+    ka = (a != a) ? 0x800ffffffffffffeull : ka;
+    uint64_t e = 1u - (ka & 1u);
+    int64_t half = (int64_t)(ka + e) >> 1;
+    uint64_t kx = xb ^ ((uint64_t)((int64_t)xb >> 63) >> 1);
+    uint64_t keep = (uint64_t)((half - ((int64_t)(kx + e) >> 1)) >> 63);
+    uint64_t nan = (uint64_t)((int64_t)(0x7ff0000000000000ull - (xb & 0x7fffffffffffffffull)) >> 63);
+    return act_asdouble_u((act_asuint_d(g) & keep & ~nan) | (xb & nan));
+}
+/* ==== end of g where x > a ==== */
+
 #endif /* ACTIVATIONS_VMATH_H */

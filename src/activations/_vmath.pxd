@@ -84,6 +84,8 @@ cdef extern from "_vmath.h" nogil:
     bint act_is_tiny_d(double x) noexcept
     bint act_is_zero_f(float x) noexcept
     bint act_is_zero_d(double x) noexcept
+    float act_grad_above_f(float g, float x, float a) noexcept
+    double act_grad_above_d(double g, double x, double a) noexcept
     float act_hswish_tiny_f(float x) noexcept
     double act_hswish_tiny_d(double x) noexcept
     float act_mish_tiny_f(float x) noexcept
@@ -452,6 +454,15 @@ cdef inline bint vis_tiny(floating x) noexcept nogil:
         return act_is_tiny_f(x)
     else:
         return act_is_tiny_d(x)
+
+
+cdef inline floating vgrad_above(floating g, floating x, floating a) noexcept nogil:
+    """g where x > a, +0 where x <= a, x where x is NaN: by integer arithmetic alone
+    (_vmath.h act_grad_above_f: no load of g under a mask from x)."""
+    if floating is float:
+        return act_grad_above_f(g, x, a)
+    else:
+        return act_grad_above_d(g, x, a)
 
 
 cdef inline bint vis_zero(floating x) noexcept nogil:
