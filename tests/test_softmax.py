@@ -434,8 +434,9 @@ def test_log_softmax_backward_from_y_below_exp_range(dtype):
     # in [-87, 0] / [-708, 0] (or NaN), and also, by a select of vexp's exact +0, where
     # the others are below -104 / -746 (rows that span more: huge inputs); a run with a
     # y between the two (-95 / -720: vexp's subnormal results) takes vexp.  Rows of
-    # each, first lane below the range or in it, against the same rows with one lane
-    # moved between (vexp's bits: every other lane the same), and against float64.
+    # each, first and last lane (the one the kernel looks at before its passes) below
+    # the range or in it, against the same rows with one lane moved between (vexp's
+    # bits: every other lane the same), and against float64.
     f32 = dtype == F32
     t = np.dtype(dtype).type
     lowest, zero_below = (-87.0, -104.0) if f32 else (-708.0, -746.0)
@@ -446,6 +447,7 @@ def test_log_softmax_backward_from_y_below_exp_range(dtype):
     y = rng.uniform(lowest, 0.0, (rows, length)).astype(dtype)
     y[:, 1::3] = rng.choice(below, y[:, 1::3].shape)
     y[:, 0] = np.where(np.arange(rows) % 2 == 0, below[0], t(lowest))
+    y[:, -1] = np.where(np.arange(rows) // 2 % 2 == 0, below[1], t(lowest))
     y[3, 5] = nan
     # grads whose products with exp(y) show: tiny ones, and one large per row for sum(g)
     g = (rng.uniform(-2, 2, y.shape) * (2.0 ** (-120 if f32 else -1000))).astype(dtype)
@@ -457,6 +459,12 @@ def test_log_softmax_backward_from_y_below_exp_range(dtype):
     gap[4, 11] = np.nextafter(t(lowest), t(-np.inf))
     bwd = act.log_softmax_backward
     out, out_gap = bwd(g, y=y), bwd(g, y=gap)
+    # in place the range is checked before the write; out of place by the write pass,
+    # a failed run written again: the same bits
+    for yv, o in ((y, out), (gap, out_gap)):
+        on_g, on_y = g.copy(), yv.copy()
+        assert same_bits(bwd(on_g, y=yv, out=on_g), o)
+        assert same_bits(bwd(g, y=on_y, out=on_y), o)
     keep = np.ones(y.shape, bool)
     keep[:, 11] = False
     assert same_bits(out[keep], out_gap[keep]), "the select's +0 and vexp's differ"

@@ -165,14 +165,19 @@ cdef double dot_plain(const floating* g, const floating* y, Py_ssize_t n) noexce
 
 # ---------------------------------------------------------------- the write pass
 
+cdef inline bint exp_normal_outside(floating y) noexcept nogil:
+    """Whether y is outside vexp_normal's range [vexp_normal_min, 0] (NaN is inside)."""
+    cdef floating one = 1, zero = 0
+    return (y < vexp_normal_min(one)) | (y > zero)
+
+
 cdef inline bint exp_normal_run(const floating* y, Py_ssize_t n) noexcept nogil:
     """Whether every y[i] (i < n) is in vexp_normal's range [vexp_normal_min, 0] or
     NaN (a vectorized pass, read before anything is written: out may be y)."""
-    cdef floating outside = 0, one = 1, zero = 0
-    cdef floating lowest = vexp_normal_min(one)
+    cdef floating outside = 0, one = 1
     cdef Py_ssize_t i
     for i in range(n):
-        outside = one if (y[i] < lowest) | (y[i] > zero) else outside
+        outside = one if exp_normal_outside(y[i]) else outside
     return outside == 0
 
 
@@ -207,7 +212,7 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     backward: in1 = grad, in2 = x or y.
     """
     cdef Py_ssize_t i
-    cdef floating e, y
+    cdef floating e, y, outside
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
     cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
@@ -243,15 +248,29 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     elif mode == LOG_SOFTMAX_BACKWARD_Y:
         # exp(y) by vexp_normal where every y of the run is in its range (a log_softmax
         # output is <= 0, and >= -87 / -708 unless its row spans more than e^87 /
-        # e^708): there it is vexp's value bit for bit, in about half the instructions
-        if ((n == 0) or not (in2[0] < lowest)) and exp_normal_run(in2, n):
-            for i in range(n):
-                out[i] = in1[i] - vexp_normal(in2[i]) * dotf
-        elif exp_normal_or_zero_run(in2, n):
+        # e^708): there it is vexp's value bit for bit, in about half the instructions.
+        # A y below the range at the run's last place skips that form (the look at its
+        # first, before the pass's loads, cost a memory latency per row out of cache:
+        # docs/performance-notes.md, "log_softmax backward out of cache").
+        if (n == 0) or not (in2[n - 1] < lowest):
+            if out != in1 and out != in2:
+                # out of place, the write pass checks the range itself, reading y once
+                # (a pass over y first, then the write, cost a memory pass's time out
+                # of cache); a run that fails is written again below from its inputs
+                outside = 0
+                for i in range(n):
+                    out[i] = in1[i] - vexp_normal(in2[i]) * dotf
+                    outside = one if exp_normal_outside(in2[i]) else outside
+                if outside == 0:
+                    return
+            elif exp_normal_run(in2, n):   # in place: checked before anything is written
+                for i in range(n):
+                    out[i] = in1[i] - vexp_normal(in2[i]) * dotf
+                return
+        if exp_normal_or_zero_run(in2, n):
             # rows that span more than that (huge inputs): the y below vexp_zero_below
             # take vexp's exact +0 by a select, the others vexp_normal (vexp cost such
-            # runs 1.27-1.37x ordinary's time); a first y below the range skips the
-            # first pass, which it fails
+            # runs 1.27-1.37x ordinary's time)
             for i in range(n):
                 out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
         else:
