@@ -544,6 +544,8 @@ def test_balanced_orders_put_every_variant_after_every_other_alike(k, rounds):
     after_other = [count[a, b] for a in range(k) for b in range(k) if a != b]
     assert max(after_other) - min(after_other) <= 1 and min(after_other) >= 1
     assert timing.balanced_orders(1, 3) == [(0,)] * 3
+    assert timing.balanced_orders(0, 2) == [()] * 2
+    assert timing.interleaved_batches({}, 10, timing.Budget(), rounds=2) == {}
     assert timing.balanced_orders(timing.BALANCED_MAX + 1, 2) == [
         tuple(range(timing.BALANCED_MAX + 1))] * 2
 

@@ -126,8 +126,8 @@ def balanced_orders(k: int, rounds: int, first_after: int = 0) -> List[Sequence[
     pairs most even, counted across round boundaries, the first round's first variant
     following `first_after` (the last one calibrated): every variant then comes after
     every other about equally often, itself included.  The given order every round
-    above BALANCED_MAX variants."""
-    if k > BALANCED_MAX:
+    for fewer than two variants or more than BALANCED_MAX."""
+    if k < 2 or k > BALANCED_MAX:
         return [tuple(range(k))] * rounds
     count = [[0] * k for _ in range(k)]
     orders: List[Sequence[int]] = []
