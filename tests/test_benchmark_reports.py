@@ -10,6 +10,7 @@ only the text between the markers.
 
 from __future__ import annotations
 
+import collections
 import importlib.util
 import json
 import math
@@ -528,9 +529,31 @@ def test_benchmark_buffers_sit_1kib_apart_modulo_4096():
         assert np.array_equal(p.y, bench.act.softmax(p.x))
 
 
+@pytest.mark.parametrize("k", [2, 3, 4, 5])
+@pytest.mark.parametrize("rounds", [5, 7, 21])
+def test_balanced_orders_put_every_variant_after_every_other_alike(k, rounds):
+    """timing.balanced_orders: each round a permutation, and across the rounds (their
+    boundaries and the variant before the first included) the counts of each
+    (variant before, variant) pair of two different variants within 1 of each other,
+    so that no variant's batches always start in the caches one peer left."""
+    from activations._check import timing
+    orders = timing.balanced_orders(k, rounds, first_after=k - 1)
+    assert len(orders) == rounds and all(sorted(o) == list(range(k)) for o in orders)
+    seq = [k - 1] + [v for o in orders for v in o]
+    count = collections.Counter(zip(seq, seq[1:]))
+    after_other = [count[a, b] for a in range(k) for b in range(k) if a != b]
+    assert max(after_other) - min(after_other) <= 1 and min(after_other) >= 1
+    assert timing.balanced_orders(1, 3) == [(0,)] * 3
+    assert timing.balanced_orders(0, 2) == [()] * 2
+    assert timing.interleaved_batches({}, 10, timing.Budget(), rounds=2) == {}
+    assert timing.balanced_orders(timing.BALANCED_MAX + 1, 2) == [
+        tuple(range(timing.BALANCED_MAX + 1))] * 2
+
+
 def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
     """activations._check.timing.interleaved_batches: each variant warmed up and
-    calibrated (2 calls), then `rounds` batches of its calibrated loop count, in turn;
+    calibrated (2 calls), then `rounds` batches of its calibrated loop count, in turn,
+    in the orders of timing.balanced_orders;
     a variant whose one call outlasts a batch cuts the rounds to budget.long_repeats.
     On a fake clock that each call advances by its variant's cost."""
     import types
@@ -542,7 +565,7 @@ def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
 
     def variant(name, cost_ns):
         def call():
-            calls[name] += 1
+            calls[name] = calls.get(name, 0) + 1
             order.append(name)
             clock["ns"] += cost_ns
         return call
@@ -557,7 +580,12 @@ def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
         assert t.repeats == 4 and calls[name] == 2 + 4 * t.loops
         assert t.lo == t.median == t.hi == cost / 10
     timed = order[4:]                        # after the warm-up and calibration calls
-    assert timed == (["fast"] * 1000 + ["slow"] * 20) * 4     # a batch each, in turn
+    fast, slow = ["fast"] * 1000, ["slow"] * 20
+    assert timed == (fast + slow + slow + fast) * 2           # a batch each, in turn
+    del order[:]                             # three variants, batches of 2 calls
+    timing.interleaved_batches({k: variant(k, 1_000_000) for k in "abc"}, 10, budget,
+                               rounds=4, batch_ms=2.0)
+    assert "".join(order[6:]) == "aabbcc" + "bbaacc" + "ccaabb" + "bbaacc"
     long = timing.interleaved_batches({"slow": variant("slow", 2_000_000)}, 10, budget,
                                       batch_ms=1.0)
     assert long["slow"].repeats == budget.long_repeats and long["slow"].loops == 1

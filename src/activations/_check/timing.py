@@ -15,9 +15,10 @@ with a calibrated batch of calls per turn, for calls too short to time one by on
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Sequence, Tuple
 
 
 @dataclasses.dataclass
@@ -81,7 +82,14 @@ def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
     clock and bursts of load hit every variant alike: `rounds` rounds (default
     3 * budget.repeats) of one batch per variant, each batch's loop count calibrated once
     so that it lasts about `batch_ms` (default budget.sample_ms / 4).  Where a single call
-    of some variant alone lasts a batch, budget.long_repeats rounds at most."""
+    of some variant alone lasts a batch, budget.long_repeats rounds at most.
+
+    The order changes from round to round (`balanced_orders`): a batch starts in the
+    caches its predecessor left, and a peer whose buffers evict the problem's (ONNX
+    Runtime's float64 glu, a graph with buffers of its own) put float64 glu at 2**20
+    1.25x behind PyTorch while ours always came right after it, 0.82x while PyTorch
+    did (docs/performance-notes.md, "glu forward float64 at 2^20: the contestant
+    before")."""
     batch_ns = (batch_ms or budget.sample_ms / 4) * 1e6
     loops: Dict[str, int] = {}
     longest = 0
@@ -96,11 +104,47 @@ def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
     if longest >= batch_ns:
         rounds = min(rounds, budget.long_repeats)
     samples: Dict[str, List[float]] = {k: [] for k in variants}
-    for _ in range(rounds):
-        for key, fn in variants.items():
+    keys = list(variants)
+    for order in balanced_orders(len(keys), rounds, first_after=len(keys) - 1):
+        for key in (keys[j] for j in order):
+            fn = variants[key]
             t0 = time.perf_counter_ns()
             for _ in range(loops[key]):
                 fn()
             samples[key].append((time.perf_counter_ns() - t0) / loops[key] / n)
     return {k: Timing(statistics.median(v), min(v), max(v), loops[k], len(v))
             for k, v in samples.items()}
+
+
+#: Above this many variants balanced_orders keeps the given order (k! orders to weigh).
+BALANCED_MAX = 6
+
+
+def balanced_orders(k: int, rounds: int, first_after: int = 0) -> List[Sequence[int]]:
+    """`rounds` orders of range(k), one per round, each the permutation (the first in
+    itertools' order among equals) that keeps the counts of (variant before, variant)
+    pairs most even, counted across round boundaries, the first round's first variant
+    following `first_after` (the last one calibrated): every variant then comes after
+    every other about equally often, itself included.  The given order every round
+    for fewer than two variants or more than BALANCED_MAX."""
+    if k < 2 or k > BALANCED_MAX:
+        return [tuple(range(k))] * rounds
+    count = [[0] * k for _ in range(k)]
+    orders: List[Sequence[int]] = []
+    prev = first_after
+    for _ in range(rounds):
+        best: Tuple[int, Sequence[int]] = (-1, ())
+        for perm in itertools.permutations(range(k)):
+            pairs = list(zip((prev,) + perm[:-1], perm))
+            for a, b in pairs:
+                count[a][b] += 1
+            cost = sum(v * v for row in count for v in row)
+            for a, b in pairs:
+                count[a][b] -= 1
+            if best[0] < 0 or cost < best[0]:
+                best = (cost, perm)
+        for a, b in zip((prev,) + best[1][:-1], best[1]):
+            count[a][b] += 1
+        orders.append(best[1])
+        prev = best[1][-1]
+    return orders
