@@ -896,26 +896,31 @@ cdef inline bint neg_band_rare(floating z) noexcept nogil:
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
 
 
-cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
-    """neg_band_rare(z) by one unsigned compare of z's bits (two float compares into
-    mask registers otherwise: a predicate pass's time follows their number,
-    docs/performance-notes.md "silu's forward predicate"): a negative z's bits grow
-    with |z|, so bits(-FAST_SAT) - bits(z) is below bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
-    exactly for z in [-FAST_SAT, -FAST_EXP_MIN); every other z, +-0, -inf and NaN wrap
-    above it.  float64 at a level without 64-bit integer compares (ACT_VEC_U64_COMPARE,
-    _vmath.h): the float form, which vectorizes there."""
+cdef inline bint neg_range_bits(floating z, floating low, floating high) noexcept nogil:
+    """low <= z < high, for constants low < high < 0, by one unsigned compare of z's bits
+    (two float compares into mask registers otherwise: a predicate pass's time follows
+    their number, docs/performance-notes.md "silu's forward predicate" and "Deep-negative
+    blocks' lane test by one compare"): a negative z's bits grow with |z|, so bits(low) -
+    bits(z) is below bits(low) - bits(high) exactly for z in [low, high); every other z,
+    +-0, -inf and NaN wrap above it.  float64 at a level without 64-bit integer compares
+    (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes there."""
     cdef uint32_t d32, bound32
     cdef uint64_t d64, bound64
     if floating is float:
-        d32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(z)
-        bound32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(fast_exp_min(z))
+        d32 = act_asuint_f(low) - act_asuint_f(z)
+        bound32 = act_asuint_f(low) - act_asuint_f(high)
         return d32 < bound32
     elif not ACT_VEC_U64_COMPARE:
-        return neg_band_rare(z)                     # the baseline level (SSE2)
+        return (z < high) & (z >= low)              # the baseline level (SSE2)
     else:
-        d64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(z)
-        bound64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(fast_exp_min(z))
+        d64 = act_asuint_d(low) - act_asuint_d(z)
+        bound64 = act_asuint_d(low) - act_asuint_d(high)
         return d64 < bound64
+
+
+cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
+    """neg_band_rare(z) by neg_range_bits."""
+    return neg_range_bits(z, -fast_sat(z), fast_exp_min(z))
 
 
 cdef inline floating deep_neg(floating like) noexcept nogil:
@@ -1582,8 +1587,9 @@ cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) 
 cdef inline bint deep_neg_lane(floating z) noexcept nogil:
     """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
     limits, and huge or infinite first lanes (bench.py's huge and inf_nan kinds) then
-    start no predicate pass that fails (NaN: False)."""
-    return (z < deep_neg(z)) & (z >= -fast_sat(z))
+    start no predicate pass that fails (NaN: False).  By neg_range_bits: the blocks'
+    predicate pass is this test (and big_factor's) over every lane."""
+    return neg_range_bits(z, -fast_sat(z), deep_neg(z))
 
 
 cdef inline bint deep_neg_grad_lane(floating g, floating z) noexcept nogil:
@@ -1615,8 +1621,8 @@ cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, fl
 
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    # x is also the factor of t_up
-    return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
+    # x is also the factor of t_up, and a deep lane's |x| <= FAST_SAT is below big_factor
+    return deep_neg_lane(x)
 
 
 cdef inline floating silu_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
