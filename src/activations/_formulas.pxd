@@ -20,6 +20,7 @@
 
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
+                                 vexp_deep_up2, times_deep_up2_down,
                                  vexp_scaled_up_deep, deep_down, scale_down,
                                  times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
@@ -31,7 +32,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
                                  vmish_tiny, vgrad_above,
-                                 ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
+                                 ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS, ACT_HAVE_FMA)
 from libc.stdint cimport uint32_t, uint64_t
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
@@ -1604,8 +1605,11 @@ cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) no
 
 
 cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
-    # mul_sigmoid(1, x, 0): q = (1 t_up) / 1
+    # mul_sigmoid(1, x, 0): q = (1 t_up) / 1; plain, with FMA: as silu_forward_neg, t_up
+    # 2**64 / 2**512 scaled down by one FMA (below x = -131 / -1063 both +0)
     cdef floating zero = 0, one = 1
+    if plain and ACT_HAVE_FMA:
+        return times_deep_up2_down(vexp_deep_up2(x, -zero))
     return mul_sigmoid_deep_neg(one, x, -zero, plain)
 
 
@@ -1626,7 +1630,15 @@ cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexc
 
 
 cdef inline floating silu_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
+    # mul_sigmoid_deep_neg(x, x, -0, plain); plain, with FMA: x t_up 2**64 / 2**512 (t_up
+    # before its scale-down, normal, vexp_deep_up2; the product normal) scaled by 2**-128 /
+    # 2**-1024 in one FMA, the only operation with a subnormal result.  The same bits:
+    # down to x = -131 / -1063 t_up and x t_up are normal, so the scalings by powers of two
+    # are exact and x t_up rounds once as x t_up 2**64 does; below, to the lanes' -FAST_SAT,
+    # both round to -0 (|x| exp(x) < 2**-180 / 2**-1530; -0 from x = -108.7 / -751.8 down)
     cdef floating zero = 0
+    if plain and ACT_HAVE_FMA:
+        return times_deep_up2_down(x * vexp_deep_up2(x, -zero))
     return mul_sigmoid_deep_neg(x, x, -zero, plain)
 
 
