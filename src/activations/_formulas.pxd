@@ -1669,8 +1669,27 @@ cdef inline floating swish_backward_neg(floating g, floating x, floating a, floa
     return mul_swish_derivative_deep_neg(g, z, exact_error(two_prod_err(x, a, z)), plain)
 
 
+cdef inline floating softplus_grad_low(floating like) noexcept nogil:
+    """-2**24 / -2**52: softplus backward's deep-negative lanes reach down to this z (not
+    -FAST_SAT).  Below -FAST_SAT its exact formula is g * 0 (t_up = +0), and so is the
+    deep form: its exp, clamped, with |zlo| <= 1 (half an ulp of z) is at most 2**-148 /
+    2**-1074, times |g| < big_factor and 2**-64 / 2**-512 below half the least
+    subnormal, g's zero.  With -FAST_SAT as the bound, blocks across it (x spread over
+    -300..-149) ran the exact formula, 6.6x ordinary; huge and infinite first lanes
+    still start no pass (deep_neg_lane)."""
+    if floating is float:
+        return <float>-16777216.0
+    else:
+        return <double>-4503599627370496.0
+
+
+cdef inline bint softplus_grad_neg_lane(floating g, floating z) noexcept nogil:
+    """deep_neg_grad_lane(g, z) from z = softplus_grad_low up."""
+    return neg_range_bits(z, softplus_grad_low(z), deep_neg(z)) & (vfabs(g) < big_factor(g))
+
+
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_grad_lane(g, x * a)
+    return softplus_grad_neg_lane(g, x * a)
 
 
 cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
@@ -1679,7 +1698,7 @@ cdef inline floating softplus_backward_neg(floating g, floating x, floating a, f
 
 
 cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_grad_lane(g, x)
+    return softplus_grad_neg_lane(g, x)
 
 
 cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
