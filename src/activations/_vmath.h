@@ -311,16 +311,6 @@ ACT_INLINE double act_exp_normal_neg_d(double x)
     return act_exp_normal_impl_d(-act_asdouble_u((uint64_t)(xi < ci ? xi : ci)), 0.0, 0, 0);
 }
 
-/* Whether the level compares 64-bit integers lane-wise (SSE4.2's pcmpgtq; AVX2,
- * AVX-512): without it GCC leaves a loop of 64-bit unsigned compares scalar, so the
- * float64 predicate that needs them keeps its float form there (_formulas.pxd,
- * neg_band_rare_bits, mul_sigmoid_band_rare_pair; act_exp_deep_up2's clamp). */
-#if defined(__SSE4_2__) || defined(__AVX2__) || defined(__AVX512F__)
-#define ACT_VEC_U64_COMPARE 1
-#else
-#define ACT_VEC_U64_COMPARE 0
-#endif
-
 /* ---- exp scaled up, for the deep-negative blocks ------------------------------------
  * act_exp_deep_up(x, lo) = act_exp_scaled(x, lo, 64) (float32) / (x, lo, 512) (float64),
  * bit for bit, for x <= -1 (-inf too) and |lo| <= ulp(x), NaN excluded: the deep-negative
@@ -359,11 +349,13 @@ ACT_INLINE float act_exp_deep_up2_f(float x, float lo)
 ACT_INLINE double act_exp_deep_up2_d(double x, double lo)
 {
     const double lowest = ACT_EXP_LOWEST_D(512.0);
-#if ACT_VEC_U64_COMPARE
+#if defined(__AVX512F__)
     int64_t xi = (int64_t)act_asuint_d(x), li = (int64_t)act_asuint_d(lowest);
     x = act_asdouble_u((uint64_t)(xi < li ? xi : li));
 #else
-    x = x < lowest ? lowest : x;            /* SSE2: no 64-bit compares */
+    /* below AVX-512 no vpminsq: AVX2's 64-bit compare, blend and moves counted more
+       than the float select (swish backward's underflow 13.24 -> 13.54 per element) */
+    x = x < lowest ? lowest : x;
 #endif
     double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
@@ -908,6 +900,16 @@ ACT_INLINE double act_two_prod_err_d(double a, double b, double p)
     return ((ahi * bhi - p) + ahi * blo + alo * bhi) + alo * blo;
 #endif
 }
+
+/* Whether the level compares 64-bit integers lane-wise (SSE4.2's pcmpgtq; AVX2,
+ * AVX-512): without it GCC leaves a loop of 64-bit unsigned compares scalar, so the
+ * float64 predicate that needs them keeps its float form there (_formulas.pxd,
+ * neg_band_rare_bits, mul_sigmoid_band_rare_pair). */
+#if defined(__SSE4_2__) || defined(__AVX2__) || defined(__AVX512F__)
+#define ACT_VEC_U64_COMPARE 1
+#else
+#define ACT_VEC_U64_COMPARE 0
+#endif
 
 /* Whether a select is a masked instruction (AVX-512's mask registers): there a guard that
  * keeps a slow operand away from a division or an underflowing product costs softsign
