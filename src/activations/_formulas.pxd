@@ -919,6 +919,16 @@ cdef inline bint neg_range_bits(floating z, floating low, floating high) noexcep
         return d64 < bound64
 
 
+cdef inline bint neg_range_lane(floating z, floating low, floating high) noexcept nogil:
+    """neg_range_bits for the deep tiers' lane tests, but float64 below AVX-512
+    (ACT_MASK_SELECTS) with the two float compares: AVX2 has no unsigned 64-bit compare
+    (a sign flip and vpcmpgtq), and the float64 backwards' deep blocks counted 2% more
+    instructions with the bits there."""
+    if floating is double and not ACT_MASK_SELECTS:
+        return (z < high) & (z >= low)
+    return neg_range_bits(z, low, high)
+
+
 cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
     """neg_band_rare(z) by neg_range_bits."""
     return neg_range_bits(z, -fast_sat(z), fast_exp_min(z))
@@ -1588,9 +1598,9 @@ cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) 
 cdef inline bint deep_neg_lane(floating z) noexcept nogil:
     """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
     limits, and huge or infinite first lanes (bench.py's huge and inf_nan kinds) then
-    start no predicate pass that fails (NaN: False).  By neg_range_bits: the blocks'
+    start no predicate pass that fails (NaN: False).  By neg_range_lane: the blocks'
     predicate pass is this test (and big_factor's) over every lane."""
-    return neg_range_bits(z, -fast_sat(z), deep_neg(z))
+    return neg_range_lane(z, -fast_sat(z), deep_neg(z))
 
 
 cdef inline bint deep_neg_grad_lane(floating g, floating z) noexcept nogil:
@@ -1685,7 +1695,7 @@ cdef inline floating softplus_grad_low(floating like) noexcept nogil:
 
 cdef inline bint softplus_grad_neg_lane(floating g, floating z) noexcept nogil:
     """deep_neg_grad_lane(g, z) from z = softplus_grad_low up."""
-    return neg_range_bits(z, softplus_grad_low(z), deep_neg(z)) & (vfabs(g) < big_factor(g))
+    return neg_range_lane(z, softplus_grad_low(z), deep_neg(z)) & (vfabs(g) < big_factor(g))
 
 
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
