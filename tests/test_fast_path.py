@@ -917,6 +917,32 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
                           (-64.0 if f32 else -640.0) / scale, "deep-negative", checked)
 
 
+
+# softplus's backward takes deep lanes down to z = -2**24 / -2**52 (_formulas.pxd
+# softplus_grad_low), past -FAST_SAT, where its exact formula is g * 0: blocks across
+# -FAST_SAT (z spread over 0.6 to 1.2 FAST_SAT, a third of the lanes log-uniform from
+# -DEEP_NEG to the bound) run deep, and must give the exact blocks' bits.
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("params", [{}, {"beta": 0.3, "threshold": 5.0},
+                                    {"beta": 1.7, "threshold": -100.0}],
+                         ids=["default", "beta0.3", "beta1.7-threshold-100"])
+def test_softplus_backward_deep_blocks_past_saturation(params, dtype, simd_level, detours):
+    n = BLOCKS * BLOCK + 5
+    f32 = dtype == F32
+    sat, low, deep = (256.0, 2.0 ** 24, 64.0) if f32 else (2048.0, 2.0 ** 52, 640.0)
+    scale = params.get("beta", 1.0)
+    rng = np.random.default_rng(41)
+    z = -rng.uniform(0.6 * sat, 1.2 * sat, n)
+    z[::3] = -np.exp(rng.uniform(np.log(deep * 1.01), np.log(low), z[::3].size))
+    x = (z / scale).astype(dtype)
+    _, g = _ordinary(dtype, n, seed=42)
+    g[5::17] = -0.0
+    g[6::19] = 0.0
+    lanes, _ = _rare_lanes(n, seed=43)
+    _against_exact_blocks("softplus", params, "backward", dtype, x, g, lanes, -deep / scale,
+                          "deep-negative", np.isfinite(x))
+
 # ---------------------------------------------------------------- tiny gate blocks
 # The gates of _spec.TINY_PATHS run a block whose a and b are all subnormal or zero (and,
 # backward, whose grads are zero or 2^-60 <= |g| <= 2^60) by their tiny forms

@@ -20,6 +20,7 @@
 
 from cython cimport floating
 from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
+                                 vexp_deep_up2, times_deep_up2_down,
                                  vexp_scaled_up_deep, deep_down, scale_down,
                                  times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
@@ -31,7 +32,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
                                  vmish_tiny, vgrad_above,
-                                 ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS)
+                                 ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS, ACT_HAVE_FMA)
 from libc.stdint cimport uint32_t, uint64_t
 
 # SELU constants (Klambauer et al. 2017), as in docs/api.md; scale*alpha is formed in
@@ -896,26 +897,41 @@ cdef inline bint neg_band_rare(floating z) noexcept nogil:
     return (z < fast_exp_min(z)) & (z >= -fast_sat(z))
 
 
-cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
-    """neg_band_rare(z) by one unsigned compare of z's bits (two float compares into
-    mask registers otherwise: a predicate pass's time follows their number,
-    docs/performance-notes.md "silu's forward predicate"): a negative z's bits grow
-    with |z|, so bits(-FAST_SAT) - bits(z) is below bits(-FAST_SAT) - bits(-FAST_EXP_MIN)
-    exactly for z in [-FAST_SAT, -FAST_EXP_MIN); every other z, +-0, -inf and NaN wrap
-    above it.  float64 at a level without 64-bit integer compares (ACT_VEC_U64_COMPARE,
-    _vmath.h): the float form, which vectorizes there."""
+cdef inline bint neg_range_bits(floating z, floating low, floating high) noexcept nogil:
+    """low <= z < high, for constants low < high < 0, by one unsigned compare of z's bits
+    (two float compares into mask registers otherwise: a predicate pass's time follows
+    their number, docs/performance-notes.md "silu's forward predicate" and "Deep-negative
+    blocks' lane test by one compare"): a negative z's bits grow with |z|, so bits(low) -
+    bits(z) is below bits(low) - bits(high) exactly for z in [low, high); every other z,
+    +-0, -inf and NaN wrap above it.  float64 at a level without 64-bit integer compares
+    (ACT_VEC_U64_COMPARE, _vmath.h): the float form, which vectorizes there."""
     cdef uint32_t d32, bound32
     cdef uint64_t d64, bound64
     if floating is float:
-        d32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(z)
-        bound32 = act_asuint_f(-fast_sat(z)) - act_asuint_f(fast_exp_min(z))
+        d32 = act_asuint_f(low) - act_asuint_f(z)
+        bound32 = act_asuint_f(low) - act_asuint_f(high)
         return d32 < bound32
     elif not ACT_VEC_U64_COMPARE:
-        return neg_band_rare(z)                     # the baseline level (SSE2)
+        return (z < high) & (z >= low)              # the baseline level (SSE2)
     else:
-        d64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(z)
-        bound64 = act_asuint_d(-fast_sat(z)) - act_asuint_d(fast_exp_min(z))
+        d64 = act_asuint_d(low) - act_asuint_d(z)
+        bound64 = act_asuint_d(low) - act_asuint_d(high)
         return d64 < bound64
+
+
+cdef inline bint neg_range_lane(floating z, floating low, floating high) noexcept nogil:
+    """neg_range_bits for the deep tiers' lane tests, but float64 below AVX-512
+    (ACT_MASK_SELECTS) with the two float compares: AVX2 has no unsigned 64-bit compare
+    (a sign flip and vpcmpgtq), and the float64 backwards' deep blocks counted 2% more
+    instructions with the bits there."""
+    if floating is double and not ACT_MASK_SELECTS:
+        return (z < high) & (z >= low)
+    return neg_range_bits(z, low, high)
+
+
+cdef inline bint neg_band_rare_bits(floating z) noexcept nogil:
+    """neg_band_rare(z) by neg_range_bits."""
+    return neg_range_bits(z, -fast_sat(z), fast_exp_min(z))
 
 
 cdef inline floating deep_neg(floating like) noexcept nogil:
@@ -1582,8 +1598,9 @@ cdef inline floating swiglu_gate_grad_b_neg(floating g, floating a, floating b) 
 cdef inline bint deep_neg_lane(floating z) noexcept nogil:
     """-FAST_SAT <= z < -DEEP_NEG: past -FAST_SAT the fast formulas already select the
     limits, and huge or infinite first lanes (bench.py's huge and inf_nan kinds) then
-    start no predicate pass that fails (NaN: False)."""
-    return (z < deep_neg(z)) & (z >= -fast_sat(z))
+    start no predicate pass that fails (NaN: False).  By neg_range_lane: the blocks'
+    predicate pass is this test (and big_factor's) over every lane."""
+    return neg_range_lane(z, -fast_sat(z), deep_neg(z))
 
 
 cdef inline bint deep_neg_grad_lane(floating g, floating z) noexcept nogil:
@@ -1598,8 +1615,11 @@ cdef inline bint sigmoid_forward_neg_lane(floating x, floating a, floating b) no
 
 
 cdef inline floating sigmoid_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
-    # mul_sigmoid(1, x, 0): q = (1 t_up) / 1
+    # mul_sigmoid(1, x, 0): q = (1 t_up) / 1; plain, with FMA: as silu_forward_neg, t_up
+    # 2**64 / 2**512 scaled down by one FMA (below x = -131 / -1063 both +0)
     cdef floating zero = 0, one = 1
+    if plain and ACT_HAVE_FMA:
+        return times_deep_up2_down(vexp_deep_up2(x, -zero))
     return mul_sigmoid_deep_neg(one, x, -zero, plain)
 
 
@@ -1615,12 +1635,20 @@ cdef inline floating sigmoid_backward_neg(floating g, floating x, floating a, fl
 
 
 cdef inline bint silu_forward_neg_lane(floating x, floating a, floating b) noexcept nogil:
-    # x is also the factor of t_up
-    return deep_neg_lane(x) & (vfabs(x) < big_factor(x))
+    # x is also the factor of t_up, and a deep lane's |x| <= FAST_SAT is below big_factor
+    return deep_neg_lane(x)
 
 
 cdef inline floating silu_forward_neg(floating x, floating a, floating b, bint plain) noexcept nogil:
+    # mul_sigmoid_deep_neg(x, x, -0, plain); plain, with FMA: x t_up 2**64 / 2**512 (t_up
+    # before its scale-down, normal, vexp_deep_up2; the product normal) scaled by 2**-128 /
+    # 2**-1024 in one FMA, the only operation with a subnormal result.  The same bits:
+    # down to x = -131 / -1063 t_up and x t_up are normal, so the scalings by powers of two
+    # are exact and x t_up rounds once as x t_up 2**64 does; below, to the lanes' -FAST_SAT,
+    # both round to -0 (|x| exp(x) < 2**-180 / 2**-1530; -0 from x = -108.7 / -751.8 down)
     cdef floating zero = 0
+    if plain and ACT_HAVE_FMA:
+        return times_deep_up2_down(x * vexp_deep_up2(x, -zero))
     return mul_sigmoid_deep_neg(x, x, -zero, plain)
 
 
@@ -1651,8 +1679,27 @@ cdef inline floating swish_backward_neg(floating g, floating x, floating a, floa
     return mul_swish_derivative_deep_neg(g, z, exact_error(two_prod_err(x, a, z)), plain)
 
 
+cdef inline floating softplus_grad_low(floating like) noexcept nogil:
+    """-2**24 / -2**52: softplus backward's deep-negative lanes reach down to this z (not
+    -FAST_SAT).  Below -FAST_SAT its exact formula is g * 0 (t_up = +0), and so is the
+    deep form: its exp, clamped, with |zlo| <= 1 (half an ulp of z) is at most 2**-148 /
+    2**-1074, times |g| < big_factor and 2**-64 / 2**-512 below half the least
+    subnormal, g's zero.  With -FAST_SAT as the bound, blocks across it (x spread over
+    -300..-149) ran the exact formula, 6.6x ordinary; huge and infinite first lanes
+    still start no pass (deep_neg_lane)."""
+    if floating is float:
+        return <float>-16777216.0
+    else:
+        return <double>-4503599627370496.0
+
+
+cdef inline bint softplus_grad_neg_lane(floating g, floating z) noexcept nogil:
+    """deep_neg_grad_lane(g, z) from z = softplus_grad_low up."""
+    return neg_range_lane(z, softplus_grad_low(z), deep_neg(z)) & (vfabs(g) < big_factor(g))
+
+
 cdef inline bint softplus_backward_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_grad_lane(g, x * a)
+    return softplus_grad_neg_lane(g, x * a)
 
 
 cdef inline floating softplus_backward_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:
@@ -1661,7 +1708,7 @@ cdef inline floating softplus_backward_neg(floating g, floating x, floating a, f
 
 
 cdef inline bint softplus_backward_unit_neg_lane(floating g, floating x, floating a, floating b) noexcept nogil:
-    return deep_neg_grad_lane(g, x)
+    return softplus_grad_neg_lane(g, x)
 
 
 cdef inline floating softplus_backward_unit_neg(floating g, floating x, floating a, floating b, bint plain) noexcept nogil:

@@ -325,33 +325,55 @@ ACT_INLINE double act_exp_normal_neg_d(double x)
  * fma(., 2^-k, -0) (the same rounding and sign; without FMA the macro is that multiply
  * + -0): below x = -131 / -1063 it rounds into the subnormal range (clamped lanes: to
  * +0), a multiply 3x slower there on Zen 5, an FMA not (docs/performance-notes.md
- * "Subnormal operands on Zen 5"). */
-ACT_INLINE float act_exp_deep_up_f(float x, float lo)
+ * "Subnormal operands on Zen 5").  act_exp_deep_up2(x, lo) is the exact product's
+ * rounding before that constant, (1 + q) 2^(n + 2k) = exp(x + lo) 2^(2k), normal for
+ * every x (from 2^-86 / 2^-564 at lowest): for a caller whose last step scales by
+ * 2^-2k (_formulas.pxd silu_forward_neg). */
+#define ACT_DEEP_UP2_DOWN_F 0x1p-128f     /* 1 / act_exp_deep_up2's 2^(2k) */
+#define ACT_DEEP_UP2_DOWN_D 0x1p-1024
+ACT_INLINE float act_exp_deep_up2_f(float x, float lo)
 {
-    const float lowest = ACT_EXP_LOWEST_F(64);
-    x = x < lowest ? lowest : x;
+    /* the clamp as a signed min of the bits (vpminsd): for x <= -1 and -inf the bits of
+       a negative float fall as its value rises, so this is max(x, lowest) */
+    int32_t xi = (int32_t)act_asuint_f(x), li = (int32_t)act_asuint_f(ACT_EXP_LOWEST_F(64));
+    x = act_asfloat_u((uint32_t)(xi < li ? xi : li));
     float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
     float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x)) + lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + 128;
     float s = act_asfloat_u((uint32_t)(ni + 127) << 23);
-    float e = ACT_HAVE_FMA ? ACT_FMA_F(q, s, s) : (1.0f + q) * s;
-    return ACT_FMA_F(e, 0x1p-64f, -0.0f);
+    return ACT_HAVE_FMA ? ACT_FMA_F(q, s, s) : (1.0f + q) * s;
 }
 
-ACT_INLINE double act_exp_deep_up_d(double x, double lo)
+ACT_INLINE double act_exp_deep_up2_d(double x, double lo)
 {
     const double lowest = ACT_EXP_LOWEST_D(512.0);
+#if defined(__AVX512F__)
+    int64_t xi = (int64_t)act_asuint_d(x), li = (int64_t)act_asuint_d(lowest);
+    x = act_asdouble_u((uint64_t)(xi < li ? xi : li));
+#else
+    /* below AVX-512 no vpminsq: AVX2's 64-bit compare, blend and moves counted more
+       than the float select (swish backward's underflow 13.24 -> 13.54 per element) */
     x = x < lowest ? lowest : x;
+#endif
     double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
     double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) + lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + 1024;
     double s = act_asdouble_u((uint64_t)(ni + 1023) << 52);
-    double e = ACT_HAVE_FMA ? ACT_FMA_D(q, s, s) : (1.0 + q) * s;
-    return ACT_FMA_D(e, 0x1p-512, -0.0);
+    return ACT_HAVE_FMA ? ACT_FMA_D(q, s, s) : (1.0 + q) * s;
+}
+
+ACT_INLINE float act_exp_deep_up_f(float x, float lo)
+{
+    return ACT_FMA_F(act_exp_deep_up2_f(x, lo), 0x1p-64f, -0.0f);
+}
+
+ACT_INLINE double act_exp_deep_up_d(double x, double lo)
+{
+    return ACT_FMA_D(act_exp_deep_up2_d(x, lo), 0x1p-512, -0.0);
 }
 
 /* ---- results in the subnormal range, without subnormal arithmetic -----------------

@@ -30,6 +30,10 @@ cdef extern from "_vmath.h" nogil:
     double act_exp_normal_neg_d(double x) noexcept
     float act_exp_deep_up_f(float x, float lo) noexcept
     double act_exp_deep_up_d(double x, double lo) noexcept
+    float act_exp_deep_up2_f(float x, float lo) noexcept
+    double act_exp_deep_up2_d(double x, double lo) noexcept
+    float ACT_DEEP_UP2_DOWN_F
+    double ACT_DEEP_UP2_DOWN_D
     float ACT_EXP_NORMAL_MIN_F
     double ACT_EXP_NORMAL_MIN_D
     float ACT_EXP_ZERO_BELOW_F
@@ -177,6 +181,25 @@ cdef inline floating vexp_deep_up(floating x, floating lo) noexcept nogil:
         return act_exp_deep_up_f(x, lo)
     else:
         return act_exp_deep_up_d(x, lo)
+
+
+cdef inline floating vexp_deep_up2(floating x, floating lo) noexcept nogil:
+    """vexp_deep_up(x, lo) * 2**64 / 2**512, normal (_vmath.h act_exp_deep_up2): for a
+    form that scales by 2**-128 / 2**-1024 last."""
+    if floating is float:
+        return act_exp_deep_up2_f(x, lo)
+    else:
+        return act_exp_deep_up2_d(x, lo)
+
+
+cdef inline floating times_deep_up2_down(floating v) noexcept nogil:
+    """v * 2**-128 / 2**-1024 rounded once, by one FMA (vexp_deep_up2's scale undone last;
+    where the level has FMA: the baseline's v * c + -0 is two roundings)."""
+    cdef floating zero = 0
+    if floating is float:
+        return vfma(v, ACT_DEEP_UP2_DOWN_F, -zero)
+    else:
+        return vfma(v, ACT_DEEP_UP2_DOWN_D, -zero)
 
 
 cdef inline floating vexp_scaled_up_deep(floating x, floating lo, floating deep) noexcept nogil:
