@@ -181,15 +181,20 @@ cdef inline bint exp_normal_run(const floating* y, Py_ssize_t n) noexcept nogil:
     return outside == 0
 
 
+cdef inline bint exp_normal_or_zero_outside(floating y) noexcept nogil:
+    """Whether y is outside vexp_normal's range, not NaN, and not below vexp_zero_below
+    (where vexp is an exact +0)."""
+    cdef floating one = 1, zero = 0
+    return ((y < vexp_normal_min(one)) & (y >= vexp_zero_below(one))) | (y > zero)
+
+
 cdef inline bint exp_normal_or_zero_run(const floating* y, Py_ssize_t n) noexcept nogil:
-    """Whether every y[i] (i < n) is in vexp_normal's range, NaN, or below
-    vexp_zero_below, where vexp is an exact +0 (a vectorized pass, as exp_normal_run)."""
-    cdef floating outside = 0, one = 1, zero = 0
-    cdef floating lowest = vexp_normal_min(one)
-    cdef floating zero_below = vexp_zero_below(one)
+    """Whether no y[i] (i < n) is exp_normal_or_zero_outside (a vectorized pass, as
+    exp_normal_run)."""
+    cdef floating outside = 0, one = 1
     cdef Py_ssize_t i
     for i in range(n):
-        outside = one if ((y[i] < lowest) & (y[i] >= zero_below)) | (y[i] > zero) else outside
+        outside = one if exp_normal_or_zero_outside(y[i]) else outside
     return outside == 0
 
 
@@ -213,6 +218,7 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     """
     cdef Py_ssize_t i
     cdef floating e, y, outside
+    cdef bint in_place
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
     cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
@@ -252,30 +258,39 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
         # A y below the range at the run's last place skips that form (the look at its
         # first, before the pass's loads, cost a memory latency per row out of cache:
         # docs/performance-notes.md, "log_softmax backward out of cache").
+        # Out of place, each form's write pass checks its range itself, reading y once
+        # (a pass over y first, then the write, cost a memory pass's time out of cache);
+        # a run that fails is written again by the next form from its inputs.  In
+        # place, the range is checked before anything is written.
+        in_place = out == in1 or out == in2
         if (n == 0) or not (in2[n - 1] < lowest):
-            if out != in1 and out != in2:
-                # out of place, the write pass checks the range itself, reading y once
-                # (a pass over y first, then the write, cost a memory pass's time out
-                # of cache); a run that fails is written again below from its inputs
+            if not in_place:
                 outside = 0
                 for i in range(n):
                     out[i] = in1[i] - vexp_normal(in2[i]) * dotf
                     outside = one if exp_normal_outside(in2[i]) else outside
                 if outside == 0:
                     return
-            elif exp_normal_run(in2, n):   # in place: checked before anything is written
+            elif exp_normal_run(in2, n):
                 for i in range(n):
                     out[i] = in1[i] - vexp_normal(in2[i]) * dotf
                 return
-        if exp_normal_or_zero_run(in2, n):
-            # rows that span more than that (huge inputs): the y below vexp_zero_below
-            # take vexp's exact +0 by a select, the others vexp_normal (vexp cost such
-            # runs 1.27-1.37x ordinary's time)
+        # rows that span more than that (huge inputs): the y below vexp_zero_below take
+        # vexp's exact +0 by a select, the others vexp_normal (vexp cost such runs
+        # 1.27-1.37x ordinary's time)
+        if not in_place:
+            outside = 0
             for i in range(n):
                 out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
-        else:
+                outside = one if exp_normal_or_zero_outside(in2[i]) else outside
+            if outside == 0:
+                return
+        elif exp_normal_or_zero_run(in2, n):
             for i in range(n):
-                out[i] = in1[i] - vexp(in2[i]) * dotf
+                out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
+            return
+        for i in range(n):
+            out[i] = in1[i] - vexp(in2[i]) * dotf
     elif mode == LOG_SOFTMAX_BACKWARD_P:
         for i in range(n):
             out[i] = in1[i] - in2[i] * dotf
