@@ -917,7 +917,6 @@ def test_deep_negative_and_exact_blocks(name, params, direction, dtype, simd_lev
                           (-64.0 if f32 else -640.0) / scale, "deep-negative", checked)
 
 
-
 # softplus's backward takes deep lanes down to z = -2**24 / -2**52 (_formulas.pxd
 # softplus_grad_low), past -FAST_SAT, where its exact formula is g * 0: blocks across
 # -FAST_SAT (z spread over 0.6 to 1.2 FAST_SAT, a third of the lanes log-uniform from
@@ -942,6 +941,7 @@ def test_softplus_backward_deep_blocks_past_saturation(params, dtype, simd_level
     lanes, _ = _rare_lanes(n, seed=43)
     _against_exact_blocks("softplus", params, "backward", dtype, x, g, lanes, -deep / scale,
                           "deep-negative", np.isfinite(x))
+
 
 # ---------------------------------------------------------------- tiny gate blocks
 # The gates of _spec.TINY_PATHS run a block whose a and b are all subnormal or zero (and,
