@@ -3,7 +3,9 @@ OUT_OF_CACHE_MIN_BYTES an operand (_kernels.pyx) runs relu's and threshold's bac
 by integer arithmetic instead of a select (docs/performance-notes.md "Cheap backwards
 out of cache").  Such a call must give the bits of its parts (each under the size, so
 each runs the select) and of a reference computed here, special values included, at
-every SIMD level, 1 and 2 threads, in place and out of place."""
+every SIMD level, 1 and 2 threads, in place and out of place.  And the blocks' own
+predicate passes (_spec.OUT_OF_CACHE_OWN_PASS, float32 calls of at least
+OWN_PASS_MIN_BYTES an operand): the bits of the parts, which look ahead."""
 
 from __future__ import annotations
 
