@@ -108,7 +108,8 @@ def generate_elementwise_pxi():
                                TINY_PLAIN=spec["TINY_PLAIN_GATES"],
                                TINY_F64=spec["TINY_F64_GATES"],
                                SAT_RUNS=spec["FAST_SAT_RUNS"], HUGE=spec["HUGE_PATHS"],
-                               OOC=spec["OUT_OF_CACHE_FORMS"])
+                               OOC=spec["OUT_OF_CACHE_FORMS"],
+                               OWN_PASS=spec["OUT_OF_CACHE_OWN_PASS"])
     target = os.path.join(PKG, "_elementwise.pxi")
     if not os.path.exists(target) or open(target).read() != text:
         with open(target, "w") as fh:

@@ -3,7 +3,9 @@ OUT_OF_CACHE_MIN_BYTES an operand (_kernels.pyx) runs relu's and threshold's bac
 by integer arithmetic instead of a select (docs/performance-notes.md "Cheap backwards
 out of cache").  Such a call must give the bits of its parts (each under the size, so
 each runs the select) and of a reference computed here, special values included, at
-every SIMD level, 1 and 2 threads, in place and out of place."""
+every SIMD level, 1 and 2 threads, in place and out of place.  And the blocks' own
+predicate passes (_spec.OUT_OF_CACHE_OWN_PASS, float32 calls of at least
+OWN_PASS_MIN_BYTES an operand): the bits of the parts, which look ahead."""
 
 from __future__ import annotations
 
@@ -120,3 +122,144 @@ def test_call_past_the_size_equals_its_parts(label, call, threshold, dtype, simd
         call(g, x2, out=x2)
         assert np.array_equal(_bits(x2), _bits(want)), ("in place on x", threads)
 
+
+
+# ---------------------------------------------------------------- the blocks' own pass
+# The float32 blocked loops of _spec.OUT_OF_CACHE_OWN_PASS give each block its own
+# predicate pass in a call of at least OWN_PASS_MIN_BYTES an operand (_kernels.pyx), where
+# below it a block ORs the next one's predicate in its formula's loop
+# (docs/performance-notes.md "The look-ahead out of cache").  The
+# predicate only picks between formulas that agree where the fast one runs, so the whole
+# call must give its parts' bits on blocks of every tier: runs of ordinary blocks (the
+# look-ahead's), single rare lanes at a block's first, last or any place, deep-negative
+# and underflowing blocks, saturated, tiny and huge blocks, special values.
+
+#: (public function, parameters, direction): every (op, direction) of the table
+OWN_PASS_CALLS = [
+    ("sigmoid", {}, "forward"), ("sigmoid", {}, "backward"),
+    ("swish", {}, "forward"), ("swish", {}, "backward"),
+    ("swish", {"beta": 1.7}, "forward"), ("swish", {"beta": 1.7}, "backward"),
+    ("softplus", {}, "forward"), ("softplus", {}, "backward"),
+    ("softplus", {"beta": 0.5}, "backward"),
+    ("log_sigmoid", {}, "forward"), ("log_sigmoid", {}, "backward"),
+    ("elu", {}, "backward"), ("selu", {}, "backward"), ("celu", {"alpha": 0.7}, "backward"),
+]
+
+
+def _kernel_op(name, params):
+    """The kernel op of a public function's call (swish with beta 1: silu)."""
+    return "silu" if name == "swish" and params.get("beta", 1.0) == 1.0 else name
+
+
+def test_own_pass_table_is_tested():
+    tested = {(_kernel_op(n, p), d) for n, p, d in OWN_PASS_CALLS}
+    listed = {(op, d) for op, ds in _spec.OUT_OF_CACHE_OWN_PASS.items() for d in ds}
+    assert listed <= tested, "untested"
+    # and only loops with the look-ahead: a fast path, not one pass
+    for op, d in listed:
+        assert d in _spec.FAST_PATHS.get(op, ()), (op, d)
+        assert d not in _spec.FAST_ONE_PASS.get(op, ()), (op, d)
+
+
+#: _kernels.pyx's OWN_PASS_MIN_BYTES
+OWN_PASS_MIN_BYTES = act._functions._K.OWN_PASS_BYTES
+
+
+def _tier_data(dtype, seed, nbytes=OWN_PASS_MIN_BYTES):
+    """x and g of nbytes and a few elements more, in blocks of FAST_PATH_BLOCK of drawn kinds (half of them
+    ordinary, in runs), each kind a tier or a rare lane's place."""
+    block = act._functions._K.FAST_PATH_BLOCK
+    n = nbytes // np.dtype(dtype).itemsize + 37
+    rng = np.random.default_rng(seed)
+    f32 = dtype == np.float32
+    sp = _specials(dtype, 0.0)
+    extra = np.array([-1e4, 1e4, 100.0, -100.0, 30.0, -30.0, 88.7, -87.3, -103.9, 709.0,
+                      -708.5, -745.0, 2.0 ** 60, -(2.0 ** 60)], np.float64)
+    with np.errstate(over="ignore"):
+        sp = np.concatenate([sp, extra.astype(dtype)])
+    deep, far, sub = (64.0, 300.0, (87.0, 104.0)) if f32 else (640.0, 3000.0, (708.0, 745.0))
+    x = (3 * rng.standard_normal(n)).astype(dtype)
+    nblocks = n // block
+    kinds = rng.integers(0, 16, nblocks)
+    kinds[rng.random(nblocks) < 0.5] = 0       # ordinary, often several in a row
+    for k in range(nblocks):
+        s = slice(k * block, (k + 1) * block)
+        kind = kinds[k]
+        if kind == 1:
+            x[k * block + rng.integers(block)] = rng.choice(sp)
+        elif kind == 2:
+            x[k * block] = rng.choice(sp)
+        elif kind == 3:
+            x[(k + 1) * block - 1] = rng.choice(sp)
+        elif kind == 4:                          # deep negative
+            x[s] = -rng.uniform(deep * 1.001, far, block)
+        elif kind == 5:                          # underflowing results
+            x[s] = -rng.uniform(*sub, block)
+        elif kind == 6:                          # saturated, both signs
+            x[s] = rng.choice([-1.0, 1.0], block) * rng.uniform(20.0, far, block)
+        elif kind == 7:                          # tiny: subnormal and zero
+            x[s] = (rng.standard_normal(block) * np.finfo(dtype).smallest_subnormal * 1000)
+        elif kind == 8:                          # huge |x| of both signs
+            x[s] = rng.choice([-1.0, 1.0], block) * np.exp(rng.uniform(0, 80, block))
+        elif kind == 9:                          # special values throughout
+            x[s] = rng.choice(sp, block)
+        elif kind == 10:                         # deep negative with one ordinary lane
+            x[s] = -rng.uniform(deep * 1.001, far, block)
+            x[k * block + rng.integers(block)] = rng.standard_normal()
+    g = rng.standard_normal(n).astype(dtype)
+    g[::97] = np.resize(sp, g[::97].size)
+    g[5::1013] = np.array(2.0 ** 100, dtype)
+    g[7::331] = -0.0
+    return x, g
+
+
+_TIER_DATA = {}
+
+
+def _same(a, b):
+    """The same bits, NaNs aside: NaN at the same places, of any payload (which of two NaN
+    operands a formula's arithmetic passes on depends on the compiled code; docs/api.md
+    promises a NaN)."""
+    nan = np.isnan(a)
+    return np.array_equal(nan, np.isnan(b)) and np.array_equal(_bits(a)[~nan], _bits(b)[~nan])
+
+
+@pytest.mark.parametrize("name, params, direction", OWN_PASS_CALLS,
+                         ids=[f"{n}-{'-'.join(map(str, p.values())) or 'default'}-{d}"
+                              for n, p, d in OWN_PASS_CALLS])
+def test_own_pass_past_the_size_equals_its_parts(name, params, direction, simd_level,
+                                                  restore_threads):
+    """The whole float32 call (each block its own predicate pass) against its eight
+    slices (each under the size: the look-ahead), bit for bit but NaN payloads; 1 and 2
+    threads, the subnormal detours on and off, out of place and in place."""
+    if not _TIER_DATA:
+        _TIER_DATA["f32"] = _tier_data(np.float32, seed=17)
+    x, g = _TIER_DATA["f32"]
+    fn = getattr(act, name if direction == "forward" else name + "_backward")
+    call = ((lambda x, g, **kw: fn(x, **params, **kw)) if direction == "forward"
+            else (lambda x, g, **kw: fn(g, x, **params, **kw)))
+    parts = np.array_split(np.arange(x.size), 8)
+    assert x.nbytes >= OWN_PASS_MIN_BYTES
+    assert max(len(p) for p in parts) * x.itemsize < OWN_PASS_MIN_BYTES
+    kernels = act._functions._K
+    before = kernels._set_subnormal_detours(True)
+    try:
+        for detours in (True, False):
+            kernels._set_subnormal_detours(detours)
+            act.set_num_threads(1)
+            with np.errstate(all="ignore"):
+                want = np.concatenate([call(x[p[0]:p[-1] + 1], g[p[0]:p[-1] + 1])
+                                       for p in parts])
+                for threads in (1, 2):
+                    act.set_num_threads(threads)
+                    got = call(x, g)
+                    assert _same(got, want), (detours, threads)
+                    x2 = x.copy()
+                    call(x2, g, out=x2)
+                    assert _same(x2, want), ("in place on x", detours, threads)
+                    if direction == "backward":
+                        g2 = g.copy()
+                        call(x, g2, out=g2)
+                        assert _same(g2, want), ("in place on g", detours, threads)
+    finally:
+        kernels._set_subnormal_detours(before)

@@ -339,10 +339,18 @@ cdef enum:
     # backward float64 1.075x; 8 MiB: 0.84x; docs/performance-notes.md "Cheap
     # backwards out of cache").  The whole call, not a thread's chunk: L3 is shared.
     OUT_OF_CACHE_MIN_BYTES = 8 * 1024 * 1024
+    # A float32 call of an op in _spec.OUT_OF_CACHE_OWN_PASS with at least this many
+    # bytes in each operand gives each block its own predicate pass (elementwise_chunk's
+    # own_pass), the whole call deciding as above.  Not from 8 MiB: there, the operands
+    # partly in the 32 MiB L3, silu forward took 1.10x its look-ahead's time
+    # (docs/performance-notes.md "The look-ahead out of cache").
+    OWN_PASS_MIN_BYTES = 16 * 1024 * 1024
 
 
-# the size above which a call runs the out-of-cache forms, for the tests
+# the sizes above which a call runs the out-of-cache forms and the blocks' own passes,
+# for the tests
 OUT_OF_CACHE_BYTES = OUT_OF_CACHE_MIN_BYTES
+OWN_PASS_BYTES = OWN_PASS_MIN_BYTES
 
 
 cdef inline Py_ssize_t to_cache_line(const void* p, Py_ssize_t itemsize) noexcept nogil:
@@ -359,9 +367,10 @@ cdef struct ElementwiseTask:
 
 cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const floating* in2,
                             floating* out, Py_ssize_t start, Py_ssize_t stop,
-                            bint out_of_cache) noexcept nogil:
+                            bint out_of_cache, bint own_pass) noexcept nogil:
     """Elements start..stop of an elementwise-shaped task (`out_of_cache`: of a call of
-    at least OUT_OF_CACHE_MIN_BYTES an operand)."""
+    at least OUT_OF_CACHE_MIN_BYTES an operand; `own_pass`: a float32 one of at least
+    OWN_PASS_MIN_BYTES)."""
     if t.op == OP_RRELU_TRAINING:
         rrelu_training_run(t.direction, in1 + start, in2 + start if in2 != NULL else NULL,
                            out + start, stop - start, <uint64_t>start, t.a, t.b, t.seed)
@@ -373,7 +382,7 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
         head = to_cache_line(out + start, sizeof(floating))
         if head and not elementwise_chunk(t.direction, t.op, in1 + start,
                                           in2 + start if in2 != NULL else NULL, out + start,
-                                          head, <floating>t.a, <floating>t.b):
+                                          head, <floating>t.a, <floating>t.b, own_pass):
             return False
     # parameters rounded to the dtype (docs/api.md)
     if out_of_cache and elementwise_ooc_chunk(t.direction, t.op, in1 + start + head,
@@ -384,7 +393,7 @@ cdef inline bint task_range(const ElementwiseTask* t, const floating* in1, const
     return elementwise_chunk(t.direction, t.op, in1 + start + head,
                              in2 + start + head if in2 != NULL else NULL,
                              out + start + head, stop - start - head, <floating>t.a,
-                             <floating>t.b)
+                             <floating>t.b, own_pass)
 
 
 cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const floating* in2,
@@ -393,13 +402,15 @@ cdef bint run_elementwise(const ElementwiseTask* t, const floating* in1, const f
     above the threshold."""
     cdef Py_ssize_t block, k, start
     cdef bint out_of_cache = n * <Py_ssize_t>sizeof(floating) >= OUT_OF_CACHE_MIN_BYTES
-    if not task_range(t, in1, in2, out, 0, 0, False):
+    cdef bint own_pass = ((sizeof(floating) == 4)
+                          & (n * <Py_ssize_t>sizeof(floating) >= OWN_PASS_MIN_BYTES))
+    if not task_range(t, in1, in2, out, 0, 0, False, False):
         return False  # unknown (op, direction): nothing written
     if nthreads <= 1 or n < (elementwise_parallel_min(t.op) if t.op >= 0 else PARALLEL_MIN_ELEMENTS):
-        return task_range(t, in1, in2, out, 0, n, out_of_cache)
+        return task_range(t, in1, in2, out, 0, n, out_of_cache, own_pass)
     block = block_size(n, nthreads)
     for k in prange(nthreads, schedule='static', num_threads=nthreads):
         start = k * block
         if start < n:
-            task_range(t, in1, in2, out, start, min(n, start + block), out_of_cache)
+            task_range(t, in1, in2, out, start, min(n, start + block), out_of_cache, own_pass)
     return True

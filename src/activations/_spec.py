@@ -603,6 +603,21 @@ OUT_OF_CACHE_FORMS: Dict[str, Tuple[str, ...]] = {
     "relu": ("backward", "backward_from_output"), "threshold": ("backward",)}
 
 
+#: Elementwise ops and directions (of FAST_PATHS, with the look-ahead: not FAST_ONE_PASS)
+#: whose float32 blocked loops, in a call of at least OWN_PASS_MIN_BYTES (_kernels.pyx)
+#: an operand, give each block its own predicate pass instead of ORing the next block's
+#: in the formula's loop: there the next block's loads from memory inside that loop cost
+#: more than a pass of their own (softplus backward at 2**24 0.68-0.85x the look-ahead's
+#: time).  Not float64 (1.3-2.1x: its formulas are long enough for the look-ahead's loads
+#: to hide under them), nor softplus and log_sigmoid forward, sigmoid and swish backward
+#: (0.99-1.07x; docs/performance-notes.md "The look-ahead out of cache").  The same bits:
+#: the predicate only picks between formulas that agree.
+OUT_OF_CACHE_OWN_PASS: Dict[str, Tuple[str, ...]] = {
+    "sigmoid": ("forward",), "swish": ("forward",), "silu": ("forward", "backward"),
+    "softplus": ("backward",), "log_sigmoid": ("backward",), "elu": ("backward",),
+    "selu": ("backward",), "celu": ("backward",)}
+
+
 def gate_ops() -> Tuple[str, ...]:
     """The gated kernel ops (glu family), in op-number order."""
     order: Dict[str, None] = {}
