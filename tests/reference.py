@@ -694,31 +694,31 @@ def _outside(v, p):
     return (v > p["lambd"]) | (v < -p["lambd"])
 
 
-_add(Reference(
-    "softshrink",
-    forward_mp=lambda x, p: (x - p["lambd"] if x > p["lambd"] else
-                             x + p["lambd"] if x < -p["lambd"] else mp.mpf(0)),
-    # 0 on the closed interval [-lambd, lambd] (PyTorch)
+# what the two share: the derivative, 1 outside [-lambd, lambd] and 0 on the closed
+# interval (PyTorch), the parameter lambd and the kinks at +-lambd
+_SHRINK = dict(
     derivative_mp=lambda x, p: mp.mpf(1) if _outside(x, p) else mp.mpf(0),
-    forward_np=lambda x, p: np.where(x > p["lambd"], x - p["lambd"],
-                                     np.where(x < -p["lambd"], x + p["lambd"], 0.0)),
     derivative_np=lambda x, p: np.where(_outside(x, p), 1.0, 0.0),
     param_sets=({}, {"lambd": 0.0}, {"lambd": 1.7}, {"lambd": 0.3}),
     defaults={"lambd": 0.5},
     effective=_eff({"lambd": 0.5}),
     kinks=lambda p: (-p["lambd"], p["lambd"]), core_range=5.0,
+)
+
+_add(Reference(
+    "softshrink",
+    forward_mp=lambda x, p: (x - p["lambd"] if x > p["lambd"] else
+                             x + p["lambd"] if x < -p["lambd"] else mp.mpf(0)),
+    forward_np=lambda x, p: np.where(x > p["lambd"], x - p["lambd"],
+                                     np.where(x < -p["lambd"], x + p["lambd"], 0.0)),
+    **_SHRINK,
 ))
 
 _add(Reference(
     "hardshrink",
     forward_mp=lambda x, p: x if _outside(x, p) else mp.mpf(0),
-    derivative_mp=lambda x, p: mp.mpf(1) if _outside(x, p) else mp.mpf(0),
     forward_np=lambda x, p: np.where(_outside(x, p), x, 0.0),
-    derivative_np=lambda x, p: np.where(_outside(x, p), 1.0, 0.0),
-    param_sets=({}, {"lambd": 0.0}, {"lambd": 1.7}, {"lambd": 0.3}),
-    defaults={"lambd": 0.5},
-    effective=_eff({"lambd": 0.5}),
-    kinks=lambda p: (-p["lambd"], p["lambd"]), core_range=5.0,
+    **_SHRINK,
 ))
 
 

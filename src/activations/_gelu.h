@@ -254,9 +254,8 @@ ACT_INLINE double act_gelu_gauss_up_d(double a)
     double a2 = a * a;
     double lo = act_two_prod_err_d(a, a, a2);
     double x = -0.5 * a2;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_GELU_SHIFTER_D);
-    double n = kd - ACT_GELU_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) - 0.5 * lo;
+    double kd = act_exp_kd_d(x, ACT_GELU_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_GELU_SHIFTER_D) - 0.5 * lo;
     return (1.0 + act_expm1_poly_d(r)) * act_asdouble_u(act_asuint_d(kd) << 52);
 }
 

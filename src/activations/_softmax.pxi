@@ -198,6 +198,43 @@ cdef inline bint exp_normal_or_zero_run(const floating* y, Py_ssize_t n) noexcep
     return outside == 0
 
 
+cdef inline floating exp_y_form(floating y, bint select) noexcept nogil:
+    """exp(y) as log_softmax backward's write form takes it: vexp_normal(y), or with
+    select (a constant) vexp's exact +0 below vexp_zero_below by a select."""
+    cdef floating zero = 0, one = 1
+    if select:
+        return zero if y < vexp_zero_below(one) else vexp_normal(y)
+    return vexp_normal(y)
+
+
+cdef inline bint log_softmax_y_form(const floating* g, const floating* y, floating* out,
+                                    Py_ssize_t n, floating dotf, bint in_place,
+                                    bint select) noexcept nogil:
+    """Writes out = g - exp_y_form(y, select) * dot where every y of the run is in the
+    form's range (exp_normal_outside, or with select exp_normal_or_zero_outside, false)
+    and returns whether it was.  Out of place the write pass checks the range itself,
+    reading y once (a pass over y first, then the write, cost a memory pass's time out
+    of cache), and a run that fails is written again by the caller's next form from its
+    inputs; in place (out is g or y) the range is checked before anything is written.
+    select is a constant at each call: inlined, each form is its own loops, as when
+    they were written out."""
+    cdef Py_ssize_t i
+    cdef floating outside = 0, one = 1
+    if not in_place:
+        for i in range(n):
+            out[i] = g[i] - exp_y_form(y[i], select) * dotf
+            if select:
+                outside = one if exp_normal_or_zero_outside(y[i]) else outside
+            else:
+                outside = one if exp_normal_outside(y[i]) else outside
+        return outside == 0
+    if not (exp_normal_or_zero_run(y, n) if select else exp_normal_run(y, n)):
+        return False
+    for i in range(n):
+        out[i] = g[i] - exp_y_form(y[i], select) * dotf
+    return True
+
+
 cdef inline bint stores_from_cache_line(int mode) noexcept nogil:
     """Whether the write pass stores from a cache line of out on (its first up to 63
     bytes by themselves): softmax's backward pass, y * (g - dot), is two operations per
@@ -217,13 +254,13 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
     backward: in1 = grad, in2 = x or y.
     """
     cdef Py_ssize_t i
-    cdef floating e, y, outside
+    cdef floating e, y
     cdef bint in_place
     cdef floating sf = <floating>s
     cdef floating dotf = <floating>dot
     cdef floating scaled_sum = <floating>(s * ACT_SM_SCALE_D)   # the sum's one rounding
-    cdef floating one = 1, zero = 0
-    cdef floating lowest = vexp_normal_min(one), zero_below = vexp_zero_below(one)
+    cdef floating one = 1
+    cdef floating lowest = vexp_normal_min(one)
     cdef floating recip = one / scaled_sum
     if mode == SOFTMAX_FORWARD:
         # both scaled by 2**64: the quotient is rounded once, subnormal outputs included
@@ -257,37 +294,16 @@ cdef void write_run(int mode, const floating* in1, const floating* in2, floating
         # e^708): there it is vexp's value bit for bit, in about half the instructions.
         # A y below the range at the run's last place skips that form (the look at its
         # first, before the pass's loads, cost a memory latency per row out of cache:
-        # docs/performance-notes.md, "log_softmax backward out of cache").
-        # Out of place, each form's write pass checks its range itself, reading y once
-        # (a pass over y first, then the write, cost a memory pass's time out of cache);
-        # a run that fails is written again by the next form from its inputs.  In
-        # place, the range is checked before anything is written.
+        # docs/performance-notes.md, "log_softmax backward out of cache").  Each form
+        # checks its range as log_softmax_y_form says; a run that fails takes the next.
         in_place = out == in1 or out == in2
         if (n == 0) or not (in2[n - 1] < lowest):
-            if not in_place:
-                outside = 0
-                for i in range(n):
-                    out[i] = in1[i] - vexp_normal(in2[i]) * dotf
-                    outside = one if exp_normal_outside(in2[i]) else outside
-                if outside == 0:
-                    return
-            elif exp_normal_run(in2, n):
-                for i in range(n):
-                    out[i] = in1[i] - vexp_normal(in2[i]) * dotf
+            if log_softmax_y_form(in1, in2, out, n, dotf, in_place, False):
                 return
         # rows that span more than that (huge inputs): the y below vexp_zero_below take
         # vexp's exact +0 by a select, the others vexp_normal (vexp cost such runs
         # 1.27-1.37x ordinary's time)
-        if not in_place:
-            outside = 0
-            for i in range(n):
-                out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
-                outside = one if exp_normal_or_zero_outside(in2[i]) else outside
-            if outside == 0:
-                return
-        elif exp_normal_or_zero_run(in2, n):
-            for i in range(n):
-                out[i] = in1[i] - (zero if in2[i] < zero_below else vexp_normal(in2[i])) * dotf
+        if log_softmax_y_form(in1, in2, out, n, dotf, in_place, True):
             return
         for i in range(n):
             out[i] = in1[i] - vexp(in2[i]) * dotf

@@ -101,8 +101,9 @@ ACT_INLINE float act_sm_exp_f(float fx, float m, int tiny, int clamp)
         err = d < ACT_SM_DMIN_F ? 0.0f : err;   /* clamped: moot (NaN for x = -inf) */
         d = d < ACT_SM_DMIN_F ? ACT_SM_DMIN_F : d;
     }
-    float kd = ACT_FMA_F(d, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float kd = act_exp_kd_f(d, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
+    /* the lo terms apart: n ln2_lo joins the subtraction's error (its own rounding) */
     float r = ACT_FMA_F(-n, ACT_LN2_HI_F, d) + ACT_FMA_F(-n, ACT_LN2_LO_F, err);
     float q = act_expm1_poly_f(r);
     uint32_t ni = act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F); /* n, two's complement */
@@ -122,7 +123,7 @@ ACT_INLINE double act_sm_exp_d(double fx, double m, int tiny, int clamp)
         err = d < ACT_SM_DMIN_D ? 0.0 : err;
         d = d < ACT_SM_DMIN_D ? ACT_SM_DMIN_D : d;
     }
-    double kd = ACT_FMA_D(d, ACT_LOG2E_D, ACT_SHIFTER_D);
+    double kd = act_exp_kd_d(d, ACT_SHIFTER_D);
     double n = kd - ACT_SHIFTER_D;
     double r = ACT_FMA_D(-n, ACT_LN2_HI_D, d) + ACT_FMA_D(-n, ACT_LN2_LO_D, err);
     double q = act_expm1_poly_d(r);

@@ -92,6 +92,28 @@ ACT_INLINE double act_copysign_d(double mag, double sgn)
 #define ACT_LN2_HI_D 6.93147180369123816490e-01 /* 0x3fe62e42fee00000 */
 #define ACT_LN2_LO_D 1.90821492927058770002e-10 /* 0x3dea39ef35793c76 */
 
+/* The reduction, written once for every exp and expm1 here, _gelu.h's and
+ * _softmax_math.h's: kd = act_exp_kd(x, shifter) = x log2(e) + shifter, whose low
+ * mantissa bits hold n = round(x / ln2) (plus a bias b where the caller passes
+ * ACT_SHIFTER + b, to find 2^n's exponent field there), and r = act_exp_r(x, kd,
+ * shifter) = x - n ln2_hi - n ln2_lo, in that order, for n = kd - shifter (a caller
+ * adds a correction lo to r itself).  Two value functions, no out-parameters: a site
+ * that forms its own r (one step, or the lo terms apart) takes kd alone. */
+ACT_INLINE float act_exp_kd_f(float x, float shifter) { return ACT_FMA_F(x, ACT_LOG2E_F, shifter); }
+ACT_INLINE double act_exp_kd_d(double x, double shifter) { return ACT_FMA_D(x, ACT_LOG2E_D, shifter); }
+
+ACT_INLINE float act_exp_r_f(float x, float kd, float shifter)
+{
+    float n = kd - shifter;
+    return ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+}
+
+ACT_INLINE double act_exp_r_d(double x, double kd, double shifter)
+{
+    double n = kd - shifter;
+    return ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+}
+
 /* expm1(r) for |r| <= ln2/2 + tiny: near-minimax, tools/fit_expm1.py (degree 5:
    0.03 ulp).  The terms of degree 2 to 5 by Estrin's scheme, the last two Horner steps
    as before (a chain of 5 operations instead of 6, as many operations, the same max
@@ -157,9 +179,8 @@ ACT_INLINE float act_exp_scaled_kf_f(float x, float lo, int32_t k, float k_as_fl
     lo = x > 89.0f ? 0.0f : lo;
     x = x < lowest ? lowest : x;
     x = x > 89.0f ? 89.0f : x;
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x)) + lo;
+    float kd = act_exp_kd_f(x, ACT_SHIFTER_F);
+    float r = act_exp_r_f(x, kd, ACT_SHIFTER_F) + lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + k;
     int32_t n1 = ni >> 1;
@@ -192,9 +213,8 @@ ACT_INLINE double act_exp_scaled_kd_d(double x, double lo, int64_t k, double k_a
     lo = x > 710.0 ? 0.0 : lo;
     x = x < lowest ? lowest : x;
     x = x > 710.0 ? 710.0 : x;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) + lo;
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D) + lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + k;
     int64_t n1 = ni >> 1;
@@ -263,9 +283,8 @@ ACT_INLINE double act_exp_d(double x) { return act_exp_scaled_d(x, 0.0, 0); }
 ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo, int clamp)
 {
     if (clamp) x = x < ACT_EXP_NORMAL_MIN_F ? ACT_EXP_NORMAL_MIN_F : x;
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+    float kd = act_exp_kd_f(x, ACT_SHIFTER_F);
+    float r = act_exp_r_f(x, kd, ACT_SHIFTER_F);
     if (with_lo) r += lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
@@ -276,9 +295,8 @@ ACT_INLINE float act_exp_normal_impl_f(float x, float lo, int with_lo, int clamp
 ACT_INLINE double act_exp_normal_impl_d(double x, double lo, int with_lo, int clamp)
 {
     if (clamp) x = x < ACT_EXP_NORMAL_MIN_D ? ACT_EXP_NORMAL_MIN_D : x;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D);
     if (with_lo) r += lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
@@ -337,9 +355,8 @@ ACT_INLINE float act_exp_deep_up2_f(float x, float lo)
        a negative float fall as its value rises, so this is max(x, lowest) */
     int32_t xi = (int32_t)act_asuint_f(x), li = (int32_t)act_asuint_f(ACT_EXP_LOWEST_F(64));
     x = act_asfloat_u((uint32_t)(xi < li ? xi : li));
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x)) + lo;
+    float kd = act_exp_kd_f(x, ACT_SHIFTER_F);
+    float r = act_exp_r_f(x, kd, ACT_SHIFTER_F) + lo;
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F)) + 128;
     float s = act_asfloat_u((uint32_t)(ni + 127) << 23);
@@ -357,9 +374,8 @@ ACT_INLINE double act_exp_deep_up2_d(double x, double lo)
        than the float select (swish backward's underflow 13.24 -> 13.54 per element) */
     x = x < lowest ? lowest : x;
 #endif
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)) + lo;
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D) + lo;
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D)) + 1024;
     double s = act_asdouble_u((uint64_t)(ni + 1023) << 52);
@@ -594,9 +610,8 @@ ACT_INLINE double act_scale_up_d(double v)
  * n reached), no clamps (callers bound x). */
 ACT_INLINE double act_exp_for_f32_d(double x)
 {
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D);
     double p = 0.00019890980969294606;
     p = ACT_FMA_D(p, r, 0.0013933641121625462);
     p = ACT_FMA_D(p, r, 0.008333310934359203);
@@ -618,9 +633,8 @@ ACT_INLINE float act_expm1_f(float x)
 {
     float xc = x < -30.0f ? -30.0f : x;
     xc = xc > 89.0f ? 89.0f : xc;
-    float kd = ACT_FMA_F(xc, ACT_LOG2E_F, ACT_SHIFTER_F);
-    float n = kd - ACT_SHIFTER_F;
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, xc));
+    float kd = act_exp_kd_f(xc, ACT_SHIFTER_F);
+    float r = act_exp_r_f(xc, kd, ACT_SHIFTER_F);
     float q = act_expm1_poly_f(r);
     int32_t ni = (int32_t)(act_asuint_f(kd) - act_asuint_f(ACT_SHIFTER_F));
     float t = act_asfloat_u((uint32_t)(ni + 126) << 23);
@@ -633,9 +647,8 @@ ACT_INLINE double act_expm1_d(double x)
 {
     double xc = x < -50.0 ? -50.0 : x;
     xc = xc > 710.0 ? 710.0 : xc;
-    double kd = ACT_FMA_D(xc, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, xc));
+    double kd = act_exp_kd_d(xc, ACT_SHIFTER_D);
+    double r = act_exp_r_d(xc, kd, ACT_SHIFTER_D);
     double q = act_expm1_poly_d(r);
     int64_t ni = (int64_t)(act_asuint_d(kd) - act_asuint_d(ACT_SHIFTER_D));
     double t = act_asdouble_u((uint64_t)(ni + 1022) << 52);
@@ -662,7 +675,7 @@ ACT_INLINE double act_expm1_d(double x)
 
 ACT_INLINE float act_expm1_nonpos_parts_f(float x, float *t)
 {
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F);
+    float kd = act_exp_kd_f(x, ACT_SHIFTER_F);
     float n = kd - ACT_SHIFTER_F;
     /* the shifter's bits are 0x4b400000 + n: shifted left by 23, only n remains */
     *t = act_asfloat_u((act_asuint_f(kd) << 23) + (127u << 23));
@@ -671,10 +684,10 @@ ACT_INLINE float act_expm1_nonpos_parts_f(float x, float *t)
 
 ACT_INLINE double act_expm1_nonpos_parts_d(double x, double *t)
 {
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D);
-    double n = kd - ACT_SHIFTER_D;
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D);
     *t = act_asdouble_u((act_asuint_d(kd) << 52) + (1023ull << 52));
-    return act_expm1_poly_d(ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x)));
+    return act_expm1_poly_d(r);
 }
 
 /* expm1(min(x, 0)): NaN -> NaN, -inf -> -1, +-0 -> +-0 (t*q + 0 loses the sign of
@@ -738,12 +751,12 @@ ACT_INLINE float act_two_exp_2y_f(float y)
 {
     y = y > -43.0f ? y : -43.0f;
     float x = y + y;
-    float kd = ACT_FMA_F(x, ACT_LOG2E_F, ACT_SHIFTER_F + 128.0f);
-    float n = kd - (ACT_SHIFTER_F + 128.0f);
+    float kd = act_exp_kd_f(x, ACT_SHIFTER_F + 128.0f);
 #if ACT_HAVE_FMA
+    float n = kd - (ACT_SHIFTER_F + 128.0f);
     float r = ACT_FMA_F(-n, ACT_LN2_F, x);
 #else
-    float r = ACT_FMA_F(-n, ACT_LN2_LO_F, ACT_FMA_F(-n, ACT_LN2_HI_F, x));
+    float r = act_exp_r_f(x, kd, ACT_SHIFTER_F + 128.0f);
 #endif
     float r2 = r * r;
     float p = ACT_FMA_F(ACT_FMA_F(0.0013926175888627768f, r2,
@@ -758,9 +771,8 @@ ACT_INLINE double act_two_exp_2y_d(double y)
 {
     y = y > -354.0 ? y : -354.0;
     double x = y + y;
-    double kd = ACT_FMA_D(x, ACT_LOG2E_D, ACT_SHIFTER_D + 1024.0);
-    double n = kd - (ACT_SHIFTER_D + 1024.0);
-    double r = ACT_FMA_D(-n, ACT_LN2_LO_D, ACT_FMA_D(-n, ACT_LN2_HI_D, x));
+    double kd = act_exp_kd_d(x, ACT_SHIFTER_D + 1024.0);
+    double r = act_exp_r_d(x, kd, ACT_SHIFTER_D + 1024.0);
     double q = act_expm1_poly_d(r);
     double s = act_asdouble_u(act_asuint_d(kd) << 52);
     return ACT_FMA_D(q, s, s);
