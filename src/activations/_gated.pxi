@@ -40,6 +40,8 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
     if nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
+    elif inner == 1 and nblk == 1 and nruns > 1 and run_len % FAST_BLOCK == 0:
+        gated_rows(direction, op, x, g, out, nruns, half, pf)
     else:
         for u in range(nunits):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
@@ -71,17 +73,45 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
     cdef Py_ssize_t a_off, h_off, len_
     if pf and u + 1 < nunits:
         unit_place(u + 1, nblk, run_len, half, inner, &a_off, &h_off, &len_)
-        pf = min(pf, len_ * <Py_ssize_t>sizeof(floating))
-        act_prefetch_lines(x + a_off, pf)
-        act_prefetch_lines(x + a_off + b_gap, pf)
-        if direction != FORWARD:
-            act_prefetch_lines(g + h_off, pf)
+        gated_prefetch(direction, x, g, a_off, h_off, b_gap, min(pf, len_ * <Py_ssize_t>sizeof(floating)))
     unit_place(u, nblk, run_len, half, inner, &a_off, &h_off, &len_)
     if direction == FORWARD:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_)
     else:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, g + h_off,
                     out + a_off, out + a_off + b_gap, len_)
+
+
+cdef inline void gated_prefetch(int direction, const floating* x, const floating* g,
+                                Py_ssize_t a_off, Py_ssize_t h_off, Py_ssize_t b_gap,
+                                Py_ssize_t pf) noexcept nogil:
+    """pf bytes of a unit's runs of a, b (and g) from its place (unit_place)."""
+    act_prefetch_lines(x + a_off, pf)
+    act_prefetch_lines(x + a_off + b_gap, pf)
+    if direction != FORWARD:
+        act_prefetch_lines(g + h_off, pf)
+
+
+cdef void gated_rows(int direction, int op, const floating* x, const floating* g,
+                     floating* out, Py_ssize_t nrows, Py_ssize_t half,
+                     Py_ssize_t pf) noexcept nogil:
+    """gated_unit's loop (one thread, the last axis, rows of a whole number of blocks up
+    to GATE_BLOCK) by gated_rows_chunk: each row's last block looks ahead into the next
+    row's first (the predicate pass each row's first block took was 14-16% of rows of
+    1024; docs/performance-notes.md "The predicate pass of every row, carried")."""
+    cdef Py_ssize_t r
+    cdef floating carry = -1
+    pf = min(pf, half * <Py_ssize_t>sizeof(floating))
+    for r in range(nrows):
+        if pf and r + 1 < nrows:
+            gated_prefetch(direction, x, g, (r + 1) * 2 * half, (r + 1) * half, half, pf)
+        if direction == FORWARD:
+            gated_rows_chunk(direction, op, x + r * 2 * half, x + r * 2 * half + half, NULL,
+                             out + r * half, NULL, half, r + 1 < nrows, &carry)
+        else:
+            gated_rows_chunk(direction, op, x + r * 2 * half, x + r * 2 * half + half,
+                             g + r * half, out + r * 2 * half, out + r * 2 * half + half, half,
+                             r + 1 < nrows, &carry)
 
 
 # ---------------------------------------------------------------- entry points
