@@ -40,8 +40,11 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
     if nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
-    elif inner == 1 and nblk == 1 and nruns > 1 and run_len % FAST_BLOCK == 0:
-        gated_rows(direction, op, x, g, out, nruns, half, pf)
+    elif pf == 0 and inner == 1 and nblk == 1 and nruns > 1 and run_len % FAST_BLOCK == 0:
+        # in cache only: out of it (2**24) it read 1.14-1.29x old in one process, not
+        # told apart from the load there (docs/performance-notes.md "The predicate pass
+        # of every row, carried")
+        gated_rows(direction, op, x, g, out, nruns, half)
     else:
         for u in range(nunits):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
@@ -73,7 +76,11 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
     cdef Py_ssize_t a_off, h_off, len_
     if pf and u + 1 < nunits:
         unit_place(u + 1, nblk, run_len, half, inner, &a_off, &h_off, &len_)
-        gated_prefetch(direction, x, g, a_off, h_off, b_gap, min(pf, len_ * <Py_ssize_t>sizeof(floating)))
+        pf = min(pf, len_ * <Py_ssize_t>sizeof(floating))
+        act_prefetch_lines(x + a_off, pf)
+        act_prefetch_lines(x + a_off + b_gap, pf)
+        if direction != FORWARD:
+            act_prefetch_lines(g + h_off, pf)
     unit_place(u, nblk, run_len, half, inner, &a_off, &h_off, &len_)
     if direction == FORWARD:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, NULL, out + h_off, NULL, len_)
@@ -82,29 +89,16 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
                     out + a_off, out + a_off + b_gap, len_)
 
 
-cdef inline void gated_prefetch(int direction, const floating* x, const floating* g,
-                                Py_ssize_t a_off, Py_ssize_t h_off, Py_ssize_t b_gap,
-                                Py_ssize_t pf) noexcept nogil:
-    """pf bytes of a unit's runs of a, b (and g) from its place (unit_place)."""
-    act_prefetch_lines(x + a_off, pf)
-    act_prefetch_lines(x + a_off + b_gap, pf)
-    if direction != FORWARD:
-        act_prefetch_lines(g + h_off, pf)
-
-
 cdef void gated_rows(int direction, int op, const floating* x, const floating* g,
-                     floating* out, Py_ssize_t nrows, Py_ssize_t half,
-                     Py_ssize_t pf) noexcept nogil:
+                     floating* out, Py_ssize_t nrows, Py_ssize_t half) noexcept nogil:
     """gated_unit's loop (one thread, the last axis, rows of a whole number of blocks up
-    to GATE_BLOCK) by gated_rows_chunk: each row's last block looks ahead into the next
-    row's first (the predicate pass each row's first block took was 14-16% of rows of
-    1024; docs/performance-notes.md "The predicate pass of every row, carried")."""
+    to GATE_BLOCK, a call below GATE_PREFETCH_MIN_BYTES) by gated_rows_chunk: each
+    row's last block looks ahead into the next row's first (the predicate pass each
+    row's first block took was 14-16% of rows of 1024; docs/performance-notes.md "The
+    predicate pass of every row, carried")."""
     cdef Py_ssize_t r
     cdef floating carry = -1
-    pf = min(pf, half * <Py_ssize_t>sizeof(floating))
     for r in range(nrows):
-        if pf and r + 1 < nrows:
-            gated_prefetch(direction, x, g, (r + 1) * 2 * half, (r + 1) * half, half, pf)
         if direction == FORWARD:
             gated_rows_chunk(direction, op, x + r * 2 * half, x + r * 2 * half + half, NULL,
                              out + r * half, NULL, half, r + 1 < nrows, &carry)
