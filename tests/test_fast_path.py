@@ -275,6 +275,49 @@ def test_gated_fast_and_exact_blocks(name, direction, dtype, simd_level):
                    np.concatenate([finite, finite], axis=-1))
 
 
+@pytest.mark.parametrize("blocks", [1, 2, 4])
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("name, direction", GATED, ids=[f"{n}-{d}" for n, d in GATED])
+def test_gated_rows_carry_the_next_rows_check(name, direction, dtype, blocks, simd_level,
+                                              restore_threads):
+    """One thread's contiguous rows of a whole number of blocks: a row's last fast block
+    ORs the next row's first block's predicate (gated_rows_chunk), which that block takes
+    instead of a pass of its own.  Clean rows, each followed by a row whose first block
+    holds ONE rare value (in a, in b, or a tiny grad) at its first, last or a middle
+    lane, and a row with one in its last block: every row's bits are those of the row
+    called alone (where nothing is carried), so a carried predicate that misses the
+    next row's a, b or g (its first block then run fast) fails here."""
+    act.set_num_threads(1)
+    half = blocks * BLOCK
+    values = list(RARE[np.dtype(dtype)])
+    # (where, value): a rare value in the next row's a, in its b, a tiny grad
+    dirty = [("a", v) for v in values] + [("b", v) for v in values]
+    if direction == "backward":
+        dirty += [("g", 1e-30 if dtype == F32 else 1e-200), ("g", np.inf)]
+    rows = 2 * len(dirty) + 2
+    x, _ = _ordinary(dtype, rows * 2 * half, seed=11)
+    x = x.reshape(rows, 2 * half)
+    g, _ = _ordinary(dtype, rows * half, seed=12)
+    g = g.reshape(rows, half)
+    rng = np.random.default_rng(13)
+    for k, (where, value) in enumerate(dirty):
+        r = 2 * k + 1                      # after the clean row 2 k
+        lane = (0, BLOCK - 1, int(rng.integers(1, BLOCK - 1)))[k % 3]
+        if where == "g":
+            g[r, lane] = value
+        else:
+            x[r, lane + (half if where == "b" else 0)] = value
+    # a rare value in the last block of the row before the last (a pass of the last row's own)
+    x[rows - 2, half - 1] = values[0]
+    run = _gate_call(name, direction, g)
+    whole = run(x)
+    for r in range(rows):
+        alone = _gate_call(name, direction, g[r:r + 1])(x[r:r + 1])
+        assert same_bits(whole[r:r + 1], alone), f"row {r}"
+    if direction == "backward":
+        assert same_bits(run(x.copy(), in_place=True), whole), "in place"
+
+
 # ------------------------------------------------------- saturated inputs, from y
 # Past |z| > FAST_SAT (256 / 2048) the fast formulas select the exact formulas' limits
 # (_formulas.pxd "Per-block fast paths"), so huge inputs and infinities run fast blocks.

@@ -40,6 +40,11 @@ cdef bint run_gated(int direction, int op, const floating* x, const floating* g,
     if nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS:
         for u in prange(nunits, schedule='static', num_threads=nthreads):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
+    elif pf == 0 and inner == 1 and nblk == 1 and nruns > 1 and run_len % FAST_BLOCK == 0:
+        # in cache only: out of it (2**24) it read 1.14-1.29x old in one process, not
+        # told apart from the load there (docs/performance-notes.md "The predicate pass
+        # of every row, carried")
+        gated_rows(direction, op, x, g, out, nruns, half)
     else:
         for u in range(nunits):
             gated_unit(direction, op, x, g, out, u, nunits, nblk, run_len, half, inner, b_gap, pf)
@@ -82,6 +87,25 @@ cdef inline void gated_unit(int direction, int op, const floating* x, const floa
     else:
         gated_chunk(direction, op, x + a_off, x + a_off + b_gap, g + h_off,
                     out + a_off, out + a_off + b_gap, len_)
+
+
+cdef void gated_rows(int direction, int op, const floating* x, const floating* g,
+                     floating* out, Py_ssize_t nrows, Py_ssize_t half) noexcept nogil:
+    """gated_unit's loop (one thread, the last axis, rows of a whole number of blocks up
+    to GATE_BLOCK, a call below GATE_PREFETCH_MIN_BYTES) by gated_rows_chunk: each
+    row's last block looks ahead into the next row's first (the predicate pass each
+    row's first block took was 14-16% of rows of 1024; docs/performance-notes.md "The
+    predicate pass of every row, carried")."""
+    cdef Py_ssize_t r
+    cdef floating carry = -1
+    for r in range(nrows):
+        if direction == FORWARD:
+            gated_rows_chunk(direction, op, x + r * 2 * half, x + r * 2 * half + half, NULL,
+                             out + r * half, NULL, half, r + 1 < nrows, &carry)
+        else:
+            gated_rows_chunk(direction, op, x + r * 2 * half, x + r * 2 * half + half,
+                             g + r * half, out + r * 2 * half, out + r * 2 * half + half, half,
+                             r + 1 < nrows, &carry)
 
 
 # ---------------------------------------------------------------- entry points
