@@ -469,6 +469,27 @@ def test_fused_softmax_errors_before_writing(kwargs, exc):
         assert (out == 7.0).all()
 
 
+@pytest.mark.parametrize("scale", [1e300, -1e39], ids=["1e300", "-1e39"])
+def test_fused_softmax_scale_finite_in_float32(scale):
+    """docs/api.md: parameter checks hold after the conversion to the array's dtype, so
+    a scale finite as a Python float but inf as float32 raises ValueError (it would
+    make every row NaN); float64 data takes it."""
+    x = np.linspace(-3, 3, 20).reshape(4, 5)
+    for kind in ("softmax", "log_softmax", "softmin"):
+        fwd, bwd = getattr(act, kind), getattr(act, f"{kind}_backward")
+        x32 = x.astype(np.float32)
+        out = np.full_like(x32, 7.0)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            fwd(x32, scale=scale, out=out)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            bwd(np.ones_like(x32), x32, scale=scale, out=out)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            bwd(np.ones_like(x32), y=x32, scale=scale, out=out)
+        assert (out == 7.0).all()
+        assert np.isfinite(fwd(x, scale=scale) if kind != "log_softmax"
+                           else np.exp(fwd(x, scale=scale))).all()
+
+
 # ============================================================ everywhere else
 
 def test_registry_lists_the_fused_keywords():

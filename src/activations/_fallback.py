@@ -219,6 +219,7 @@ def softmax_fused(K: ModuleType, fname: str, modes: Tuple[int, int, int], flip: 
         _validation.match(fname, "grad", grad, which, ref)
         arrays = [("grad", grad), (which, ref)]
     _validation.axis_split(fname, ref.shape, axis)   # AxisError / TypeError for a bad axis
+    _validation.softmax_scale_in(fname, s, ref.dtype)
     ax = int(axis) % max(ref.ndim, 1)
     m_arr = offsets = None
     step = 0

@@ -314,6 +314,16 @@ def softmax_scale(fname: str, scale) -> float:
     return value
 
 
+def softmax_scale_in(fname: str, scale: float, dtype: np.dtype) -> None:
+    """The kernel multiplies by ``scale`` converted to the data's dtype: it must be
+    finite there too (float32(1e300) is inf, which would make every row NaN)."""
+    with np.errstate(over="ignore"):
+        converted = dtype.type(scale)
+    if not np.isfinite(converted):
+        raise ValueError(f"{fname}: scale must be finite, got {scale!r} (inf after conversion "
+                         f"to {dtype}, the array's dtype)")
+
+
 def softmax_mask(fname: str, mask, shape: Tuple[int, ...], dtype: np.dtype, axis: int):
     """A softmax ``mask`` laid out for the kernel, which works along the last axis of x
     with ``axis`` moved there: returns (mask array, int64 offset of each row's mask,
