@@ -469,6 +469,35 @@ def test_fused_softmax_errors_before_writing(kwargs, exc):
         assert (out == 7.0).all()
 
 
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_fused_forms_give_a_numpy_scalar_for_0d_input(dtype):
+    """docs/api.md: a 0-d input without out gives a NumPy scalar of its dtype, as ufuncs
+    do; the fused keywords do not change that (with out, out itself comes back)."""
+    t = np.dtype(dtype).type
+    x, g, b = np.array(0.5, dtype), np.array(1.5, dtype), np.array([0.25], dtype)
+    calls = {
+        "bias": lambda: act.sigmoid(x, bias=b),
+        "bias-backward": lambda: act.sigmoid_backward(g, x, bias=b),
+        "grad_bias": lambda: act.sigmoid_backward(g, x, grad_bias=np.zeros(1, dtype)),
+        "bias-backward-y": lambda: act.sigmoid_backward(g, y=x, bias=b),
+        "scale": lambda: act.softmax(x, scale=2.0),
+        "mask": lambda: act.log_softmax(x, mask=np.array(True)),
+        "scale-backward": lambda: act.softmin_backward(g, x, scale=2.0),
+        "scale-backward-y": lambda: act.softmax_backward(g, y=x, scale=2.0),
+    }
+    expected = {"bias": 1 / (1 + np.exp(-0.75)),
+                "bias-backward": 1.5 / (1 + np.exp(-0.75)) / (1 + np.exp(0.75)),
+                "grad_bias": 1.5 / (1 + np.exp(-0.5)) / (1 + np.exp(0.5)),
+                "bias-backward-y": 1.5 * 0.5 * 0.5, "scale": 1.0, "mask": 0.0,
+                "scale-backward": 0.0, "scale-backward-y": 1.5 * 0.5 * 0.5 * 2.0}
+    for name, call in calls.items():
+        r = call()
+        assert isinstance(r, t), (name, type(r))
+        assert np.isclose(float(r), expected[name], rtol=1e-6), (name, r)
+    out = np.empty((), dtype)
+    assert act.sigmoid(x, bias=b, out=out) is out
+
+
 @pytest.mark.parametrize("scale", [1e300, -1e39], ids=["1e300", "-1e39"])
 def test_fused_softmax_scale_finite_in_float32(scale):
     """docs/api.md: parameter checks hold after the conversion to the array's dtype, so

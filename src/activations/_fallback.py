@@ -129,7 +129,7 @@ def elementwise_bias(K: ModuleType, fname: str, direction: int, op: int, in1, in
         if gb is not None:
             K.elementwise_bias(BACKWARD_FROM_OUTPUT, op, res, None, None, res, gb, outer, length,
                                inner, a, b)
-    return res if out is None else out
+    return _scalar_if_0d(res, out) if out is None else out
 
 
 # ------------------------------------------------------------------ rrelu
@@ -244,7 +244,7 @@ def softmax_fused(K: ModuleType, fname: str, modes: Tuple[int, int, int], flip: 
                      length, s, flip, m_arr, offsets, step)
     if not last:
         res.reshape(shape)[...] = np.moveaxis(target, -1, ax)
-    return res if out is None else out
+    return _scalar_if_0d(res, out) if out is None else out
 
 
 # ------------------------------------------------------------------ prelu
