@@ -102,6 +102,14 @@ def test_missing_reference_fails_the_command_with_status_3(monkeypatch, capsys):
     assert "relu: no reference" in out and "== self-check: FAILED" in out
 
 
+def test_check_only_and_bench_only_exclude_each_other(capsys):
+    """Both would run nothing and still report "done"; argparse refuses (status 2)."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--check-only", "--bench-only"])
+    assert exc.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
 def test_reference_values_for_the_benchmark():
     """expected() (bench.py's accuracy) agrees with the self-check's pieces: softmax from
     y is the JVP at the given y; prelu broadcasts its weight along the axis."""

@@ -469,6 +469,56 @@ def test_fused_softmax_errors_before_writing(kwargs, exc):
         assert (out == 7.0).all()
 
 
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_fused_forms_give_a_numpy_scalar_for_0d_input(dtype):
+    """docs/api.md: a 0-d input without out gives a NumPy scalar of its dtype, as ufuncs
+    do; the fused keywords do not change that (with out, out itself comes back)."""
+    t = np.dtype(dtype).type
+    x, g, b = np.array(0.5, dtype), np.array(1.5, dtype), np.array([0.25], dtype)
+    calls = {
+        "bias": lambda: act.sigmoid(x, bias=b),
+        "bias-backward": lambda: act.sigmoid_backward(g, x, bias=b),
+        "grad_bias": lambda: act.sigmoid_backward(g, x, grad_bias=np.zeros(1, dtype)),
+        "bias-backward-y": lambda: act.sigmoid_backward(g, y=x, bias=b),
+        "scale": lambda: act.softmax(x, scale=2.0),
+        "mask": lambda: act.log_softmax(x, mask=np.array(True)),
+        "scale-backward": lambda: act.softmin_backward(g, x, scale=2.0),
+        "scale-backward-y": lambda: act.softmax_backward(g, y=x, scale=2.0),
+    }
+    expected = {"bias": 1 / (1 + np.exp(-0.75)),
+                "bias-backward": 1.5 / (1 + np.exp(-0.75)) / (1 + np.exp(0.75)),
+                "grad_bias": 1.5 / (1 + np.exp(-0.5)) / (1 + np.exp(0.5)),
+                "bias-backward-y": 1.5 * 0.5 * 0.5, "scale": 1.0, "mask": 0.0,
+                "scale-backward": 0.0, "scale-backward-y": 1.5 * 0.5 * 0.5 * 2.0}
+    for name, call in calls.items():
+        r = call()
+        assert isinstance(r, t), (name, type(r))
+        assert np.isclose(float(r), expected[name], rtol=1e-6), (name, r)
+    out = np.empty((), dtype)
+    assert act.sigmoid(x, bias=b, out=out) is out
+
+
+@pytest.mark.parametrize("scale", [1e300, -1e39], ids=["1e300", "-1e39"])
+def test_fused_softmax_scale_finite_in_float32(scale):
+    """docs/api.md: parameter checks hold after the conversion to the array's dtype, so
+    a scale finite as a Python float but inf as float32 raises ValueError (it would
+    make every row NaN); float64 data takes it."""
+    x = np.linspace(-3, 3, 20).reshape(4, 5)
+    for kind in ("softmax", "log_softmax", "softmin"):
+        fwd, bwd = getattr(act, kind), getattr(act, f"{kind}_backward")
+        x32 = x.astype(np.float32)
+        out = np.full_like(x32, 7.0)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            fwd(x32, scale=scale, out=out)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            bwd(np.ones_like(x32), x32, scale=scale, out=out)
+        with pytest.raises(ValueError, match="scale must be finite"):
+            bwd(np.ones_like(x32), y=x32, scale=scale, out=out)
+        assert (out == 7.0).all()
+        assert np.isfinite(fwd(x, scale=scale) if kind != "log_softmax"
+                           else np.exp(fwd(x, scale=scale))).all()
+
+
 # ============================================================ everywhere else
 
 def test_registry_lists_the_fused_keywords():

@@ -153,3 +153,67 @@ def test_out_in_place():
     g = np.ones_like(x0)
     ref_g = act.rrelu_backward(g.copy(), x0, **kw)
     assert act.rrelu_backward(g, x0, out=g, **kw) is g and same_bits(g, ref_g)
+
+
+def splitmix64_uniform(seed, n):
+    """u_i in [0, 1) for i = 0 .. n-1, as README.md describes the generator: the top 52
+    bits of SplitMix64's (i+1)-th output from state ``seed`` (Steele, Lea & Flood 2014),
+    over [0, 1).  NumPy's uint64 arithmetic wraps as the generator's does."""
+    with np.errstate(over="ignore"):
+        z = np.uint64(seed) + (np.arange(n, dtype=np.uint64) + np.uint64(1)) \
+            * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(12)).astype(np.float64) / 2.0 ** 52
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "training"])
+def test_bounds_converted_to_the_dtype(dtype, training):
+    """docs/api.md, "Parameters": lower and upper are converted to the array's dtype
+    before use, as the C API's `T lower, T upper` receive them (bit-identical to
+    Python).  (0.05, 0.6): float32((0.05 + 0.6) / 2) is not the float32 mean of
+    float32(0.05) and float32(0.6)."""
+    lower, upper, seed = 0.05, 0.6, 99
+    dtype = np.dtype(dtype).type
+    x = -np.random.default_rng(4).uniform(0.5, 4.0, 20_000).astype(dtype)
+    lo, hi = float(dtype(lower)), float(dtype(upper))
+    if training:
+        slope = (lo + (hi - lo) * splitmix64_uniform(seed, x.size)).astype(dtype)
+    else:
+        slope = np.full(x.size, dtype((lo + hi) / 2))
+    # a product of two values of the dtype, exact in float64 for float32, rounded once
+    expected = (x.astype(np.float64) * slope.astype(np.float64)).astype(dtype) \
+        if dtype == np.float32 else x * slope
+    kw = dict(lower=lower, upper=upper, training=training, seed=seed)
+    assert same_bits(act.rrelu(x, **kw), expected)
+    g = np.ones_like(x)
+    assert same_bits(act.rrelu_backward(g, x, **kw), slope)
+
+
+@pytest.mark.parametrize("fn", ["forward", "backward"])
+@pytest.mark.parametrize("training", ["yes", "False", "", None, 1.0, 1 + 0j])
+def test_training_must_be_a_flag(fn, training):
+    """training is a bool (or an integer): a string is no flag ("False" would be true),
+    and a TypeError names the function and the parameter (docs/api.md)."""
+    x = np.linspace(-2, 2, 64)
+    out = np.full_like(x, 7.0)
+    with pytest.raises(TypeError, match=r"rrelu(_backward)?: training"):
+        if fn == "forward":
+            act.rrelu(x, training=training, out=out)
+        else:
+            act.rrelu_backward(np.ones_like(x), x, training=training, out=out)
+    assert (out == 7.0).all()
+    for flag in (np.bool_(True), 1, np.int8(0)):
+        assert same_bits(act.rrelu(x, training=flag), act.rrelu(x, training=bool(flag)))
+
+
+@pytest.mark.parametrize("seed", ["1", None, 1.0])
+def test_seed_is_checked_in_eval_mode_too(seed):
+    """An invalid seed raises whatever training is: it must not wait for training=True."""
+    x = np.linspace(-2, 2, 8)
+    with pytest.raises(TypeError, match="rrelu: seed"):
+        act.rrelu(x, seed=seed)
+    with pytest.raises(TypeError, match="rrelu_backward: seed"):
+        act.rrelu_backward(np.ones_like(x), x, seed=seed)

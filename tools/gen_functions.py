@@ -200,10 +200,11 @@ def required_params(spec) -> List[str]:
 
 
 def args_lines(spec, op_id: Dict[str, int], data: str, fname: str,
-               indent: str = "    ") -> str:
+               indent: str = "    ", suffix: str = "") -> str:
     """The lines that set ``op, a, b``: constants for a function without parameters,
-    else a look-up in the function's cache of validated parameters.  A required
-    parameter left at REQUIRED is never in the cache: the miss checks for it first."""
+    else a look-up in the function's cache of validated parameters (``_cache_NAME`` and
+    ``_args_NAME``, or with ``suffix`` appended).  A required parameter left at REQUIRED
+    is never in the cache: the miss checks for it first."""
     params = [k for k in spec.params if k not in ("training", "seed")]
     if not params:
         op_name, a, b = spec.kernel_args()
@@ -212,13 +213,14 @@ def args_lines(spec, op_id: Dict[str, int], data: str, fname: str,
     call = ", ".join(f"{k}={k}" for k in params)
     required = required_params(spec)
     return (f"{indent}try:\n"
-            f"{indent}    op, a, b = _cache_{spec.name}[{key}]\n"
+            f"{indent}    op, a, b = _cache_{spec.name}{suffix}[{key}]\n"
             f"{indent}except (KeyError, TypeError):\n"
             + (wrap(f"{indent}    _validation.check_required(",
                     f"{fname!r}, " + ", ".join(f"{k}={k}" for k in required), ")", "")
                if required else "")
             + wrap(f"{indent}    op, a, b = _validation.cached_args(",
-                   f"_cache_{spec.name}, _args_{spec.name}, ({key}), {data}, {call}", ")", ""))
+                   f"_cache_{spec.name}{suffix}, _args_{spec.name}{suffix}, ({key}), {data}, {call}",
+                   ")", ""))
 
 
 def from_output_check(spec, indent: str) -> str:
@@ -276,6 +278,19 @@ def elementwise(spec, op_id) -> str:
         + "    return res\n")
 
 
+def rrelu_flags_and_args(spec, op_id, fname: str) -> str:
+    """rrelu's checks of ``training`` and ``seed`` (a string is no flag: "False" would be
+    true), then, in eval mode, ``op, a, b`` from the cache of the data's dtype: the
+    slope (lower + upper) / 2 is computed from the bounds converted to that dtype."""
+    return (f"    if (training is not False and training is not True) or type(seed) is not int:\n"
+            f"        training = _fallback.rrelu_flags({fname!r}, training, seed)\n"
+            f"    if not training:\n"
+            f"        if _validation.is_float32(x):\n"
+            + args_lines(spec, op_id, "None", fname, "            ", "_f32")
+            + "        else:\n"
+            + args_lines(spec, op_id, "None", fname, "            "))
+
+
 def rrelu(spec, op_id) -> str:
     n = spec.name
     sig = signature_params(spec, spec.params)
@@ -283,8 +298,7 @@ def rrelu(spec, op_id) -> str:
     return (
         def_line(n, f"x, *, {sig}out=None")
         + docstring_literal(fdoc)
-        + "    if not training:\n"
-        + args_lines(spec, op_id, "None", n, "        ")
+        + rrelu_flags_and_args(spec, op_id, n)
         + elementwise_call(n, "FORWARD", "x", "None", "        ")
         + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n!r}, FORWARD, x, None, out, lower, upper, seed)\n"
@@ -292,8 +306,7 @@ def rrelu(spec, op_id) -> str:
         + def_line(f"{n}_backward", f"grad, x=None, *, y=None, {sig}out=None")
         + docstring_literal(bdoc)
         + f"    _validation.exactly_one({n + '_backward'!r}, x, y, False)\n"
-        f"    if not training:\n"
-        + args_lines(spec, op_id, "None", f"{n}_backward", "        ")
+        + rrelu_flags_and_args(spec, op_id, f"{n}_backward")
         + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
         + "        return res\n"
         f"    return _fallback.rrelu_training(_K, {n + '_backward'!r}, BACKWARD, grad, x, out, lower, upper,\n"
@@ -415,6 +428,9 @@ def render() -> str:
             mapper = "gate_op" if spec.kind == "gated" else "elementwise_op"
             parts.append(f"_args_{spec.name} = _fallback.{mapper}(_SPEC[{spec.name!r}])\n"
                          f"_cache_{spec.name}: dict = {{}}  # validated parameters, by value\n")
+        if spec.kind == "rrelu":
+            parts.append(f"_args_{spec.name}_f32 = _fallback.rrelu_float32_args\n"
+                         f"_cache_{spec.name}_f32: dict = {{}}  # the same for float32 data\n")
         parts.append(TEMPLATES[spec.kind](spec, op_id))
     pairs = "".join(f"    {s.name!r}: ({s.name}, {s.name}_backward),\n" for s in specs)
     parts.append(

@@ -30,8 +30,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                     "(1 on a crash).")
     parser.add_argument("--quick", action="store_true",
                         help="fewer check inputs and a tiny benchmark (2**16 float32 only)")
-    parser.add_argument("--check-only", action="store_true", help="skip the benchmark")
-    parser.add_argument("--bench-only", action="store_true", help="skip the self-check")
+    only = parser.add_mutually_exclusive_group()  # both would run nothing and report "done"
+    only.add_argument("--check-only", action="store_true", help="skip the benchmark")
+    only.add_argument("--bench-only", action="store_true", help="skip the self-check")
     parser.add_argument("--config", action="store_true",
                         help="print build and configuration info and exit")
     parser.add_argument("--include", action="store_true",

@@ -15,6 +15,7 @@ Python layer names each of them once.
 
 from __future__ import annotations
 
+import numbers
 from types import ModuleType
 from typing import Dict, Optional, Tuple
 
@@ -129,7 +130,7 @@ def elementwise_bias(K: ModuleType, fname: str, direction: int, op: int, in1, in
         if gb is not None:
             K.elementwise_bias(BACKWARD_FROM_OUTPUT, op, res, None, None, res, gb, outer, length,
                                inner, a, b)
-    return res if out is None else out
+    return _scalar_if_0d(res, out) if out is None else out
 
 
 # ------------------------------------------------------------------ rrelu
@@ -141,17 +142,42 @@ def seed64(fname: str, seed) -> int:
     return int(seed) & 0xFFFFFFFFFFFFFFFF
 
 
+def rrelu_flags(fname: str, training, seed) -> bool:
+    """rrelu's ``training`` as a bool, after checking ``seed`` (``seed64``): a bool or an
+    integer, else TypeError (a string is no flag: "False" would be true)."""
+    seed64(fname, seed)
+    if not isinstance(training, (bool, np.bool_, numbers.Integral)):
+        raise TypeError(f"{fname}: training must be a bool, got {type(training).__name__} "
+                        f"{training!r}")
+    return bool(training)
+
+
+def rrelu_bounds_in(lower, upper, dtype: np.dtype) -> Tuple[float, float]:
+    """rrelu's checked bounds converted to the data's dtype (docs/api.md, "Parameters"),
+    as the C API's float entries receive them."""
+    lo, hi = _spec._rrelu_bounds(lower, upper)
+    return float(dtype.type(lo)), float(dtype.type(hi))
+
+
+def rrelu_float32_args(lower: float = 1 / 8, upper: float = 1 / 3) -> Tuple[int, float, float]:
+    """``elementwise_op`` of rrelu's eval mode for float32 data: the slope
+    (lower + upper) / 2 of the bounds converted to float32."""
+    lo, hi = rrelu_bounds_in(lower, upper, np.dtype(np.float32))
+    return OP_ID["leaky_relu"], (lo + hi) / 2.0, 0.0
+
+
 def rrelu_training(K: ModuleType, fname: str, direction: int, in1, x, out, lower, upper, seed):
     """rrelu with training=True: slopes drawn per element from (seed, index)."""
-    lo, hi = _spec._rrelu_bounds(lower, upper)
     if direction == FORWARD:
         xa = _validation.as_input(fname, "x", in1)
+        lo, hi = rrelu_bounds_in(lower, upper, xa.dtype)
         out_arr = _validation.as_output(fname, out, xa.shape, xa.dtype, [("x", xa)])
         res = K.rrelu_training(FORWARD, xa, None, out_arr, lo, hi, seed64(fname, seed))
     else:
         xa = _validation.as_input(fname, "x", x)
         ga = _validation.as_input(fname, "grad", in1)
         _validation.match(fname, "grad", ga, "x", xa)
+        lo, hi = rrelu_bounds_in(lower, upper, xa.dtype)
         out_arr = _validation.as_output(fname, out, xa.shape, xa.dtype, [("grad", ga), ("x", xa)])
         res = K.rrelu_training(BACKWARD, ga, xa, out_arr, lo, hi, seed64(fname, seed))
     return res if out is None else out
@@ -219,6 +245,7 @@ def softmax_fused(K: ModuleType, fname: str, modes: Tuple[int, int, int], flip: 
         _validation.match(fname, "grad", grad, which, ref)
         arrays = [("grad", grad), (which, ref)]
     _validation.axis_split(fname, ref.shape, axis)   # AxisError / TypeError for a bad axis
+    _validation.softmax_scale_in(fname, s, ref.dtype)
     ax = int(axis) % max(ref.ndim, 1)
     m_arr = offsets = None
     step = 0
@@ -243,7 +270,7 @@ def softmax_fused(K: ModuleType, fname: str, modes: Tuple[int, int, int], flip: 
                      length, s, flip, m_arr, offsets, step)
     if not last:
         res.reshape(shape)[...] = np.moveaxis(target, -1, ax)
-    return res if out is None else out
+    return _scalar_if_0d(res, out) if out is None else out
 
 
 # ------------------------------------------------------------------ prelu

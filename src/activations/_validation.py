@@ -205,7 +205,8 @@ def _float32_error(args: Callable, params) -> Optional[ValueError]:
     return None
 
 
-def _is_float32(data) -> bool:
+def is_float32(data) -> bool:
+    """Whether ``data`` (an array, a NumPy scalar or an array-like) is float32 data."""
     dtype = getattr(data, "dtype", None)
     return (dtype if isinstance(dtype, np.dtype) else np.asarray(data).dtype) == np.float32
 
@@ -227,7 +228,7 @@ def cached_args(cache: dict, args: Callable, key, data, **params):
     result = args(**params)   # raises ValueError for invalid values: nothing cached
     error32 = _float32_error(args, params)
     if error32 is not None:
-        if _is_float32(data):
+        if is_float32(data):
             raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
         return result
     try:
@@ -244,7 +245,7 @@ def check_from_output(check: Callable, y, **params) -> None:
     conversion to float32 when y is float32 (negative_slope = 1e-50 becomes 0)."""
     check(**params)
     error32 = _float32_error(check, params)
-    if error32 is not None and _is_float32(y):
+    if error32 is not None and is_float32(y):
         raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
 
 
@@ -312,6 +313,16 @@ def softmax_scale(fname: str, scale) -> float:
     if not np.isfinite(value):
         raise ValueError(f"{fname}: scale must be finite, got {value!r}")
     return value
+
+
+def softmax_scale_in(fname: str, scale: float, dtype: np.dtype) -> None:
+    """The kernel multiplies by ``scale`` converted to the data's dtype: it must be
+    finite there too (float32(1e300) is inf, which would make every row NaN)."""
+    with np.errstate(over="ignore"):
+        converted = dtype.type(scale)
+    if not np.isfinite(converted):
+        raise ValueError(f"{fname}: scale must be finite, got {scale!r} (inf after conversion "
+                         f"to {dtype}, the array's dtype)")
 
 
 def softmax_mask(fname: str, mask, shape: Tuple[int, ...], dtype: np.dtype, axis: int):

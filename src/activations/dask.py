@@ -301,8 +301,8 @@ def _make_rrelu(entry) -> Tuple[Callable, Callable]:
             names = ("x",) if len(arrays) == 1 else ("grad", "x")
             return _elementwise(fname, "forward" if len(arrays) == 1 else "backward",
                                 dict(zip(names, arrays)), params, _threads_per_task)
-        lo, hi = _spec._rrelu_bounds(lower, upper)
         arrays = _aligned(*arrays)
+        lo, hi = _fallback.rrelu_bounds_in(lower, upper, arrays[-1].dtype)
         return da.map_blocks(_rrelu_block, *arrays, dtype=arrays[-1].dtype,
                              meta=_meta(arrays[-1].ndim, arrays[-1].dtype), lower=lo,
                              upper=hi, seed=_fallback.seed64(fname, seed),
