@@ -299,7 +299,7 @@ def _softmax_rows(dtype, row, seed):
         elif k == 3:
             x[r, cols[0]] = np.inf
         elif k == 4:
-            x[r] *= f.max / 8
+            x[r] = rng.uniform(-1.0, 1.0, row) * (f.max / 4)
         elif k == 5:
             x[r] = rng.standard_normal(row) * f.smallest_subnormal * 1000
         elif k == 6:
