@@ -5,7 +5,9 @@ out of cache").  Such a call must give the bits of its parts (each under the siz
 each runs the select) and of a reference computed here, special values included, at
 every SIMD level, 1 and 2 threads, in place and out of place.  And the blocks' own
 predicate passes (_spec.OUT_OF_CACHE_OWN_PASS, float32 calls of at least
-OWN_PASS_MIN_BYTES an operand): the bits of the parts, which look ahead."""
+OWN_PASS_MIN_BYTES an operand): the bits of the parts, which look ahead.  And the
+softmax forwards over rows that prefetch the next row (SOFTMAX_PREFETCH_BYTES of x): the
+bits of the parts, which do not."""
 
 from __future__ import annotations
 
@@ -263,3 +265,73 @@ def test_own_pass_past_the_size_equals_its_parts(name, params, direction, simd_l
                         assert _same(g2, want), ("in place on g", detours, threads)
     finally:
         kernels._set_subnormal_detours(before)
+
+
+# ---------------------------------------------------------------- softmax rows prefetched
+# The softmax-family forwards over rows (the last axis) prefetch the next row in a call
+# whose x is at least SOFTMAX_PREFETCH_BYTES (_softmax.pxi, docs/performance-notes.md
+# "Softmax forwards out of cache: the next row prefetched").  A prefetch reads nothing:
+# the whole call must give its parts' bits, rows of every kind, each thread's last row
+# included.
+
+SOFTMAX_FORWARDS = [("softmax", act.softmax), ("log_softmax", act.log_softmax),
+                    ("softmin", act.softmin)]
+
+
+def _softmax_rows(dtype, row, seed):
+    """Rows of `row` values, a few more than the prefetch size in all: N(0, 3) rows,
+    and rows with -inf, NaN, +inf, huge and subnormal entries, all -inf, one dominant
+    entry, all equal."""
+    nbytes = act._functions._K.SOFTMAX_PREFETCH_BYTES
+    rows = nbytes // (row * np.dtype(dtype).itemsize) + 3
+    rng = np.random.default_rng(seed)
+    x = (3 * rng.standard_normal((rows, row))).astype(dtype)
+    f = np.finfo(dtype)
+    kinds = rng.integers(0, 16, rows)
+    kinds[rng.random(rows) < 0.5] = 0
+    for r in np.nonzero(kinds)[0]:
+        k = kinds[r]
+        cols = rng.integers(0, row, 3)
+        if k == 1:
+            x[r, cols] = -np.inf
+        elif k == 2:
+            x[r, cols[0]] = np.nan
+        elif k == 3:
+            x[r, cols[0]] = np.inf
+        elif k == 4:
+            x[r] = rng.uniform(-1.0, 1.0, row) * (f.max / 4)
+        elif k == 5:
+            x[r] = rng.standard_normal(row) * f.smallest_subnormal * 1000
+        elif k == 6:
+            x[r] = -np.inf
+        elif k == 7:
+            x[r, cols[0]] = 200.0 if dtype == np.float32 else 2000.0
+        elif k == 8:
+            x[r] = 1.5
+    return x
+
+
+@pytest.mark.parametrize("row", [1024, 3000, 4096])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name, fn", SOFTMAX_FORWARDS, ids=[n for n, _ in SOFTMAX_FORWARDS])
+def test_softmax_rows_past_the_prefetch_size_equal_their_parts(name, fn, dtype, row,
+                                                               simd_level, restore_threads):
+    """The whole call (each row prefetching the next) against its eight slices of rows
+    (each under the size: no prefetch), bit for bit but NaN payloads; 1 and 2 threads,
+    out of place and in place."""
+    nbytes = act._functions._K.SOFTMAX_PREFETCH_BYTES
+    x = _softmax_rows(dtype, row, seed=row)
+    parts = np.array_split(np.arange(x.shape[0]), 8)
+    assert x.nbytes >= nbytes
+    assert max(len(p) for p in parts) * row * x.itemsize < nbytes
+    act.set_num_threads(1)
+    with np.errstate(all="ignore"):
+        want = np.concatenate([fn(x[p[0]:p[-1] + 1], axis=-1) for p in parts])
+        for threads in (1, 2):
+            act.set_num_threads(threads)
+            assert _same(fn(x, axis=-1), want), threads
+            out = np.empty_like(x)
+            assert fn(x, axis=-1, out=out) is out and _same(out, want), threads
+            x2 = x.copy()
+            fn(x2, axis=-1, out=x2)
+            assert _same(x2, want), ("in place", threads)

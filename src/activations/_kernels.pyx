@@ -351,6 +351,9 @@ cdef enum:
 # for the tests
 OUT_OF_CACHE_BYTES = OUT_OF_CACHE_MIN_BYTES
 OWN_PASS_BYTES = OWN_PASS_MIN_BYTES
+#: the size of x above which the softmax forwards over rows prefetch the next row
+#: (_softmax.pxi), for the tests
+SOFTMAX_PREFETCH_BYTES = SOFTMAX_PREFETCH_MIN_BYTES
 
 
 cdef inline Py_ssize_t to_cache_line(const void* p, Py_ssize_t itemsize) noexcept nogil:

@@ -66,6 +66,16 @@ cdef enum:
     COL_TILE = 128      # columns processed together on the column path
     STACK_BLOCKS = 32   # rows of up to this many blocks keep their partials on the stack
     Y_STACK = 1024      # backward from x in place: rows up to this long keep y on the stack
+    # A forward over rows (the last axis) whose x is at least SOFTMAX_PREFETCH_MIN_BYTES
+    # (half of this host's 32 MiB last-level cache, as GATE_PREFETCH_MIN_BYTES) streams
+    # from memory: each row then prefetches up to SOFTMAX_PREFETCH_ROW_BYTES of the next
+    # one.  A row of 1024 is one or two 4 KiB pages, the hardware's streams stop at a
+    # page, and the row's max pass would wait on its first lines; the exp and write
+    # passes then read it from L1.  Not for float64 log_softmax, whose passes hide the
+    # loads (docs/performance-notes.md "Softmax forwards out of cache: the next row
+    # prefetched").
+    SOFTMAX_PREFETCH_MIN_BYTES = 1 << 24
+    SOFTMAX_PREFETCH_ROW_BYTES = 8192
 
 
 cdef struct RowStats:
@@ -562,15 +572,23 @@ cdef void run_softmax(int mode, const floating* in1, const floating* in2, floati
     cdef Py_ssize_t total = outer * L * inner
     cdef Py_ssize_t r, u, o, t, ntiles, c0
     cdef bint threaded = nthreads > 1 and total >= PARALLEL_MIN_ELEMENTS
+    cdef Py_ssize_t pf = 0   # bytes of the next row prefetched (a prefetch reads nothing)
     if total == 0:
         return
     if inner == 1:
+        if total * <Py_ssize_t>sizeof(floating) >= SOFTMAX_PREFETCH_MIN_BYTES and \
+                (mode == SOFTMAX_FORWARD or (mode == LOG_SOFTMAX_FORWARD and sizeof(floating) == 4)):
+            pf = min(<Py_ssize_t>SOFTMAX_PREFETCH_ROW_BYTES, L * <Py_ssize_t>sizeof(floating))
         if not threaded:
             for r in range(outer):
+                if pf and r + 1 < outer:
+                    act_prefetch_lines(in1 + (r + 1) * L, pf)
                 softmax_row(mode, in1 + r * L, in2 + r * L if in2 != NULL else NULL,
                             out + r * L, L, flip, 1)
         elif outer >= nthreads:
             for r in prange(outer, schedule='static', num_threads=nthreads):
+                if pf and r + 1 < outer:   # a thread's last row: its neighbour's first, harmless
+                    act_prefetch_lines(in1 + (r + 1) * L, pf)
                 softmax_row(mode, in1 + r * L, in2 + r * L if in2 != NULL else NULL,
                             out + r * L, L, flip, 1)
         else:  # few long rows: threads inside each row
