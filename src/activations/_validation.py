@@ -63,7 +63,7 @@ def as_output(fname: str, out, shape: Tuple[int, ...], dtype: np.dtype,
         return None
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fname}: out must be a numpy.ndarray or None, got {type(out).__name__}")
-    if out.dtype != dtype:
+    if out.dtype != dtype:  # a byte-swapped out too: its dtype is not the data's
         raise TypeError(f"{fname}: out has dtype {out.dtype}, expected {dtype}")
     if out.shape != tuple(shape):
         raise ValueError(f"{fname}: out has shape {out.shape}, expected {tuple(shape)}")
@@ -72,8 +72,9 @@ def as_output(fname: str, out, shape: Tuple[int, ...], dtype: np.dtype,
                          f"strides {out.strides})")
     if not out.flags.writeable:
         raise ValueError(f"{fname}: out is read-only")
-    if not out.flags.aligned or not out.dtype.isnative:
-        raise ValueError(f"{fname}: out must be aligned and in native byte order")
+    if not out.flags.aligned:
+        raise ValueError(f"{fname}: out must be aligned (got {_describe(out)} at address "
+                         f"{out.__array_interface__['data'][0]:#x})")
     for name, arr in inputs:
         if arr.size and out.size and np.may_share_memory(out, arr):
             same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
