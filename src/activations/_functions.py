@@ -323,10 +323,6 @@ _args_rrelu = _fallback.elementwise_op(_SPEC['rrelu'])
 _cache_rrelu: dict = {}  # validated parameters, by value
 
 
-_args_rrelu_f32 = _fallback.rrelu_float32_args
-_cache_rrelu_f32: dict = {}  # the same for float32 data
-
-
 def rrelu(x, *, lower=0.125, upper=0.3333333333333333, training=False, seed=0, out=None):
     """Randomized leaky ReLU (Xu et al. 2015).
 
@@ -352,19 +348,11 @@ def rrelu(x, *, lower=0.125, upper=0.3333333333333333, training=False, seed=0, o
     if (training is not False and training is not True) or type(seed) is not int:
         training = _fallback.rrelu_flags('rrelu', training, seed)
     if not training:
-        if _validation.is_float32(x):
-            try:
-                op, a, b = _cache_rrelu_f32[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu_f32, _args_rrelu_f32,
-                                                   (lower, upper), None, lower=lower,
-                                                   upper=upper)
-        else:
-            try:
-                op, a, b = _cache_rrelu[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper),
-                                                   None, lower=lower, upper=upper)
+        try:
+            op, a, b = _cache_rrelu[lower, upper]
+        except (KeyError, TypeError):
+            op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper), x,
+                                               lower=lower, upper=upper)
         res = _K.elementwise(FORWARD, op, x, None, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'rrelu', FORWARD, op, x, None, out, a, b)
@@ -390,19 +378,11 @@ def rrelu_backward(grad, x=None, *, y=None, lower=0.125, upper=0.333333333333333
     if (training is not False and training is not True) or type(seed) is not int:
         training = _fallback.rrelu_flags('rrelu_backward', training, seed)
     if not training:
-        if _validation.is_float32(x):
-            try:
-                op, a, b = _cache_rrelu_f32[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu_f32, _args_rrelu_f32,
-                                                   (lower, upper), None, lower=lower,
-                                                   upper=upper)
-        else:
-            try:
-                op, a, b = _cache_rrelu[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper),
-                                                   None, lower=lower, upper=upper)
+        try:
+            op, a, b = _cache_rrelu[lower, upper]
+        except (KeyError, TypeError):
+            op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper), x,
+                                               lower=lower, upper=upper)
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'rrelu_backward', BACKWARD, op, grad, x, out, a, b)

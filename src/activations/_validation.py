@@ -186,12 +186,9 @@ def _signed_zeros(key):
         return None
 
 
-def _float32_error(args: Callable, params) -> Optional[ValueError]:
-    """The ValueError ``args`` raises for ``params`` rounded to float32, or None.
-
-    Parameters are converted to the array's dtype before use (docs/api.md), so the
-    checks (finite, non-zero, ...) must hold for the float32 value too: beta = 1e300
-    is finite but float32(1e300) is inf."""
+def _in_float32(params) -> dict:
+    """``params`` with each real number converted to float32, as the kernels of float32
+    data and the C API's float entries receive it (strings and flags unchanged)."""
     rounded = {}
     for k, v in params.items():
         if isinstance(v, (str, bool)) or not isinstance(v, (numbers.Real, np.ndarray)):
@@ -199,11 +196,16 @@ def _float32_error(args: Callable, params) -> Optional[ValueError]:
             continue
         with np.errstate(over="ignore", under="ignore"):
             rounded[k] = float(np.float32(float(v)))
-    try:
-        args(**rounded)
-    except ValueError as exc:
-        return exc
-    return None
+    return rounded
+
+
+def _as_float32_sees(result):
+    """``result`` (an op number, or ``(op, a, b)``) as a float32 kernel receives it: each
+    float as the bytes of its float32 conversion (so -0.0 and NaN compare too)."""
+    if not isinstance(result, tuple):
+        return result
+    with np.errstate(over="ignore", under="ignore"):
+        return tuple(np.float32(v).tobytes() if isinstance(v, float) else v for v in result)
 
 
 def is_float32(data) -> bool:
@@ -212,42 +214,65 @@ def is_float32(data) -> bool:
     return (dtype if isinstance(dtype, np.dtype) else np.asarray(data).dtype) == np.float32
 
 
+def _float32_message(exc: ValueError) -> str:
+    return f"{exc} (after conversion to float32, the array's dtype)"
+
+
 def cached_args(cache: dict, args: Callable, key, data, **params):
     """Validate ``params`` with ``args`` and remember the result under ``key``.
 
     The public functions look their parameters up in ``cache`` first: validating and
     converting them costs more than the kernel on a small array.  ``data``: the array
-    whose dtype the parameters are converted to; parameters valid as float64 but not
-    as float32 raise ValueError for float32 data (and are never cached, so every call
-    checks)."""
+    whose dtype the parameters are converted to before use (docs/api.md, "Parameters"):
+    for float32 data ``args`` checks and maps the float32 values, as the C API's float
+    entries do, so hard_tanh's min_val = 1.0000000001 with max_val = 1.0 is valid there
+    (both are 1.0f) and beta = 1e300 is not (inf).  A result is cached only when both
+    dtypes accept the parameters and a float32 kernel receives the same values from
+    either mapping; every other call checks again."""
     zero_key = _signed_zeros(key)
     if zero_key is not None:
         try:
             return cache[zero_key]
         except (KeyError, TypeError):
             pass
-    result = args(**params)   # raises ValueError for invalid values: nothing cached
-    error32 = _float32_error(args, params)
-    if error32 is not None:
-        if is_float32(data):
-            raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
-        return result
+    result = error = result32 = error32 = None
     try:
-        if len(cache) >= ARGS_CACHE_SIZE:
-            cache.clear()
-        cache[key if zero_key is None else zero_key] = result
-    except TypeError:         # an unhashable parameter value: just not cached
-        pass
-    return result
+        result = args(**params)   # TypeError (not a real number) fails every dtype alike
+    except ValueError as exc:
+        error = exc
+    try:
+        result32 = args(**_in_float32(params))
+    except ValueError as exc:
+        error32 = exc
+    if is_float32(data):
+        if error32 is not None:
+            raise ValueError(_float32_message(error32)) from None
+        chosen = result32
+    else:
+        if error is not None:
+            raise error
+        chosen = result
+    if error is None and error32 is None and \
+            _as_float32_sees(result) == _as_float32_sees(result32):
+        try:
+            if len(cache) >= ARGS_CACHE_SIZE:
+                cache.clear()
+            cache[key if zero_key is None else zero_key] = result
+        except TypeError:     # an unhashable parameter value: just not cached
+            pass
+    return chosen
 
 
 def check_from_output(check: Callable, y, **params) -> None:
-    """Backward from y is possible for these parameters (``check``), also after their
-    conversion to float32 when y is float32 (negative_slope = 1e-50 becomes 0)."""
-    check(**params)
-    error32 = _float32_error(check, params)
-    if error32 is not None and is_float32(y):
-        raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
+    """Backward from y is possible for these parameters (``check``) converted to y's
+    dtype (negative_slope = 1e-50 is 0 in float32)."""
+    if not is_float32(y):
+        check(**params)
+        return
+    try:
+        check(**_in_float32(params))
+    except ValueError as exc:
+        raise ValueError(_float32_message(exc)) from None
 
 
 # ------------------------------------------------------------------ fused forms
