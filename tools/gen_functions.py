@@ -244,6 +244,12 @@ def elementwise_call(name: str, direction: str, in1: str, in2: str, indent: str)
                    f"_K, {name!r}, {direction}, {args}", ")", ""))
 
 
+def bias_axis_alone(fname: str, data: str) -> str:
+    """The check of a ``bias_axis`` given without ``bias`` (and ``grad_bias``)."""
+    return (f"    if type(bias_axis) is not int or bias_axis != -1:\n"
+            f"        _validation.bias_axis_alone({fname!r}, {data}, bias_axis)\n")
+
+
 def elementwise(spec, op_id) -> str:
     n = spec.name
     sig = signature_params(spec, spec.params)
@@ -256,6 +262,7 @@ def elementwise(spec, op_id) -> str:
         + f"    if bias is not None:\n"
         f"        return _fallback.elementwise_bias(_K, {n!r}, FORWARD, op, x, None, out, a, b, bias,\n"
         f"                                          bias_axis, None)\n"
+        + bias_axis_alone(n, "x")
         + elementwise_call(n, "FORWARD", "x", "None", "    ")
         + "    return res\n\n\n"
         + def_line(f"{n}_backward",
@@ -269,7 +276,8 @@ def elementwise(spec, op_id) -> str:
         + f"        return _fallback.elementwise_bias(\n"
         f"            _K, {n + '_backward'!r}, BACKWARD if which == \"x\" else BACKWARD_FROM_OUTPUT, op,\n"
         f"            grad, second, out, a, b, bias, bias_axis, grad_bias)\n"
-        f"    if y is None and x is not None:\n"
+        + bias_axis_alone(f"{n}_backward", "x if x is not None else y")
+        + f"    if y is None and x is not None:\n"
         + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
         + f"        return res\n"
         f"    which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"

@@ -305,6 +305,14 @@ def bias_layout(fname: str, ref: np.ndarray, bias, bias_axis, length_hint: Optio
     return arr, (outer, length, inner)
 
 
+def bias_axis_alone(fname: str, ref, bias_axis) -> None:
+    """A ``bias_axis`` without ``bias`` or ``grad_bias`` has no effect, but it must still
+    be an axis of the data (docs/api.md, "Fused forms"): out of range, it is most likely
+    a mistake (AxisError; TypeError for a non-integer)."""
+    if ref is not None:
+        axis_split(fname, np.shape(ref), bias_axis)
+
+
 def as_grad_bias(fname: str, grad_bias, length: int, dtype: np.dtype,
                  others: Sequence[Tuple[str, np.ndarray]]) -> Optional[np.ndarray]:
     """Check a backward's ``grad_bias=`` output: a C-contiguous, writeable 1-D ndarray of
