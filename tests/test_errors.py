@@ -86,6 +86,8 @@ def _bad_outs():
     buf = np.full(10, SENTINEL)
     ro = np.full(5, SENTINEL)
     ro.flags.writeable = False
+    unaligned = np.zeros(5 * 8 + 1, np.uint8)[1:].view(np.float64)
+    unaligned[...] = SENTINEL
     return [
         ("shape-4", np.full(4, SENTINEL), ValueError),
         ("shape-5x1", np.full((5, 1), SENTINEL), ValueError),
@@ -95,6 +97,9 @@ def _bad_outs():
         ("strided", buf[::2], ValueError),
         ("reversed", np.full(5, SENTINEL)[::-1], ValueError),
         ("read-only", ro, ValueError),
+        ("byteswapped", np.full(5, SENTINEL).astype(">f8" if np.little_endian else "<f8"),
+         TypeError),
+        ("unaligned", unaligned, ValueError),
     ]
 
 

@@ -552,3 +552,24 @@ def test_all_minus_inf_rows_in_the_fused_form_only(dtype):
             assert (y[0] == empty).all() and not np.isnan(y).any(), (kind, kw)
             assert (bwd(g, xk, **kw)[0] == 0).all()
             assert (bwd(g, y=y, **kw)[0] == 0).all()
+
+
+@pytest.mark.parametrize("name", [n for n in act.names() if "bias_axis" in act.get(n).fused])
+def test_bias_axis_without_bias_is_checked(name):
+    """A bias_axis without bias has no effect, but out of range (or not an integer) it is
+    most likely a mistake: the error of a bias_axis with a bias (docs/api.md)."""
+    fwd, bwd = getattr(act, name), getattr(act, f"{name}_backward")
+    x = np.linspace(-2, 2, 12).reshape(3, 4)
+    g = np.ones_like(x)
+    params = call_params(name)
+    for bad, err in ((5, AxisError), (-3, AxisError), (1.0, TypeError), ("0", TypeError)):
+        with pytest.raises(err):
+            fwd(x, bias_axis=bad, **params)
+        with pytest.raises(err):
+            bwd(g, x, bias_axis=bad, **params)
+        if "y" in act.get(name).backward_takes:
+            with pytest.raises(err):
+                bwd(g, y=fwd(x, **params), bias_axis=bad, **params)
+    for good in (0, 1, -2, np.int64(1)):
+        assert same_bits(fwd(x, bias_axis=good, **params), fwd(x, **params))
+        assert same_bits(bwd(g, x, bias_axis=good, **params), bwd(g, x, **params))

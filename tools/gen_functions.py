@@ -200,11 +200,11 @@ def required_params(spec) -> List[str]:
 
 
 def args_lines(spec, op_id: Dict[str, int], data: str, fname: str,
-               indent: str = "    ", suffix: str = "") -> str:
+               indent: str = "    ") -> str:
     """The lines that set ``op, a, b``: constants for a function without parameters,
     else a look-up in the function's cache of validated parameters (``_cache_NAME`` and
-    ``_args_NAME``, or with ``suffix`` appended).  A required parameter left at REQUIRED
-    is never in the cache: the miss checks for it first."""
+    ``_args_NAME``).  A required parameter left at REQUIRED is never in the cache: the
+    miss checks for it first."""
     params = [k for k in spec.params if k not in ("training", "seed")]
     if not params:
         op_name, a, b = spec.kernel_args()
@@ -213,13 +213,13 @@ def args_lines(spec, op_id: Dict[str, int], data: str, fname: str,
     call = ", ".join(f"{k}={k}" for k in params)
     required = required_params(spec)
     return (f"{indent}try:\n"
-            f"{indent}    op, a, b = _cache_{spec.name}{suffix}[{key}]\n"
+            f"{indent}    op, a, b = _cache_{spec.name}[{key}]\n"
             f"{indent}except (KeyError, TypeError):\n"
             + (wrap(f"{indent}    _validation.check_required(",
                     f"{fname!r}, " + ", ".join(f"{k}={k}" for k in required), ")", "")
                if required else "")
             + wrap(f"{indent}    op, a, b = _validation.cached_args(",
-                   f"_cache_{spec.name}{suffix}, _args_{spec.name}{suffix}, ({key}), {data}, {call}",
+                   f"_cache_{spec.name}, _args_{spec.name}, ({key}), {data}, {call}",
                    ")", ""))
 
 
@@ -244,6 +244,12 @@ def elementwise_call(name: str, direction: str, in1: str, in2: str, indent: str)
                    f"_K, {name!r}, {direction}, {args}", ")", ""))
 
 
+def bias_axis_alone(fname: str, data: str) -> str:
+    """The check of a ``bias_axis`` given without ``bias`` (and ``grad_bias``)."""
+    return (f"    if type(bias_axis) is not int or bias_axis != -1:\n"
+            f"        _validation.bias_axis_alone({fname!r}, {data}, bias_axis)\n")
+
+
 def elementwise(spec, op_id) -> str:
     n = spec.name
     sig = signature_params(spec, spec.params)
@@ -256,6 +262,7 @@ def elementwise(spec, op_id) -> str:
         + f"    if bias is not None:\n"
         f"        return _fallback.elementwise_bias(_K, {n!r}, FORWARD, op, x, None, out, a, b, bias,\n"
         f"                                          bias_axis, None)\n"
+        + bias_axis_alone(n, "x")
         + elementwise_call(n, "FORWARD", "x", "None", "    ")
         + "    return res\n\n\n"
         + def_line(f"{n}_backward",
@@ -269,7 +276,8 @@ def elementwise(spec, op_id) -> str:
         + f"        return _fallback.elementwise_bias(\n"
         f"            _K, {n + '_backward'!r}, BACKWARD if which == \"x\" else BACKWARD_FROM_OUTPUT, op,\n"
         f"            grad, second, out, a, b, bias, bias_axis, grad_bias)\n"
-        f"    if y is None and x is not None:\n"
+        + bias_axis_alone(f"{n}_backward", "x if x is not None else y")
+        + f"    if y is None and x is not None:\n"
         + elementwise_call(f"{n}_backward", "BACKWARD", "grad", "x", "        ")
         + f"        return res\n"
         f"    which, second = _validation.exactly_one({n + '_backward'!r}, x, y, {takes_y})\n"
@@ -280,15 +288,12 @@ def elementwise(spec, op_id) -> str:
 
 def rrelu_flags_and_args(spec, op_id, fname: str) -> str:
     """rrelu's checks of ``training`` and ``seed`` (a string is no flag: "False" would be
-    true), then, in eval mode, ``op, a, b`` from the cache of the data's dtype: the
-    slope (lower + upper) / 2 is computed from the bounds converted to that dtype."""
+    true), then, in eval mode, ``op, a, b``: the slope (lower + upper) / 2 of the bounds
+    converted to x's dtype (``cached_args``)."""
     return (f"    if (training is not False and training is not True) or type(seed) is not int:\n"
             f"        training = _fallback.rrelu_flags({fname!r}, training, seed)\n"
             f"    if not training:\n"
-            f"        if _validation.is_float32(x):\n"
-            + args_lines(spec, op_id, "None", fname, "            ", "_f32")
-            + "        else:\n"
-            + args_lines(spec, op_id, "None", fname, "            "))
+            + args_lines(spec, op_id, "x", fname, "        "))
 
 
 def rrelu(spec, op_id) -> str:
@@ -428,9 +433,6 @@ def render() -> str:
             mapper = "gate_op" if spec.kind == "gated" else "elementwise_op"
             parts.append(f"_args_{spec.name} = _fallback.{mapper}(_SPEC[{spec.name!r}])\n"
                          f"_cache_{spec.name}: dict = {{}}  # validated parameters, by value\n")
-        if spec.kind == "rrelu":
-            parts.append(f"_args_{spec.name}_f32 = _fallback.rrelu_float32_args\n"
-                         f"_cache_{spec.name}_f32: dict = {{}}  # the same for float32 data\n")
         parts.append(TEMPLATES[spec.kind](spec, op_id))
     pairs = "".join(f"    {s.name!r}: ({s.name}, {s.name}_backward),\n" for s in specs)
     parts.append(

@@ -153,17 +153,12 @@ def rrelu_flags(fname: str, training, seed) -> bool:
 
 
 def rrelu_bounds_in(lower, upper, dtype: np.dtype) -> Tuple[float, float]:
-    """rrelu's checked bounds converted to the data's dtype (docs/api.md, "Parameters"),
-    as the C API's float entries receive them."""
-    lo, hi = _spec._rrelu_bounds(lower, upper)
-    return float(dtype.type(lo)), float(dtype.type(hi))
-
-
-def rrelu_float32_args(lower: float = 1 / 8, upper: float = 1 / 3) -> Tuple[int, float, float]:
-    """``elementwise_op`` of rrelu's eval mode for float32 data: the slope
-    (lower + upper) / 2 of the bounds converted to float32."""
-    lo, hi = rrelu_bounds_in(lower, upper, np.dtype(np.float32))
-    return OP_ID["leaky_relu"], (lo + hi) / 2.0, 0.0
+    """rrelu's bounds converted to the data's dtype, then checked (docs/api.md,
+    "Parameters"), as the C API's float entries receive and check them."""
+    lo, hi = _spec._real("rrelu", "lower", lower), _spec._real("rrelu", "upper", upper)
+    with np.errstate(over="ignore", under="ignore"):
+        lo, hi = float(dtype.type(lo)), float(dtype.type(hi))
+    return _spec._rrelu_bounds(lo, hi)
 
 
 def rrelu_training(K: ModuleType, fname: str, direction: int, in1, x, out, lower, upper, seed):

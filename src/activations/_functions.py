@@ -58,6 +58,8 @@ def sigmoid(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'sigmoid', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('sigmoid', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'sigmoid', FORWARD, op, x, None, out, a, b)
@@ -83,6 +85,8 @@ def sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias
         return _fallback.elementwise_bias(
             _K, 'sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('sigmoid_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -115,6 +119,8 @@ def tanh(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'tanh', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('tanh', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'tanh', FORWARD, op, x, None, out, a, b)
@@ -140,6 +146,8 @@ def tanh_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
         return _fallback.elementwise_bias(
             _K, 'tanh_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('tanh_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -171,6 +179,8 @@ def relu(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'relu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('relu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'relu', FORWARD, op, x, None, out, a, b)
@@ -196,6 +206,8 @@ def relu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
         return _fallback.elementwise_bias(
             _K, 'relu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('relu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -238,6 +250,8 @@ def leaky_relu(x, *, negative_slope=0.01, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'leaky_relu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('leaky_relu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'leaky_relu', FORWARD, op, x, None, out, a, b)
@@ -275,6 +289,8 @@ def leaky_relu_backward(grad, x=None, *, y=None, negative_slope=0.01, bias=None,
         return _fallback.elementwise_bias(
             _K, 'leaky_relu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('leaky_relu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -323,10 +339,6 @@ _args_rrelu = _fallback.elementwise_op(_SPEC['rrelu'])
 _cache_rrelu: dict = {}  # validated parameters, by value
 
 
-_args_rrelu_f32 = _fallback.rrelu_float32_args
-_cache_rrelu_f32: dict = {}  # the same for float32 data
-
-
 def rrelu(x, *, lower=0.125, upper=0.3333333333333333, training=False, seed=0, out=None):
     """Randomized leaky ReLU (Xu et al. 2015).
 
@@ -352,19 +364,11 @@ def rrelu(x, *, lower=0.125, upper=0.3333333333333333, training=False, seed=0, o
     if (training is not False and training is not True) or type(seed) is not int:
         training = _fallback.rrelu_flags('rrelu', training, seed)
     if not training:
-        if _validation.is_float32(x):
-            try:
-                op, a, b = _cache_rrelu_f32[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu_f32, _args_rrelu_f32,
-                                                   (lower, upper), None, lower=lower,
-                                                   upper=upper)
-        else:
-            try:
-                op, a, b = _cache_rrelu[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper),
-                                                   None, lower=lower, upper=upper)
+        try:
+            op, a, b = _cache_rrelu[lower, upper]
+        except (KeyError, TypeError):
+            op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper), x,
+                                               lower=lower, upper=upper)
         res = _K.elementwise(FORWARD, op, x, None, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'rrelu', FORWARD, op, x, None, out, a, b)
@@ -390,19 +394,11 @@ def rrelu_backward(grad, x=None, *, y=None, lower=0.125, upper=0.333333333333333
     if (training is not False and training is not True) or type(seed) is not int:
         training = _fallback.rrelu_flags('rrelu_backward', training, seed)
     if not training:
-        if _validation.is_float32(x):
-            try:
-                op, a, b = _cache_rrelu_f32[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu_f32, _args_rrelu_f32,
-                                                   (lower, upper), None, lower=lower,
-                                                   upper=upper)
-        else:
-            try:
-                op, a, b = _cache_rrelu[lower, upper]
-            except (KeyError, TypeError):
-                op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper),
-                                                   None, lower=lower, upper=upper)
+        try:
+            op, a, b = _cache_rrelu[lower, upper]
+        except (KeyError, TypeError):
+            op, a, b = _validation.cached_args(_cache_rrelu, _args_rrelu, (lower, upper), x,
+                                               lower=lower, upper=upper)
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
             res = _fallback.elementwise(_K, 'rrelu_backward', BACKWARD, op, grad, x, out, a, b)
@@ -439,6 +435,8 @@ def elu(x, *, alpha=1.0, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'elu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('elu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'elu', FORWARD, op, x, None, out, a, b)
@@ -474,6 +472,8 @@ def elu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, gr
         return _fallback.elementwise_bias(
             _K, 'elu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('elu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -506,6 +506,8 @@ def selu(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'selu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('selu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'selu', FORWARD, op, x, None, out, a, b)
@@ -531,6 +533,8 @@ def selu_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
         return _fallback.elementwise_bias(
             _K, 'selu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('selu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -562,6 +566,8 @@ def softsign(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'softsign', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softsign', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softsign', FORWARD, op, x, None, out, a, b)
@@ -588,6 +594,8 @@ def softsign_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bia
         return _fallback.elementwise_bias(
             _K, 'softsign_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softsign_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -632,6 +640,8 @@ def softplus(x, *, beta=1.0, threshold=20.0, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'softplus', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softplus', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softplus', FORWARD, op, x, None, out, a, b)
@@ -667,6 +677,8 @@ def softplus_backward(grad, x=None, *, y=None, beta=1.0, threshold=20.0, bias=No
         return _fallback.elementwise_bias(
             _K, 'softplus_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softplus_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -832,6 +844,8 @@ def swish(x, *, beta=1.0, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'swish', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('swish', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'swish', FORWARD, op, x, None, out, a, b)
@@ -865,6 +879,8 @@ def swish_backward(grad, x=None, *, y=None, beta=1.0, bias=None, bias_axis=-1, g
         return _fallback.elementwise_bias(
             _K, 'swish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('swish_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -896,6 +912,8 @@ def hard_swish(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'hard_swish', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_swish', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_swish', FORWARD, op, x, None, out, a, b)
@@ -922,6 +940,8 @@ def hard_swish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
         return _fallback.elementwise_bias(
             _K, 'hard_swish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_swish_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -954,6 +974,8 @@ def relu6(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'relu6', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('relu6', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'relu6', FORWARD, op, x, None, out, a, b)
@@ -979,6 +1001,8 @@ def relu6_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=N
         return _fallback.elementwise_bias(
             _K, 'relu6_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('relu6_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1010,6 +1034,8 @@ def hard_sigmoid(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'hard_sigmoid', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_sigmoid', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_sigmoid', FORWARD, op, x, None, out, a, b)
@@ -1036,6 +1062,8 @@ def hard_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad
         return _fallback.elementwise_bias(
             _K, 'hard_sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_sigmoid_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1081,6 +1109,8 @@ def hard_tanh(x, *, min_val=-1.0, max_val=1.0, bias=None, bias_axis=-1, out=None
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'hard_tanh', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_tanh', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hard_tanh', FORWARD, op, x, None, out, a, b)
@@ -1116,6 +1146,8 @@ def hard_tanh_backward(grad, x=None, *, y=None, min_val=-1.0, max_val=1.0, bias=
         return _fallback.elementwise_bias(
             _K, 'hard_tanh_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hard_tanh_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1159,6 +1191,8 @@ def gelu(x, *, approximate='none', bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'gelu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('gelu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'gelu', FORWARD, op, x, None, out, a, b)
@@ -1192,6 +1226,8 @@ def gelu_backward(grad, x=None, *, y=None, approximate='none', bias=None, bias_a
         return _fallback.elementwise_bias(
             _K, 'gelu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('gelu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1223,6 +1259,8 @@ def mish(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'mish', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('mish', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'mish', FORWARD, op, x, None, out, a, b)
@@ -1248,6 +1286,8 @@ def mish_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_bias=No
         return _fallback.elementwise_bias(
             _K, 'mish_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('mish_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1289,6 +1329,8 @@ def celu(x, *, alpha=1.0, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'celu', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('celu', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'celu', FORWARD, op, x, None, out, a, b)
@@ -1324,6 +1366,8 @@ def celu_backward(grad, x=None, *, y=None, alpha=1.0, bias=None, bias_axis=-1, g
         return _fallback.elementwise_bias(
             _K, 'celu_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('celu_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1356,6 +1400,8 @@ def log_sigmoid(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'log_sigmoid', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('log_sigmoid', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'log_sigmoid', FORWARD, op, x, None, out, a, b)
@@ -1382,6 +1428,8 @@ def log_sigmoid_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_
         return _fallback.elementwise_bias(
             _K, 'log_sigmoid_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('log_sigmoid_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1476,6 +1524,8 @@ def tanhshrink(x, *, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'tanhshrink', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('tanhshrink', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'tanhshrink', FORWARD, op, x, None, out, a, b)
@@ -1502,6 +1552,8 @@ def tanhshrink_backward(grad, x=None, *, y=None, bias=None, bias_axis=-1, grad_b
         return _fallback.elementwise_bias(
             _K, 'tanhshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('tanhshrink_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1545,6 +1597,8 @@ def softshrink(x, *, lambd=0.5, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'softshrink', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softshrink', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'softshrink', FORWARD, op, x, None, out, a, b)
@@ -1578,6 +1632,8 @@ def softshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
         return _fallback.elementwise_bias(
             _K, 'softshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('softshrink_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1621,6 +1677,8 @@ def hardshrink(x, *, lambd=0.5, bias=None, bias_axis=-1, out=None):
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'hardshrink', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hardshrink', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'hardshrink', FORWARD, op, x, None, out, a, b)
@@ -1654,6 +1712,8 @@ def hardshrink_backward(grad, x=None, *, y=None, lambd=0.5, bias=None, bias_axis
         return _fallback.elementwise_bias(
             _K, 'hardshrink_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('hardshrink_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:
@@ -1849,6 +1909,8 @@ def threshold(x, *, threshold=REQUIRED, value=REQUIRED, bias=None, bias_axis=-1,
     if bias is not None:
         return _fallback.elementwise_bias(_K, 'threshold', FORWARD, op, x, None, out, a, b, bias,
                                           bias_axis, None)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('threshold', x, bias_axis)
     res = _K.elementwise(FORWARD, op, x, None, out, a, b)
     if res is NotImplemented:
         res = _fallback.elementwise(_K, 'threshold', FORWARD, op, x, None, out, a, b)
@@ -1885,6 +1947,8 @@ def threshold_backward(grad, x=None, *, y=None, threshold=REQUIRED, value=REQUIR
         return _fallback.elementwise_bias(
             _K, 'threshold_backward', BACKWARD if which == "x" else BACKWARD_FROM_OUTPUT, op,
             grad, second, out, a, b, bias, bias_axis, grad_bias)
+    if type(bias_axis) is not int or bias_axis != -1:
+        _validation.bias_axis_alone('threshold_backward', x if x is not None else y, bias_axis)
     if y is None and x is not None:
         res = _K.elementwise(BACKWARD, op, grad, x, out, a, b)
         if res is NotImplemented:

@@ -63,7 +63,7 @@ def as_output(fname: str, out, shape: Tuple[int, ...], dtype: np.dtype,
         return None
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{fname}: out must be a numpy.ndarray or None, got {type(out).__name__}")
-    if out.dtype != dtype:
+    if out.dtype != dtype:  # a byte-swapped out too: its dtype is not the data's
         raise TypeError(f"{fname}: out has dtype {out.dtype}, expected {dtype}")
     if out.shape != tuple(shape):
         raise ValueError(f"{fname}: out has shape {out.shape}, expected {tuple(shape)}")
@@ -72,8 +72,9 @@ def as_output(fname: str, out, shape: Tuple[int, ...], dtype: np.dtype,
                          f"strides {out.strides})")
     if not out.flags.writeable:
         raise ValueError(f"{fname}: out is read-only")
-    if not out.flags.aligned or not out.dtype.isnative:
-        raise ValueError(f"{fname}: out must be aligned and in native byte order")
+    if not out.flags.aligned:
+        raise ValueError(f"{fname}: out must be aligned (got {_describe(out)} at address "
+                         f"{out.__array_interface__['data'][0]:#x})")
     for name, arr in inputs:
         if arr.size and out.size and np.may_share_memory(out, arr):
             same = (arr.__array_interface__["data"][0] == out.__array_interface__["data"][0]
@@ -185,12 +186,9 @@ def _signed_zeros(key):
         return None
 
 
-def _float32_error(args: Callable, params) -> Optional[ValueError]:
-    """The ValueError ``args`` raises for ``params`` rounded to float32, or None.
-
-    Parameters are converted to the array's dtype before use (docs/api.md), so the
-    checks (finite, non-zero, ...) must hold for the float32 value too: beta = 1e300
-    is finite but float32(1e300) is inf."""
+def _in_float32(params) -> dict:
+    """``params`` with each real number converted to float32, as the kernels of float32
+    data and the C API's float entries receive it (strings and flags unchanged)."""
     rounded = {}
     for k, v in params.items():
         if isinstance(v, (str, bool)) or not isinstance(v, (numbers.Real, np.ndarray)):
@@ -198,11 +196,16 @@ def _float32_error(args: Callable, params) -> Optional[ValueError]:
             continue
         with np.errstate(over="ignore", under="ignore"):
             rounded[k] = float(np.float32(float(v)))
-    try:
-        args(**rounded)
-    except ValueError as exc:
-        return exc
-    return None
+    return rounded
+
+
+def _as_float32_sees(result):
+    """``result`` (an op number, or ``(op, a, b)``) as a float32 kernel receives it: each
+    float as the bytes of its float32 conversion (so -0.0 and NaN compare too)."""
+    if not isinstance(result, tuple):
+        return result
+    with np.errstate(over="ignore", under="ignore"):
+        return tuple(np.float32(v).tobytes() if isinstance(v, float) else v for v in result)
 
 
 def is_float32(data) -> bool:
@@ -211,42 +214,65 @@ def is_float32(data) -> bool:
     return (dtype if isinstance(dtype, np.dtype) else np.asarray(data).dtype) == np.float32
 
 
+def _float32_message(exc: ValueError) -> str:
+    return f"{exc} (after conversion to float32, the array's dtype)"
+
+
 def cached_args(cache: dict, args: Callable, key, data, **params):
     """Validate ``params`` with ``args`` and remember the result under ``key``.
 
     The public functions look their parameters up in ``cache`` first: validating and
     converting them costs more than the kernel on a small array.  ``data``: the array
-    whose dtype the parameters are converted to; parameters valid as float64 but not
-    as float32 raise ValueError for float32 data (and are never cached, so every call
-    checks)."""
+    whose dtype the parameters are converted to before use (docs/api.md, "Parameters"):
+    for float32 data ``args`` checks and maps the float32 values, as the C API's float
+    entries do, so hard_tanh's min_val = 1.0000000001 with max_val = 1.0 is valid there
+    (both are 1.0f) and beta = 1e300 is not (inf).  A result is cached only when both
+    dtypes accept the parameters and a float32 kernel receives the same values from
+    either mapping; every other call checks again."""
     zero_key = _signed_zeros(key)
     if zero_key is not None:
         try:
             return cache[zero_key]
         except (KeyError, TypeError):
             pass
-    result = args(**params)   # raises ValueError for invalid values: nothing cached
-    error32 = _float32_error(args, params)
-    if error32 is not None:
-        if is_float32(data):
-            raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
-        return result
+    result = error = result32 = error32 = None
     try:
-        if len(cache) >= ARGS_CACHE_SIZE:
-            cache.clear()
-        cache[key if zero_key is None else zero_key] = result
-    except TypeError:         # an unhashable parameter value: just not cached
-        pass
-    return result
+        result = args(**params)   # TypeError (not a real number) fails every dtype alike
+    except ValueError as exc:
+        error = exc
+    try:
+        result32 = args(**_in_float32(params))
+    except ValueError as exc:
+        error32 = exc
+    if is_float32(data):
+        if error32 is not None:
+            raise ValueError(_float32_message(error32)) from None
+        chosen = result32
+    else:
+        if error is not None:
+            raise error
+        chosen = result
+    if error is None and error32 is None and \
+            _as_float32_sees(result) == _as_float32_sees(result32):
+        try:
+            if len(cache) >= ARGS_CACHE_SIZE:
+                cache.clear()
+            cache[key if zero_key is None else zero_key] = result
+        except TypeError:     # an unhashable parameter value: just not cached
+            pass
+    return chosen
 
 
 def check_from_output(check: Callable, y, **params) -> None:
-    """Backward from y is possible for these parameters (``check``), also after their
-    conversion to float32 when y is float32 (negative_slope = 1e-50 becomes 0)."""
-    check(**params)
-    error32 = _float32_error(check, params)
-    if error32 is not None and is_float32(y):
-        raise ValueError(f"{error32} (after conversion to float32, the array's dtype)")
+    """Backward from y is possible for these parameters (``check``) converted to y's
+    dtype (negative_slope = 1e-50 is 0 in float32)."""
+    if not is_float32(y):
+        check(**params)
+        return
+    try:
+        check(**_in_float32(params))
+    except ValueError as exc:
+        raise ValueError(_float32_message(exc)) from None
 
 
 # ------------------------------------------------------------------ fused forms
@@ -277,6 +303,14 @@ def bias_layout(fname: str, ref: np.ndarray, bias, bias_axis, length_hint: Optio
                 f"expected 1 or x.shape[{bias_axis}] = {length}")
         outer, length, inner = 1, 1, int(ref.size)
     return arr, (outer, length, inner)
+
+
+def bias_axis_alone(fname: str, ref, bias_axis) -> None:
+    """A ``bias_axis`` without ``bias`` or ``grad_bias`` has no effect, but it must still
+    be an axis of the data (docs/api.md, "Fused forms"): out of range, it is most likely
+    a mistake (AxisError; TypeError for a non-integer)."""
+    if ref is not None:
+        axis_split(fname, np.shape(ref), bias_axis)
 
 
 def as_grad_bias(fname: str, grad_bias, length: int, dtype: np.dtype,
