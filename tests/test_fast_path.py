@@ -96,6 +96,8 @@ def test_table_and_module_and_formulas_agree():
         for d in directions:
             outs = ("_a", "_b") if d == "gate_grad" else ("",)
             wanted |= {f"{op}_{d}_band_rare"} | {f"{op}_{d}{o}_sat" for o in outs}
+            if d in _spec.FAST_UNIT.get(op, ()):           # the a = 1 blocks' second pass
+                wanted.add(f"{op}_{d}_unit_band_rare")
     for op, directions in _spec.FAST_SAT_RUNS.items():
         assert set(directions) <= set(_spec.FAST_SAT_PATHS[op]), op
         for d in directions:
@@ -991,6 +993,54 @@ def test_softplus_backward_deep_blocks_past_saturation(params, dtype, simd_level
     lanes, _ = _rare_lanes(n, seed=43)
     _against_exact_blocks("softplus", params, "backward", dtype, x, g, lanes, -deep / scale,
                           "deep-negative", np.isfinite(x))
+
+
+# softplus's backward predicate, one unsigned compare, also holds on blocks that its fast
+# formula serves (_formulas.pxd mul_sigmoid_band_rare_pair): float32 z = beta x in
+# [-60, -39), float64 grads of 2**-150 to 2**-87 at z < 0.  Such a block takes a second
+# pass (_spec.FAST_SAT_PATHS, softplus_backward_band_rare: the float form) and, with no
+# lane in the band (z in [-FAST_SAT, -60)) and no grad below FAST_TINY at z < 0, runs the
+# fast formula.  Runs of such blocks, every other block with one lane that the second
+# pass must catch (a band z, where the fast formula's exp is clamped; a tiny grad: g t
+# rounded twice): every finite lane within the documented bound of the references, and
+# the other lanes the same bits as those blocks without that lane, in place too.
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("params", [{}, {"beta": 0.5}, {"beta": 2.0, "threshold": 5.0}],
+                         ids=["default", "beta0.5", "beta2-threshold5"])
+def test_softplus_backward_widened_predicate_blocks(params, dtype, simd_level, detours):
+    n = BLOCKS * BLOCK + 5
+    f32 = dtype == F32
+    beta = params.get("beta", 1.0)
+    rng = np.random.default_rng(51)
+    _, g = _ordinary(dtype, n, seed=52)
+    if f32:
+        z = rng.uniform(-60.0, -39.0, n)
+        z[::5] = np.nextafter(np.float32(-39.0), np.float32(-np.inf))
+        band, tiny = -100.0, 2.0 ** -40                   # FAST_TINY = 2**-38
+    else:
+        z = rng.uniform(-40.0, -0.5, n)
+        g = (np.where(rng.random(n) < 0.5, -1.0, 1.0)
+             * 2.0 ** rng.uniform(-149.9, -87.1, n)).astype(dtype)
+        band, tiny = -720.0, 2.0 ** -152                  # FAST_TINY = 2**-150
+    x = (z / beta).astype(dtype)
+    lanes, _ = _rare_lanes(n, seed=53)
+    xr, gr = x.copy(), g.copy()
+    xr[lanes[::2]] = np.array(band / beta, dtype)         # the band: exact blocks
+    xr[lanes[1::2]] = np.array(-3.0 / beta, dtype)        # a tiny grad at z < 0: exact too
+    gr[lanes[1::2]] = np.array(tiny, dtype)
+    got = _elementwise_call("softplus", params, "backward", x, g, False)
+    exact = _elementwise_call("softplus", params, "backward", xr, gr, False)
+    plain = np.ones(n, bool)
+    plain[lanes] = False
+    assert same_bits(exact[plain], got[plain]), "fast and exact blocks differ"
+    assert same_bits(_elementwise_call("softplus", params, "backward", xr.copy(), gr.copy(),
+                                       True), exact), "in place"
+    limit = bound("softplus", "backward", dtype)
+    for xv, gv, res, what in ((x, g, got, "widened"), (xr, gr, exact, "band and tiny-grad")):
+        hi, lo, scale = reference_values("softplus", params, dtype, "backward", xv, gv)
+        _check(res, hi, lo, scale, limit, f"softplus{params} backward {what} blocks",
+               np.isfinite(xv) & np.isfinite(gv))
 
 
 # ---------------------------------------------------------------- tiny gate blocks

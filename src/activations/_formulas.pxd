@@ -1195,6 +1195,27 @@ cdef inline floating softplus_backward_unit_fast(floating g, floating x, floatin
     return softplus_backward_given(g, x, vexp_normal(vneg_abs(x)), b)
 
 
+# The second pass of a block that softplus_backward_rare (or _unit_rare) found rare
+# (_spec.FAST_SAT_PATHS): mul_sigmoid_band_rare, the float form that the one-compare
+# predicate widens (float32 z in [-60, -39), float64 tiny factors up to 2**-87); a block
+# without such a lane runs the fast formula, which selects mul_sigmoid's limits past
+# FAST_SAT itself (mul_sigmoid_sat_fast), so the blocks of z = beta x in that widening
+# (beta = 0.5 on x in -104..-87) no longer run the exact formula
+
+cdef inline bint softplus_backward_band_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_band_rare(g, x * a)
+
+
+cdef inline bint softplus_backward_unit_band_rare(floating g, floating x, floating a, floating b) noexcept nogil:
+    return mul_sigmoid_band_rare(g, x)
+
+
+cdef inline floating softplus_backward_sat(floating g, floating x, floating a, floating b) noexcept nogil:
+    # also the a = 1 blocks' (chunk_loop's sat formula has no variant): with a = 1,
+    # x * a = x and its two_prod error is 0, softplus_backward_unit_fast's value
+    return softplus_backward_fast(g, x, a, b)
+
+
 cdef inline bint softplus_forward_rare(floating x, floating a, floating b) noexcept nogil:
     return fast_band_rare(x * a)
 
