@@ -264,6 +264,8 @@ setup(
             "initializedcheck": False,
             "embedsignature": True,
         },
+        # Cython's translation of each module is serial: translate them side by side too
+        nthreads=os.cpu_count() or 1,
     ) + cythonize([public_functions],
                   compiler_directives={"language_level": 3, "binding": True}),
     cmdclass={"build_ext": BuildExt},
