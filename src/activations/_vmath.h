@@ -1051,13 +1051,16 @@ ACT_DEFINE_RANGE(act_range_d, double)
  * a microcode assist (~100+ cycles), for the whole vector.  For x subnormal or +-0,
  * |x| = m * 2^-149 (2^-1074) with m the bits of |x| as an integer, so c * x (c chosen by
  * x's sign: cp for x >= 0, cn for x < 0) is formed as |c| * m, a normal product, rounded
- * to the nearest integer k (ties to even; the product's exact residual, an FMA or
- * Dekker's two_prod, decides a tie the rounded product only seems to hit), and k is
- * the result's bit pattern: the patterns of m * 2^-149 are m up to 2^24 (2^53), across
- * the subnormal/normal boundary.  Past that (|c| * m >= 2^24 / 2^52) the result is
- * normal: the product rounded once in the dtype, then scaled by powers of two
- * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes
- * below 2, where that branch is not reached).  Written in double arithmetic and
+ * to the nearest integer k, ties to even, and k is the result's bit pattern: the
+ * patterns of m * 2^-149 are m up to 2^24 (2^53), across the subnormal/normal boundary.
+ * Where the level has FMA, fma(|c|, m, 2^23) (2^52) rounds the exact |c| m + 2^23 once
+ * where the spacing is 1, so its low bits are k; without FMA, (p + 2^23) - 2^23 rounds
+ * the rounded product p and its exact residual (Dekker's two_prod) decides a tie p only
+ * seems to hit.  Past that (|c| * m >= 2^24 / 2^52; float32 slopes from 2^23) the result
+ * is normal: the product rounded once in the dtype, its exponent field less 149 (1074),
+ * an integer subtraction, so the lanes that do not use it do no float arithmetic
+ * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes below
+ * 2, where that branch is not reached).  Written in double arithmetic and
  * same-width selects (float64: masks from shifts and double compares, which SSE2
  * has, not int64 compares), so that GCC vectorizes it at every level (float32 with
  * float64 slopes, act_tiny_mul_f, stays scalar at baseline).  Every operation sees
