@@ -1051,13 +1051,16 @@ ACT_DEFINE_RANGE(act_range_d, double)
  * a microcode assist (~100+ cycles), for the whole vector.  For x subnormal or +-0,
  * |x| = m * 2^-149 (2^-1074) with m the bits of |x| as an integer, so c * x (c chosen by
  * x's sign: cp for x >= 0, cn for x < 0) is formed as |c| * m, a normal product, rounded
- * to the nearest integer k (ties to even; the product's exact residual, an FMA or
- * Dekker's two_prod, decides a tie the rounded product only seems to hit), and k is
- * the result's bit pattern: the patterns of m * 2^-149 are m up to 2^24 (2^53), across
- * the subnormal/normal boundary.  Past that (|c| * m >= 2^24 / 2^52) the result is
- * normal: the product rounded once in the dtype, then scaled by powers of two
- * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes
- * below 2, where that branch is not reached).  Written in double arithmetic and
+ * to the nearest integer k, ties to even, and k is the result's bit pattern: the
+ * patterns of m * 2^-149 are m up to 2^24 (2^53), across the subnormal/normal boundary.
+ * Where the level has FMA, fma(|c|, m, 2^23) (2^52) rounds the exact |c| m + 2^23 once
+ * where the spacing is 1, so its low bits are k; without FMA, (p + 2^23) - 2^23 rounds
+ * the rounded product p and its exact residual (Dekker's two_prod) decides a tie p only
+ * seems to hit.  Past that (|c| * m >= 2^24 / 2^52; float32 slopes from 2^23) the result
+ * is normal: the product rounded once in the dtype, its exponent field less 149 (1074),
+ * an integer subtraction, so the lanes that do not use it do no float arithmetic
+ * (float32: (float)c * m, exact only for a float32 c; a float64 c is for slopes below
+ * 2, where that branch is not reached).  Written in double arithmetic and
  * same-width selects (float64: masks from shifts and double compares, which SSE2
  * has, not int64 compares), so that GCC vectorizes it at every level (float32 with
  * float64 slopes, act_tiny_mul_f, stays scalar at baseline).  Every operation sees
@@ -1072,43 +1075,50 @@ ACT_INLINE float act_tiny_mul_f(double cp, double cn, float x)
     double ac = act_fabs_d(c);
     double m = (double)(int32_t)(ux & 0x7fffffffu);   /* |x| * 2^149, exact */
     double p = ac * m;
+#if ACT_HAVE_FMA
+    /* fma(|c|, m, 2^52) rounds the exact |c| m + 2^52 once, where the spacing is 1: the
+       nearest integer to |c| m, ties to even, plus 2^52 (no tie to fix) */
+    float sub = act_asfloat_u((uint32_t)(act_asuint_d(ACT_FMA_D(ac, m, T)) - act_asuint_d(T)));
+#else
     double e = act_two_prod_err_d(ac, m, p);
     double k = (p + T) - T;                           /* nearest, ties to even */
     double d = p - k;
     k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
     k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
     float sub = act_asfloat_u((uint32_t)(int32_t)k);
-    /* the unused lanes' q too is clamped into the normal range, as bits (an integer
-       max), which GCC cannot move past the scaling as it does a compare-and-select */
-    uint32_t qb = act_asuint_f((float)ac * (float)m);
-    float q = act_asfloat_u(qb < 0x4b800000u ? 0x4b800000u : qb);          /* >= 2^24 */
-    float nrm = (q * 0x1p-75f) * 0x1p-74f;
+#endif
+    /* the normal result q 2^-149 by its exponent field (q >= 2^24: the field stays >= 2);
+       integer arithmetic, so the unused lanes' q does no subnormal arithmetic */
+    float nrm = act_asfloat_u(act_asuint_f((float)ac * (float)m) - (149u << 23));
     float mag = p < 0x1p24 ? sub : nrm;
     return act_copysign_f(mag, (sm < 0) != (c < 0) ? -1.0f : 1.0f);
 }
 ACT_INLINE float act_tiny_mul_ff(float cp, float cn, float x)
 {
     /* act_tiny_mul_f for float32 slopes, in float arithmetic: twice the lanes.  Below
-       2^23 the product is rounded to an integer as above; in [2^23, 2^24) the float
-       product is that integer already (its spacing is 1). */
+       2^23 the product is rounded to an integer as above; from 2^23 on the float
+       product's spacing is at least the result's (the result's exponent field is the
+       product's less 149, exactly). */
     const float T = 0x1p23f;
     uint32_t ux = act_asuint_f(x);
     float c = (int32_t)ux < 0 ? cn : cp;
     float ac = act_fabs_f(c);
     float m = (float)(int32_t)(ux & 0x7fffffffu);     /* |x| * 2^149, exact */
     float p = ac * m;
+#if ACT_HAVE_FMA
+    /* fma(|c|, m, 2^23): |c| m rounded to an integer once, ties to even, plus 2^23 */
+    uint32_t sub = act_asuint_f(ACT_FMA_F(ac, m, T)) - act_asuint_f(T);
+#else
     float e = act_two_prod_err_f(ac, m, p);
     float k = (p + T) - T;
     float d = p - k;
     k += ((d == 0.5f) & (e > 0)) ? 1.0f : 0.0f;
     k -= ((d == -0.5f) & (e < 0)) ? 1.0f : 0.0f;
-    k = p < T ? k : p;
-    float sub = act_asfloat_u((uint32_t)(int32_t)k);
-    uint32_t qb = act_asuint_f(p);
-    float q = act_asfloat_u(qb < 0x4b800000u ? 0x4b800000u : qb);          /* >= 2^24 */
-    float nrm = (q * 0x1p-75f) * 0x1p-74f;
-    float mag = p < 0x1p24f ? sub : nrm;
-    return act_asfloat_u(act_asuint_f(mag) | ((ux ^ act_asuint_f(c)) & 0x80000000u));
+    uint32_t sub = (uint32_t)(int32_t)k;
+#endif
+    uint32_t nrm = act_asuint_f(p) - (149u << 23);
+    uint32_t mag = p < T ? sub : nrm;
+    return act_asfloat_u(mag | ((ux ^ act_asuint_f(c)) & 0x80000000u));
 }
 ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
 {
@@ -1119,16 +1129,20 @@ ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
     double ac = act_fabs_d(c);
     double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
     double p = ac * m;
+#if ACT_HAVE_FMA
+    /* fma(|c|, m, 2^52): |c| m rounded to an integer once, ties to even, plus 2^52 */
+    uint64_t sub = act_asuint_d(ACT_FMA_D(ac, m, T)) - act_asuint_d(T);
+#else
     double e = act_two_prod_err_d(ac, m, p);
     double k = (p + T) - T;
     double d = p - k;
     k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
     k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
-    double sub = act_asdouble_u(act_asuint_d(k + T) - act_asuint_d(T));
-    uint64_t small = (uint64_t)0 - (uint64_t)(p < T);  /* no 64-bit integer compare */
-    double q = act_asdouble_u((act_asuint_d(p) & ~small) | (act_asuint_d(T) & small));
-    double nrm = (q * 0x1p-537) * 0x1p-537;
-    double mag = p < T ? sub : nrm;
+    uint64_t sub = act_asuint_d(k + T) - act_asuint_d(T);
+#endif
+    /* the normal result p 2^-1074 by its exponent field (p >= 2^52: the field stays >= 1) */
+    uint64_t nrm = act_asuint_d(p) - (1074ull << 52);
+    double mag = p < T ? act_asdouble_u(sub) : act_asdouble_u(nrm);
     return act_asdouble_u(act_asuint_d(mag) | ((ux ^ act_asuint_d(c)) & 0x8000000000000000ULL));
 }
 /* |x| below the smallest normal, and x == +-0, from the bits: a compare of a subnormal
