@@ -1146,6 +1146,30 @@ ACT_INLINE int act_is_zero_d(double x)
         & (act_asdouble_u((act_asuint_d(x) & 0x000fffffffffffffULL) | 0x4330000000000000ULL)
            == 0x1p52);
 }
+/* A float32 subnormal or +-0 x as a double, exactly (m 2^-149 for m its bits without
+ * the sign, an integer below 2^23 converted to double): a convert of the subnormal
+ * itself takes a microcode assist on Intel cores, this does not. */
+ACT_INLINE double act_tiny_to_d_f(float x)
+{
+    uint32_t ux = act_asuint_f(x);
+    double m = (double)(int32_t)(ux & 0x007fffffu) * 0x1p-149;
+    return (int32_t)ux < 0 ? -m : m;
+}
+/* (float)r, the same one rounding (to nearest, ties to even), without a subnormal
+ * result: where |r| is below float32's least normal, the float32 result's bits are
+ * round(|r| 2^149) (rounded by adding 2^52, |r| 2^149 <= 2^23; 2^23 is the bits of the
+ * least normal) with r's sign; elsewhere the convert, given 0 in the other lanes.
+ * r must not be a float64 subnormal (its scaling would be the assist). */
+ACT_INLINE float act_round_to_f_d(double r)
+{
+    uint64_t ur = act_asuint_d(r);
+    double ar = act_fabs_d(r);
+    int tiny = ar < 0x1p-126;
+    double k = (tiny ? ar : 0.0) * 0x1p149 + 0x1p52;
+    float sub = act_asfloat_u((uint32_t)act_asuint_d(k) | ((uint32_t)(ur >> 32) & 0x80000000u));
+    float nrm = (float)(tiny ? 0.0 : r);
+    return tiny ? sub : nrm;
+}
 /* ==== end of tiny inputs ==== */
 
 /* A float64 subnormal x is m 2^-1074 (m its bits without the sign): act_tiny_count_d is
