@@ -1156,19 +1156,22 @@ ACT_INLINE double act_tiny_to_d_f(float x)
     return (int32_t)ux < 0 ? -m : m;
 }
 /* (float)r, the same one rounding (to nearest, ties to even), without a subnormal
- * result: where |r| is below float32's least normal, the float32 result's bits are
- * round(|r| 2^149) (rounded by adding 2^52, |r| 2^149 <= 2^23; 2^23 is the bits of the
- * least normal) with r's sign; elsewhere the convert, given 0 in the other lanes.
- * r must not be a float64 subnormal (its scaling would be the assist). */
+ * result: where |r| < 2^-125 (float32's spacing there is 2^-149, as in the subnormals)
+ * the float32 result's bits are round(|r| 2^149) (rounded by adding 2^52, |r| 2^149 <=
+ * 2^24) with r's sign; elsewhere the convert.  The convert's lanes below the least
+ * normal are zeroed by bit operations at a different bound than the select's: with a
+ * float select, or the same bound, GCC drops the zeroing as dead and converts r there
+ * (act_guard_small).  r must not be a float64 subnormal (its scaling would be the assist). */
 ACT_INLINE float act_round_to_f_d(double r)
 {
     uint64_t ur = act_asuint_d(r);
     double ar = act_fabs_d(r);
-    int tiny = ar < 0x1p-126;
-    double k = (tiny ? ar : 0.0) * 0x1p149 + 0x1p52;
+    int small = ar < 0x1p-125;
+    double k = (small ? ar : 0.0) * 0x1p149 + 0x1p52;
     float sub = act_asfloat_u((uint32_t)act_asuint_d(k) | ((uint32_t)(ur >> 32) & 0x80000000u));
-    float nrm = (float)(tiny ? 0.0 : r);
-    return tiny ? sub : nrm;
+    uint64_t zero = ar < 0x1p-126 ? ~0ull : 0ull;
+    float nrm = (float)act_asdouble_u(ur & ~zero);
+    return small ? sub : nrm;
 }
 /* ==== end of tiny inputs ==== */
 
