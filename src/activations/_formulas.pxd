@@ -2188,6 +2188,8 @@ cdef inline floating threshold_backward_ooc(floating g, floating x, floating a, 
 cdef extern from "_gelu.h" nogil:
     double act_gelu_fd(float x) noexcept
     double act_gelu_grad_fd(float x) noexcept
+    double act_gelu_tiny_fd(float x) noexcept
+    double act_gelu_grad_tiny_fd(float x) noexcept
     double act_gelu_grad_wide_fd(float x) noexcept
     double act_gelu_far_fd(float x) noexcept
     double act_gelu_grad_far_fd(float x) noexcept
@@ -2750,7 +2752,7 @@ cdef inline bint tiny_slope_ok(double c) noexcept nogil:
 # * 1/2 or * 1/4 and times_scale_down: times_fraction).  tests/test_fast_path.py checks them against the exact blocks bit
 # for bit at every SIMD level.
 
-from activations._vmath cimport vtiny_mul_by, vhard_swish_tiny
+from activations._vmath cimport vtiny_mul_by, vhard_swish_tiny, act_tiny_to_d_f, act_round_to_f_d
 
 
 cdef inline bint gate_tiny(floating a, floating b) noexcept nogil:
@@ -2837,18 +2839,21 @@ cdef inline floating geglu_gate_tiny(floating a, floating b) noexcept nogil:
 # geglu backward: float64: (g * b) gelu'(a) = round(round(g * b) / 2), Phi(a) * round(a *
 # g) = round(round(a * g) / 2).  float32 (products in double, rounded once): its double
 # gelu' and gelu are accurate to float32's needs only, 1/2 within about 1e-10, which
-# decides near-ties of round((g / 2) * b): it keeps its formulas (no subnormal
-# arithmetic but the conversions).
+# decides near-ties of round((g / 2) * b): it keeps its formulas and its roundings, with
+# the converts that would take a microcode assist on Intel (of a subnormal a or b into
+# double, of a result into the float32 subnormals) done on integers (_vmath.h
+# act_tiny_to_d_f, act_round_to_f_d; _gelu.h act_gelu_tiny_fd): the same bits as the
+# fast forms.
 
 cdef inline floating geglu_gate_grad_a_tiny(floating g, floating a, floating b) noexcept nogil:
     if floating is float:
-        return geglu_gate_grad_a_fast(g, a, b)
+        return act_round_to_f_d(act_gelu_grad_tiny_fd(a) * (<double>g * act_tiny_to_d_f(b)))
     return half_of(vtiny_mul_by(g, b))
 
 
 cdef inline floating geglu_gate_grad_b_tiny(floating g, floating a, floating b) noexcept nogil:
     if floating is float:
-        return geglu_gate_grad_b_fast(g, a, b)
+        return act_round_to_f_d(act_gelu_tiny_fd(a) * <double>g)
     return half_of(vtiny_mul_by(g, a))
 
 

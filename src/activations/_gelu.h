@@ -474,6 +474,22 @@ ACT_INLINE double act_gelu_grad_clamped_fd(float x, float amax_f)
  * the same clamped a lets the compiler share one exp(-a^2/2) between them */
 ACT_INLINE double act_gelu_grad_fd(float x) { return act_gelu_grad_clamped_fd(x, ACT_GELU_AMAX_F); }
 ACT_INLINE float act_gelu_grad_f(float x) { return act_gelu_nan_f(x, (float)act_gelu_grad_fd(x)); }
+/* act_gelu_fd and act_gelu_grad_fd of a float32 x below the least normal (subnormal or
+ * +-0), the same doubles, without a convert of x (a microcode assist on Intel cores):
+ * there both take x only through x < 0 (exp(-a^2/2) is 1 and K + a is K in double), so
+ * gelu' is its value at s, the least normal with that sign, and gelu(x) is x (exact,
+ * act_tiny_to_d_f) times gelu(s) / s (exact: s is a power of two).  Every such x was
+ * checked against act_gelu_fd and act_gelu_grad_fd, bit for bit. */
+ACT_INLINE float act_gelu_tiny_stand_in_f(float x)
+{
+    return act_asfloat_u(act_asuint_f(x) > 0x80000000u ? 0x80800000u : 0x00800000u);
+}
+ACT_INLINE double act_gelu_tiny_fd(float x)
+{
+    float s = act_gelu_tiny_stand_in_f(x);
+    return act_tiny_to_d_f(x) * (act_gelu_fd(s) * (s < 0.0f ? -0x1p126 : 0x1p126));
+}
+ACT_INLINE double act_gelu_grad_tiny_fd(float x) { return act_gelu_grad_fd(act_gelu_tiny_stand_in_f(x)); }
 /* gelu's backward clamps a further out, at GRAD_AMAX: it multiplies the double gelu'
  * by g (up to float32's largest) before its one rounding, and g gelu'(x) is a float32
  * number down to x = -19.5 (gelu'(-20) = -1.1e-86: times 3.4e38 below half the least

@@ -1160,6 +1160,33 @@ ACT_INLINE int act_is_zero_d(double x)
         & (act_asdouble_u((act_asuint_d(x) & 0x000fffffffffffffULL) | 0x4330000000000000ULL)
            == 0x1p52);
 }
+/* A float32 subnormal or +-0 x as a double, exactly (m 2^-149 for m its bits without
+ * the sign, an integer below 2^23 converted to double): a convert of the subnormal
+ * itself takes a microcode assist on Intel cores, this does not. */
+ACT_INLINE double act_tiny_to_d_f(float x)
+{
+    uint32_t ux = act_asuint_f(x);
+    double m = (double)(int32_t)(ux & 0x007fffffu) * 0x1p-149;
+    return (int32_t)ux < 0 ? -m : m;
+}
+/* (float)r, the same one rounding (to nearest, ties to even), without a subnormal
+ * result: where |r| < 2^-125 (float32's spacing there is 2^-149, as in the subnormals)
+ * the float32 result's bits are round(|r| 2^149) (rounded by adding 2^52, |r| 2^149 <=
+ * 2^24) with r's sign; elsewhere the convert.  The convert's lanes below the least
+ * normal are zeroed by bit operations at a different bound than the select's: with a
+ * float select, or the same bound, GCC drops the zeroing as dead and converts r there
+ * (act_guard_small).  r must not be a float64 subnormal (its scaling would be the assist). */
+ACT_INLINE float act_round_to_f_d(double r)
+{
+    uint64_t ur = act_asuint_d(r);
+    double ar = act_fabs_d(r);
+    int small = ar < 0x1p-125;
+    double k = (small ? ar : 0.0) * 0x1p149 + 0x1p52;
+    float sub = act_asfloat_u((uint32_t)act_asuint_d(k) | ((uint32_t)(ur >> 32) & 0x80000000u));
+    uint64_t zero = ar < 0x1p-126 ? ~0ull : 0ull;
+    float nrm = (float)act_asdouble_u(ur & ~zero);
+    return small ? sub : nrm;
+}
 /* ==== end of tiny inputs ==== */
 
 /* A float64 subnormal x is m 2^-1074 (m its bits without the sign): act_tiny_count_d is

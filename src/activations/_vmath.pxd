@@ -85,6 +85,8 @@ cdef extern from "_vmath.h" nogil:
     float act_tiny_mul_ff(float cp, float cn, float x) noexcept
     double act_tiny_mul_d(double cp, double cn, double x) noexcept
     bint act_is_tiny_f(float x) noexcept
+    double act_tiny_to_d_f(float x) noexcept
+    float act_round_to_f_d(double r) noexcept
     bint act_is_tiny_d(double x) noexcept
     bint act_is_zero_f(float x) noexcept
     bint act_is_zero_d(double x) noexcept
