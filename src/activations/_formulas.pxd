@@ -25,7 +25,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  times_scale_down, times_scale_down_finite, times_scale_down_plain,
                                  times_scale_down_rn, select_ge, select_gt,
                                  times_scale_up, guard_small, vexpm1, vlog1p,
-                                 vexpm1_nonpos, one_minus_exp_neg, two_exp_2y, vneg_abs,
+                                 vexpm1_nonpos, one_minus_exp_neg2, two_exp_2y, vneg_abs,
                                  vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo, vexp_normal_neg,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
@@ -443,7 +443,7 @@ cdef inline floating tanh_forward(floating x, floating a, floating b) noexcept n
     # last (w(0) = +0, so tanh(-0) = -0).  One exp-type evaluation: faster than
     # tanh_accurate below, within 2.5 ulp (docs/performance-notes.md, "expm1 on x <= 0").
     cdef floating two = 2
-    cdef floating w = one_minus_exp_neg(two * vfabs(x))
+    cdef floating w = one_minus_exp_neg2(vfabs(x))
     return vcopysign(w / (two - w), x)
 
 

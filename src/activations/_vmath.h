@@ -118,14 +118,34 @@ ACT_INLINE double act_exp_r_d(double x, double kd, double shifter)
    0.03 ulp).  The terms of degree 2 to 5 by Estrin's scheme, the last two Horner steps
    as before (a chain of 5 operations instead of 6, as many operations, the same max
    error; see act_expm1_poly_d). */
+#define ACT_EXPM1_F_C5 0.00019890980911441147f
+#define ACT_EXPM1_F_C4 0.0013933641603216529f
+#define ACT_EXPM1_F_C3 0.00833331048488617f
+#define ACT_EXPM1_F_C2 0.04166646674275398f
+#define ACT_EXPM1_F_C1 0.1666666716337204f
 ACT_INLINE float act_expm1_poly_f(float r)
 {
     float r2 = r * r;
-    float high = ACT_FMA_F(ACT_FMA_F(0.00019890980911441147f, r, 0.0013933641603216529f), r2,
-                           ACT_FMA_F(0.00833331048488617f, r, 0.04166646674275398f));
-    float p = ACT_FMA_F(high, r, 0.1666666716337204f);
+    float high = ACT_FMA_F(ACT_FMA_F(ACT_EXPM1_F_C5, r, ACT_EXPM1_F_C4), r2,
+                           ACT_FMA_F(ACT_EXPM1_F_C3, r, ACT_EXPM1_F_C2));
+    float p = ACT_FMA_F(high, r, ACT_EXPM1_F_C1);
     p = ACT_FMA_F(p, r, 0.5f);
     return ACT_FMA_F(r2, p, r);
+}
+
+/* expm1(2s) / 2, bit for bit act_expm1_poly_f(2s) / 2: the same steps on s = r/2 with
+   each coefficient and constant scaled by the power of two that keeps every
+   intermediate an exact power-of-two multiple of act_expm1_poly_f's (scaling by 2^k
+   commutes with rounding while nothing is subnormal; where s^2 is, it is far below an
+   ulp of s).  Saves the caller forming r = 2s. */
+ACT_INLINE float act_expm1_poly_half_f(float s)
+{
+    float s2 = s * s;
+    float high = ACT_FMA_F(ACT_FMA_F(64.0f * ACT_EXPM1_F_C5, s, 32.0f * ACT_EXPM1_F_C4), s2,
+                           ACT_FMA_F(16.0f * ACT_EXPM1_F_C3, s, 8.0f * ACT_EXPM1_F_C2));
+    float p = ACT_FMA_F(high, s, 4.0f * ACT_EXPM1_F_C1);
+    p = ACT_FMA_F(p, s, 1.0f);
+    return ACT_FMA_F(s2, p, s);
 }
 
 /* expm1(r) for |r| <= ln2/2 + tiny: near-minimax, tools/fit_expm1.py (degree 10:
@@ -713,19 +733,28 @@ ACT_INLINE double act_expm1_nonpos_d(double x)
     return act_asdouble_u(act_asuint_d(y) | (act_asuint_d(xc) & 0x8000000000000000ull));
 }
 
-/* 1 - e^(-a) = -expm1(-a) for a = |x| (the caller's absolute value) and a <= inf:
- * >= 0, with +0 at a = 0 (tanh restores the sign itself); NaN -> NaN. */
-ACT_INLINE float act_one_minus_exp_neg_f(float a)
+/* 1 - e^(-2a) = -expm1(-2a) for a = |x| (the caller's absolute value) and a <= inf:
+ * >= 0, with +0 at a = 0 (tanh restores the sign itself); NaN -> NaN.  The values of
+ * act_expm1_nonpos_parts at x = -2a, as 1 - t - t q, with the factor 2 and the sign
+ * folded into the steps (float32; each step the old one's exact multiple, so the same
+ * bits): a is clamped at -LOWEST / 2 (a compare and select that keeps NaN, as x > c ?
+ * c : x), kd = fma(a, -2 log2(e), shifter) (2 log2(e) exact), s = -(n ln2_f / 2 + a) =
+ * r / 2 in one fma, q / 2 = act_expm1_poly_half_f(s), and 2^(n+1) from the shifter's
+ * bits with t q = 2^(n+1) (q / 2), 1 - t = fma(2^(n+1), -1/2, 1): no 2a, no negation,
+ * no 2^n apart. */
+ACT_INLINE float act_one_minus_exp_neg2_f(float a)
 {
-    float xc = -a < ACT_EXPM1_NONPOS_LOWEST_F ? ACT_EXPM1_NONPOS_LOWEST_F : -a;
-    float t;
-    float q = act_expm1_nonpos_parts_f(xc, &t);
-    return ACT_FMA_F(-t, q, 1.0f - t);
+    float ac = -0.5f * ACT_EXPM1_NONPOS_LOWEST_F < a ? -0.5f * ACT_EXPM1_NONPOS_LOWEST_F : a;
+    float kd = ACT_FMA_F(ac, -2.0f * ACT_LOG2E_F, ACT_SHIFTER_F);
+    float n = kd - ACT_SHIFTER_F;
+    float t2 = act_asfloat_u((act_asuint_f(kd) << 23) + (128u << 23));
+    float h = act_expm1_poly_half_f(-ACT_FMA_F(n, 0.5f * ACT_LN2_F, ac));
+    return ACT_FMA_F(-t2, h, ACT_FMA_F(t2, -0.5f, 1.0f));
 }
 
-ACT_INLINE double act_one_minus_exp_neg_d(double a)
+ACT_INLINE double act_one_minus_exp_neg2_d(double a)
 {
-    double xc = -a < ACT_EXPM1_NONPOS_LOWEST_D ? ACT_EXPM1_NONPOS_LOWEST_D : -a;
+    double xc = -2.0 * a < ACT_EXPM1_NONPOS_LOWEST_D ? ACT_EXPM1_NONPOS_LOWEST_D : -2.0 * a;
     double t;
     double q = act_expm1_nonpos_parts_d(xc, &t);
     return ACT_FMA_D(-t, q, 1.0 - t);

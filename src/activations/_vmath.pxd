@@ -65,8 +65,8 @@ cdef extern from "_vmath.h" nogil:
     double act_expm1_d(double x) noexcept
     float act_expm1_nonpos_f(float x) noexcept
     double act_expm1_nonpos_d(double x) noexcept
-    float act_one_minus_exp_neg_f(float a) noexcept
-    double act_one_minus_exp_neg_d(double a) noexcept
+    float act_one_minus_exp_neg2_f(float a) noexcept
+    double act_one_minus_exp_neg2_d(double a) noexcept
     float act_two_exp_2y_f(float y) noexcept
     double act_two_exp_2y_d(double y) noexcept
     float act_neg_abs_f(float x) noexcept
@@ -337,12 +337,12 @@ cdef inline floating vexpm1_nonpos(floating x) noexcept nogil:
         return act_expm1_nonpos_d(x)
 
 
-cdef inline floating one_minus_exp_neg(floating a) noexcept nogil:
-    """1 - exp(-a) = -expm1(-a) for a >= 0 (or NaN): >= 0, +0 at a = 0."""
+cdef inline floating one_minus_exp_neg2(floating a) noexcept nogil:
+    """1 - exp(-2a) = -expm1(-2a) for a >= 0 (or NaN): >= 0, +0 at a = 0."""
     if floating is float:
-        return act_one_minus_exp_neg_f(a)
+        return act_one_minus_exp_neg2_f(a)
     else:
-        return act_one_minus_exp_neg_d(a)
+        return act_one_minus_exp_neg2_d(a)
 
 
 cdef inline floating two_exp_2y(floating y) noexcept nogil:
