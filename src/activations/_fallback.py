@@ -156,9 +156,8 @@ def rrelu_bounds_in(lower, upper, dtype: np.dtype) -> Tuple[float, float]:
     """rrelu's bounds converted to the data's dtype, then checked (docs/api.md,
     "Parameters"), as the C API's float entries receive and check them."""
     lo, hi = _spec._real("rrelu", "lower", lower), _spec._real("rrelu", "upper", upper)
-    with np.errstate(over="ignore", under="ignore"):
-        lo, hi = float(dtype.type(lo)), float(dtype.type(hi))
-    return _spec._rrelu_bounds(lo, hi)
+    rounded = _validation.rounded_to
+    return _spec._rrelu_bounds(rounded(dtype, lo), rounded(dtype, hi))
 
 
 def rrelu_training(K: ModuleType, fname: str, direction: int, in1, x, out, lower, upper, seed):

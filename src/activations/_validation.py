@@ -186,17 +186,19 @@ def _signed_zeros(key):
         return None
 
 
+def rounded_to(dtype: np.dtype, value: float) -> float:
+    """The real ``value`` as the kernels of ``dtype`` data receive it: rounded to that
+    dtype (to inf, or to zero, where it overflows or underflows), as a Python float."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.dtype(dtype).type(float(value)))
+
+
 def _in_float32(params) -> dict:
     """``params`` with each real number converted to float32, as the kernels of float32
     data and the C API's float entries receive it (strings and flags unchanged)."""
-    rounded = {}
-    for k, v in params.items():
-        if isinstance(v, (str, bool)) or not isinstance(v, (numbers.Real, np.ndarray)):
-            rounded[k] = v
-            continue
-        with np.errstate(over="ignore", under="ignore"):
-            rounded[k] = float(np.float32(float(v)))
-    return rounded
+    def is_real(v) -> bool:
+        return isinstance(v, (numbers.Real, np.ndarray)) and not isinstance(v, (str, bool))
+    return {k: rounded_to(np.float32, v) if is_real(v) else v for k, v in params.items()}
 
 
 def _as_float32_sees(result):
