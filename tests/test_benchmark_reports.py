@@ -591,3 +591,32 @@ def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
     assert long["slow"].repeats == budget.long_repeats and long["slow"].loops == 1
     assert timing.interleaved_batches({"fast": variant("fast", 1000)}, 10,
                                       budget)["fast"].repeats == 3 * budget.repeats
+
+
+def test_interleaved_batches_runs_each_setup_untimed_before_its_batches(monkeypatch):
+    """timing.interleaved_batches(setup=...): a variant's setup runs before its warm-up
+    and calibration and before each of its batches, and its time is not counted (on a
+    fake clock that a setup call advances by far more than a batch)."""
+    import types
+    from activations._check import timing
+    clock = {"ns": 0}
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(
+        perf_counter_ns=lambda: clock["ns"]))
+    events = []
+
+    def step(label, cost_ns):
+        def call():
+            events.append(label)
+            clock["ns"] += cost_ns
+        return call
+
+    budget = timing.Budget(sample_ms=4.0, repeats=3, long_repeats=2)
+    got = timing.interleaved_batches(
+        {"a": step("a", 500_000), "b": step("b", 250_000)}, 10, budget, rounds=3,
+        setup={"a": step("A", 10**9), "b": step("B", 10**9)})
+    assert (got["a"].loops, got["b"].loops) == (2, 4)     # 1 ms batches
+    assert got["a"].hi == got["a"].lo == 50_000 and got["b"].hi == got["b"].lo == 25_000
+    # warm-up and calibration, then one batch per variant per round, each after its setup
+    orders = timing.balanced_orders(2, 3, first_after=1)
+    batches = [("A" + "a" * 2) if j == 0 else ("B" + "b" * 4) for o in orders for j in o]
+    assert "".join(events) == "Aaa" + "Bbb" + "".join(batches)
