@@ -15,8 +15,9 @@ Design:
     with perf_counter_ns; the median is reported with the min/max spread.  Tiny arrays
     loop many calls per sample.  The contestants of one one-thread grid row (function,
     direction, dtype, size) take their samples in turn on the same buffers
-    (``interleaved_batches``), and so do the input kinds of the value-dependence table:
-    a drift of the clock or a burst of load reaches all of them alike.
+    (``interleaved_batches``), and so do the input kinds of the value-dependence table,
+    each kind's values copied into one set of buffers before its batch: a drift of the
+    clock, a burst of load or the pages a buffer landed on reaches all of them alike.
  3. Every contestant writes into an output buffer allocated once per problem
     (forwards out of place, ``out=``; no contestant works in place, so the input
     values never drift between calls).  PyTorch uses the ``out=`` overloads of its
@@ -622,11 +623,24 @@ def small_section(fns, budget, out=print) -> dict:
     return {"np_tanh_ns_per_call": base, "rows": rows}
 
 
+def load_values(dst: Problem, src: Problem) -> None:
+    """Copy src's input values (x, g and y) into dst's buffers."""
+    for field in ("x", "g", "y"):
+        np.copyto(getattr(dst, field), getattr(src, field))
+
+
 def values_section(fns, dts, budget, n=1 << 16, out=print) -> None:
-    """Every special input kind against ordinary inputs, ours, 1 thread: the five problems
+    """Every special input kind against ordinary inputs, ours, 1 thread: the five kinds
     of a (function, dtype, direction) timed in turn, round after round
     (interleaved_batches), so that drift and bursts of load hit them alike; fastest
-    batches.  Speed target 5 reads each special cell's ns_min against its ordinary_ns."""
+    batches.  Speed target 5 reads each special cell's ns_min against its ordinary_ns.
+
+    Every kind runs in one set of buffers, its values copied in before each of its
+    batches (untimed): two sets of buffers, placed alike modulo 4096, still differ by
+    their pages.  On an Intel Xeon VM the float64 backwards of relu, tanh, leaky_relu,
+    rrelu and softshrink read 0.68-1.36x ordinary, each kind in its own buffers, from one
+    allocation to the next, and 0.99-1.02x (medians) with both in one set
+    (docs/performance-notes.md "Target 5's kinds in one set of buffers")."""
     out(f"\n== value dependence, ours, 2^{int(math.log2(n))} T1 (fastest batch / fastest "
         f"batch on ordinary inputs, timed in turn)")
     specials = INPUT_KINDS[1:]
@@ -635,11 +649,13 @@ def values_section(fns, dts, budget, n=1 << 16, out=print) -> None:
     for name in fns:
         for dt in dts:
             problems = {kind: build_problem(name, DTYPES[dt], n, kind) for kind in INPUT_KINDS}
+            buffers = build_problem(name, DTYPES[dt], n)  # every kind's values run here
+            setup = {k: functools.partial(load_values, buffers, p) for k, p in problems.items()}
             for direction in ("fwd", "bwd"):
                 ratios = []
                 try:
-                    thunks = {k: ours(p, direction) for k, p in problems.items()}
-                    times = (interleaved_batches(thunks, n, budget)
+                    thunks = {k: ours(buffers, direction) for k in problems}
+                    times = (interleaved_batches(thunks, n, budget, setup=setup)
                              if None not in thunks.values() else None)
                 except Exception as exc:  # report a broken call, keep going
                     times, note = None, f"error: {type(exc).__name__}: {exc}"[:200]

@@ -591,3 +591,80 @@ def test_interleaved_batches_times_every_variant_in_every_round(monkeypatch):
     assert long["slow"].repeats == budget.long_repeats and long["slow"].loops == 1
     assert timing.interleaved_batches({"fast": variant("fast", 1000)}, 10,
                                       budget)["fast"].repeats == 3 * budget.repeats
+
+
+def test_interleaved_batches_runs_each_setup_untimed_before_its_batches(monkeypatch):
+    """timing.interleaved_batches(setup=...): a variant's setup runs before its warm-up
+    and calibration and before each of its batches, and its time is not counted (on a
+    fake clock that a setup call advances by far more than a batch)."""
+    import types
+    from activations._check import timing
+    clock = {"ns": 0}
+    monkeypatch.setattr(timing, "time", types.SimpleNamespace(
+        perf_counter_ns=lambda: clock["ns"]))
+    events = []
+
+    def step(label, cost_ns):
+        def call():
+            events.append(label)
+            clock["ns"] += cost_ns
+        return call
+
+    budget = timing.Budget(sample_ms=4.0, repeats=3, long_repeats=2)
+    got = timing.interleaved_batches(
+        {"a": step("a", 500_000), "b": step("b", 250_000)}, 10, budget, rounds=3,
+        setup={"a": step("A", 10**9), "b": step("B", 10**9)})
+    assert (got["a"].loops, got["b"].loops) == (2, 4)     # 1 ms batches
+    assert got["a"].hi == got["a"].lo == 50_000 and got["b"].hi == got["b"].lo == 25_000
+    # warm-up and calibration, then one batch per variant per round, each after its setup
+    orders = timing.balanced_orders(2, 3, first_after=1)
+    batches = [("A" + "a" * 2) if j == 0 else ("B" + "b" * 4) for o in orders for j in o]
+    assert "".join(events) == "Aaa" + "Bbb" + "".join(batches)
+
+
+def test_value_kinds_run_in_one_set_of_buffers(monkeypatch):
+    """bench.values_section: the ordinary inputs and every special kind of a (function,
+    dtype, direction) call ours on the same buffers, each with its own values (x, g and
+    y of build_problem for that kind) loaded before it runs: two sets of buffers differ
+    by their pages, and that passed for a value dependence on an Intel VM
+    (docs/performance-notes.md "Target 5's kinds in one set of buffers")."""
+    pytest.importorskip("activations")
+    import functools
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    from activations._check import timing
+    seen = []
+
+    def fake_batches(thunks, n, budget, rounds=0, batch_ms=0.0, setup=None):
+        for kind, thunk in thunks.items():
+            if setup is not None:
+                setup[kind]()
+            assert isinstance(thunk, functools.partial)
+            arrays = [a for a in (*thunk.args, *thunk.keywords.values())
+                      if isinstance(a, np.ndarray)]
+            seen.append((kind, tuple(a.ctypes.data for a in arrays), [a.copy() for a in arrays]))
+            thunk()
+        return {k: timing.Timing(1.0, 1.0, 1.0, 1, 1) for k in thunks}
+
+    monkeypatch.setattr(bench, "interleaved_batches", fake_batches)
+    monkeypatch.setattr(bench, "RESULTS", {})
+    n, kinds = 1 << 10, list(bench.INPUT_KINDS)
+    bench.values_section(["relu", "tanh"], ["f32", "f64"], timing.Budget(), n=n,
+                         out=lambda *a: None)
+    groups = [(name, dt, direction) for name in ("relu", "tanh") for dt in (np.float32, np.float64)
+              for direction in ("fwd", "bwd")]
+    assert len(seen) == len(groups) * len(kinds)
+    for i, (name, dt, direction) in enumerate(groups):
+        group = seen[i * len(kinds):(i + 1) * len(kinds)]
+        assert [kind for kind, _, _ in group] == kinds
+        assert len({addresses for _, addresses, _ in group}) == 1   # one set of buffers
+        for kind, _, values in group:
+            p = bench.build_problem(name, dt, n, kind)
+            inputs = [p.x] if direction == "fwd" else [p.g, p.y if name == "tanh" else p.x]
+            for got, want in zip(values, inputs):                  # the kind's own values
+                assert got.dtype == dt and np.array_equal(got, want, equal_nan=True)
+    assert len(bench.RESULTS) == 2 * 2 * 2 * (len(bench.INPUT_KINDS) - 1)

@@ -18,7 +18,7 @@ import dataclasses
 import itertools
 import statistics
 import time
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 
 @dataclasses.dataclass
@@ -77,7 +77,8 @@ def interleaved(variants: Dict[str, Callable], repeats: int) -> Dict[str, float]
 
 
 def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
-                        rounds: int = 0, batch_ms: float = 0.0) -> Dict[str, Timing]:
+                        rounds: int = 0, batch_ms: float = 0.0,
+                        setup: Optional[Dict[str, Callable]] = None) -> Dict[str, Timing]:
     """ns per element of each variant (on n elements), timed in turn, so that drift of the
     clock and bursts of load hit every variant alike: `rounds` rounds (default
     3 * budget.repeats) of one batch per variant, each batch's loop count calibrated once
@@ -89,11 +90,17 @@ def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
     Runtime's float64 glu, a graph with buffers of its own) put float64 glu at 2**20
     1.25x behind PyTorch while ours always came right after it, 0.82x while PyTorch
     did (docs/performance-notes.md, "glu forward float64 at 2^20: the contestant
-    before")."""
+    before").
+
+    `setup[key]`, where given, runs before each warm-up, calibration and batch of
+    variant `key`, outside the timed region: variants that share buffers load their own
+    values into them there."""
     batch_ns = (batch_ms or budget.sample_ms / 4) * 1e6
     loops: Dict[str, int] = {}
     longest = 0
+    prepare = setup or {}
     for key, fn in variants.items():
+        prepare.get(key, _nothing)()
         fn()  # warm-up
         t0 = time.perf_counter_ns()
         fn()
@@ -108,12 +115,17 @@ def interleaved_batches(variants: Dict[str, Callable], n: int, budget: Budget,
     for order in balanced_orders(len(keys), rounds, first_after=len(keys) - 1):
         for key in (keys[j] for j in order):
             fn = variants[key]
+            prepare.get(key, _nothing)()
             t0 = time.perf_counter_ns()
             for _ in range(loops[key]):
                 fn()
             samples[key].append((time.perf_counter_ns() - t0) / loops[key] / n)
     return {k: Timing(statistics.median(v), min(v), max(v), loops[k], len(v))
             for k, v in samples.items()}
+
+
+def _nothing() -> None:
+    pass
 
 
 #: Above this many variants balanced_orders keeps the given order (k! orders to weigh).
