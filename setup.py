@@ -100,6 +100,7 @@ def generate_elementwise_pxi():
                                TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
                                TINY_ASSISTS=spec["TINY_FOR_ASSISTS"],
                                RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
+                               SMALL=spec["RARE_SMALL_PATHS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],
                                ONE_PASS=spec["FAST_ONE_PASS"], UNIT=spec["FAST_UNIT"],
                                SAT=spec["FAST_SAT_PATHS"], NEG=spec["FAST_NEG_PATHS"],

@@ -735,8 +735,9 @@ def test_big_factor_deep_gate_lanes(name, direction, dtype, simd_level):
 def test_sigmoid_from_output_blocks(dtype, detours_on):
     """sigmoid's backward from y is g (y (1 - y)) as rounded in the dtype, in fast blocks
     and in exact ones (0 < y < 2**-60 / 2**-500: subnormal y, results in the subnormal
-    range), and with tiny, huge or infinite g, bit for bit; where |y| <= 2**-25 (2**-54)
-    that is g y rounded once (checked against exact rational products)."""
+    range), and with tiny, huge or infinite g, bit for bit, also in blocks whose every
+    lane has |y| < 2**-60 (2**-500) and |g| < 2**32 (2**400); where |y| <= 2**-25
+    (2**-54) that is g y rounded once (checked against exact rational products)."""
     from fractions import Fraction
     n = BLOCKS * BLOCK + 5
     x, g = _ordinary(dtype, n, seed=18)
@@ -754,6 +755,27 @@ def test_sigmoid_from_output_blocks(dtype, detours_on):
     tiny_g[2::17] = np.inf
     lanes, exact_block = _rare_lanes(n, seed=20)
     one = np.dtype(dtype).type(1)
+    # every |y| < 2**-60 (2**-500) and |g| < 2**32 (2**400): whole blocks of small lanes
+    # (_spec.RARE_SMALL_PATHS), g y rounded once by other arithmetic; g from subnormal to
+    # just under the bound (normal products from subnormal y too), ties (g = +-1.5 with
+    # odd significands); then one lane past a bound, inf or NaN in every other block
+    y_bound = 2.0 ** -60 if dtype == F32 else 2.0 ** -500
+    g_bound = np.array(2.0 ** 32 if dtype == F32 else 2.0 ** 400, dtype)
+    small_y = tiny_y.copy()
+    small_y[1::7] = (rng.uniform(-1.0, 1.0, small_y[1::7].size) * y_bound).astype(dtype)
+    small_g = g.copy()
+    k_max = 31 if dtype == F32 else 399
+    small_g[::5] = (g[::5] * 2.0 ** rng.integers(-40, k_max, small_g[::5].size)).astype(dtype)
+    small_g[np.abs(small_g) >= g_bound] *= dtype.type(2.0 ** -8)
+    small_g[1::9] = rng.choice([-1.5, 1.5], small_g[1::9].size)
+    small_g[2::11] = np.nextafter(g_bound, np.array(0, dtype)) * rng.choice([-1.0, 1.0], small_g[2::11].size)
+    small_g[3::13] = (g[3::13] * float(info.tiny) * 2.0 ** -20).astype(dtype)   # subnormal
+    assert (np.abs(small_y) < y_bound).all() and (np.abs(small_g) < g_bound).all()
+    past_g, past_y = small_g.copy(), small_y.copy()
+    past_g[lanes[0::4]] = g_bound
+    past_g[lanes[1::4]] = -np.inf
+    past_g[lanes[2::4]] = np.nan
+    past_y[lanes[3::4]] = np.array(y_bound, dtype)
 
     def expected(gv, yv):
         with np.errstate(all="ignore"):
@@ -768,6 +790,8 @@ def test_sigmoid_from_output_blocks(dtype, detours_on):
         "all tiny y": (g, tiny_y),
         "all tiny y, tiny and huge g": (tiny_g, tiny_y),
         "tiny g": (tiny_g, y),
+        "all small y and g": (small_g, small_y),
+        "small y and g, one lane past a bound in every other block": (past_g, past_y),
     }
     for what, (gv, yv) in cases.items():
         got = run(gv, yv)
@@ -781,6 +805,10 @@ def test_sigmoid_from_output_blocks(dtype, detours_on):
     for i in np.flatnonzero(small)[:400]:
         want = float(Fraction(float(g[i])) * Fraction(float(tiny_y[i])))
         assert same_bits(got[i:i + 1], np.array([want], dtype)), (i, g[i], tiny_y[i])
+    got = run(small_g, small_y)
+    for i in np.flatnonzero(small_y != 0)[::3][:600]:
+        want = float(Fraction(float(small_g[i])) * Fraction(float(small_y[i])))
+        assert same_bits(got[i:i + 1], np.array([want], dtype)), (i, small_g[i], small_y[i])
 
 
 # ---------------------------------------------------------------- tiny blocks

@@ -29,7 +29,7 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo, vexp_normal_neg,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
-                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vis_tiny,
+                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vsmall_mul, vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
                                  vmish_tiny, vgrad_above,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS, ACT_HAVE_FMA)
@@ -1043,6 +1043,26 @@ cdef inline floating sigmoid_backward_from_output_fast(floating g, floating y, f
     # runs this formula, subnormal y too, whose products round into the subnormal range
     cdef floating one = 1
     return vmul_once(g, vmul_once(y, one - y))
+
+
+cdef inline bint sigmoid_backward_from_output_small_lane(floating g, floating y, floating a, floating b) noexcept nogil:
+    # |y| < 2**-60 (2**-500), where 1 - y rounds to 1 and the exact formula's value is
+    # g y rounded once, and |g| < 2**32 (2**400), the range of vsmall_mul (NaN fails)
+    cdef floating small, big
+    if floating is float:
+        small = <float>8.673617379884035e-19       # 2**-60
+        big = <float>4294967296.0                  # 2**32
+    else:
+        small = <double>3.054936363499605e-151     # 2**-500
+        big = <double>2.5822498780869086e+120      # 2**400
+    return (vfabs(y) < small) & (vfabs(g) < big)
+
+
+cdef inline floating sigmoid_backward_from_output_small(floating g, floating y, floating a, floating b) noexcept nogil:
+    # where sigmoid_backward_from_output_small_lane holds: g y rounded once, by one FMA
+    # at spacing one subnormal where the level has FMA (vsmall_mul), the bits of the
+    # exact and fast formulas
+    return vsmall_mul(g, y)
 
 
 # swish / silu (a = beta)

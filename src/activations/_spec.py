@@ -549,6 +549,17 @@ TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
 #: where subnormal arithmetic is not slow (`subnormal_detours`, as above).
 RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
 
+#: Ops and directions of FAST_ONE_PASS whose rare regions (a rare block and the streak
+#: after it) go block by block (_elementwise.pxi.tp NAME_DIRECTION_small_region): a
+#: whole block of NAME_DIRECTION_small_lane lanes, tested as NAME_DIRECTION_small forms
+#: it into a buffer, is written from that buffer, any other block by the exact formula.
+#: sigmoid's backward from y < 2**-60 (2**-500), underflowing outputs: g y rounded once
+#: by one FMA at the subnormal spacing (_vmath.h act_small_mul), where the exact
+#: formula's scaled product, tie fix and guards took 4.1x ordinary data's time on an
+#: Intel core, the small blocks 1.8x (docs/performance-notes.md "sigmoid's backward
+#: from tiny y by one FMA").
+RARE_SMALL_PATHS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
+
 #: Ops and directions of TINY_PATHS whose tiny blocks run a form of their own,
 #: NAME_DIRECTION_tiny in _formulas.pxd (no setup), where the first-order form cannot
 #: reproduce the exact formula's roundings.

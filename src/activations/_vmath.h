@@ -1095,6 +1095,46 @@ ACT_DEFINE_RANGE(act_range_d, double)
  * float64 slopes, act_tiny_mul_f, stays scalar at baseline).  Every operation sees
  * normal numbers or integers.  x must satisfy |x| < the smallest normal, |c| <= 2^64,
  * and c zero or |c| >= 2^-64 (the callers check c once per call). */
+/* The magnitude of c x from ac = |c| and m = |x| 2^149 (2^1074), both normal numbers,
+ * integers or zero (ac m below the overflow): act_tiny_mul's rounding below (the float32
+ * form's bits, the float64 form's bits as a double), shared with act_small_mul. */
+ACT_INLINE uint32_t act_tiny_round_ff(float ac, float m)
+{
+    const float T = 0x1p23f;
+    float p = ac * m;
+#if ACT_HAVE_FMA
+    /* fma(|c|, m, 2^23): |c| m rounded to an integer once, ties to even, plus 2^23 */
+    uint32_t sub = act_asuint_f(ACT_FMA_F(ac, m, T)) - act_asuint_f(T);
+#else
+    float e = act_two_prod_err_f(ac, m, p);
+    float k = (p + T) - T;
+    float d = p - k;
+    k += ((d == 0.5f) & (e > 0)) ? 1.0f : 0.0f;
+    k -= ((d == -0.5f) & (e < 0)) ? 1.0f : 0.0f;
+    uint32_t sub = (uint32_t)(int32_t)k;
+#endif
+    uint32_t nrm = act_asuint_f(p) - (149u << 23);
+    return p < T ? sub : nrm;
+}
+ACT_INLINE double act_tiny_round_d(double ac, double m)
+{
+    const double T = 0x1p52;
+    double p = ac * m;
+#if ACT_HAVE_FMA
+    /* fma(|c|, m, 2^52): |c| m rounded to an integer once, ties to even, plus 2^52 */
+    uint64_t sub = act_asuint_d(ACT_FMA_D(ac, m, T)) - act_asuint_d(T);
+#else
+    double e = act_two_prod_err_d(ac, m, p);
+    double k = (p + T) - T;
+    double d = p - k;
+    k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
+    k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
+    uint64_t sub = act_asuint_d(k + T) - act_asuint_d(T);
+#endif
+    /* the normal result p 2^-1074 by its exponent field (p >= 2^52: the field stays >= 1) */
+    uint64_t nrm = act_asuint_d(p) - (1074ull << 52);
+    return p < T ? act_asdouble_u(sub) : act_asdouble_u(nrm);
+}
 ACT_INLINE float act_tiny_mul_f(double cp, double cn, float x)
 {
     const double T = 0x1p52;
@@ -1128,25 +1168,10 @@ ACT_INLINE float act_tiny_mul_ff(float cp, float cn, float x)
        2^23 the product is rounded to an integer as above; from 2^23 on the float
        product's spacing is at least the result's (the result's exponent field is the
        product's less 149, exactly). */
-    const float T = 0x1p23f;
     uint32_t ux = act_asuint_f(x);
     float c = (int32_t)ux < 0 ? cn : cp;
-    float ac = act_fabs_f(c);
     float m = (float)(int32_t)(ux & 0x7fffffffu);     /* |x| * 2^149, exact */
-    float p = ac * m;
-#if ACT_HAVE_FMA
-    /* fma(|c|, m, 2^23): |c| m rounded to an integer once, ties to even, plus 2^23 */
-    uint32_t sub = act_asuint_f(ACT_FMA_F(ac, m, T)) - act_asuint_f(T);
-#else
-    float e = act_two_prod_err_f(ac, m, p);
-    float k = (p + T) - T;
-    float d = p - k;
-    k += ((d == 0.5f) & (e > 0)) ? 1.0f : 0.0f;
-    k -= ((d == -0.5f) & (e < 0)) ? 1.0f : 0.0f;
-    uint32_t sub = (uint32_t)(int32_t)k;
-#endif
-    uint32_t nrm = act_asuint_f(p) - (149u << 23);
-    uint32_t mag = p < T ? sub : nrm;
+    uint32_t mag = act_tiny_round_ff(act_fabs_f(c), m);
     return act_asfloat_u(mag | ((ux ^ act_asuint_f(c)) & 0x80000000u));
 }
 ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
@@ -1155,24 +1180,35 @@ ACT_INLINE double act_tiny_mul_d(double cp, double cn, double x)
     uint64_t ux = act_asuint_d(x);
     uint64_t neg = (uint64_t)0 - (ux >> 63);          /* all ones for x < 0 */
     double c = act_asdouble_u((act_asuint_d(cn) & neg) | (act_asuint_d(cp) & ~neg));
-    double ac = act_fabs_d(c);
     double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
-    double p = ac * m;
-#if ACT_HAVE_FMA
-    /* fma(|c|, m, 2^52): |c| m rounded to an integer once, ties to even, plus 2^52 */
-    uint64_t sub = act_asuint_d(ACT_FMA_D(ac, m, T)) - act_asuint_d(T);
-#else
-    double e = act_two_prod_err_d(ac, m, p);
-    double k = (p + T) - T;
-    double d = p - k;
-    k += ((d == 0.5) & (e > 0)) ? 1.0 : 0.0;
-    k -= ((d == -0.5) & (e < 0)) ? 1.0 : 0.0;
-    uint64_t sub = act_asuint_d(k + T) - act_asuint_d(T);
-#endif
-    /* the normal result p 2^-1074 by its exponent field (p >= 2^52: the field stays >= 1) */
-    uint64_t nrm = act_asuint_d(p) - (1074ull << 52);
-    double mag = p < T ? act_asdouble_u(sub) : act_asdouble_u(nrm);
+    double mag = act_tiny_round_d(act_fabs_d(c), m);
     return act_asdouble_u(act_asuint_d(mag) | ((ux ^ act_asuint_d(c)) & 0x8000000000000000ULL));
+}
+/* act_small_mul(g, y) = g * y rounded once for |y| < 2^-60 (2^-500), normal or
+ * subnormal, and |g| < 2^32 (2^400), g finite: sigmoid's backward from a tiny output,
+ * where y (1 - y) is y.  m = |y| 2^149 (2^1074) exactly, a subnormal's bits as an integer
+ * or a normal's exponent field raised by 149 (1074), at most 2^89 (2^574), so |g| m
+ * neither overflows nor leaves act_tiny_round's range; the result's bits as in
+ * act_tiny_mul.  Only a subnormal g reaches subnormal arithmetic. */
+ACT_INLINE float act_small_mul_f(float g, float y)
+{
+    uint32_t uy = act_asuint_f(y);
+    uint32_t mag = uy & 0x7fffffffu;
+    float m = mag < 0x00800000u ? (float)(int32_t)mag : act_asfloat_u(mag + (149u << 23));
+    uint32_t r = act_tiny_round_ff(act_fabs_f(g), m);
+    return act_asfloat_u(r | ((uy ^ act_asuint_f(g)) & 0x80000000u));
+}
+ACT_INLINE double act_small_mul_d(double g, double y)
+{
+    const double T = 0x1p52;
+    uint64_t uy = act_asuint_d(y);
+    uint64_t mag = uy & 0x7fffffffffffffffULL;
+    /* a subnormal's bits m added to the bits of 2^52 are 2^52 + m (as act_tiny_mul_d) */
+    double sub = act_asdouble_u(mag | act_asuint_d(T)) - T;
+    double nrm = act_asdouble_u(mag + (1074ull << 52));
+    double m = act_fabs_d(y) < 0x1p-1022 ? sub : nrm;
+    double r = act_tiny_round_d(act_fabs_d(g), m);
+    return act_asdouble_u(act_asuint_d(r) | ((uy ^ act_asuint_d(g)) & 0x8000000000000000ULL));
 }
 /* |x| below the smallest normal, and x == +-0, from the bits: a compare of a subnormal
    is left to the integer unit too */

@@ -84,6 +84,8 @@ cdef extern from "_vmath.h" nogil:
     float act_tiny_mul_f(double cp, double cn, float x) noexcept
     float act_tiny_mul_ff(float cp, float cn, float x) noexcept
     double act_tiny_mul_d(double cp, double cn, double x) noexcept
+    float act_small_mul_f(float g, float y) noexcept
+    double act_small_mul_d(double g, double y) noexcept
     bint act_is_tiny_f(float x) noexcept
     double act_tiny_to_d_f(float x) noexcept
     float act_round_to_f_d(double r) noexcept
@@ -447,6 +449,15 @@ cdef inline floating vtiny_mul_by(floating c, floating x) noexcept nogil:
         return act_tiny_mul_ff(c, c, x)
     else:
         return act_tiny_mul_d(c, c, x)
+
+
+cdef inline floating vsmall_mul(floating g, floating y) noexcept nogil:
+    """g * y rounded once for |y| < 2^-60 (2^-500), subnormal or not, and finite
+    |g| < 2^32 (2^400), without subnormal arithmetic (_vmath.h act_small_mul)."""
+    if floating is float:
+        return act_small_mul_f(g, y)
+    else:
+        return act_small_mul_d(g, y)
 
 
 cdef inline floating vhard_swish_tiny(floating x) noexcept nogil:
