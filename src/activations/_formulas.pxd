@@ -366,8 +366,9 @@ cdef inline floating sigmoid_backward_from_output(floating g, floating y, floati
     # g y, formed from y scaled up (exactly, by integer operations) and rounded into the
     # subnormal range once, the product's exact residual deciding a tie; for |g| >=
     # big_factor (g scale_down) y_up, normal.  Elsewhere y is guarded for the lanes
-    # that do not need it.  (Blocks with no rare lane run the fast formula: "Per-block
-    # fast paths" below.)
+    # that do not need it.  (Blocks with no rare lane run the fast formula, whole blocks
+    # of sigmoid_backward_from_output_small_lane lanes the small form: "Per-block fast
+    # paths" below.)
     cdef floating one = 1
     cdef floating small, y_g, p, e, big
     if floating is float:
