@@ -99,6 +99,7 @@ def generate_elementwise_pxi():
     text = template.substitute(OPS=ops, GATES=gates, FAST=spec["FAST_PATHS"],
                                TINY=spec["TINY_PATHS"], TINY_FORMS=spec["TINY_FORMS"],
                                TINY_ASSISTS=spec["TINY_FOR_ASSISTS"],
+                               TINY_SLOPE=spec["TINY_SLOPE_FORMS"],
                                RARE_ASSISTS=spec["RARE_FOR_ASSISTS"],
                                SMALL=spec["RARE_SMALL_PATHS"],
                                MEMORY_BOUND_Y=spec["MEMORY_BOUND_FROM_OUTPUT"],

@@ -317,3 +317,21 @@ def test_subnormal_inputs(shape, axis, dtype, detours_on):
     terms = np.moveaxis(xs.astype(np.float64) * g.astype(np.float64), axis, 0)
     want = np.array([t[t != 0].sum() if np.any(t != 0) else 0.0 for t in terms.reshape(C, -1)])
     np.testing.assert_array_equal(gw, want.astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("shape, axis", [((40, 64), 1), ((2, 3, 8 * 256 + 5), 1)],
+                         ids=["channels-last", "runs"])
+def test_subnormal_inputs_slopes_in_unit_range(shape, axis, dtype, detours_on):
+    """Every slope in [+0, 1] (_prelu.pxi prelu_slopes_form: the tiny blocks' slope form,
+    which takes zero and tiny slopes too): the forward bit for bit w * x rounded once,
+    signed zeros included, with ordinary lanes among the subnormal ones and without."""
+    C = shape[axis]
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0.0, 1.0, C).astype(dtype)
+    w[:3] = np.array([0.0, 1.0, 1e-30], dtype)[:C]
+    x = _tiny_x(dtype, shape, seed=6)
+    g = np.ones_like(x)
+    for xv in (x, np.where(rng.random(shape) < 0.002, np.array(-1.5, dtype), x)):
+        y = prelu_reference(xv, w, g, axis)[0]
+        assert same_bits(act.prelu(xv, w, axis=axis), y.astype(dtype))

@@ -29,7 +29,8 @@ from activations._vmath cimport (vexp, vexp_hilo, vexp_scaled_up, vexp_deep_up,
                                  vlog1p_unit, vfma, vmul_once,
                                  vexp_normal, vexp_normal_hilo, vexp_normal_neg,
                                  vfabs, vcopysign, vinf, two_sum_err, two_prod_err, exact_error,
-                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vsmall_mul, vis_tiny,
+                                 act_exp_for_f32_d, vtiny_mul, vtiny_mul_wide, vsmall_mul, vtiny_slope,
+                                 vis_tiny,
                                  vis_zero, act_asuint_f, act_asuint_d, act_mul_exp_wide_d,
                                  vmish_tiny, vgrad_above,
                                  ACT_VEC_U64_COMPARE, ACT_MASK_SELECTS, ACT_HAVE_FMA)
@@ -2632,6 +2633,29 @@ cdef inline floating tiny_forward_wide(floating x, double zp, double zn, double 
     cdef floating f0 = <floating>zn if vcopysign(one, x) < zero else <floating>zp
     cdef floating y = vtiny_mul_wide(vp, vn, x)
     return f0 if vis_zero(x) | (f0 != zero) else y
+
+
+cdef inline bint tiny_slope_form(double zp, double zn, double vp, double vn) noexcept nogil:
+    """Whether tiny_forward with these constants (slopes of the dtype) is
+    tiny_forward_slope: f(+0) = +0, f(-0) = -0, slope 1 for x > 0 and vn <= 1 with its
+    sign bit clear for x < 0 (tiny_forward's product by 1 is x itself, and its f(+-0)
+    are the products' signed zeros)."""
+    cdef double one = 1
+    return ((vp == 1) & (zp == 0) & (vcopysign(one, zp) > 0) & (zn == 0)
+            & (vcopysign(one, zn) < 0) & tiny_slope_form_ok(vn))
+
+
+cdef inline bint tiny_slope_form_ok(floating c) noexcept nogil:
+    """c <= 1 with its sign bit clear (not NaN): a slope tiny_forward_slope takes."""
+    cdef floating one = 1
+    return (c <= one) & (vcopysign(one, c) > 0)
+
+
+cdef inline floating tiny_forward_slope(floating x, double vn) noexcept nogil:
+    """tiny_forward where tiny_slope_form holds (state 3 of a setup, _spec.TINY_SLOPE_FORMS):
+    x for x >= +0, vn * x otherwise, rounded once (vtiny_slope: no per-lane choice of
+    slope, sign or zero)."""
+    return vtiny_slope(<floating>vn, x)
 
 
 cdef inline floating tiny_backward(floating g, floating x, double zp, double zn, double vp,

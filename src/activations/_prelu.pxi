@@ -44,7 +44,10 @@ cdef inline double prelu_grad_w_term(floating g, floating x) noexcept nogil:
 # slope must be a plain_factor (a zero slope keeps the exact formula: its signed zero),
 # the grad for grad_weight's terms zero or plain; only while subnormal_detours is on
 # (the import-time probe of _kernels.pyx).  float32's terms are exact double products
-# of float32 values: no subnormal arithmetic, nothing to do.
+# of float32 values: no subnormal arithmetic, nothing to do.  Where every slope is in
+# [+0, 1] (sign bit clear: prelu_slopes_form), the forward's tiny blocks run
+# tiny_forward_slope instead (_formulas.pxd: the same bits, a zero slope's signed zeros
+# included, in a third of the operations) and take every slope of that range.
 
 cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
     return is_tiny(x) & plain_factor(w)
@@ -52,6 +55,17 @@ cdef inline bint prelu_tiny(floating x, floating w) noexcept nogil:
 
 cdef inline floating prelu_value_tiny(floating x, floating w) noexcept nogil:
     return x if x > 0 else vtiny_mul_by(w, x)
+
+
+cdef inline bint prelu_slopes_form(const floating* w, Py_ssize_t C) noexcept nogil:
+    """Whether every w[c] (c < C) is a slope of tiny_forward_slope (0 <= w <= 1, sign bit
+    clear): then prelu_value_tiny(x, w) is tiny_forward_slope(x, w) for every tiny x
+    (+0 gives w * +0 = +0 = x), whatever the slope's size (no plain_factor needed)."""
+    cdef Py_ssize_t c
+    cdef bint ok = True
+    for c in range(C):
+        ok = ok & tiny_slope_form_ok(w[c])
+    return ok
 
 
 cdef inline bint prelu_term_tiny_ok(floating g, floating x) noexcept nogil:
@@ -73,6 +87,15 @@ cdef inline bint prelu_all_tiny(const floating* x, Py_ssize_t n, floating w) noe
     return big == 0
 
 
+cdef inline bint prelu_xs_tiny(const floating* x, Py_ssize_t n) noexcept nogil:
+    """Whether every x[i] (i < n) is tiny (a vectorized pass)."""
+    cdef floating big = 0, one = 1
+    cdef Py_ssize_t i
+    for i in range(n):
+        big = big if is_tiny(x[i]) else one
+    return big == 0
+
+
 cdef inline bint prelu_terms_tiny(const floating* g, const floating* x, Py_ssize_t n) noexcept nogil:
     """Whether every grad_weight term of the n values takes prelu_grad_w_term_tiny."""
     cdef floating big = 0, one = 1
@@ -89,16 +112,22 @@ cdef double prelu_run(bint backward, const floating* g, const floating* x, float
     cdef double acc[LANES]
     cdef double total = 0
     cdef Py_ssize_t i, k, n8 = n - n % LANES, start = 0, stop
+    cdef bint slope = tiny_slope_form_ok(w)
     if not backward:
-        # blocks of tiny inputs by prelu_value_tiny; the exact loop runs on from a
-        # block that is not up to the next block whose first input is tiny
+        # blocks of tiny inputs by prelu_value_tiny (tiny_forward_slope where w allows);
+        # the exact loop runs on from a block that is not up to the next block whose
+        # first input is tiny
         while start < n:
             stop = min(n, start + FAST_BLOCK)
-            if subnormal_detours and (stop - start == FAST_BLOCK) and prelu_tiny(x[start], w) and prelu_all_tiny(x + start, FAST_BLOCK, w):
-                for i in range(start, stop):
-                    out[i] = prelu_value_tiny(x[i], w)
+            if subnormal_detours and (stop - start == FAST_BLOCK) and is_tiny(x[start]) and (prelu_xs_tiny(x + start, FAST_BLOCK) if slope else (plain_factor(w) and prelu_all_tiny(x + start, FAST_BLOCK, w))):
+                if slope:
+                    for i in range(start, stop):
+                        out[i] = tiny_forward_slope(x[i], w)
+                else:
+                    for i in range(start, stop):
+                        out[i] = prelu_value_tiny(x[i], w)
             else:
-                while stop < n and not (subnormal_detours and prelu_tiny(x[stop], w)):
+                while stop < n and not (subnormal_detours and (is_tiny(x[stop]) if slope else prelu_tiny(x[stop], w))):
                     stop = min(n, stop + FAST_BLOCK)
                 for i in range(start, stop):
                     out[i] = prelu_value(x[i], w)
@@ -145,15 +174,22 @@ cdef void prelu_rows_channels_last(bint backward, const floating* g, const float
     cdef const floating* xr
     cdef const floating* gr
     cdef floating* orow
+    cdef bint slope = (not backward) and prelu_slopes_form(w, C)
     if backward:
         partial = partial + u * C
     for r in range(r0, min(rows, r0 + rows_per_unit)):
         xr = x + r * C
         orow = out + r * C
         if not backward:
-            if subnormal_detours and C > 0 and prelu_tiny(xr[0], w[0]) and prelu_row_tiny(xr, w, C):
-                for c in range(C):
-                    orow[c] = prelu_value_tiny(xr[c], w[c])
+            # an ordinary row pays for one scalar look at its first input, as without
+            # the slope form
+            if subnormal_detours and C > 0 and is_tiny(xr[0]) and (prelu_xs_tiny(xr, C) if slope else (plain_factor(w[0]) and prelu_row_tiny(xr, w, C))):
+                if slope:
+                    for c in range(C):
+                        orow[c] = tiny_forward_slope(xr[c], w[c])
+                else:
+                    for c in range(C):
+                        orow[c] = prelu_value_tiny(xr[c], w[c])
             else:
                 for c in range(C):
                     orow[c] = prelu_value(xr[c], w[c])

@@ -543,6 +543,14 @@ TINY_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {
     "hard_swish": ("backward",),
 }
 
+#: Ops and directions of TINY_PATHS ("forward") whose tiny blocks, where the setup finds
+#: f(x) = x for x >= +0 and c x otherwise with 0 <= c <= 1 (_formulas.pxd
+#: tiny_slope_form: leaky_relu's and rrelu's evaluation with a slope in [0, 1]), run
+#: tiny_forward_slope: 5 vector operations per vector of float32 at avx512 instead of
+#: tiny_forward's 17 and 2 mask operations (docs/performance-notes.md "Tiny blocks by a
+#: known slope").
+TINY_SLOPE_FORMS: Dict[str, Tuple[str, ...]] = {"leaky_relu": ("forward",)}
+
 #: Ops and directions of FAST_PATHS whose rare predicate only keeps subnormal arithmetic
 #: out of the fast formula, which gives the exact formula's bits on every input
 #: (_formulas.pxd, sigmoid_backward_from_output_rare): the blocks skip the predicate

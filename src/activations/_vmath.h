@@ -1210,6 +1210,39 @@ ACT_INLINE double act_small_mul_d(double g, double y)
     double r = act_tiny_round_d(act_fabs_d(g), m);
     return act_asdouble_u(act_asuint_d(r) | ((uy ^ act_asuint_d(g)) & 0x8000000000000000ULL));
 }
+/* A slope form of act_tiny_mul: x for x >= +0 (sign bit clear), c x for x < 0 or -0, c
+ * a slope of the dtype with its sign bit clear and c <= 1 (leaky_relu's and prelu's
+ * tiny blocks, where the slope is known per call or per channel).  Then |c x| <= |x|: the
+ * result is subnormal, zero or the least normal, and fma(c, m, 2^23) (2^52) - 2^23 is
+ * its bit pattern (act_tiny_mul_ff's first branch, which no lane leaves), negative, so
+ * the sign bit goes in with the same integer subtraction (the difference has it
+ * clear): no product to classify, no slope or sign to pick per lane.  -0 gives -0 (c's
+ * sign bit clear), the exact product's sign.  Without FMA, act_tiny_mul_ff / _d with
+ * slopes 1 and c (their tie fix; the same bits). */
+ACT_INLINE float act_tiny_slope_f(float c, float x)
+{
+#if ACT_HAVE_FMA
+    const float T = 0x1p23f;
+    uint32_t ux = act_asuint_f(x);
+    float m = (float)(int32_t)(ux & 0x7fffffffu);     /* |x| * 2^149, exact */
+    uint32_t neg = act_asuint_f(ACT_FMA_F(c, m, T)) - (act_asuint_f(T) - 0x80000000u);
+    return (int32_t)ux < 0 ? act_asfloat_u(neg) : x;
+#else
+    return act_tiny_mul_ff(1.0f, c, x);
+#endif
+}
+ACT_INLINE double act_tiny_slope_d(double c, double x)
+{
+#if ACT_HAVE_FMA
+    const double T = 0x1p52;
+    uint64_t ux = act_asuint_d(x);
+    double m = act_asdouble_u((ux & 0x7fffffffffffffffULL) | act_asuint_d(T)) - T;
+    uint64_t neg = act_asuint_d(ACT_FMA_D(c, m, T)) - (act_asuint_d(T) - 0x8000000000000000ULL);
+    return (int64_t)ux < 0 ? act_asdouble_u(neg) : x;
+#else
+    return act_tiny_mul_d(1.0, c, x);
+#endif
+}
 /* |x| below the smallest normal, and x == +-0, from the bits: a compare of a subnormal
    is left to the integer unit too */
 ACT_INLINE int act_is_tiny_f(float x) { return (act_asuint_f(x) & 0x7fffffffu) < 0x00800000u; }

@@ -86,6 +86,8 @@ cdef extern from "_vmath.h" nogil:
     double act_tiny_mul_d(double cp, double cn, double x) noexcept
     float act_small_mul_f(float g, float y) noexcept
     double act_small_mul_d(double g, double y) noexcept
+    float act_tiny_slope_f(float c, float x) noexcept
+    double act_tiny_slope_d(double c, double x) noexcept
     bint act_is_tiny_f(float x) noexcept
     double act_tiny_to_d_f(float x) noexcept
     float act_round_to_f_d(double r) noexcept
@@ -458,6 +460,16 @@ cdef inline floating vsmall_mul(floating g, floating y) noexcept nogil:
         return act_small_mul_f(g, y)
     else:
         return act_small_mul_d(g, y)
+
+
+cdef inline floating vtiny_slope(floating c, floating x) noexcept nogil:
+    """x for x >= +0, c * x for x < 0 or -0 rounded once, for |x| below the smallest
+    normal and a slope c with its sign bit clear, c <= 1 (_vmath.h act_tiny_slope_f):
+    vtiny_mul(1, c, x) without its per-lane choices."""
+    if floating is float:
+        return act_tiny_slope_f(c, x)
+    else:
+        return act_tiny_slope_d(c, x)
 
 
 cdef inline floating vhard_swish_tiny(floating x) noexcept nogil:
