@@ -27,7 +27,11 @@ dozen cases, plus PyTorch's import under Valgrind when it is a contestant.
 The blocked loops' software prefetch is switched at import by a timing (_kernels.pyx,
 ``probe_hardware_streams``), which under Valgrind reads slow and would switch it on
 where this machine runs without it (1-2% more instructions on every blocked loop): the
-inner run pins it to what the import chose here, outside Valgrind.
+inner run pins it to what the import chose here, outside Valgrind.  So are the subnormal
+detours (``probe_subnormal_arithmetic``), which decide which blocks run their rare
+predicates and tiny forms: under Callgrind every operation slows and the probe's ratio
+shrinks (5.6 against 55 outside on an Intel Xeon), so a core a little above the
+threshold outside would count the loops it does not run.
 
 ``--misses RUN.json`` counts exactly what tools/gen_speed_report.py needs for that run:
 the cells the speed targets (benchmarks/speed_targets.py) find missed, ours and the peer
@@ -64,10 +68,12 @@ CALLS = 3
 PER_CALL_CALLS = 30
 
 
-def inner(cases, out_path, prefetch: Optional[bool] = None) -> None:
+def inner(cases, out_path, prefetch: Optional[bool] = None,
+          detours: Optional[bool] = None) -> None:
     """Under Valgrind: warm each case up, then time CALLS calls at each size, a marker
-    (getppid, a profile dump) before each.  `prefetch`: the blocked loops' software
-    prefetch as the import outside Valgrind set it (None: as the import here sets it)."""
+    (getppid, a profile dump) before each.  `prefetch`, `detours`: the blocked loops'
+    software prefetch and the subnormal detours as the import outside Valgrind set them
+    (None: as the import here sets them)."""
     sys.path.insert(0, HERE)
     import numpy as np
     import bench
@@ -83,6 +89,8 @@ def inner(cases, out_path, prefetch: Optional[bool] = None) -> None:
     from activations import _functions
     if prefetch is not None:
         _functions._K._set_software_prefetch(prefetch)
+    if detours is not None:
+        _functions._K._set_subnormal_detours(detours)
     done = []
     # the first case runs twice and its first figures are dropped (outer()): a run's
     # first calls into a library count one-time work (ONNX Runtime: up to 1.5 more
@@ -235,11 +243,13 @@ def outer(args) -> int:
     print(f"{len(cases)} cases", flush=True)
     from activations import _functions
     prefetch = "on" if _functions._K.software_prefetch_on() else "off"
+    detours = "on" if _functions._K.subnormal_detours_on() else "off"
     with tempfile.TemporaryDirectory() as tmp:
         prefix, meta = os.path.join(tmp, "cg.out"), os.path.join(tmp, "cases.json")
         cmd = ["valgrind", "--tool=callgrind", "--dump-before=getppid",
                f"--callgrind-out-file={prefix}", sys.executable, os.path.abspath(__file__),
-               "--inner", meta, "--cases", json.dumps(cases), "--prefetch", prefetch]
+               "--inner", meta, "--cases", json.dumps(cases), "--prefetch", prefetch,
+               "--detours", detours]
         print("running: " + " ".join(cmd[:4]) + " ... (minutes)", flush=True)
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0 or not os.path.exists(meta):
@@ -248,7 +258,8 @@ def outer(args) -> int:
         with open(meta) as f:
             info = json.load(f)
         rows = per_element(part_totals(prefix), [tuple(c) for c in info["cases"]])
-    print(f"level {info['simd_level']}; instructions per element, (Ir(2^16) - Ir(2^12)) / "
+    print(f"level {info['simd_level']}, subnormal detours {detours}, software prefetch "
+          f"{prefetch}; instructions per element, (Ir(2^16) - Ir(2^12)) / "
           f"({CALLS} calls x (2^16 - 2^12)), one thread; {PER_CALL}: per call, less an "
           f"empty call")
     who_all = list(dict.fromkeys(c[3] for c in cases))
@@ -285,10 +296,12 @@ def main(argv=None) -> int:
     ap.add_argument("--inner", help=argparse.SUPPRESS)
     ap.add_argument("--cases", help=argparse.SUPPRESS)
     ap.add_argument("--prefetch", choices=("on", "off"), help=argparse.SUPPRESS)
+    ap.add_argument("--detours", choices=("on", "off"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.inner:
         inner([tuple(c) for c in json.loads(args.cases)], args.inner,
-              None if args.prefetch is None else args.prefetch == "on")
+              None if args.prefetch is None else args.prefetch == "on",
+              None if args.detours is None else args.detours == "on")
         return 0
     return outer(args)
 

@@ -168,6 +168,31 @@ def test_instruction_counts_come_from_the_parts_of_each_case(tmp_path):
     assert got == pytest.approx({case: per_call_})
 
 
+def test_instruction_counts_run_with_the_switches_of_the_import_outside_valgrind(tmp_path):
+    """benchmarks/instructions.py's inner run takes the software prefetch and the
+    subnormal detours as given (the outer process's import), not as its own import's
+    probes under Valgrind set them."""
+    import activations
+    from activations import _functions
+    ins = _load_tool("instructions", "benchmarks/instructions.py")
+    K = _functions._K
+    threads = activations.get_num_threads()
+    old_prefetch, old_detours = K.software_prefetch_on(), K.subnormal_detours_on()
+    try:
+        for prefetch, detours in ((not old_prefetch, not old_detours),
+                                  (old_prefetch, old_detours)):
+            meta = tmp_path / "cases.json"
+            assert ins.main(["--inner", str(meta), "--cases", "[]",
+                             "--prefetch", "on" if prefetch else "off",
+                             "--detours", "on" if detours else "off"]) == 0
+            assert (K.software_prefetch_on(), K.subnormal_detours_on()) == (prefetch, detours)
+            assert json.loads(meta.read_text())["cases"] == []
+    finally:
+        K._set_software_prefetch(old_prefetch)
+        K._set_subnormal_detours(old_detours)
+        activations.set_num_threads(threads)
+
+
 # ------------------------------------------------------------------ docs/speed-targets.md
 
 def _load_tool(name, path):
