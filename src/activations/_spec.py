@@ -558,9 +558,10 @@ TINY_SLOPE_FORMS: Dict[str, Tuple[str, ...]] = {"leaky_relu": ("forward",)}
 RARE_FOR_ASSISTS: Dict[str, Tuple[str, ...]] = {"sigmoid": ("backward_from_output",)}
 
 #: Ops and directions of FAST_ONE_PASS whose rare regions (a rare block and the streak
-#: after it) go block by block (_elementwise.pxi.tp NAME_DIRECTION_small_region): a
-#: whole block of NAME_DIRECTION_small_lane lanes, tested as NAME_DIRECTION_small forms
-#: it into a buffer, is written from that buffer, any other block by the exact formula.
+#: after it) go block by block (_elementwise.pxi.tp NAME_DIRECTION_small_region): each
+#: block's lanes are tested by NAME_DIRECTION_small_lane while NAME_DIRECTION_small
+#: writes them into a buffer; a block whose every lane passes is written from that
+#: buffer, any other block by the exact formula.
 #: sigmoid's backward from y < 2**-60 (2**-500), underflowing outputs: g y rounded once
 #: by one FMA at the subnormal spacing (_vmath.h act_small_mul), where the exact
 #: formula's scaled product, tie fix and guards took 4.1x ordinary data's time on an
